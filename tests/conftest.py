@@ -1,0 +1,85 @@
+"""Shared fixtures: synthetic SMPL-layout models written in official formats."""
+
+import pathlib
+import pickle
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from smplr_jax import testing
+
+
+@pytest.fixture(scope='session')
+def smpl_arrays():
+  """Random SMPL-sized model with non-zero pose correctives (official keys)."""
+  return testing.random_smpl_arrays(seed=0)
+
+
+def write_official_pickle(arrays: dict, path: pathlib.Path) -> None:
+  """Writes `arrays` like an official SMPL .pkl: chumpy arrays, sparse J.
+
+  A stand-in `chumpy` module is registered only while pickling, so the file
+  references `chumpy.ch.Ch` exactly as the official files do, and is removed
+  again so that reading has to work without chumpy.
+  """
+  import scipy.sparse  # pylint: disable=g-import-not-at-top
+
+  chumpy = types.ModuleType('chumpy')
+  chumpy_ch = types.ModuleType('chumpy.ch')
+
+  class Ch:  # mimics chumpy.ch.Ch's pickled state
+    def __init__(self, x):
+      self.x = np.asarray(x)
+      self._dirty_vars = set()
+
+  Ch.__module__ = 'chumpy.ch'
+  Ch.__qualname__ = 'Ch'
+  chumpy_ch.Ch = Ch
+  chumpy.ch = chumpy_ch
+  saved = {k: sys.modules.get(k) for k in ('chumpy', 'chumpy.ch')}
+  sys.modules['chumpy'] = chumpy
+  sys.modules['chumpy.ch'] = chumpy_ch
+  try:
+    data = {
+        'v_template': arrays['v_template'],
+        'shapedirs': Ch(arrays['shapedirs']),
+        'posedirs': arrays['posedirs'],
+        'J_regressor': scipy.sparse.csc_matrix(arrays['J_regressor']),
+        'weights': Ch(arrays['weights']),
+        'kintree_table': arrays['kintree_table'],
+        'f': arrays['f'].astype(np.uint32),
+        # Extra keys that official files carry.
+        'J': Ch(arrays['J_regressor'] @ arrays['v_template']),
+        'weights_prior': Ch(arrays['weights']),
+        'vert_sym_idxs': np.arange(arrays['v_template'].shape[0]),
+        'bs_style': 'lbs',
+        'bs_type': 'lrotmin',
+    }
+    with open(path, 'wb') as f:
+      pickle.dump(data, f, protocol=2)
+  finally:
+    for k, v in saved.items():
+      if v is None:
+        sys.modules.pop(k, None)
+      else:
+        sys.modules[k] = v
+
+
+@pytest.fixture(scope='session')
+def official_pkl(smpl_arrays, tmp_path_factory):
+  path = tmp_path_factory.mktemp('smpl') / 'basicmodel_neutral_lbs_10_207_0_v1.1.0.pkl'
+  write_official_pickle(smpl_arrays, path)
+  return path
+
+
+@pytest.fixture(scope='session')
+def model_dir(tmp_path_factory):
+  """A folder with SMPL_{NEUTRAL,MALE,FEMALE}.npz of three different models."""
+  folder = tmp_path_factory.mktemp('models')
+  for seed, gender in enumerate(('NEUTRAL', 'MALE', 'FEMALE')):
+    arrays = testing.random_smpl_arrays(seed=seed, num_vertices=500,
+                                        num_faces=900)
+    np.savez(folder / f'SMPL_{gender}.npz', **arrays)
+  return folder
