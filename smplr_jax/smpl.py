@@ -59,7 +59,10 @@ def axis_angle_to_matrix(axis_angle: jnp.ndarray) -> jnp.ndarray:
   skew = jnp.stack([zero, -z, y, z, zero, -x, -y, x, zero], axis=-1)
   skew = skew.reshape(axis_angle.shape[:-1] + (3, 3))
   eye = jnp.eye(3, dtype=axis_angle.dtype)
-  return eye + sinc * skew + cosc * (skew @ skew)
+  # skew @ skew = r r^T - |r|^2 I, written out: batched 3x3 products are slow
+  # on XLA:CPU, elementwise code fuses.
+  outer = axis_angle[..., :, None] * axis_angle[..., None, :]
+  return eye + sinc * skew + cosc * (outer - theta2 * eye)
 
 
 @functools.lru_cache(maxsize=None)
@@ -73,11 +76,23 @@ def tree_levels(parents: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
       for d in range(max(depth) + 1))
 
 
+def _matmul3(a: jnp.ndarray, b: jnp.ndarray) -> jnp.ndarray:
+  """[..., 3, 3] @ [..., 3, k] as a fused elementwise sum.
+
+  XLA:CPU runs batched tiny matrix products one small GEMM call at a time;
+  this form fuses with its neighbours (measured 4x faster backward pass).
+  """
+  return jnp.sum(a[..., :, :, None] * b[..., None, :, :], axis=-2)
+
+
+def _matvec3(a: jnp.ndarray, v: jnp.ndarray) -> jnp.ndarray:
+  """[..., 3, 3] @ [..., 3] as a fused elementwise sum."""
+  return jnp.sum(a * v[..., None, :], axis=-1)
+
+
 def _compose(rot_a, trans_a, rot_b, trans_b):
   """(R_a, t_a) o (R_b, t_b) for [..., 3, 3] rotations and [..., 3] shifts."""
-  rot = rot_a @ rot_b
-  trans = jnp.einsum('...ij,...j->...i', rot_a, trans_b) + trans_a
-  return rot, trans
+  return _matmul3(rot_a, rot_b), _matvec3(rot_a, trans_b) + trans_a
 
 
 def forward_kinematics(rotations: jnp.ndarray, rest_joints: jnp.ndarray,
@@ -116,6 +131,46 @@ def forward_kinematics(rotations: jnp.ndarray, rest_joints: jnp.ndarray,
   return jnp.stack(world_rot, axis=1), jnp.stack(world_pos, axis=1)
 
 
+@jax.custom_vjp
+def _apply_vertex_transforms(per_vertex: jnp.ndarray,
+                             v_posed: jnp.ndarray) -> jnp.ndarray:
+  """Applies per-vertex 3x4 transforms [B, 12, V] to planar points [B, 3, V].
+
+  Returns [B, V, 3]. Written as 12 slabs; its hand-written VJP avoids the
+  12 padded cotangents that autodiff of the slices would sum (measured 4x
+  slower backward on CPU).
+  """
+  return jnp.stack([
+      per_vertex[:, 4 * i] * v_posed[:, 0] +
+      per_vertex[:, 4 * i + 1] * v_posed[:, 1] +
+      per_vertex[:, 4 * i + 2] * v_posed[:, 2] + per_vertex[:, 4 * i + 3]
+      for i in range(3)
+  ], axis=-1)
+
+
+def _apply_vertex_transforms_fwd(per_vertex, v_posed):
+  return _apply_vertex_transforms(per_vertex, v_posed), (per_vertex, v_posed)
+
+
+def _apply_vertex_transforms_bwd(residuals, d_vertices):
+  per_vertex, v_posed = residuals
+  d_planar = jnp.swapaxes(d_vertices, 1, 2)  # [B, 3, V]
+  ones = jnp.ones_like(v_posed[:, 0])
+  homogeneous = [v_posed[:, 0], v_posed[:, 1], v_posed[:, 2], ones]
+  d_per_vertex = jnp.stack(
+      [d_planar[:, i] * homogeneous[k] for i in range(3) for k in range(4)],
+      axis=1)
+  d_v_posed = jnp.stack([
+      sum(per_vertex[:, 4 * i + c] * d_planar[:, i] for i in range(3))
+      for c in range(3)
+  ], axis=1)
+  return d_per_vertex, d_v_posed
+
+
+_apply_vertex_transforms.defvjp(_apply_vertex_transforms_fwd,
+                                _apply_vertex_transforms_bwd)
+
+
 def _pose_to_rotations(pose: jnp.ndarray, num_joints: int) -> jnp.ndarray:
   if pose.ndim == 3 and pose.shape[1:] == (num_joints, 3):
     return axis_angle_to_matrix(pose)
@@ -126,11 +181,22 @@ def _pose_to_rotations(pose: jnp.ndarray, num_joints: int) -> jnp.ndarray:
       f'[B, {num_joints}, 3, 3], got shape {pose.shape}.')
 
 
+def default_chunk_size() -> int:
+  """Batch chunk of `smpl_forward`: 64 on CPU (cache-sized), none elsewhere.
+
+  On CPU a batch of 512 bodies runs ~2x faster in 8 chunks of 64 than in one
+  piece (the [B, 12, V] skinning transforms then stay in cache); accelerators
+  prefer one large batch.
+  """
+  return 64 if jax.default_backend() == 'cpu' else 0
+
+
 def smpl_forward(model: BodyModel,
                  pose: jnp.ndarray,
                  betas: jnp.ndarray,
                  transl: jnp.ndarray | None = None,
-                 gender: jnp.ndarray | None = None) -> SMPLOutput:
+                 gender: jnp.ndarray | None = None,
+                 chunk_size: int | None = None) -> SMPLOutput:
   """The SMPL forward pass.
 
   Args:
@@ -143,6 +209,9 @@ def smpl_forward(model: BodyModel,
     gender: [B] int index into a stacked model's leading axis (e.g. 0 neutral,
       1 male, 2 female for `stack_body_models([neutral, male, female])`).
       Changing the mix does not recompile.
+    chunk_size: batches larger than this run as a sequential map over chunks
+      of this size (same results, better cache use); 0 disables, None picks
+      `default_chunk_size()`.
 
   Returns:
     `SMPLOutput` with vertices [B, V, 3], joints [B, J, 3] and
@@ -163,6 +232,35 @@ def smpl_forward(model: BodyModel,
   if model.is_stacked != (gender is not None):
     raise ValueError('pass `gender` exactly when the model is stacked '
                      '(stack_body_models).')
+  if transl is not None and transl.shape != (batch, 3):
+    raise ValueError(f'transl must be [B={batch}, 3], got {transl.shape}.')
+  if gender is not None and gender.shape != (batch,):
+    raise ValueError(f'gender must be [B={batch}], got {gender.shape}.')
+
+  chunk = default_chunk_size() if chunk_size is None else chunk_size
+  if not chunk or batch <= chunk:
+    return _forward(model, rotations, betas, transl, gender)
+  # Pad to whole chunks (identity pose, zero betas), map, and cut the padding.
+  num_chunks = -(-batch // chunk)
+  pad = num_chunks * chunk - batch
+  eye = jnp.broadcast_to(jnp.eye(3, dtype=dtype), (pad, num_joints, 3, 3))
+  inputs = [jnp.concatenate([rotations, eye]),
+            jnp.pad(betas, ((0, pad), (0, 0))),
+            None if transl is None else jnp.pad(transl, ((0, pad), (0, 0))),
+            None if gender is None else jnp.pad(gender, (0, pad))]
+  inputs = jax.tree.map(
+      lambda x: x.reshape((num_chunks, chunk) + x.shape[1:]), inputs)
+  out = jax.lax.map(lambda args: _forward(model, *args), inputs)
+  return jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:])[:batch], out)
+
+
+def _forward(model: BodyModel, rotations: jnp.ndarray, betas: jnp.ndarray,
+             transl: jnp.ndarray | None,
+             gender: jnp.ndarray | None) -> SMPLOutput:
+  """`smpl_forward` on validated [B, J, 3, 3] rotations and [B, S] betas."""
+  num_joints = model.num_joints
+  batch = rotations.shape[0]
+  dtype = model.v_template.dtype
 
   features = betas
   if model.num_pose_dirs:
@@ -193,8 +291,7 @@ def smpl_forward(model: BodyModel,
   world_rot, posed_joints = forward_kinematics(rotations, rest_joints,
                                                model.parents)
   # Skinning transforms map rest-pose points: x -> R (x - rest_j) + posed_j.
-  skin_trans = posed_joints - jnp.einsum('bjik,bjk->bji', world_rot,
-                                         rest_joints)
+  skin_trans = posed_joints - _matvec3(world_rot, rest_joints)
   skin = jnp.concatenate([world_rot, skin_trans[..., None]], axis=-1)
   skin = skin.reshape(batch, num_joints, 12)
   if gender is None:
@@ -205,13 +302,7 @@ def smpl_forward(model: BodyModel,
         model.lbs_weights.shape[1], -1)  # [V, G * J]
     per_vertex = jnp.einsum('vg,bgk->bkv', weights,
                             masked_skin.reshape(batch, -1, 12))
-  # per_vertex [B, 12, V]: row-major 3x4 affine transform of each vertex.
-  vertices = jnp.stack([
-      per_vertex[:, 4 * i] * v_posed[:, 0] +
-      per_vertex[:, 4 * i + 1] * v_posed[:, 1] +
-      per_vertex[:, 4 * i + 2] * v_posed[:, 2] + per_vertex[:, 4 * i + 3]
-      for i in range(3)
-  ], axis=-1)
+  vertices = _apply_vertex_transforms(per_vertex, v_posed)
 
   if transl is not None:
     transl = transl.astype(dtype)[:, None, :]

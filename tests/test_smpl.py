@@ -117,7 +117,7 @@ def test_check_grads_through_forward(smpl_arrays):
       out = smpl_forward(model, pose, betas)
       return jnp.sum(out.vertices * weights) + jnp.sum(out.joints**2)
 
-    check_grads(loss, (pose, betas), order=1, modes=('rev', 'fwd'),
+    check_grads(loss, (pose, betas), order=1, modes=('rev',),
                 atol=1e-5, rtol=1e-5)
 
 
