@@ -5,8 +5,12 @@ import pickle
 import sys
 import types
 
+import jax
 import numpy as np
 import pytest
+
+# Two fake CPU devices for the data-parallel tests (before any computation).
+jax.config.update('jax_num_cpu_devices', 2)
 
 from smplr_jax import testing
 

@@ -175,3 +175,19 @@ def test_stacking_rejects_other_topologies(model_dir, smpl_arrays):
   big = bm.body_model_from_arrays(smpl_arrays)
   with pytest.raises(ValueError, match='topology'):
     stack_body_models([small, big])
+
+
+@pytest.mark.parametrize('stacked', [False, True])
+def test_select_vertices_matches_full_forward(model_dir, stacked):
+  models = [load_body_model(model_dir, g) for g in ('female', 'male')]
+  model = stack_body_models(models) if stacked else models[0]
+  gender = jnp.asarray([0, 1, 1], jnp.int32) if stacked else None
+  ids = jnp.asarray([3, 77, 499, 0, 77])
+  rng = np.random.default_rng(5)
+  pose = jnp.asarray(rng.normal(0, 0.5, (3, 24, 3)), jnp.float32)
+  betas = jnp.asarray(rng.normal(size=(3, 10)), jnp.float32)
+  full = smpl_forward(model, pose, betas, gender=gender)
+  part = jax.jit(lambda m, i: smpl_forward(bm.select_vertices(m, i), pose,
+                                           betas, gender=gender))(model, ids)
+  np.testing.assert_allclose(part.vertices, full.vertices[:, ids], atol=1e-6)
+  np.testing.assert_allclose(part.joints, full.joints, atol=1e-6)

@@ -1,0 +1,25 @@
+r"""Trains one SMPLR experiment: a thin launcher around `train_and_evaluate`.
+
+    python -m experiments.smplr.main --config=experiments/smplr/configs/psi.py \
+        --workdir=workdirs/psi [--config.num_steps=...]
+"""
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+from smplr_jax import train
+
+_CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config.',
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Run folder (resumes).')
+flags.mark_flags_as_required(['config', 'workdir'])
+
+
+def main(argv):
+  del argv
+  train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,65 @@
+"""Inference: a trained SMPLR run as a function from JL to a body mesh."""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+from smplr_jax import jl as jl_lib
+from smplr_jax import smpl
+from smplr_jax import smplr as smplr_lib
+from smplr_jax import train
+
+
+def load_smplr(workdir: str | pathlib.Path,
+               step: int | None = None) -> Callable[[jnp.ndarray], dict]:
+  """Loads a trained SMPLR run (both networks) from its workdir.
+
+  Args:
+    workdir: workdir of a run trained with parts ('shape', 'pose'), e.g. the
+      `experiments/smplr/configs/smplr.py` experiment.
+    step: checkpoint step; default the best one.
+
+  Returns:
+    `predictor(jl)`: jl [B, 42, 3] root-relative metres -> dict with 'pose'
+    [B, 24, 3, 3] (on SO(3)), 'betas' [B, S], 'gender' [B] (probability of
+    male), 'vertices' [B, V, 3], 'joints' [B, 24, 3], 'landmarks' [B, 18, 3]
+    (all root-relative metres), 'faces' [F, 3].
+  """
+  config, variables, _ = train.load_trained_variables(workdir, step)
+  missing = set(smplr_lib.PARTS) - set(variables['params'])
+  if missing:
+    raise ValueError(f'{workdir}: the run trained only '
+                     f'{sorted(variables["params"])}; a predictor needs both '
+                     'networks (train experiments/smplr/configs/smplr.py).')
+  body = smplr_lib.BodyModels.load(config.get('body_model_path'))
+  net = smplr_lib.SMPLR(config.smplr)
+
+  @jax.jit
+  def predict(variables, jl):
+    predictions, _ = net.apply(variables['params'], variables['batch_stats'],
+                               jl, body.template_lengths, False)
+    rotation, betas, gender = smplr_lib.smpl_parameters(predictions, None,
+                                                        project=True)
+    out = smpl.smpl_forward(body.gendered, rotation, betas, gender=gender)
+    root = out.joints[:, :1]
+    points = jl_lib.joints_and_landmarks(body.gendered, out.vertices,
+                                         out.joints)
+    return dict(pose=rotation, betas=betas,
+                gender=jax.nn.sigmoid(predictions['male_logit']),
+                vertices=out.vertices - root, joints=out.joints - root,
+                landmarks=points[:, jl_lib.NUM_JOINTS:])
+
+  def predictor(jl: jnp.ndarray) -> dict:
+    jl = jnp.asarray(jl, jnp.float32)
+    if jl.ndim != 3 or jl.shape[1:] != (jl_lib.NUM_POINTS, 3):
+      raise ValueError(f'jl must be [B, {jl_lib.NUM_POINTS}, 3] root-relative'
+                       f' metres, got shape {jl.shape}.')
+    if not bool(jnp.all(jnp.isfinite(jl))):
+      raise ValueError('jl contains NaN or Inf values.')
+    return dict(predict(variables, jl), faces=body.gendered.faces)
+
+  return predictor

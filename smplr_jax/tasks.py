@@ -1,0 +1,13 @@
+"""Builds the task named by a config (`config.task`)."""
+
+from __future__ import annotations
+
+import ml_collections
+
+
+def make_task(config: ml_collections.ConfigDict):
+  """Returns the `train.Task` for `config.task`."""
+  if config.task == 'smplr':
+    from smplr_jax import smplr  # pylint: disable=g-import-not-at-top
+    return smplr.SMPLRTask(config)
+  raise ValueError(f"unknown task {config.task!r}; known: 'smplr'")

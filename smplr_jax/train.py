@@ -1,0 +1,386 @@
+"""The training library: one data-parallel loop for every network of the project.
+
+A *task* (e.g. `smplr_jax.smplr.SMPLRTask`) says what is trained: how to
+initialise its variables, how to draw a batch from a PRNG key, its loss and
+its evaluation. This module does the rest, the same way for all of them:
+
+  * one device mesh with a `data` axis; the per-device step is written
+    pmap-style (explicit `lax.pmean` of gradients and metrics; BatchNorm
+    averages its batch statistics over the same axis) and mapped with
+    `jax.shard_map` inside `jax.jit`, the train state donated;
+  * batches are generated on device from `fold_in(data_key, step)`, so a run
+    is a deterministic function of its config and resumes exactly;
+  * metrics stay on device as running sums, fetched only on logging steps;
+  * a non-finite loss or gradient leaves the state untouched and raises a flag
+    that the host reads on logging/checkpoint steps (no per-step sync); the
+    run then stops with `NonFiniteLossError`, its last good checkpoint intact;
+  * orbax `CheckpointManager` keeps the last N checkpoints and the best one
+    (lowest validation loss); a run restarted on its workdir resumes;
+  * progress bar (tqdm) and metrics (absl log, TensorBoard events, jsonl).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import pathlib
+import time
+from typing import Any, Callable, Mapping, Protocol
+
+from absl import logging
+import flax.struct
+import jax
+import jax.numpy as jnp
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+import ml_collections
+import numpy as np
+import optax
+import orbax.checkpoint as ocp
+import tqdm
+
+from smplr_jax import metric_writers
+
+DATA_AXIS = 'data'
+PyTree = Any
+
+
+class NonFiniteLossError(RuntimeError):
+  """Raised when the loss or a gradient became NaN/Inf during training."""
+
+
+class Task(Protocol):
+  """What a network trained by `train_and_evaluate` must provide."""
+
+  def init_variables(self, rng: jax.Array) -> dict[str, PyTree]:
+    """{'params': ..., 'batch_stats': ...} of the networks being trained."""
+
+  def sample_batch(self, rng: jax.Array, batch_size: int) -> PyTree:
+    """A global training batch (jit-able; leading axis = batch)."""
+
+  def loss(self, params: PyTree, batch_stats: PyTree, batch: PyTree,
+           rng: jax.Array, train: bool):
+    """(loss, (metrics dict of scalars, new batch_stats)) on one device."""
+
+  def validation_batches(self) -> list[PyTree]:
+    """Fixed held-out batches (host arrays) for the validation loss."""
+
+  def evaluate(self, variables: dict[str, PyTree]) -> dict[str, float]:
+    """Final metrics of trained variables (host floats, reporting units)."""
+
+
+@flax.struct.dataclass
+class TrainState:
+  """Everything a run needs to continue; a pytree, checkpointed whole.
+
+  Attributes:
+    step: number of optimizer steps taken.
+    params: network parameters.
+    batch_stats: BatchNorm running statistics.
+    opt_state: optimizer state.
+    nonfinite_step: -1, or the first step whose loss/gradient was not finite
+      (that update was skipped).
+  """
+  step: jax.Array
+  params: PyTree
+  batch_stats: PyTree
+  opt_state: PyTree
+  nonfinite_step: jax.Array
+
+
+def make_mesh(num_devices: int | None = None) -> Mesh:
+  """A 1-D mesh over the first `num_devices` devices (all by default)."""
+  devices = jax.devices()
+  if num_devices:
+    if num_devices > len(devices):
+      raise ValueError(f'asked for {num_devices} devices, have {len(devices)}')
+    devices = devices[:num_devices]
+  return Mesh(np.asarray(devices), (DATA_AXIS,))
+
+
+def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
+  """Adam with the learning-rate schedule named in the config.
+
+  'constant', 'cosine' (to `final_learning_rate`), or 'sigmoid' (the authors':
+  lr * (1 - sigmoid(epoch / 12.5 - 4)) + final_lr, over 200 "epochs" spread
+  across `num_steps`).
+  """
+  lr, final = config.learning_rate, config.get('final_learning_rate', 0.0)
+  kind = config.get('schedule', 'cosine')
+  if kind == 'constant':
+    schedule = lr
+  elif kind == 'cosine':
+    schedule = optax.cosine_decay_schedule(
+        lr, config.num_steps, alpha=final / lr if lr else 0.0)
+  elif kind == 'sigmoid':
+    def schedule(step):
+      epoch = 200.0 * step / config.num_steps
+      return lr * (1.0 - jax.nn.sigmoid(epoch / 12.5 - 4.0)) + final
+  else:
+    raise ValueError(f'unknown schedule {kind!r}')
+  tx = optax.adam(schedule)
+  if config.get('grad_clip_norm'):
+    tx = optax.chain(optax.clip_by_global_norm(config.grad_clip_norm), tx)
+  return tx
+
+
+def create_train_state(variables: Mapping[str, PyTree],
+                       tx: optax.GradientTransformation) -> TrainState:
+  params = variables['params']
+  return TrainState(
+      step=jnp.zeros((), jnp.int32),
+      params=params,
+      batch_stats=variables.get('batch_stats', {}),
+      opt_state=tx.init(params),
+      nonfinite_step=jnp.full((), -1, jnp.int32))
+
+
+def _all_finite(tree: PyTree) -> jax.Array:
+  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
+  return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
+
+
+def make_train_step(task: Task, tx: optax.GradientTransformation, mesh: Mesh,
+                    batch_size: int) -> Callable[[TrainState, jax.Array],
+                                                 tuple[TrainState, PyTree]]:
+  """Builds `train_step(state, data_key) -> (state, metrics)`.
+
+  The global batch is drawn from `fold_in(data_key, state.step)`, sharded
+  along the mesh's `data` axis, and each device runs `per_device_step` on its
+  shard. `state` is donated.
+  """
+  num_devices = mesh.devices.size
+  if batch_size % num_devices:
+    raise ValueError(f'batch size {batch_size} is not divisible by the '
+                     f'{num_devices} devices of the mesh')
+  batch_sharding = NamedSharding(mesh, P(DATA_AXIS))
+
+  def per_device_step(state: TrainState, batch: PyTree, rng: jax.Array):
+    rng = jax.random.fold_in(rng, jax.lax.axis_index(DATA_AXIS))
+    grad_fn = jax.value_and_grad(task.loss, has_aux=True)
+    (loss, (metrics, batch_stats)), grads = grad_fn(
+        state.params, state.batch_stats, batch, rng, True)
+    grads = jax.lax.pmean(grads, DATA_AXIS)
+    metrics = jax.lax.pmean(dict(metrics, loss=loss), DATA_AXIS)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    finite = jnp.isfinite(metrics['loss']) & _all_finite(grads)
+    keep = functools.partial(jax.tree.map,
+                             lambda new, old: jnp.where(finite, new, old))
+    first_bad = jnp.where((state.nonfinite_step < 0) & ~finite, state.step,
+                          state.nonfinite_step)
+    new_state = TrainState(
+        step=state.step + 1,
+        params=keep(params, state.params),
+        batch_stats=keep(batch_stats, state.batch_stats),
+        opt_state=keep(opt_state, state.opt_state),
+        nonfinite_step=first_bad)
+    return new_state, metrics
+
+  # check_vma=False gives pmap semantics: gradients w.r.t. the replicated
+  # parameters are per-device, and the explicit pmean above averages them
+  # (with it on, autodiff would already psum them over the axis).
+  mapped = jax.shard_map(per_device_step, mesh=mesh,
+                         in_specs=(P(), P(DATA_AXIS), P()),
+                         out_specs=(P(), P()), check_vma=False)
+
+  @functools.partial(jax.jit, donate_argnums=0)
+  def train_step(state: TrainState, data_key: jax.Array):
+    step_key = jax.random.fold_in(data_key, state.step)
+    batch_key, loss_key = jax.random.split(step_key)
+    batch = task.sample_batch(batch_key, batch_size)
+    batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
+    return mapped(state, batch, loss_key)
+
+  return train_step
+
+
+def make_eval_loss(task: Task, mesh: Mesh):
+  """Builds `eval_loss(state, batch) -> loss` (inference mode, data-parallel)."""
+
+  def per_device(state, batch):
+    loss, _ = task.loss(state.params, state.batch_stats, batch,
+                        jax.random.PRNGKey(0), False)
+    return jax.lax.pmean(loss, DATA_AXIS)
+
+  return jax.jit(jax.shard_map(per_device, mesh=mesh,
+                               in_specs=(P(), P(DATA_AXIS)), out_specs=P(),
+                               check_vma=False))
+
+
+@jax.jit
+def _accumulate(totals: PyTree, metrics: PyTree) -> PyTree:
+  return jax.tree.map(jnp.add, totals, metrics)
+
+
+def checkpoint_manager(workdir: str | pathlib.Path, keep: int = 3,
+                       create: bool = True) -> ocp.CheckpointManager:
+  """Keeps the last `keep` checkpoints and the one of lowest 'val_loss'."""
+  policies = ocp.checkpoint_managers
+  options = ocp.CheckpointManagerOptions(
+      create=create,
+      preservation_policy=policies.AnyPreservationPolicy([
+          policies.LatestN(n=keep),
+          policies.BestN(get_metric_fn=lambda m: m['val_loss'], reverse=True,
+                         n=1, keep_checkpoints_without_metrics=False),
+      ]),
+      enable_async_checkpointing=False)
+  return ocp.CheckpointManager(
+      pathlib.Path(workdir).resolve() / 'checkpoints', options=options)
+
+
+def best_or_latest_step(manager: ocp.CheckpointManager) -> int | None:
+  """Step of the best checkpoint (lowest val_loss), else the latest."""
+  best = manager.best_step()
+  return best if best is not None else manager.latest_step()
+
+
+def restore_state(manager: ocp.CheckpointManager, step: int,
+                  template: TrainState) -> TrainState:
+  abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
+  return manager.restore(step, args=ocp.args.StandardRestore(abstract))
+
+
+def _save_config(config: ml_collections.ConfigDict,
+                 workdir: pathlib.Path) -> None:
+  path = workdir / 'config.json'
+  text = config.to_json_best_effort(indent=2, sort_keys=True)
+  if path.exists() and json.loads(path.read_text()) != json.loads(text):
+    logging.warning('%s differs from the config of this run; the run resumes '
+                    'from its checkpoint with the new config.', path)
+  path.write_text(text)
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict,
+                       workdir: str | pathlib.Path,
+                       task: Task | None = None) -> dict[str, float]:
+  """Trains `config`'s task in `workdir` (resuming if it holds a checkpoint).
+
+  Args:
+    config: experiment config; needs `seed`, `batch_size`, `num_steps`,
+      `learning_rate`, `log_every`, `eval_every`, `keep_checkpoints` and what
+      the task reads. `num_devices` (0 = all) picks the mesh size.
+    workdir: run folder: config.json, checkpoints/, TensorBoard events,
+      metrics.jsonl (one line per logging step), results.json.
+    task: the task; by default built from the config (`smplr_jax.tasks`).
+
+  Returns:
+    The task's final evaluation metrics (also written to results.json).
+
+  Raises:
+    NonFiniteLossError: when the loss became NaN/Inf; checkpoints written
+      before that step are kept.
+  """
+  workdir = pathlib.Path(workdir).resolve()
+  workdir.mkdir(parents=True, exist_ok=True)
+  _save_config(config, workdir)
+  if task is None:
+    from smplr_jax import tasks  # pylint: disable=g-import-not-at-top
+    task = tasks.make_task(config)
+
+  mesh = make_mesh(config.get('num_devices', 0))
+  tx = make_optimizer(config)
+  root_key = jax.random.PRNGKey(config.seed)
+  init_key, data_key = jax.random.split(root_key)
+  replicated = NamedSharding(mesh, P())
+  state = jax.device_put(create_train_state(task.init_variables(init_key), tx),
+                         replicated)
+
+  manager = checkpoint_manager(workdir, config.keep_checkpoints)
+  if manager.latest_step() is not None:
+    state = jax.device_put(
+        restore_state(manager, manager.latest_step(), state), replicated)
+    logging.info('Resumed %s at step %d.', workdir, int(state.step))
+
+  train_step = make_train_step(task, tx, mesh, config.batch_size)
+  eval_loss = make_eval_loss(task, mesh)
+  validation = [jax.device_put(b, NamedSharding(mesh, P(DATA_AXIS)))
+                for b in task.validation_batches()]
+  writer = metric_writers.create_writer(workdir)
+
+  def check_finite(state):
+    bad = int(state.nonfinite_step)
+    if bad >= 0:
+      good = manager.latest_step()
+      manager.wait_until_finished()
+      raise NonFiniteLossError(
+          f'The loss or its gradient became NaN/Inf at step {bad}; the run '
+          f'stopped (that update was not applied). Last good checkpoint: '
+          f'{"none" if good is None else f"step {good}"} in '
+          f'{manager.directory}. Lower the learning rate or check the data.')
+
+  start = int(state.step)
+  totals, count, tick = None, 0, time.perf_counter()
+  with tqdm.trange(start, config.num_steps, initial=start,
+                   total=config.num_steps, desc=workdir.name,
+                   disable=not config.get('progress_bar', True)) as bar:
+    for step_index in bar:
+      state, metrics = train_step(state, data_key)
+      totals = metrics if totals is None else _accumulate(totals, metrics)
+      count += 1
+      step = step_index + 1  # optimizer steps taken, as in state.step
+      if step % config.log_every == 0 or step == config.num_steps:
+        check_finite(state)
+        means = {k: float(v) / count for k, v in jax.device_get(totals).items()}
+        elapsed = time.perf_counter() - tick
+        means['steps_per_second'] = count / elapsed
+        means['examples_per_second'] = count * config.batch_size / elapsed
+        writer.write_scalars(step, {f'train/{k}': v for k, v in means.items()})
+        with open(workdir / 'metrics.jsonl', 'a') as f:
+          f.write(json.dumps(dict(step=step, **means)) + '\n')
+        bar.set_postfix(loss=f'{means["loss"]:.4g}')
+        totals, count, tick = None, 0, time.perf_counter()
+      if step % config.eval_every == 0 or step == config.num_steps:
+        check_finite(state)
+        val_loss = float(np.mean([float(eval_loss(state, b))
+                                  for b in validation]))
+        writer.write_scalars(step, {'val/loss': val_loss})
+        manager.save(step, args=ocp.args.StandardSave(state),
+                     metrics={'val_loss': val_loss})
+  manager.wait_until_finished()
+
+  best = best_or_latest_step(manager)
+  if best is not None and best != int(state.step):
+    state = restore_state(manager, best, state)
+  results = task.evaluate({'params': state.params,
+                           'batch_stats': state.batch_stats})
+  results['checkpoint_step'] = int(best if best is not None else state.step)
+  writer.write_scalars(int(state.step),
+                       {f'test/{k}': v for k, v in results.items()})
+  writer.close()
+  (workdir / 'results.json').write_text(json.dumps(results, indent=2))
+  manager.close()
+  return results
+
+
+def load_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
+  """The config a run saved in its workdir."""
+  path = pathlib.Path(workdir) / 'config.json'
+  if not path.is_file():
+    raise ValueError(f'{workdir}: no config.json; is this a training workdir '
+                     '(made by train_and_evaluate)?')
+  return ml_collections.ConfigDict(json.loads(path.read_text()))
+
+
+def load_trained_variables(workdir: str | pathlib.Path,
+                           step: int | None = None):
+  """(config, {'params', 'batch_stats'}, step) of a run's best checkpoint.
+
+  Args:
+    workdir: the run's workdir.
+    step: a specific checkpoint step; default the best (else the latest).
+  """
+  config = load_config(workdir)
+  manager = checkpoint_manager(workdir, create=False)
+  if step is None:
+    step = best_or_latest_step(manager)
+  if step is None:
+    raise ValueError(f'{workdir}: no checkpoint found under '
+                     f'{manager.directory}.')
+  if step not in manager.all_steps():
+    raise ValueError(f'{workdir}: no checkpoint for step {step} (have '
+                     f'{sorted(manager.all_steps())}).')
+  restored = manager.restore(step, args=ocp.args.StandardRestore())
+  manager.close()
+  variables = {'params': restored['params'],
+               'batch_stats': restored['batch_stats']}
+  return config, variables, step
