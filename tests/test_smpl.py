@@ -191,3 +191,26 @@ def test_select_vertices_matches_full_forward(model_dir, stacked):
                                            betas, gender=gender))(model, ids)
   np.testing.assert_allclose(part.vertices, full.vertices[:, ids], atol=1e-6)
   np.testing.assert_allclose(part.joints, full.joints, atol=1e-6)
+
+
+@pytest.mark.parametrize('gender', ['neutral', 'male', 'female'])
+@pytest.mark.parametrize('rotmat', [False, True])
+def test_parity_with_smplx_on_default_model(gender, rotmat):
+  """The embedded model (no pose correctives: that product is skipped)."""
+  path = bm.default_body_model_dir() / f'SMPL_{gender.upper()}.npz'
+  arrays = bm.read_model_arrays(path)
+  rng = np.random.default_rng(11)
+  pose = _poses('extreme', rng)
+  pose[:4] = _poses('random', rng)[:4]
+  betas = rng.normal(0.0, 1.5, (BATCH, 10))
+  transl = rng.normal(0.0, 1.0, (BATCH, 3))
+  ref_vertices, ref_joints = _reference(arrays, pose, betas, transl, rotmat)
+  model = load_body_model(None, gender)
+  assert model.num_pose_dirs == 0
+  pose_in = (Rotation.from_rotvec(pose.reshape(-1, 3)).as_matrix().reshape(
+      BATCH, 24, 3, 3) if rotmat else pose)
+  out = jax.jit(smpl_forward)(model, jnp.asarray(pose_in, jnp.float32),
+                              jnp.asarray(betas, jnp.float32),
+                              jnp.asarray(transl, jnp.float32))
+  np.testing.assert_allclose(out.vertices, ref_vertices, rtol=0, atol=1e-5)
+  np.testing.assert_allclose(out.joints, ref_joints, rtol=0, atol=1e-5)
