@@ -186,9 +186,8 @@ class SMPLRTask:
 
   def sample_batch(self, rng: jax.Array, batch_size: int) -> dict:
     body_key, noise_key = jax.random.split(rng)
-    pose, betas, gender = sampler.sample_parameters(
+    rotation, betas, gender = sampler.sample_parameters(
         body_key, batch_size, num_betas=self.config.smplr.num_betas)
-    rotation = smpl.axis_angle_to_matrix(pose)
     jl = points_from_parameters(self.body, rotation, betas, gender)
     return dict(jl=jl, pose=rotation, betas=betas, gender=gender,
                 jl_in=noise.uniform_point_noise(
@@ -271,11 +270,13 @@ def evaluate_on(smplr: SMPLR, body: BodyModels, variables: dict[str, PyTree],
     root = out.joints[:, :1]
     pred_jl = jl_lib.joints_and_landmarks(body.gendered, out.vertices,
                                           out.joints)
+    gt = smpl.smpl_forward(body.gendered, batch['pose'], batch['betas'],
+                           gender=batch['gender'])
     male_prob = (jax.nn.sigmoid(predictions['male_logit'])
                  if 'male_logit' in predictions else None)
     return metrics_lib.jl_metrics(
         pred_jl, batch['jl'], pred_vertices=out.vertices - root,
-        gt_vertices=batch['vertices'], pred_male_prob=male_prob,
+        gt_vertices=gt.vertices - gt.joints[:, :1], pred_male_prob=male_prob,
         gt_male=batch['gender'] == 1 if male_prob is not None else None)
 
   size = len(test_set['jl'])
