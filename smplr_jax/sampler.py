@@ -60,7 +60,6 @@ R_y(yaw) R_x(pitch) R_z(roll).
 from __future__ import annotations
 
 import os
-from typing import Mapping
 
 import jax
 import jax.numpy as jnp
@@ -462,6 +461,11 @@ def load_gendered_models(path: str | os.PathLike[str] | None = None,
                                bm.load_body_model(path, 'male', dtype)])
 
 
+# Compiled once per process (per model shapes), not per make_test_set call.
+_jitted_sample_bodies = jax.jit(sample_bodies, static_argnums=(2, 3))
+_jitted_sample_jl = jax.jit(sample_jl, static_argnums=(2, 3))
+
+
 def make_test_set(models: bm.BodyModel, size: int = 2048, seed: int = 0,
                   num_betas: int = 10,
                   include_vertices: bool = False) -> dict[str, np.ndarray]:
@@ -488,9 +492,9 @@ def make_test_set(models: bm.BodyModel, size: int = 2048, seed: int = 0,
   """
   key = jax.random.fold_in(jax.random.PRNGKey(seed), TEST_SET_STREAM)
   if include_vertices:
-    sample = jax.jit(sample_bodies, static_argnums=(2, 3))
+    sample = _jitted_sample_bodies
   else:
-    sample = jax.jit(sample_jl, static_argnums=(2, 3))
+    sample = _jitted_sample_jl
     models = landmark_points_model(models)
   chunks = [jax.device_get(sample(jax.random.fold_in(key, i), models,
                                   TEST_SET_CHUNK, num_betas))

@@ -1,0 +1,215 @@
+"""Tests of the synthetic-body sampler: limits, determinism, consistency."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from smplr_jax import body_model as bm
+from smplr_jax import jl
+from smplr_jax import sampler
+from smplr_jax import smpl
+from smplr_jax import testing
+
+_LANDMARK_IDS = np.arange(18) * 7
+_sample_bodies = jax.jit(sampler.sample_bodies, static_argnums=(2, 3))
+_sample_jl = jax.jit(sampler.sample_jl, static_argnums=(2, 3))
+_forward = jax.jit(smpl.smpl_forward)
+
+
+@pytest.fixture(scope='module')
+def models():
+  """Stacked [female, male] synthetic models with 18 landmark ids."""
+  singles = []
+  for seed in (1, 2):
+    arrays = testing.random_smpl_arrays(seed=seed, num_vertices=300,
+                                        num_faces=500)
+    arrays['landmark_vertex_ids'] = _LANDMARK_IDS
+    singles.append(bm.body_model_from_arrays(arrays))
+  return bm.stack_body_models(singles)
+
+
+def test_limits_table():
+  assert list(sampler.JOINT_LIMITS) == list(jl.JOINT_NAMES[1:])
+  limits = sampler.joint_limits_degrees()
+  assert limits.shape == (24, 3, 2)
+  assert np.all(limits[..., 0] <= 0) and np.all(limits[..., 1] >= 0)
+  assert np.all(limits[..., 0] <= limits[..., 1])
+  for name, (order, x, y, z) in sampler.JOINT_LIMITS.items():
+    assert sorted(order) == ['X', 'Y', 'Z'], name
+    if name.startswith('left'):  # right = left mirrored in the x = 0 plane
+      r_order, rx, ry, rz = sampler.JOINT_LIMITS['right' + name[4:]]
+      assert r_order == order and rx == x
+      assert ry == (-y[1], -y[0]) and rz == (-z[1], -z[0])
+  # Anatomical spot checks in SMPL's frames (x left, y up, z forward).
+  assert sampler.JOINT_LIMITS['left_knee'][1] == (0, 135)  # bends backwards
+  assert sampler.JOINT_LIMITS['left_elbow'][2][1] == 0  # y <= 0: forward
+  assert sampler.JOINT_LIMITS['right_elbow'][2][0] == 0
+
+
+@pytest.mark.parametrize('order', ['XYZ', 'XZY', 'YXZ', 'YZX', 'ZXY', 'ZYX'])
+def test_euler_round_trip(order):
+  rng = np.random.default_rng(0)
+  angles = rng.uniform(-3.1, 3.1, (100, 3))
+  middle = sampler._AXIS_INDEX[order[1]]  # pylint: disable=protected-access
+  angles[:, middle] /= 2.1  # within (-pi/2, pi/2)
+  angles = jnp.asarray(angles, jnp.float32)
+  matrix = sampler.euler_to_matrix(angles, order)
+  np.testing.assert_allclose(
+      jnp.einsum('...ji,...jk->...ik', matrix, matrix),
+      np.broadcast_to(np.eye(3), matrix.shape), atol=1e-5)
+  np.testing.assert_allclose(sampler.matrix_to_euler(matrix, order), angles,
+                             atol=1e-5)
+  # First angle about the first axis of the order, and so on (intrinsic).
+  ids = [sampler._AXIS_INDEX[a] for a in order]  # pylint: disable=protected-access
+  expected = np.eye(3)
+  for axis in ids:
+    e = np.zeros((100, 3), np.float32)
+    e[:, axis] = angles[:, axis]
+    expected = expected @ np.asarray(smpl.axis_angle_to_matrix(jnp.asarray(e)))
+  np.testing.assert_allclose(matrix, expected, atol=1e-5)
+
+
+def test_sampled_poses_are_within_limits():
+  batch = 4096
+  pose = jax.jit(sampler.sample_pose, static_argnums=1)(
+      jax.random.PRNGKey(0), batch)
+  assert pose.shape == (batch, 24, 3)
+  assert np.all(np.linalg.norm(pose, axis=-1) <= np.pi + 1e-5)
+  rotations = smpl.axis_angle_to_matrix(pose)
+  limits = np.deg2rad(sampler.joint_limits_degrees())
+  tolerance = 1e-3
+  for j, order in enumerate(sampler.JOINT_EULER_ORDERS):
+    angles = np.asarray(sampler.matrix_to_euler(rotations[:, j], order))
+    if j == 0:  # yaw wraps around
+      angles = angles[:, [0, 2]]
+      lower, upper = limits[0, [0, 2], 0], limits[0, [0, 2], 1]
+    else:
+      lower, upper = limits[j, :, 0], limits[j, :, 1]
+    assert np.all(angles >= lower - tolerance), jl.JOINT_NAMES[j]
+    assert np.all(angles <= upper + tolerance), jl.JOINT_NAMES[j]
+    # The samples fill the range (not all near rest).
+    span = angles.max(0) - angles.min(0)
+    np.testing.assert_array_less((upper - lower) * 0.9 - 1e-6, span + 1e-6)
+
+
+def test_sample_parameters(models):
+  del models
+  pose, betas, gender = sampler.sample_parameters(
+      jax.random.PRNGKey(3), 4096, num_betas=8, beta_std=2.0, beta_clip=1.5)
+  assert pose.shape == (4096, 24, 3, 3)
+  assert betas.shape == (4096, 8) and gender.shape == (4096,)
+  assert gender.dtype == jnp.int32
+  assert 0.45 < float(gender.mean()) < 0.55
+  assert float(jnp.abs(betas).max()) <= 1.5
+  assert 0.1 < float(jnp.mean(jnp.abs(betas) == 1.5)) < 0.6  # clipped often
+  np.testing.assert_allclose(
+      jnp.einsum('...ji,...jk->...ik', pose, pose),
+      np.broadcast_to(np.eye(3), pose.shape), atol=1e-5)
+
+
+def test_sample_bodies(models):
+  key = jax.random.PRNGKey(0)
+  bodies = _sample_bodies(key, models, 64, 10)
+  assert bodies['jl'].shape == (64, 42, 3)
+  assert bodies['vertices'].shape == (64, 300, 3)
+  assert bodies['pose'].shape == (64, 24, 3, 3)
+  assert bodies['betas'].shape == (64, 10)
+  assert bodies['gender'].shape == (64,) and bodies['gender'].dtype == jnp.int32
+  np.testing.assert_array_equal(bodies['jl'][:, 0], 0.0)
+  np.testing.assert_allclose(bodies['jl'][:, 24:],
+                             bodies['vertices'][:, _LANDMARK_IDS], atol=1e-6)
+  # The same bodies as the SMPL forward of the returned parameters.
+  out = _forward(models, bodies['pose'], bodies['betas'],
+                 gender=bodies['gender'])
+  np.testing.assert_allclose(bodies['vertices'],
+                             out.vertices - out.joints[:, :1], atol=1e-5)
+  # And the parameters are those of sample_parameters with the same key.
+  pose, betas, gender = jax.jit(sampler.sample_parameters,
+                                static_argnums=1)(key, 64)
+  np.testing.assert_allclose(bodies['pose'], pose, atol=1e-6)
+  np.testing.assert_array_equal(bodies['betas'], betas)
+  np.testing.assert_array_equal(bodies['gender'], gender)
+
+
+def test_determinism_per_key(models):
+  first = _sample_bodies(jax.random.PRNGKey(7), models, 64, 10)
+  again = _sample_bodies(jax.random.PRNGKey(7), models, 64, 10)
+  other = _sample_bodies(jax.random.PRNGKey(8), models, 64, 10)
+  for name in first:
+    np.testing.assert_array_equal(first[name], again[name])
+  assert np.abs(np.asarray(first['jl'] - other['jl'])).max() > 1e-2
+  assert not np.array_equal(first['betas'], other['betas'])
+
+
+def test_sample_jl_matches_sample_bodies(models):
+  key = jax.random.PRNGKey(5)
+  bodies = _sample_bodies(key, models, 64, 10)
+  points = _sample_jl(key, models, 64, 10)
+  assert 'vertices' not in points
+  np.testing.assert_allclose(points['jl'], bodies['jl'], atol=1e-5)
+  np.testing.assert_array_equal(points['gender'], bodies['gender'])
+  # A pre-restricted model gives the same.
+  restricted = sampler.landmark_points_model(models)
+  np.testing.assert_allclose(_sample_jl(key, restricted, 64, 10)['jl'],
+                             points['jl'], atol=1e-6)
+
+
+def test_sample_bodies_needs_a_gendered_model(models):
+  single = jax.tree.map(lambda x: x[0], models)
+  single = single.replace(faces=models.faces,
+                          landmark_vertex_ids=models.landmark_vertex_ids)
+  with pytest.raises(ValueError, match='female, male'):
+    sampler.sample_bodies(jax.random.PRNGKey(0), single, 2)
+
+
+def test_make_test_set(models):
+  small = sampler.make_test_set(models, size=40, seed=3)
+  assert set(small) == {'jl', 'pose', 'betas', 'gender'}
+  assert all(isinstance(v, np.ndarray) for v in small.values())
+  assert small['jl'].shape == (40, 42, 3)
+  again = sampler.make_test_set(models, size=300, seed=3,
+                                include_vertices=True)
+  assert again['vertices'].shape == (300, 300, 3)
+  for name in small:  # a smaller set is a prefix of a larger one
+    np.testing.assert_allclose(again[name][:40], small[name], atol=1e-5)
+  other = sampler.make_test_set(models, size=40, seed=4)
+  assert not np.array_equal(other['betas'], small['betas'])
+  # Not the stream of the plain seed key.
+  train_like = _sample_jl(jax.random.PRNGKey(3), models, 40, 10)
+  assert not np.array_equal(np.asarray(train_like['betas']), small['betas'])
+
+
+def test_load_gendered_models(model_dir):
+  stacked = sampler.load_gendered_models(model_dir)
+  female = bm.load_body_model(model_dir, 'female')
+  male = bm.load_body_model(model_dir, 'male')
+  assert stacked.is_stacked and stacked.v_template.shape[0] == 2
+  np.testing.assert_array_equal(stacked.v_template[sampler.FEMALE],
+                                female.v_template)
+  np.testing.assert_array_equal(stacked.v_template[sampler.MALE],
+                                male.v_template)
+
+
+def test_default_model_bodies_look_human():
+  try:
+    models = sampler.load_gendered_models()
+  except ValueError as e:
+    pytest.skip(f'default body model not available: {e}')
+  bodies = _sample_jl(jax.random.PRNGKey(0), models, 256, 10)
+  lengths = np.asarray(jl.bone_lengths(bodies['jl']))
+  assert np.all(np.isfinite(lengths))
+  # Thigh and shin bones of adults: 25 to 60 cm.
+  for point in (4, 5, 7, 8):
+    assert np.all((lengths[:, point - 1] > 0.25) &
+                  (lengths[:, point - 1] < 0.6)), jl.JOINT_NAMES[point]
+  # Knees bend backwards only: in the thigh's frame (global orientation and
+  # hip rotation undone) the ankle never ends up in front of the knee line.
+  out = _forward(sampler.landmark_points_model(models), bodies['pose'],
+                 bodies['betas'], gender=bodies['gender'])
+  world = np.asarray(out.joint_transforms[..., :3, :3])
+  joints = np.asarray(out.joints)
+  for hip, knee, ankle in ((1, 4, 7), (2, 5, 8)):
+    shin = np.einsum('bji,bj->bi', world[:, hip], joints[:, ankle] -
+                     joints[:, knee])
+    assert np.all(shin[:, 2] < 0.02)  # z (forward) of the shin in thigh frame
