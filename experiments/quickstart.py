@@ -14,6 +14,7 @@ import pathlib
 
 from absl import app
 from absl import flags
+from absl import logging
 import jax
 import matplotlib
 import numpy as np
@@ -80,6 +81,8 @@ def draw(test_set: dict, predicted: dict, faces: np.ndarray,
 
 def main(argv):
   del argv
+  if not flags.FLAGS['verbosity'].present:  # orbax logs every save at INFO
+    logging.set_verbosity(logging.WARNING)
   workdir = pathlib.Path(_WORKDIR.value)
   config = quickstart_config(_STEPS.value)
   results = train.train_and_evaluate(config, workdir)

@@ -6,6 +6,7 @@ r"""Trains one SMPLR experiment: a thin launcher around `train_and_evaluate`.
 
 from absl import app
 from absl import flags
+from absl import logging
 from ml_collections import config_flags
 
 from smplr_jax import train
@@ -18,6 +19,8 @@ flags.mark_flags_as_required(['config', 'workdir'])
 
 def main(argv):
   del argv
+  if not flags.FLAGS['verbosity'].present:  # orbax logs every save at INFO
+    logging.set_verbosity(logging.WARNING)
   train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
 
 
