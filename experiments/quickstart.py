@@ -43,6 +43,7 @@ def quickstart_config(num_steps: int):
   config.final_learning_rate = 1e-5
   config.log_every = 100
   config.eval_every = 500
+  config.smplr.rotation = '6d'  # our improvement over the paper's matrices
   config.test_set_size = 1024
   config.validation_size = 256
   return config

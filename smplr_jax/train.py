@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import json
 import pathlib
+import sys
 import time
 from typing import Any, Callable, Mapping, Protocol
 
@@ -312,6 +313,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   totals, count, tick = None, 0, time.perf_counter()
   with tqdm.trange(start, config.num_steps, initial=start,
                    total=config.num_steps, desc=workdir.name,
+                   # Fewer redraws when logging to a file (CI, nohup).
+                   mininterval=0.1 if sys.stderr.isatty() else 30.0,
                    disable=not config.get('progress_bar', True)) as bar:
     for step_index in bar:
       state, metrics = train_step(state, data_key)

@@ -9,6 +9,7 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from smplr_jax import metrics
 from smplr_jax import train
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config.',
@@ -21,7 +22,12 @@ def main(argv):
   del argv
   if not flags.FLAGS['verbosity'].present:  # orbax logs every save at INFO
     logging.set_verbosity(logging.WARNING)
-  train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  for variant in ('clean', 'noisy'):
+    row = {k.split('/', 1)[1]: v for k, v in results.items()
+           if k.startswith(variant + '/')}
+    print(f'\n{_WORKDIR.value}, held-out set, input = {variant} JL (mm):')
+    print(metrics.format_table({_WORKDIR.value: row}))
 
 
 if __name__ == '__main__':
