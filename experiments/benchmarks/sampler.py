@@ -13,10 +13,11 @@ a 2-core CPU.
 from __future__ import annotations
 
 import json
-import time
 
 from absl import app
 from absl import flags
+
+from experiments.benchmarks import timing
 
 _BATCH_SIZES = flags.DEFINE_list('batch_sizes', ['256', '1024', '4096',
                                                  '16384'],
@@ -31,19 +32,6 @@ _MIN_TIME = flags.DEFINE_float('min_time', 2.0,
                                'Seconds of timed calls per measurement.')
 _JSON_OUT = flags.DEFINE_string('json_out', None,
                                 'Optional path for the results as JSON.')
-
-
-def _seconds_per_call(fn, min_time: float) -> float:
-  """Median seconds per call of `fn(i)` (which must block until done)."""
-  fn(0)  # compile
-  times, i = [], 1
-  start = time.perf_counter()
-  while time.perf_counter() - start < min_time or len(times) < 3:
-    t0 = time.perf_counter()
-    fn(i)
-    times.append(time.perf_counter() - t0)
-    i += 1
-  return sorted(times)[len(times) // 2]
 
 
 def main(argv):
@@ -84,7 +72,7 @@ def main(argv):
 
   sample_jl = jax.jit(sampler.sample_jl, static_argnums=2)
   for batch in [int(b) for b in _BATCH_SIZES.value]:
-    seconds = _seconds_per_call(
+    seconds = timing.median_seconds(
         lambda i, b=batch: sample_jl(jax.random.fold_in(key, i), points_model,
                                      b)['jl'].block_until_ready(),
         _MIN_TIME.value)
@@ -92,7 +80,7 @@ def main(argv):
   if _MESHES.value:
     sample_bodies = jax.jit(sampler.sample_bodies, static_argnums=2)
     for batch in [int(b) for b in _MESH_BATCH_SIZES.value]:
-      seconds = _seconds_per_call(
+      seconds = timing.median_seconds(
           lambda i, b=batch: sample_bodies(jax.random.fold_in(key, i), models,
                                            b)['vertices'].block_until_ready(),
           _MIN_TIME.value)

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 from absl import app
 from absl import flags
+
+from experiments.benchmarks import timing
 
 _THREADS = flags.DEFINE_integer(
     'threads', os.cpu_count(), 'CPU threads for both torch and XLA.')
@@ -33,20 +34,6 @@ _MIN_TIME = flags.DEFINE_float('min_time', 1.0,
                                'Seconds of timed calls per measurement.')
 _JSON_OUT = flags.DEFINE_string('json_out', None,
                                 'Optional path for the results as JSON.')
-
-
-def _time_call(fn, min_time: float) -> float:
-  """Median seconds per call of `fn` (which must block until done)."""
-  fn()
-  fn()  # warm-up (compilation, allocator)
-  times = []
-  start = time.perf_counter()
-  while time.perf_counter() - start < min_time or len(times) < 5:
-    t0 = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - t0)
-  times.sort()
-  return times[len(times) // 2]
 
 
 def smpl_flops(num_vertices: int, num_joints: int, num_betas: int,
@@ -62,17 +49,6 @@ def smpl_flops(num_vertices: int, num_joints: int, num_betas: int,
   skin_weights = 2 * num_joints * 12 * num_vertices
   apply = 2 * 12 * num_vertices
   return blend + joints + chain + skin_weights + apply
-
-
-def _matmul_peak_gflops(min_time: float) -> float:
-  import jax  # pylint: disable=g-import-not-at-top
-  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-  n = 2048
-  a = jnp.ones((n, n), jnp.float32)
-  b = jnp.ones((n, n), jnp.float32)
-  matmul = jax.jit(lambda x, y: x @ y)
-  seconds = _time_call(lambda: matmul(a, b).block_until_ready(), min_time)
-  return 2 * n**3 / seconds / 1e9
 
 
 def main(argv):
@@ -109,7 +85,7 @@ def main(argv):
 
   flops_per_body = smpl_flops(model.num_vertices, model.num_joints, num_betas,
                               model.num_pose_dirs)
-  peak = _matmul_peak_gflops(_MIN_TIME.value)
+  peak = timing.matmul_peak_gflops(_MIN_TIME.value)
   print(f'devices: {jax.devices()} | torch threads {torch.get_num_threads()}'
         f' | model {_MODEL.value}: V={model.num_vertices}, S={num_betas}, '
         f'pose correctives={"yes" if model.num_pose_dirs else "no"}')
@@ -141,12 +117,12 @@ def main(argv):
 
     timings = {
         'forward': (
-            _time_call(torch_fwd, _MIN_TIME.value),
-            _time_call(lambda: fwd(model, pose_j, betas_j).vertices.
+            timing.median_seconds(lambda _: torch_fwd(), _MIN_TIME.value),
+            timing.median_seconds(lambda _: fwd(model, pose_j, betas_j).vertices.
                        block_until_ready(), _MIN_TIME.value)),
         'fwd+bwd': (
-            _time_call(torch_fwd_bwd, _MIN_TIME.value),
-            _time_call(lambda: jax.block_until_ready(
+            timing.median_seconds(lambda _: torch_fwd_bwd(), _MIN_TIME.value),
+            timing.median_seconds(lambda _: jax.block_until_ready(
                 fwd_bwd(pose_j, betas_j)), _MIN_TIME.value)),
     }
     for name, (t_ref, t_ours) in timings.items():

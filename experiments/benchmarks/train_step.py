@@ -11,14 +11,12 @@ in the same run.
 
 from __future__ import annotations
 
-import time
 
 from absl import app
 from absl import flags
 import jax
-import jax.numpy as jnp
-import numpy as np
 
+from experiments.benchmarks import timing
 from experiments.smplr.configs import omega
 from experiments.smplr.configs import omega_smpl
 from experiments.smplr.configs import psi
@@ -30,17 +28,6 @@ _BATCH_SIZES = flags.DEFINE_list('batch_sizes', ['256', '1024'],
 _MIN_TIME = flags.DEFINE_float('min_time', 3.0, 'Seconds per measurement.')
 
 
-def _median_seconds(fn, min_time):
-  fn()
-  fn()
-  times, start = [], time.perf_counter()
-  while time.perf_counter() - start < min_time or len(times) < 5:
-    t0 = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - t0)
-  return float(np.median(times))
-
-
 def _flops(compiled) -> float:
   analysis = compiled.cost_analysis()
   if isinstance(analysis, (list, tuple)):
@@ -50,11 +37,7 @@ def _flops(compiled) -> float:
 
 def main(argv):
   del argv
-  n = 2048
-  a = jnp.ones((n, n), jnp.float32)
-  matmul = jax.jit(lambda x: x @ x)
-  peak = 2 * n**3 / _median_seconds(
-      lambda: matmul(a).block_until_ready(), _MIN_TIME.value) / 1e9
+  peak = timing.matmul_peak_gflops(_MIN_TIME.value)
   print(f'devices: {jax.devices()}; f32 matmul peak {peak:.1f} GFLOP/s\n')
   print('| config | batch | what | steps/s | samples/s | GFLOP/step | '
         'GFLOP/s | % of peak |')
@@ -79,7 +62,7 @@ def main(argv):
         holder[0], metrics = compiled(holder[0], key)
         jax.block_until_ready(metrics)
 
-      seconds = _median_seconds(run_step, _MIN_TIME.value)
+      seconds = timing.median_seconds(lambda _: run_step(), _MIN_TIME.value)
       flops = _flops(compiled)
       # The networks alone (forward + backward on a fixed batch, no data).
       batch = jax.jit(task.sample_batch, static_argnums=1)(key, batch_size)
@@ -87,8 +70,8 @@ def main(argv):
           p, s, b, key, False)[0]))
       params, stats = holder[0].params, holder[0].batch_stats
       grad_compiled = grad.lower(params, stats, batch).compile()
-      grad_seconds = _median_seconds(
-          lambda: jax.block_until_ready(grad_compiled(params, stats, batch)),
+      grad_seconds = timing.median_seconds(
+          lambda _: jax.block_until_ready(grad_compiled(params, stats, batch)),
           _MIN_TIME.value)
       grad_flops = _flops(grad_compiled)
       for what, secs, fl in (('train step', seconds, flops),
