@@ -53,8 +53,7 @@ class BodyModels:
     gendered = sampler.load_gendered_models(path)
     neutral = bm.load_body_model(path, 'neutral')
     return cls(gendered=gendered,
-               points=bm.select_vertices(gendered,
-                                         gendered.landmark_vertex_ids),
+               points=sampler.landmark_points_model(gendered),
                template_lengths=jl_lib.template_bone_lengths(neutral))
 
 
@@ -69,9 +68,7 @@ def points_from_parameters(body: BodyModels, rotation: jnp.ndarray,
     betas: [B, S] shape coefficients.
     gender: [B] int, 0 female / 1 male.
   """
-  out = smpl.smpl_forward(body.points, rotation, betas, gender=gender)
-  points = jnp.concatenate([out.joints, out.vertices], axis=1)
-  return points - out.joints[:, :1]
+  return sampler.smpl_points(body.points, rotation, betas, gender)
 
 
 class SMPLR:
