@@ -131,3 +131,16 @@ def test_uniform_point_noise_bounds(body):
   # Uniform in [-v, v]: mean |noise| = v / 2 on the wrists (v = 7 cm).
   wrist = jl_lib.JOINT_NAMES.index('left_wrist')
   assert delta[:, wrist, 0].mean() == pytest.approx(0.035, rel=0.15)
+
+
+@pytest.mark.slow
+def test_psi_reaches_target_accuracy(tmp_path):
+  """Psi alone, 1,500 steps: joints from predicted shape within 12 mm (P1)."""
+  config = _tiny_config(num_steps=1500, batch_size=256, log_every=500,
+                        eval_every=1500, test_set_size=1024,
+                        validation_size=256, eval_batch_size=256)
+  config.smplr.parts = ('shape',)
+  config.loss_weights.smpl = 0.0
+  results = train.train_and_evaluate(config, tmp_path)
+  assert results['clean/mpjpe'] < 12.0
+  assert results['clean/gender_acc'] > 95.0
