@@ -10,4 +10,7 @@ def make_task(config: ml_collections.ConfigDict):
   if config.task == 'smplr':
     from smplr_jax import smplr  # pylint: disable=g-import-not-at-top
     return smplr.SMPLRTask(config)
-  raise ValueError(f"unknown task {config.task!r}; known: 'smplr'")
+  if config.task == 'dae':
+    from smplr_jax import dae  # pylint: disable=g-import-not-at-top
+    return dae.DAETask(config)
+  raise ValueError(f"unknown task {config.task!r}; known: 'smplr', 'dae'")
