@@ -211,7 +211,7 @@ class PairedJLDataset:
     """(train, held-out): the last `held_out_fraction` of the samples are
     held out (at least one sample in each part)."""
     n = len(self)
-    held = int(round(n * held_out_fraction))
+    held = round(n * held_out_fraction)
     if n < 2 or not 0 < held < n:
       raise ValueError(f'cannot hold out {held_out_fraction:.0%} of {n} '
                        'samples and keep both parts non-empty')

@@ -148,7 +148,7 @@ def _check_swap_groups() -> None:
 _check_swap_groups()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _ancestor_matrix() -> np.ndarray:
   """[42, 42] A with A[i, j] = 1 when bone j (ending at point j) lies on the
   path from the root to point i (j = i included, j = 0 excluded), so that

@@ -2,23 +2,24 @@
 # Trains the DAE experiments (one per noise model, and DAE2d), then evaluates
 # DAE + SMPLR on noisy JL when a trained SMPLR run exists (run_table1.sh).
 # Usage: bash experiments/dae/run_all.sh [WORKROOT] [SMPLR_WORKDIR]
-# About 12 minutes on a 2-core CPU; runs resume.
+# About 17 minutes on a 2-core CPU; runs resume.
 set -euo pipefail
 root=${1:-workdirs/dae}
 smplr=${2:-workdirs/table1/smplr}
-for name in gaussian uniform structured dae2d; do
+for name in gaussian uniform structured structured_nodropout dae2d; do
   python -m experiments.dae.main --config="experiments/dae/configs/$name.py" \
     --workdir="$root/$name" --config.progress_bar=False --verbosity=-1
 done
 if [[ -f "$smplr/results.json" ]]; then
-  for name in uniform structured; do
+  stitch() {  # run noise
     python -m experiments.dae.evaluate_stitched --verbosity=-1 \
-      --dae_workdir="$root/$name" --smplr_workdir="$smplr" --noise="$name" \
-      --json_out="$root/stitched_$name.json"
-  done
-  python -m experiments.dae.evaluate_stitched --verbosity=-1 \
-    --dae_workdir="$root/dae2d" --smplr_workdir="$smplr" --noise=structured \
-    --json_out="$root/stitched_dae2d.json"
+      --dae_workdir="$root/$1" --smplr_workdir="$smplr" --noise="$2" \
+      --json_out="$root/stitched_$1.json"
+  }
+  stitch uniform uniform
+  stitch structured structured
+  stitch structured_nodropout structured,gaussian
+  stitch dae2d structured
 else
   echo "No trained SMPLR in $smplr (run experiments/smplr/run_table1.sh);" \
        "skipping DAE + SMPLR." >&2

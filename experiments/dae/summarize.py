@@ -16,8 +16,9 @@ from absl import flags
 from smplr_jax import metrics
 
 _ROOT = flags.DEFINE_string('root', 'workdirs/dae', 'Folder of DAE runs.')
-_RUNS = flags.DEFINE_list('runs', ['gaussian', 'uniform', 'structured',
-                                   'dae2d'], 'Run names under --root.')
+_RUNS = flags.DEFINE_list(
+    'runs', ['gaussian', 'uniform', 'structured', 'structured_nodropout',
+             'dae2d'], 'Run names under --root.')
 
 
 def main(argv):
