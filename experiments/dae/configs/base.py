@@ -11,20 +11,12 @@ SMPLR experiments, so DAE and SMPLR numbers are on the same bodies.
 
 import ml_collections
 
+from experiments import common_config
+
 
 def base_config() -> ml_collections.ConfigDict:
-  config = ml_collections.ConfigDict()
-  config.task = 'dae'
-  config.seed = 0
-  config.num_devices = 0  # 0 = all devices on the `data` mesh axis
-  config.body_model_path = ml_collections.FieldReference(None, field_type=str)
-
-  config.batch_size = 256
-  config.num_steps = 4_000
-  config.learning_rate = 1e-3
-  config.final_learning_rate = 1e-5
-  config.schedule = 'cosine'
-  config.grad_clip_norm = 0.0
+  config = common_config.training_config('dae', num_steps=4_000,
+                                         eval_every=1_000)
 
   config.dae = ml_collections.ConfigDict()
   config.dae.encoder = (1024, 1024, 512)
@@ -48,15 +40,5 @@ def base_config() -> ml_collections.ConfigDict:
   config.loss_weights = ml_collections.ConfigDict(dict(jl=1.0, bones=1.0))
   # Noise models of the held-out evaluation (before / after the DAE).
   config.eval_noises = ('gaussian', 'uniform', 'structured')
-
-  config.log_every = 200
-  config.eval_every = 1_000
-  config.keep_checkpoints = 3
-  config.progress_bar = True
-  config.validation_size = 1024
-  config.validation_seed = 1
-  config.test_set_size = 4096
-  config.test_seed = 2
   config.test_noise_seed = 1234
-  config.eval_batch_size = 256
   return config

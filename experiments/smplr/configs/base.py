@@ -7,21 +7,12 @@ Learning rate 1e-3 (paper) with a cosine decay to 1e-5 over the run.
 
 import ml_collections
 
+from experiments import common_config
+
 
 def base_config() -> ml_collections.ConfigDict:
-  config = ml_collections.ConfigDict()
-  config.task = 'smplr'
-  config.seed = 0
-  config.num_devices = 0  # 0 = all devices on the `data` mesh axis
-  config.body_model_path = ml_collections.FieldReference(None, field_type=str)
-
-  config.batch_size = 256
-  config.num_steps = 20_000
-  config.learning_rate = 1e-3
-  config.final_learning_rate = 1e-5
-  config.schedule = 'cosine'
-  config.grad_clip_norm = 0.0
-
+  config = common_config.training_config('smplr', num_steps=20_000,
+                                         eval_every=2_000)
   config.input_noise_scale = 1.0  # x the per-point bounds of smplr_jax.noise
 
   config.smplr = ml_collections.ConfigDict()
@@ -35,14 +26,4 @@ def base_config() -> ml_collections.ConfigDict:
       betas=1.0, gender=1.0, shape_reg=0.0, pose=1.0, smpl=0.0))
   # Workdirs of trained runs whose networks initialise this one.
   config.init_from = ml_collections.ConfigDict(dict(shape='', pose=''))
-
-  config.log_every = 200
-  config.eval_every = 2_000
-  config.keep_checkpoints = 3
-  config.progress_bar = True
-  config.validation_size = 1024
-  config.validation_seed = 1
-  config.test_set_size = 4096
-  config.test_seed = 2
-  config.eval_batch_size = 256
   return config
