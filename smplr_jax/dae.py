@@ -32,7 +32,6 @@ from smplr_jax import metrics as metrics_lib
 from smplr_jax import models
 from smplr_jax import noise
 from smplr_jax import sampler
-from smplr_jax import smpl
 from smplr_jax import smplr as smplr_lib
 
 PyTree = Any
@@ -436,28 +435,15 @@ def evaluate_stitched(dae_net: DAE, dae_variables: dict[str, PyTree],
   key = jax.random.PRNGKey(noise_seed)
 
   def smpl_row(jl_in, batch, gt_vertices):
-    predictions, _ = smplr_net.apply(
-        smplr_variables['params'], smplr_variables['batch_stats'], jl_in,
-        body.template_lengths, False)
-    rotation, betas, gender = smplr_lib.smpl_parameters(predictions, batch,
-                                                        project=True)
-    out = smpl.smpl_forward(body.gendered, rotation, betas, gender=gender)
-    pred_jl = jl_lib.joints_and_landmarks(body.gendered, out.vertices,
-                                          out.joints)
-    return metrics_lib.jl_metrics(
-        pred_jl, batch['jl'], pred_vertices=out.vertices - out.joints[:, :1],
-        gt_vertices=gt_vertices,
-        pred_male_prob=jax.nn.sigmoid(predictions['male_logit']),
-        gt_male=batch['gender'] == 1)
+    return smplr_lib.smplr_jl_metrics(smplr_net, body, smplr_variables, jl_in,
+                                      batch, gt_vertices)
 
   @jax.jit
   def rows(batch, noise_key):
     jl_in = noise.add_noise(noise_key, batch['jl'], noise_kind, 1.0,
                             **noise_params)
     denoised = dae_net.apply(dae_variables, jl_in, train=False)
-    gt = smpl.smpl_forward(body.gendered, batch['pose'], batch['betas'],
-                           gender=batch['gender'])
-    gt_vertices = gt.vertices - gt.joints[:, :1]
+    gt_vertices = smplr_lib.true_vertices(body, batch)
     dae_in = drop_depth(jl_in) if dae_net.zero_depth else jl_in
     return {'input': metrics_lib.jl_metrics(dae_in, batch['jl']),
             'dae': metrics_lib.jl_metrics(denoised, batch['jl']),

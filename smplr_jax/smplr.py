@@ -251,6 +251,32 @@ class SMPLRTask:
     return results
 
 
+def true_vertices(body: BodyModels, batch: dict) -> jnp.ndarray:
+  """[B, V, 3] root-relative ground-truth mesh of a batch's SMPL parameters."""
+  out = smpl.smpl_forward(body.gendered, batch['pose'], batch['betas'],
+                          gender=batch['gender'])
+  return out.vertices - out.joints[:, :1]
+
+
+def smplr_jl_metrics(smplr: SMPLR, body: BodyModels,
+                     variables: dict[str, PyTree], jl_in: jnp.ndarray,
+                     batch: dict, gt_vertices: jnp.ndarray) -> dict:
+  """SMPLR on input JL [B, 42, 3] -> per-sample `metrics.jl_metrics` of its
+  SMPL output against the batch (ground truth for the parts not predicted)."""
+  predictions, _ = smplr.apply(variables['params'], variables['batch_stats'],
+                               jl_in, body.template_lengths, False)
+  rotation, betas, gender = smpl_parameters(predictions, batch, project=True)
+  out = smpl.smpl_forward(body.gendered, rotation, betas, gender=gender)
+  pred_jl = jl_lib.joints_and_landmarks(body.gendered, out.vertices,
+                                        out.joints)
+  male_prob = (jax.nn.sigmoid(predictions['male_logit'])
+               if 'male_logit' in predictions else None)
+  return metrics_lib.jl_metrics(
+      pred_jl, batch['jl'], pred_vertices=out.vertices - out.joints[:, :1],
+      gt_vertices=gt_vertices, pred_male_prob=male_prob,
+      gt_male=batch['gender'] == 1 if male_prob is not None else None)
+
+
 def evaluate_on(smplr: SMPLR, body: BodyModels, variables: dict[str, PyTree],
                 test_set: dict[str, np.ndarray], noise_scale: float,
                 batch_size: int) -> dict[str, float]:
@@ -259,22 +285,8 @@ def evaluate_on(smplr: SMPLR, body: BodyModels, variables: dict[str, PyTree],
   @jax.jit
   def batch_metrics(variables, batch, key):
     jl_in = noise.uniform_point_noise(key, batch['jl'], noise_scale)
-    predictions, _ = smplr.apply(variables['params'],
-                                 variables['batch_stats'], jl_in,
-                                 body.template_lengths, False)
-    rotation, betas, gender = smpl_parameters(predictions, batch, project=True)
-    out = smpl.smpl_forward(body.gendered, rotation, betas, gender=gender)
-    root = out.joints[:, :1]
-    pred_jl = jl_lib.joints_and_landmarks(body.gendered, out.vertices,
-                                          out.joints)
-    gt = smpl.smpl_forward(body.gendered, batch['pose'], batch['betas'],
-                           gender=batch['gender'])
-    male_prob = (jax.nn.sigmoid(predictions['male_logit'])
-                 if 'male_logit' in predictions else None)
-    return metrics_lib.jl_metrics(
-        pred_jl, batch['jl'], pred_vertices=out.vertices - root,
-        gt_vertices=gt.vertices - gt.joints[:, :1], pred_male_prob=male_prob,
-        gt_male=batch['gender'] == 1 if male_prob is not None else None)
+    return smplr_jl_metrics(smplr, body, variables, jl_in, batch,
+                            true_vertices(body, batch))
 
   size = len(test_set['jl'])
   totals = None
