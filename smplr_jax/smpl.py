@@ -315,9 +315,3 @@ def _forward(model: BodyModel, rotations: jnp.ndarray, betas: jnp.ndarray,
       axis=-2)
   return SMPLOutput(vertices=vertices, joints=posed_joints,
                     joint_transforms=transforms)
-
-
-def landmarks_from_vertices(model: BodyModel,
-                            vertices: jnp.ndarray) -> jnp.ndarray:
-  """[B, V, 3] vertices -> [B, L, 3] SMPLR surface landmarks."""
-  return vertices[:, model.landmark_vertex_ids]
