@@ -56,7 +56,13 @@ class Task(Protocol):
     """{'params': ..., 'batch_stats': ...} of the networks being trained."""
 
   def sample_batch(self, rng: jax.Array, batch_size: int) -> PyTree:
-    """A global training batch (jit-able; leading axis = batch)."""
+    """A global training batch (jit-able; leading axis = batch).
+
+    Tasks whose data come from files (images) instead define
+    `train_batches(start_step, batch_size) -> Iterator[host batch]`: the
+    batches of steps start_step, start_step + 1, ... (the same batch for a
+    step whether or not the run was resumed), fed to the step from the host.
+    """
 
   def loss(self, params: PyTree, batch_stats: PyTree, batch: PyTree,
            rng: jax.Array, train: bool):
@@ -141,13 +147,13 @@ def _all_finite(tree: PyTree) -> jax.Array:
 
 
 def make_train_step(task: Task, tx: optax.GradientTransformation, mesh: Mesh,
-                    batch_size: int) -> Callable[[TrainState, jax.Array],
-                                                 tuple[TrainState, PyTree]]:
-  """Builds `train_step(state, data_key) -> (state, metrics)`.
+                    batch_size: int, host_batches: bool = False) -> Callable:
+  """Builds `train_step(state, data_key[, batch]) -> (state, metrics)`.
 
-  The global batch is drawn from `fold_in(data_key, state.step)`, sharded
-  along the mesh's `data` axis, and each device runs `per_device_step` on its
-  shard. `state` is donated.
+  The global batch is drawn on device from `fold_in(data_key, state.step)`,
+  or, with `host_batches`, passed in (leading axis `batch_size`); it is
+  sharded along the mesh's `data` axis, and each device runs
+  `per_device_step` on its shard. `state` is donated.
   """
   num_devices = mesh.devices.size
   if batch_size % num_devices:
@@ -185,12 +191,24 @@ def make_train_step(task: Task, tx: optax.GradientTransformation, mesh: Mesh,
                          out_specs=(P(), P()), check_vma=False)
 
   @functools.partial(jax.jit, donate_argnums=0)
-  def train_step(state: TrainState, data_key: jax.Array):
+  def train_step(state: TrainState, data_key: jax.Array,
+                 batch: PyTree | None = None):
     step_key = jax.random.fold_in(data_key, state.step)
     batch_key, loss_key = jax.random.split(step_key)
-    batch = task.sample_batch(batch_key, batch_size)
+    if batch is None:
+      batch = task.sample_batch(batch_key, batch_size)
     batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
     return mapped(state, batch, loss_key)
+
+  if host_batches:
+    def host_train_step(state, data_key, batch):
+      sizes = {x.shape[0] for x in jax.tree.leaves(batch)}
+      if sizes != {batch_size}:
+        raise ValueError(f'a training batch has leading sizes {sorted(sizes)}; '
+                         f'expected {batch_size} (config.batch_size).')
+      return train_step(state, data_key,
+                        jax.device_put(batch, batch_sharding))
+    return host_train_step
 
   return train_step
 
@@ -292,7 +310,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         restore_state(manager, manager.latest_step(), state), replicated)
     logging.info('Resumed %s at step %d.', workdir, int(state.step))
 
-  train_step = make_train_step(task, tx, mesh, config.batch_size)
+  # Image tasks stream batches from the host; the others sample on device.
+  make_batches = getattr(task, 'train_batches', None)
+  train_step = make_train_step(task, tx, mesh, config.batch_size,
+                               host_batches=make_batches is not None)
   eval_loss = make_eval_loss(task, mesh)
   validation = [jax.device_put(b, NamedSharding(mesh, P(DATA_AXIS)))
                 for b in task.validation_batches()]
@@ -310,6 +331,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
           f'{manager.directory}. Lower the learning rate or check the data.')
 
   start = int(state.step)
+  batches = (make_batches(start, config.batch_size)
+             if make_batches is not None else None)
+
+  def next_batch(step):
+    try:
+      return (next(batches),)
+    except StopIteration:
+      raise ValueError(f'the training data ran out at step {step}; the task\'s '
+                       'train_batches must yield num_steps batches.') from None
+
   totals, count, tick = None, 0, time.perf_counter()
   with tqdm.trange(start, config.num_steps, initial=start,
                    total=config.num_steps, desc=workdir.name,
@@ -317,7 +348,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
                    mininterval=0.1 if sys.stderr.isatty() else 30.0,
                    disable=not config.get('progress_bar', True)) as bar:
     for step_index in bar:
-      state, metrics = train_step(state, data_key)
+      state, metrics = train_step(
+          state, data_key, *(() if batches is None else next_batch(step_index)))
       totals = metrics if totals is None else _accumulate(totals, metrics)
       count += 1
       step = step_index + 1  # optimizer steps taken, as in state.step
@@ -339,6 +371,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         writer.write_scalars(step, {'val/loss': val_loss})
         manager.save(step, args=ocp.args.StandardSave(state),
                      metrics={'val_loss': val_loss})
+  if batches is not None and hasattr(batches, 'close'):
+    batches.close()  # stops the loader's worker threads
   manager.wait_until_finished()
 
   best = best_or_latest_step(manager)

@@ -65,6 +65,16 @@ class ToyTask:
     return {'mse': float(loss)}
 
 
+class HostFedToyTask(ToyTask):
+  """The toy task with batches made on the host, as an image loader would."""
+
+  def train_batches(self, start_step, batch_size):
+    for step in range(start_step, 10**9):
+      x = np.random.default_rng(step).normal(size=(batch_size, 4))
+      yield dict(x=x.astype(np.float32),
+                 y=(x @ np.asarray(self.true_map)).astype(np.float32))
+
+
 def _config(**overrides):
   config = ml_collections.ConfigDict(dict(
       seed=0, num_devices=1, batch_size=32, num_steps=40, learning_rate=1e-2,
@@ -95,12 +105,13 @@ def test_training_reduces_loss_and_writes_outputs(tmp_path):
   assert json.loads((tmp_path / 'config.json').read_text())['batch_size'] == 32
 
 
-def test_two_devices_match_one_device(tmp_path):
+@pytest.mark.parametrize('task_class', [ToyTask, HostFedToyTask])
+def test_two_devices_match_one_device(tmp_path, task_class):
   assert len(jax.devices()) >= 2, 'conftest asks for 2 fake CPU devices'
   train.train_and_evaluate(_config(num_devices=1), tmp_path / 'one',
-                           ToyTask())
+                           task_class())
   train.train_and_evaluate(_config(num_devices=2), tmp_path / 'two',
-                           ToyTask())
+                           task_class())
   one, two = _params(tmp_path / 'one', 40), _params(tmp_path / 'two', 40)
   jax.tree.map(
       lambda a, b: np.testing.assert_allclose(a, b, atol=1e-5, rtol=0), one,
@@ -111,26 +122,27 @@ def test_two_devices_match_one_device(tmp_path):
                                rtol=1e-5)
 
 
-def test_killed_run_resumes_with_identical_losses(tmp_path):
-  train.train_and_evaluate(_config(), tmp_path / 'straight', ToyTask())
+@pytest.mark.parametrize('task_class', [ToyTask, HostFedToyTask])
+def test_killed_run_resumes_with_identical_losses(tmp_path, task_class):
+  train.train_and_evaluate(_config(), tmp_path / 'straight', task_class())
 
   real_make_train_step = train.make_train_step
 
   def make_dying_step(*args, **kwargs):
     step_fn = real_make_train_step(*args, **kwargs)
 
-    def dying_step(state, key):
+    def dying_step(state, *args):
       if int(state.step) == 27:
         raise KeyboardInterrupt('simulated kill')
-      return step_fn(state, key)
+      return step_fn(state, *args)
 
     return dying_step
 
   with mock.patch.object(train, 'make_train_step', make_dying_step):
     with pytest.raises(KeyboardInterrupt):
-      train.train_and_evaluate(_config(), tmp_path / 'killed', ToyTask())
+      train.train_and_evaluate(_config(), tmp_path / 'killed', task_class())
   assert max(_log(tmp_path / 'killed')) == 25
-  train.train_and_evaluate(_config(), tmp_path / 'killed', ToyTask())
+  train.train_and_evaluate(_config(), tmp_path / 'killed', task_class())
   straight, resumed = _log(tmp_path / 'straight'), _log(tmp_path / 'killed')
   # Resumed from the step-20 checkpoint: steps 25..40 are logged again and
   # match the uninterrupted run exactly.
@@ -140,6 +152,14 @@ def test_killed_run_resumes_with_identical_losses(tmp_path):
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-6),
                _params(tmp_path / 'straight', 40),
                _params(tmp_path / 'killed', 40))
+
+
+def test_host_batches_of_the_wrong_size_are_refused(tmp_path):
+  task = HostFedToyTask()
+  task.train_batches = lambda start, size: iter([dict(x=np.zeros((3, 4)),
+                                                      y=np.zeros((3, 2)))])
+  with pytest.raises(ValueError, match=r'leading sizes \[3\]; expected 32'):
+    train.train_and_evaluate(_config(), tmp_path, task)
 
 
 def test_keeps_last_n_and_best_checkpoints(tmp_path):
