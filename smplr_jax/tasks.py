@@ -13,4 +13,8 @@ def make_task(config: ml_collections.ConfigDict):
   if config.task == 'dae':
     from smplr_jax import dae  # pylint: disable=g-import-not-at-top
     return dae.DAETask(config)
-  raise ValueError(f"unknown task {config.task!r}; known: 'smplr', 'dae'")
+  if config.task == 'hourglass':
+    from smplr_jax import shn  # pylint: disable=g-import-not-at-top
+    return shn.HourglassTask(config)
+  raise ValueError(f"unknown task {config.task!r}; known: 'smplr', 'dae', "
+                   "'hourglass'")

@@ -1,0 +1,50 @@
+"""Shared defaults of the hourglass (SHN) experiments.
+
+Network per the paper (Sec. 3.3) and the authors' code (PAPER_FACTS.md):
+stacked volumetric hourglass, 41 point + 4 limb channels, 2.5 m cube, sigmoid
+cross-entropy on every stack. Data: a TFDS dataset of `smplr_jax.datasets`
+(default: the rendered `smplr_synthetic`, built on first use), root-centred
+crops with the paper's augmentations (`smplr_jax.augment`).
+"""
+
+import ml_collections
+
+from experiments import common_config
+from smplr_jax import augment
+
+
+def base_config(input_size: int, num_stacks: int, num_features: int,
+                num_steps: int) -> ml_collections.ConfigDict:
+  config = common_config.training_config('hourglass', num_steps=num_steps,
+                                         eval_every=max(num_steps // 4, 1))
+  config.input_size = input_size  # S; volumes are S/4 x S/4 x num_depth_bins
+  config.cube_size = 2.5  # metres
+
+  config.model = ml_collections.ConfigDict()
+  config.model.num_stacks = num_stacks
+  config.model.num_features = num_features
+  config.model.hourglass_depth = 4
+  config.model.num_depth_bins = 16
+  config.model.dropout_rate = 0.1
+
+  config.loss = ml_collections.ConfigDict(dict(l1_weight=0.0))
+
+  config.augment = augment.augment_config()
+  config.augment.crop_size = input_size
+  config.augment.cube_size = config.get_ref('cube_size')
+
+  config.data = ml_collections.ConfigDict()
+  config.data.name = 'smplr_synthetic'  # | 'surreal' | 'human36m' | 'up3d'
+  # A registered builder config, or n<train>_v<val>_t<test>_s<seed>.
+  config.data.builder_config = 'small'
+  config.data.data_dir = ''  # '' = $TFDS_DATA_DIR or ~/tensorflow_datasets
+  config.data.manual_dir = ''  # the official release (real datasets)
+  config.data.build = True  # build the dataset if it is not there yet
+  config.data.train_split = 'train'
+  config.data.validation_split = 'validation'
+  config.data.test_split = 'test'
+  config.data.num_threads = 2
+
+  config.log_every = 50
+  config.eval_batch_size = 16
+  return config

@@ -1,0 +1,432 @@
+"""Shared pieces of the TFDS builders: record features, files, cameras, JL.
+
+Every builder of `smplr_jax.datasets` writes ArrayRecord files with TFDS and
+needs no TensorFlow, to build or to read:
+
+  * features are `Tensor`s (float32 arrays, int32 scalars) and `Image`s fed
+    with bytes we encode ourselves with PIL (TFDS's own image encoder calls
+    TensorFlow; its reader decodes with PIL or OpenCV, without TensorFlow);
+  * `tfds.data_source(name, data_dir=...)` (or `builder.as_data_source()`)
+    returns random-access splits whose items are dataset records exactly as
+    in the contract below: `RecordFeatures` turns TFDS's decoded dict
+    (mask [H, W, 1], Python ints) into mask [H, W] uint8 and int32 scalars.
+
+Dataset record (numpy):
+
+| key | dtype, shape | meaning |
+|---|---|---|
+| image | uint8 [H, W, 3] | full frame |
+| mask | uint8 [H, W] | 1 on the person; all 0 when has_mask == 0 |
+| has_mask | int32 [] | 1 if the mask is real |
+| jl_cam | float32 [42, 3] | JL in camera coordinates (metres, OpenCV axes) |
+| jl_valid | float32 [42] | 1 where the point is annotated |
+| focal | float32 [2] | fx, fy (pixels) |
+| principal | float32 [2] | cx, cy (pixels) |
+| pose | float32 [24, 3] | SMPL axis-angle; joint 0 in the camera frame |
+| betas | float32 [10] | SMPL shape |
+| gender | int32 [] | 0 female, 1 male, -1 unknown (neutral model) |
+| has_smpl | int32 [] | 1 when pose/betas are valid |
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pathlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import tensorflow_datasets as tfds
+from PIL import Image
+from scipy.spatial.transform import Rotation
+
+from smplr_jax import body_model as bm
+from smplr_jax import jl as jl_lib
+from smplr_jax import sampler, smpl
+
+NUM_BETAS = 10
+
+# key -> (numpy dtype, shape); None dims are image sizes.
+RECORD_SPEC = {
+    'image': (np.uint8, (None, None, 3)),
+    'mask': (np.uint8, (None, None)),
+    'has_mask': (np.int32, ()),
+    'jl_cam': (np.float32, (jl_lib.NUM_POINTS, 3)),
+    'jl_valid': (np.float32, (jl_lib.NUM_POINTS,)),
+    'focal': (np.float32, (2,)),
+    'principal': (np.float32, (2,)),
+    'pose': (np.float32, (jl_lib.NUM_JOINTS, 3)),
+    'betas': (np.float32, (NUM_BETAS,)),
+    'gender': (np.int32, ()),
+    'has_smpl': (np.int32, ()),
+}
+_INT_KEYS = ('has_mask', 'gender', 'has_smpl')
+IMAGE_FORMATS = ('png', 'jpeg')
+# How many missing files an error message names before it counts the rest.
+MISSING_FILES_SHOWN = 20
+
+
+# ----------------------------------------------------------------------------
+# Features.
+
+
+class RecordFeatures(tfds.features.FeaturesDict):
+  """The record's features; numpy decoding returns contract records.
+
+  TFDS decodes the mask image as [H, W, 1] and scalars as Python ints; this
+  top-level dict squeezes the mask and makes the scalars int32 arrays, so that
+  `tfds.data_source(...)[i]` is a record of `RECORD_SPEC`.
+  """
+
+  def decode_example_np(self, serialized_example, *, decoders=None):
+    example = super().decode_example_np(serialized_example, decoders=decoders)
+    return finish_decoded_record(example)
+
+
+def finish_decoded_record(example: dict[str, Any]) -> dict[str, np.ndarray]:
+  """TFDS's numpy-decoded dict -> a contract record (see `RECORD_SPEC`)."""
+  example = dict(example)
+  mask = np.asarray(example['mask'])
+  if mask.ndim == 3:
+    mask = mask[..., 0]
+  example['mask'] = mask
+  for key in _INT_KEYS:
+    example[key] = np.asarray(example[key], np.int32)
+  return example
+
+
+def record_features(image_format: str = 'jpeg') -> RecordFeatures:
+  """TFDS features of a dataset record.
+
+  Args:
+    image_format: 'png' (lossless) or 'jpeg' for the stored image; masks are
+      always PNG.
+
+  Returns:
+    The `RecordFeatures` dict of the keys of `RECORD_SPEC`.
+  """
+  if image_format not in IMAGE_FORMATS:
+    raise ValueError(f'image_format must be one of {IMAGE_FORMATS}, got '
+                     f'{image_format!r}.')
+  tensor = tfds.features.Tensor
+  features = {
+      'image': tfds.features.Image(shape=(None, None, 3),
+                                   encoding_format=image_format),
+      'mask': tfds.features.Image(shape=(None, None, 1), encoding_format='png'),
+  }
+  for key, (dtype, shape) in RECORD_SPEC.items():
+    if key in features:
+      continue
+    if shape:
+      features[key] = tensor(shape=shape, dtype=dtype)
+    else:
+      features[key] = tfds.features.Scalar(dtype=dtype)
+  return RecordFeatures(features)
+
+
+def encode_image(image: np.ndarray, image_format: str = 'jpeg',
+                 quality: int = 95) -> bytes:
+  """uint8 [H, W, C] (or [H, W]) -> PNG or JPEG bytes (PIL)."""
+  pil = Image.fromarray(np.ascontiguousarray(image))
+  buffer = io.BytesIO()
+  if image_format == 'jpeg':
+    pil.save(buffer, format='JPEG', quality=quality)
+  elif image_format == 'png':
+    pil.save(buffer, format='PNG', optimize=False, compress_level=6)
+  else:
+    raise ValueError(f'image_format must be one of {IMAGE_FORMATS}, got '
+                     f'{image_format!r}.')
+  return buffer.getvalue()
+
+
+def check_record(record: Mapping[str, Any], source: str = 'record') -> None:
+  """Raises ValueError unless `record` has the keys, dtypes and shapes of
+  `RECORD_SPEC` (mask of the image's size, binary)."""
+  missing = [k for k in RECORD_SPEC if k not in record]
+  if missing:
+    raise ValueError(f'{source}: missing keys {missing}; a record needs '
+                     f'{list(RECORD_SPEC)}.')
+  for key, (dtype, shape) in RECORD_SPEC.items():
+    value = np.asarray(record[key])
+    if value.dtype != dtype:
+      raise ValueError(f'{source}: {key} must be {np.dtype(dtype).name}, got '
+                       f'{value.dtype}.')
+    if value.ndim != len(shape) or any(
+        s is not None and s != v for s, v in zip(shape, value.shape)):
+      raise ValueError(f'{source}: {key} must have shape {shape} (None: any), '
+                       f'got {value.shape}.')
+  image, mask = np.asarray(record['image']), np.asarray(record['mask'])
+  if mask.shape != image.shape[:2]:
+    raise ValueError(f'{source}: mask {mask.shape} must match the image size '
+                     f'{image.shape[:2]}.')
+  if mask.size and mask.max() > 1:
+    raise ValueError(f'{source}: mask must hold 0/1, found {mask.max()}.')
+
+
+def encode_record(record: Mapping[str, Any], image_format: str = 'jpeg',
+                  quality: int = 95, source: str = 'record') -> dict[str, Any]:
+  """A contract record -> the values `record_features` encodes.
+
+  Images become file objects of PNG/JPEG bytes (TFDS stores them as they are,
+  with no TensorFlow involved).
+  """
+  check_record(record, source)
+  example = {k: np.asarray(record[k]) for k in RECORD_SPEC}
+  example['image'] = io.BytesIO(
+      encode_image(example['image'], image_format, quality))
+  example['mask'] = io.BytesIO(encode_image(example['mask'], 'png'))
+  for key in _INT_KEYS:
+    example[key] = int(example[key])
+  return example
+
+
+# ----------------------------------------------------------------------------
+# Builders.
+
+
+class ArrayRecordBuilder(tfds.core.GeneratorBasedBuilder,
+                         skip_registration=True):
+  """Base of our builders: ArrayRecord files, an optional body-model folder.
+
+  Subclasses define `_info`, `_split_generators` and `_generate_examples`.
+  """
+
+  def __init__(self, *, body_model_dir: str | os.PathLike[str] | None = None,
+               **kwargs):
+    """Args: body_model_dir: folder of SMPL models used to compute JL (None:
+    the default embedded model); other arguments as
+    `tfds.core.GeneratorBasedBuilder` (file_format defaults to
+    'array_record', the format that builds and reads without TensorFlow)."""
+    self._body_model_dir = (None if body_model_dir is None else
+                            os.fspath(body_model_dir))
+    kwargs.setdefault('file_format', 'array_record')
+    super().__init__(**kwargs)
+
+  def _metadata(self) -> tfds.core.MetadataDict:
+    return tfds.core.MetadataDict(
+        body_model_dir=self._body_model_dir or 'default')
+
+
+# ----------------------------------------------------------------------------
+# Manual directories and their files.
+
+
+class MissingFilesError(FileNotFoundError):
+  """A manual directory lacks files of a dataset's documented layout."""
+
+
+def manual_dir_of(dl_manager) -> pathlib.Path:
+  """The manual directory of a TFDS download manager, even when empty.
+
+  `dl_manager.manual_dir` raises a generic error for a missing or empty
+  folder; we want to list the missing files instead, so read its path.
+  """
+  path = getattr(dl_manager, '_manual_dir', None)
+  if not path:
+    raise MissingFilesError(
+        'No manual directory was given. Pass --manual_dir=PATH to '
+        '`python -m smplr_jax.datasets.build` (or DownloadConfig(manual_dir='
+        'PATH) to download_and_prepare).')
+  return pathlib.Path(os.fspath(path))
+
+
+def raise_if_missing(dataset: str, manual_dir: pathlib.Path,
+                     missing: Sequence[str], layout: str) -> None:
+  """Raises `MissingFilesError` naming the missing files, if any.
+
+  Args:
+    dataset: dataset name for the message.
+    manual_dir: where the files were looked for.
+    missing: paths relative to `manual_dir` (patterns allowed), most
+      important first (the message names the first `MISSING_FILES_SHOWN`).
+    layout: a short description of the expected layout, for the message.
+  """
+  if not missing:
+    return
+  missing = list(dict.fromkeys(missing))  # unique, in the order found
+  shown = missing[:MISSING_FILES_SHOWN]
+  more = len(missing) - len(shown)
+  lines = '\n'.join(f'  {m}' for m in shown)
+  tail = f'\n  ... and {more} more' if more else ''
+  raise MissingFilesError(
+      f'{dataset}: the manual directory {manual_dir} is missing '
+      f'{len(missing)} expected file(s) (paths relative to it):\n{lines}{tail}'
+      f'\nExpected layout:\n{layout}')
+
+
+def read_lines(path: pathlib.Path) -> list[str]:
+  """Non-empty stripped lines of a text file."""
+  return [line.strip() for line in path.read_text().splitlines()
+          if line.strip()]
+
+
+# ----------------------------------------------------------------------------
+# Video.
+
+
+def read_video_frames(path: str | os.PathLike[str],
+                      wanted: Iterable[int] | None = None
+                      ) -> Iterator[tuple[int, np.ndarray]]:
+  """Decodes an .mp4 (or any ffmpeg-readable video) with PyAV.
+
+  Args:
+    path: the video file.
+    wanted: frame indices to return (0-based, decode order); None = all.
+
+  Yields:
+    (index, uint8 [H, W, 3] RGB frame) for the wanted frames, in order.
+  """
+  import av  # pylint: disable=g-import-not-at-top
+
+  wanted = None if wanted is None else {int(i) for i in wanted}
+  last = None if wanted is None else (max(wanted) if wanted else -1)
+  try:
+    container = av.open(os.fspath(path))
+  except av.error.FFmpegError as e:
+    raise ValueError(f'{path}: not a readable video ({e}).') from e
+  with container:
+    stream = container.streams.video[0]
+    stream.thread_type = 'AUTO'
+    for index, frame in enumerate(container.decode(stream)):
+      if last is not None and index > last:
+        break
+      if wanted is None or index in wanted:
+        yield index, frame.to_ndarray(format='rgb24')
+
+
+# ----------------------------------------------------------------------------
+# Images and cameras.
+
+
+def downscale(image: np.ndarray, mask: np.ndarray, focal: np.ndarray,
+              principal: np.ndarray, max_side: int | None):
+  """Shrinks a frame so that its longer side is at most `max_side`.
+
+  The intrinsics follow (pixel centres at integer coordinates): f' = s f,
+  c' = s (c + 0.5) - 0.5.
+
+  Args:
+    image: uint8 [H, W, 3].
+    mask: uint8 [H, W].
+    focal: [2] fx, fy.
+    principal: [2] cx, cy.
+    max_side: longest side after resizing; None or 0 keeps the frame.
+
+  Returns:
+    (image, mask, focal, principal), resized or unchanged.
+  """
+  height, width = image.shape[:2]
+  if not max_side or max(height, width) <= max_side:
+    return image, mask, focal, principal
+  scale = max_side / max(height, width)
+  size = (max(1, round(width * scale)), max(1, round(height * scale)))
+  scale_xy = np.asarray([size[0] / width, size[1] / height], np.float32)
+  image = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
+  mask = np.asarray(Image.fromarray(mask).resize(size, Image.NEAREST))
+  focal = np.asarray(focal, np.float32) * scale_xy
+  principal = (np.asarray(principal, np.float32) + 0.5) * scale_xy - 0.5
+  return image, mask, focal, principal
+
+
+def rotate_global_orientation(rotation: np.ndarray,
+                              pose: np.ndarray) -> np.ndarray:
+  """Pre-multiplies the global orientation (joint 0) by `rotation`.
+
+  Args:
+    rotation: [3, 3] or [N, 3, 3] rotation matrices.
+    pose: [N, 24, 3] or [N, 72] SMPL axis-angle.
+
+  Returns:
+    float32 [N, 24, 3] with joint 0 = axis-angle of rotation @ R(joint 0).
+  """
+  pose = np.asarray(pose, np.float64).reshape(-1, jl_lib.NUM_JOINTS, 3).copy()
+  global_rot = Rotation.from_rotvec(pose[:, 0]).as_matrix()
+  rotated = np.einsum('...ab,nbc->nac', np.asarray(rotation, np.float64),
+                      global_rot)
+  pose[:, 0] = Rotation.from_matrix(rotated).as_rotvec()
+  return pose.astype(np.float32)
+
+
+# ----------------------------------------------------------------------------
+# JL from SMPL parameters.
+
+
+@jax.jit
+def _points_and_root(points_model: bm.BodyModel, pose: jnp.ndarray,
+                     betas: jnp.ndarray, gender: jnp.ndarray | None):
+  out = smpl.smpl_forward(points_model, pose, betas, gender=gender,
+                          chunk_size=0)
+  points = jnp.concatenate([out.joints, out.vertices], axis=1)
+  return points - out.joints[:, :1], out.joints[:, 0]
+
+
+class SmplPoints:
+  """JL of SMPL parameters on one body model (only 18 vertices skinned).
+
+  Attributes:
+    points_model: the model restricted to its landmark vertices.
+    stacked: whether `points_model` is a stacked [female, male] model.
+    chunk: batches are padded to a multiple of this, so that sequences of
+      different lengths share one compilation.
+  """
+
+  def __init__(self, models: bm.BodyModel, chunk: int = 32):
+    self.points_model = sampler.landmark_points_model(models)
+    self.stacked = models.is_stacked
+    self.chunk = chunk
+
+  def __call__(self, pose: np.ndarray, betas: np.ndarray,
+               gender: np.ndarray | None = None):
+    """Root-relative JL and the root joint of each body.
+
+    Args:
+      pose: [N, 24, 3] axis-angle.
+      betas: [N, K] shape coefficients.
+      gender: [N] int index into a stacked [female, male] model (required
+        exactly when the model is stacked).
+
+    Returns:
+      (jl [N, 42, 3] root-relative, root [N, 3] the posed root joint without
+      translation), float32 numpy, metres.
+    """
+    pose = np.asarray(pose, np.float32).reshape(-1, jl_lib.NUM_JOINTS, 3)
+    num = pose.shape[0]
+    betas = np.asarray(betas, np.float32).reshape(num, -1)
+    pad = -num % self.chunk
+    pose = np.concatenate([pose, np.zeros((pad,) + pose.shape[1:], np.float32)])
+    betas = np.concatenate([betas, np.zeros((pad, betas.shape[1]), np.float32)])
+    if self.stacked:
+      if gender is None:
+        raise ValueError('a stacked [female, male] model needs `gender`.')
+      gender = np.concatenate([np.asarray(gender, np.int32).reshape(num),
+                               np.zeros(pad, np.int32)])
+    else:
+      gender = None
+    jl, root = _points_and_root(self.points_model, pose, betas, gender)
+    return np.asarray(jl)[:num], np.asarray(root)[:num]
+
+
+def load_models(path: str | os.PathLike[str] | None,
+                kind: str = 'gendered') -> bm.BodyModel:
+  """Stacked [female, male] (`kind='gendered'`) or the neutral model.
+
+  Args:
+    path: a folder of SMPL models; None = the default (embedded) model.
+    kind: 'gendered' or 'neutral'.
+  """
+  if kind == 'gendered':
+    return sampler.load_gendered_models(path)
+  if kind == 'neutral':
+    return bm.load_body_model(path, 'neutral')
+  raise ValueError(f"kind must be 'gendered' or 'neutral', got {kind!r}.")
+
+
+def full_jl_valid() -> np.ndarray:
+  return np.ones(jl_lib.NUM_POINTS, np.float32)
+
+
+def empty_mask(image: np.ndarray) -> np.ndarray:
+  return np.zeros(image.shape[:2], np.uint8)

@@ -1,0 +1,239 @@
+"""SHN: the volumetric stacked hourglass trained on images (paper Sec. 3.3).
+
+`HourglassTask` plugs `hourglass.StackedHourglass`, `heatmaps.hourglass_loss`
+and the image pipeline (`input_pipeline`, `augment`) into
+`train.train_and_evaluate`: batches are read from a TFDS dataset of
+`smplr_jax.datasets` (built on first use when `config.data.build`), cropped
+and augmented on the host and fed to the data-parallel step.
+
+Evaluation reads the soft-argmax of the last stack, maps it from the cube
+frame back to the camera (`cube_to_camera`, with the true root position, as
+root-relative protocols do) and reports the Table 1 errors in mm; it also
+writes `predictions.npz` (pred_jl, gt_jl [N, 42, 3], root-relative metres)
+that `dae.PairedJLDataset` reads, so the DAE can learn this network's errors.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import pathlib
+import re
+from typing import Any, Iterator
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import tqdm
+
+from smplr_jax import heatmaps
+from smplr_jax import hourglass
+from smplr_jax import input_pipeline
+from smplr_jax import metrics as metrics_lib
+from smplr_jax.train import DATA_AXIS
+
+PyTree = Any
+# What the loss and the evaluation read from a pipeline batch.
+_BATCH_KEYS = ('image', 'jl_cube', 'jl_valid')
+
+
+def cube_to_camera(jl_cube: jnp.ndarray, root_cam: jnp.ndarray) -> jnp.ndarray:
+  """Cube-frame JL of an unaugmented crop -> camera-frame JL.
+
+  The crop's camera has focal S * z_root / cube and sees the root at the
+  crop centre, so x_cube = z_root * (X / Z - X_root / Z_root) (same for y)
+  and z_cube = Z - Z_root; this inverts it. Pixels are taken as square
+  (fx = fy; the crop uses their mean): with fx != fy the lateral error is
+  |fx / fy - 1| times the offset from the root (0.1% on Human3.6M).
+
+  Args:
+    jl_cube: [B, 42, 3] metres in the cube frame (root at 0).
+    root_cam: [B, 3] the root in camera coordinates (metres).
+
+  Returns:
+    [B, 42, 3] camera coordinates (metres).
+  """
+  z_root = root_cam[:, None, 2:3]
+  depth = z_root + jl_cube[..., 2:3]
+  ray = jl_cube[..., :2] / z_root + root_cam[:, None, :2] / z_root
+  return jnp.concatenate([ray * depth, depth], axis=-1)
+
+
+def data_dir_of(config: ml_collections.ConfigDict) -> str:
+  """config.data.data_dir, else $TFDS_DATA_DIR, else ~/tensorflow_datasets."""
+  path = config.data.get('data_dir') or os.environ.get(
+      'TFDS_DATA_DIR', '~/tensorflow_datasets')
+  return os.path.expanduser(path)
+
+
+def _builder_config(name: str, builder_config: str):
+  """A registered config name, or a custom smplr_synthetic n*_v*_t*_s* one."""
+  match = re.fullmatch(r'n(\d+)_v(\d+)_t(\d+)_s(\d+)', builder_config or '')
+  if name == 'smplr_synthetic' and match:
+    from smplr_jax.datasets import smplr_synthetic  # pylint: disable=g-import-not-at-top
+    return smplr_synthetic.custom_config(*map(int, match.groups()))
+  return builder_config or None
+
+
+def load_sources(config: ml_collections.ConfigDict) -> dict[str, Any]:
+  """split -> random-access source of records for `config.data`.
+
+  Builds the dataset first when `config.data.build` (a no-op once built).
+
+  Raises:
+    ValueError: the dataset is not built and `config.data.build` is off.
+  """
+  from smplr_jax import datasets  # pylint: disable=g-import-not-at-top
+  from smplr_jax.datasets import build as build_lib  # pylint: disable=g-import-not-at-top
+  data = config.data
+  if data.name not in datasets.BUILDERS:
+    raise ValueError(f'unknown dataset {data.name!r}; choose one of '
+                     f'{sorted(datasets.BUILDERS)}.')
+  data_dir = data_dir_of(config)
+  builder_config = _builder_config(data.name, data.builder_config)
+  if data.build:
+    builder = build_lib.build(data.name, data_dir, builder_config,
+                              manual_dir=data.get('manual_dir') or None,
+                              body_model_dir=config.get('body_model_path'))
+  else:
+    builder = datasets.BUILDERS[data.name](data_dir=data_dir,
+                                           config=builder_config)
+    if not pathlib.Path(builder.data_dir).is_dir():
+      raise ValueError(
+          f'dataset {data.name}/{data.builder_config} is not built in '
+          f'{data_dir}; run `python -m smplr_jax.datasets.build {data.name} '
+          f'--data_dir={data_dir} ...` or set config.data.build=True.')
+  splits = dict(train=data.train_split, validation=data.validation_split,
+                test=data.test_split)
+  return {role: builder.as_data_source(split=split)
+          for role, split in splits.items()}
+
+
+class HourglassTask:
+  """`train.Task` of the volumetric hourglass on an image dataset."""
+
+  def __init__(self, config: ml_collections.ConfigDict,
+               sources: dict[str, Any] | None = None):
+    """Args: config (experiments/hourglass/configs); sources: split ->
+    random-access record source (default: `load_sources(config)`)."""
+    self.config = config
+    self.net = hourglass.from_config(config, axis_name=DATA_AXIS)
+    self.eval_net = hourglass.from_config(config)
+    self.augment = config.augment
+    if self.augment.crop_size != config.input_size:
+      raise ValueError(f'config.augment.crop_size ({self.augment.crop_size}) '
+                       f'must equal config.input_size ({config.input_size}).')
+    self.sources = sources if sources is not None else load_sources(config)
+    for role in ('train', 'validation', 'test'):
+      if len(self.sources[role]) == 0:  # pylint: disable=g-explicit-length-test
+        raise ValueError(f'the {role} split of {config.data.name} is empty.')
+
+  def init_variables(self, rng: jax.Array) -> dict[str, PyTree]:
+    return hourglass.init_variables(self.eval_net, rng, self.config.input_size)
+
+  def train_batches(self, start_step: int,
+                    batch_size: int) -> Iterator[dict[str, np.ndarray]]:
+    batches = input_pipeline.make_iterator(
+        self.sources['train'], self.augment, batch_size, self.config.seed,
+        train=True, start_step=start_step,
+        num_threads=self.config.data.num_threads)
+    for batch in batches:
+      yield {k: batch[k] for k in _BATCH_KEYS}
+
+  def loss(self, params, batch_stats, batch, rng, train):
+    variables = {'params': params, 'batch_stats': batch_stats}
+    if train:
+      outputs, updates = self.net.apply(
+          variables, batch['image'], train=True, mutable=['batch_stats'],
+          rngs={'dropout': rng})
+      batch_stats = updates['batch_stats']
+    else:
+      outputs = self.eval_net.apply(variables, batch['image'], train=False)
+    loss, metrics = heatmaps.hourglass_loss(
+        outputs, batch['jl_cube'], batch['jl_valid'],
+        cube_size=self.config.cube_size,
+        l1_weight=self.config.loss.l1_weight)
+    return loss, (dict(metrics), batch_stats)
+
+  def _eval_batches(self, role: str, drop_remainder: bool):
+    return input_pipeline.make_iterator(
+        self.sources[role], self.augment, self.config.eval_batch_size,
+        self.config.seed, train=False, shuffle=False, num_epochs=1,
+        drop_remainder=drop_remainder, num_threads=self.config.data.num_threads)
+
+  def validation_batches(self) -> list[PyTree]:
+    if len(self.sources['validation']) < self.config.eval_batch_size:
+      raise ValueError(
+          f'the validation split has {len(self.sources["validation"])} '
+          f'examples, fewer than config.eval_batch_size '
+          f'({self.config.eval_batch_size}).')
+    return [{k: b[k] for k in _BATCH_KEYS}
+            for b in self._eval_batches('validation', drop_remainder=True)]
+
+  @functools.cached_property
+  def _predict(self):
+    @jax.jit
+    def predict(variables, images):
+      outputs = self.eval_net.apply(variables, images, train=False)
+      return heatmaps.predict_jl(outputs[-1], self.config.cube_size)
+    return predict
+
+  def predict_camera_jl(self, variables: dict[str, PyTree],
+                        role: str = 'test') -> dict[str, np.ndarray]:
+    """Predictions on a split (plain crops): root-relative camera JL.
+
+    Returns:
+      dict of pred_jl, gt_jl [N, 42, 3] (root-relative, metres), jl_valid
+      [N, 42], pred_cube, gt_cube [N, 42, 3] (cube frame).
+    """
+    out = {k: [] for k in ('pred_jl', 'gt_jl', 'jl_valid', 'pred_cube',
+                           'gt_cube')}
+    total = len(self.sources[role])
+    for batch in tqdm.tqdm(self._eval_batches(role, drop_remainder=False),
+                           desc=f'predict {role}', leave=False,
+                           total=-(-total // self.config.eval_batch_size),
+                           disable=not self.config.get('progress_bar', True)):
+      keep = batch['valid'] > 0
+      pred_cube = np.asarray(self._predict(variables, batch['image']))
+      root = batch['jl_cam'][:, 0]
+      pred = np.asarray(cube_to_camera(pred_cube, root)) - root[:, None]
+      values = dict(pred_jl=pred, gt_jl=batch['jl_cam'] - root[:, None],
+                    jl_valid=batch['jl_valid'], pred_cube=pred_cube,
+                    gt_cube=batch['jl_cube'])
+      for key, value in values.items():
+        out[key].append(np.asarray(value, np.float32)[keep])
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+  def evaluate(self, variables: dict[str, PyTree]) -> dict[str, float]:
+    """Table 1 errors (mm) of the last stack's JL on the test split."""
+    predictions = self.predict_camera_jl(variables, 'test')
+    valid = predictions['jl_valid'][:, 1:] > 0
+    if np.all(valid):
+      per_sample = metrics_lib.jl_metrics(jnp.asarray(predictions['pred_jl']),
+                                          jnp.asarray(predictions['gt_jl']))
+      results = metrics_lib.finalize(metrics_lib.accumulate(None, per_sample))
+    else:  # partial annotations (Human3.6M): annotated points only
+      errors = np.linalg.norm(predictions['pred_jl'] - predictions['gt_jl'],
+                              axis=-1)[:, 1:]
+      results = {'annotated_point_error': float(errors[valid].mean() * 1e3)}
+    cube_error = np.linalg.norm(predictions['pred_cube'] -
+                                predictions['gt_cube'], axis=-1)[:, 1:]
+    results['cube_error'] = float(cube_error[valid].mean() * 1000.0)
+    results['num_test_examples'] = len(predictions['gt_jl'])
+    self.last_predictions = predictions
+    return results
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict,
+                       workdir: str | os.PathLike[str]) -> dict[str, float]:
+  """Trains the hourglass (`train.train_and_evaluate`) and writes the test
+  predictions to `workdir/predictions.npz` (for `dae.PairedJLDataset`)."""
+  from smplr_jax import train  # pylint: disable=g-import-not-at-top
+  task = HourglassTask(config)
+  results = train.train_and_evaluate(config, workdir, task)
+  predictions = task.last_predictions
+  np.savez(pathlib.Path(workdir) / 'predictions.npz',
+           pred_jl=predictions['pred_jl'], gt_jl=predictions['gt_jl'],
+           jl_valid=predictions['jl_valid'])
+  return results
