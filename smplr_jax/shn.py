@@ -19,7 +19,8 @@ import functools
 import os
 import pathlib
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -27,9 +28,7 @@ import ml_collections
 import numpy as np
 import tqdm
 
-from smplr_jax import heatmaps
-from smplr_jax import hourglass
-from smplr_jax import input_pipeline
+from smplr_jax import heatmaps, hourglass, input_pipeline
 from smplr_jax import metrics as metrics_lib
 from smplr_jax.train import DATA_AXIS
 

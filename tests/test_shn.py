@@ -10,11 +10,7 @@ import numpy as np
 import pytest
 
 from experiments.hourglass.configs import cpu as cpu_config
-from smplr_jax import augment
-from smplr_jax import dae
-from smplr_jax import sampler
-from smplr_jax import shn
-from smplr_jax import train
+from smplr_jax import augment, dae, sampler, shn, train
 
 
 def _records(num, seed=0, size=96):

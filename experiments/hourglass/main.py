@@ -8,13 +8,10 @@ Prints the test-split errors (mm) of the last stack's soft-argmax and writes
 `predictions.npz` in the workdir (input of the DAE's `paired` config).
 """
 
-from absl import app
-from absl import flags
-from absl import logging
+from absl import app, flags, logging
 from ml_collections import config_flags
 
-from smplr_jax import metrics
-from smplr_jax import shn
+from smplr_jax import metrics, shn
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config.',
                                           lock_config=True)
