@@ -84,7 +84,6 @@ def load_sources(config: ml_collections.ConfigDict) -> dict[str, Any]:
     ValueError: the dataset is not built and `config.data.build` is off.
   """
   from smplr_jax import datasets  # pylint: disable=g-import-not-at-top
-  from smplr_jax.datasets import build as build_lib  # pylint: disable=g-import-not-at-top
   data = config.data
   if data.name not in datasets.BUILDERS:
     raise ValueError(f'unknown dataset {data.name!r}; choose one of '
@@ -92,7 +91,7 @@ def load_sources(config: ml_collections.ConfigDict) -> dict[str, Any]:
   data_dir = data_dir_of(config)
   builder_config = _builder_config(data.name, data.builder_config)
   if data.build:
-    builder = build_lib.build(data.name, data_dir, builder_config,
+    builder = datasets.build(data.name, data_dir, builder_config,
                               manual_dir=data.get('manual_dir') or None,
                               body_model_dir=config.get('body_model_path'))
   else:

@@ -51,6 +51,7 @@ def _tiny_config(tmp_path, **overrides):
   config.augment.crop_size = 64
   config.model.num_stacks = 1
   config.model.num_features = 32
+  config.model.hourglass_depth = 2  # 16 -> 4: compiles in seconds
   config.batch_size = 8
   config.eval_batch_size = 8
   config.num_steps = 30
@@ -123,7 +124,8 @@ def test_launcher_resumes_finished_run(tiny_run):
            f'--config.{k}={v}' for k, v in dict(
                input_size=64, **{'augment.crop_size': 64,
                                  'model.num_stacks': 1,
-                                 'model.num_features': 32},
+                                 'model.num_features': 32,
+                                 'model.hourglass_depth': 2},
                batch_size=8, eval_batch_size=8, num_steps=30,
                progress_bar=False,
                **{'data.builder_config': 'n32_v8_t8_s0',

@@ -14,6 +14,10 @@ returns records of the contract in `smplr_jax.datasets.common`. Build with
 layout.
 """
 
+import os
+
+import tensorflow_datasets as tfds
+
 from smplr_jax.datasets.common import (
     RECORD_SPEC,
     MissingFilesError,
@@ -31,8 +35,41 @@ BUILDERS = {
     'up3d': Up3d,
 }
 
+
+
+def build(name: str, data_dir: str | os.PathLike[str],
+          config: str | tfds.core.BuilderConfig | None = None,
+          manual_dir: str | os.PathLike[str] | None = None,
+          body_model_dir: str | os.PathLike[str] | None = None
+          ) -> tfds.core.DatasetBuilder:
+  """Builds (downloads nothing, prepares) a dataset and returns its builder.
+
+  Args:
+    name: a key of `smplr_jax.BUILDERS`.
+    data_dir: TFDS data directory.
+    config: config name or `BuilderConfig`; None = the builder's default.
+    manual_dir: the official release's folder, for the real datasets.
+    body_model_dir: SMPL model folder for JL (None = the default model).
+
+  Returns:
+    The prepared builder (`builder.as_data_source()` reads it).
+  """
+  if name not in BUILDERS:
+    raise ValueError(f'unknown dataset {name!r}; choose one of '
+                     f'{sorted(BUILDERS)}.')
+  builder = BUILDERS[name](
+      data_dir=os.path.expanduser(os.fspath(data_dir)), config=config,
+      body_model_dir=body_model_dir)
+  download_config = tfds.download.DownloadConfig(
+      manual_dir=None if manual_dir is None else os.path.expanduser(
+          os.fspath(manual_dir)))
+  builder.download_and_prepare(download_config=download_config)
+  return builder
+
+
 __all__ = [
     'BUILDERS',
+    'build',
     'RECORD_SPEC',
     'Human36m',
     'MissingFilesError',

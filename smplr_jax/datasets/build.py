@@ -23,10 +23,8 @@ Then `tfds.data_source('NAME/CONFIG', split=..., data_dir=DATA)` reads it
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
-import tensorflow_datasets as tfds
 from absl import app, flags
 
 from smplr_jax import datasets
@@ -50,36 +48,6 @@ _TEST_SIZE = flags.DEFINE_integer('test_size', 16,
 _SEED = flags.DEFINE_integer('seed', 0, 'smplr_synthetic: custom seed.')
 
 
-def build(name: str, data_dir: str | os.PathLike[str],
-          config: str | tfds.core.BuilderConfig | None = None,
-          manual_dir: str | os.PathLike[str] | None = None,
-          body_model_dir: str | os.PathLike[str] | None = None
-          ) -> tfds.core.DatasetBuilder:
-  """Builds (downloads nothing, prepares) a dataset and returns its builder.
-
-  Args:
-    name: a key of `smplr_jax.datasets.BUILDERS`.
-    data_dir: TFDS data directory.
-    config: config name or `BuilderConfig`; None = the builder's default.
-    manual_dir: the official release's folder, for the real datasets.
-    body_model_dir: SMPL model folder for JL (None = the default model).
-
-  Returns:
-    The prepared builder (`builder.as_data_source()` reads it).
-  """
-  if name not in datasets.BUILDERS:
-    raise ValueError(f'unknown dataset {name!r}; choose one of '
-                     f'{sorted(datasets.BUILDERS)}.')
-  builder = datasets.BUILDERS[name](
-      data_dir=os.path.expanduser(os.fspath(data_dir)), config=config,
-      body_model_dir=body_model_dir)
-  download_config = tfds.download.DownloadConfig(
-      manual_dir=None if manual_dir is None else os.path.expanduser(
-          os.fspath(manual_dir)))
-  builder.download_and_prepare(download_config=download_config)
-  return builder
-
-
 def main(argv: Sequence[str]) -> None:
   if len(argv) != 2:
     raise app.UsageError(f'usage: {argv[0]} NAME --data_dir=DATA; NAME in '
@@ -94,7 +62,7 @@ def main(argv: Sequence[str]) -> None:
     config = smplr_synthetic.custom_config(
         _TRAIN_SIZE.value, _VALIDATION_SIZE.value, _TEST_SIZE.value,
         _SEED.value)
-  builder = build(name, _DATA_DIR.value, config, _MANUAL_DIR.value,
+  builder = datasets.build(name, _DATA_DIR.value, config, _MANUAL_DIR.value,
                   _BODY_MODEL_DIR.value)
   print(f'{builder.info.full_name}: {builder.data_dir}')
   for split, info in builder.info.splits.items():
