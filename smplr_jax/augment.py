@@ -1,0 +1,608 @@
+r"""Per-example image processing: the root-centred crop and its augmentations.
+
+`process_example` turns one dataset record (the image-data contract: a full
+frame, its person mask, the 42 JL points in camera coordinates, the camera and
+the SMPL parameters) into one training example: an S x S crop and ground truth
+that agrees with it. Everything runs on the host in numpy, one example at a
+time, and is a deterministic function of the record, the config and a seed.
+
+Geometry
+--------
+The crop is the authors' (PAPER_FACTS.md): centred on the projection of the
+root (point 0), window side `w = f * cube / z_root` pixels (f the mean focal
+length, cube 2.5 m), resized to S x S. The augmentations change it as follows,
+all about the crop centre so that the root stays there:
+
+  * in-plane rotation by theta: an exact 3D rotation `R` of the scene about
+    the ray from the camera centre through the root. Rotating the scene about
+    an axis through the camera centre moves every pixel by the homography
+    `K R K^-1`, so the image and the points stay exactly consistent (no
+    small-angle or weak-perspective approximation); the root is on the axis
+    and does not move. A positive angle turns the picture counter-clockwise.
+  * horizontal flip: the mirror `F = diag(-1, 1, 1)` of the camera frame,
+    i.e. the image mirrored about the vertical line through the principal
+    point; the crop, centred on the mirrored root, is then the mirror image of
+    the unflipped crop. Points are mirrored and relabelled with
+    `jl.LEFT_RIGHT_PERMUTATION` (valid flags too).
+  * zoom k (scale augmentation): the window side becomes w / k, so the body
+    looks k times larger. This is a change of focal length: the camera-frame
+    points (`jl_cam`) do not change, the crop pixels do. `jl_cube` follows the
+    pixels in x, y by definition and, with `scale.scale_depth`, its relative
+    depth is multiplied by k too, so the target stays an undistorted body
+    (that of a k times larger person at the same root depth, to first order
+    in depth / z_root).
+
+Together: camera-frame points `p -> M p` with `M = F R`, and a source pixel
+`x` (homogeneous) goes to the crop pixel `A K M K^-1 x`, with `A` the
+similarity that puts the projection of `M p_root` at the crop centre and
+scales by `S k / w`. The image is resampled through the inverse of that
+homography with bilinear interpolation; with `antialias`, a window that is
+shrunk by a factor d >= 2 is first box-filtered by d (exact area average).
+
+Pixel conventions: in the record's frame, OpenCV's (the calibrated cameras'
+and `smplr_jax.render`'s): pixel (row r, column c) has its centre at
+(u, v) = (c, r). In the crop, pixel (r, c) covers [c, c + 1) x [r, r + 1)
+(centre (c + 0.5, r + 0.5)), so that `x = (u / S - 0.5) * cube` of `jl_cube`
+spans the crop exactly, the root is at u = v = S / 2, and the hourglass'
+voxel mapping `(p / cube + 0.5) * W` uses the same convention.
+
+SMPL parameters: the global orientation (joint 0, camera frame) becomes
+`M G F` (rotated, and conjugated by the mirror when flipped); a flip also
+swaps the left and right joints' rotations and negates the y and z components
+of every axis-angle, which mirrors the body through its sagittal plane.
+
+Appearance (training only, each switchable): background replacement through
+the person mask (where `has_mask`), random occluders (rectangles or ellipses
+cut from another image), colour noise (per-channel gain and bias, brightness,
+contrast, optional pixel noise). Each augmentation draws from its own random
+stream, so switching one off leaves the others' draws unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import ml_collections
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from smplr_jax import jl as jl_lib
+
+# Keys every record must have (the image-data contract).
+RECORD_KEYS = ('image', 'mask', 'has_mask', 'jl_cam', 'jl_valid', 'focal',
+               'principal', 'pose', 'betas', 'gender', 'has_smpl')
+
+# Random streams, one per augmentation (appended to an example's seed).
+_STREAMS = {'zoom': 0, 'rotation': 1, 'flip': 2, 'colour': 3, 'background': 4,
+            'occluders': 5}
+
+_MIRROR = np.diag([-1.0, 1.0, 1.0])
+_POINT_PERMUTATION = np.asarray(jl_lib.LEFT_RIGHT_PERMUTATION)
+_SMPL_PERMUTATION = _POINT_PERMUTATION[:jl_lib.NUM_JOINTS]
+# A background: a list of uint8 [h, w, 3] images, or rng -> such an image.
+Backgrounds = (Sequence[np.ndarray] |
+               Callable[[np.random.Generator], np.ndarray] | None)
+
+
+def augment_config() -> ml_collections.ConfigDict:
+  """Default crop and augmentation settings (every augmentation on).
+
+  Returns:
+    ConfigDict with `crop_size` (S), `cube_size` (metres), `antialias`, and
+    one sub-config per augmentation, each with an `enabled` switch.
+  """
+  config = ml_collections.ConfigDict()
+  config.crop_size = 256  # paper; 128 for CPU configs
+  config.cube_size = 2.5  # metres, window side f * cube / z_root
+  config.antialias = True  # box-filter the source when shrinking by >= 2
+  # Zoom k ~ U(1 - max_relative, 1 + max_relative): the body looks k x larger.
+  config.scale = ml_collections.ConfigDict({
+      'enabled': True, 'max_relative': 0.15, 'scale_depth': True})
+  # In-plane rotation about the root ray, U(-max_degrees, max_degrees).
+  config.rotation = ml_collections.ConfigDict({
+      'enabled': True, 'probability': 0.5, 'max_degrees': 30.0})
+  config.flip = ml_collections.ConfigDict({'enabled': True, 'probability': 0.5})
+  # x * gain_c + bias_c + brightness, then contrast about the mean; [0, 1].
+  config.colour = ml_collections.ConfigDict({
+      'enabled': True, 'probability': 1.0, 'gain': 0.2, 'bias': 0.05,
+      'brightness': 0.1, 'contrast': 0.2, 'pixel_noise_std': 0.0})
+  # Replace what is outside the person mask (records with has_mask only).
+  config.background = ml_collections.ConfigDict({
+      'enabled': True, 'probability': 0.5})
+  # Up to max_count patches, sides in [min_size, max_size] x S; together they
+  # cover at most max_coverage of the person mask (of the crop without one).
+  config.occluders = ml_collections.ConfigDict({
+      'enabled': True, 'probability': 0.5, 'max_count': 3, 'min_size': 0.1,
+      'max_size': 0.4, 'max_coverage': 0.5, 'ellipse_probability': 0.5})
+  return config
+
+
+def mirror_pose(pose: np.ndarray) -> np.ndarray:
+  """SMPL pose of the body mirrored through the camera's x = 0 plane.
+
+  Swaps the left and right joints and negates the y and z components of
+  every axis-angle (the mirror x -> -x of the body frame conjugates each
+  relative rotation; for the global orientation, camera and body frames are
+  both mirrored). Its own inverse.
+
+  Args:
+    pose: [..., 24, 3] axis-angle, joint 0 the global orientation in the
+      camera frame.
+
+  Returns:
+    [..., 24, 3] the mirrored pose.
+  """
+  pose = np.asarray(pose)
+  return np.take(pose, _SMPL_PERMUTATION, axis=-2) * np.array(
+      [1.0, -1.0, -1.0], pose.dtype)
+
+
+def mirror_points(points: np.ndarray) -> np.ndarray:
+  """[..., 42, 3] camera-frame JL mirrored (x -> -x) and relabelled L <-> R."""
+  points = np.asarray(points)
+  return np.take(points, _POINT_PERMUTATION, axis=-2) * np.array(
+      [-1.0, 1.0, 1.0], points.dtype)
+
+
+def _rng(seed: Sequence[int], stream: str) -> np.random.Generator:
+  return np.random.default_rng([*seed, _STREAMS[stream]])
+
+
+def _axis_angle_matrix(axis: np.ndarray, angle: float) -> np.ndarray:
+  """[3, 3] rotation by `angle` (radians) about the unit `axis` (Rodrigues)."""
+  x, y, z = axis
+  cross = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
+  return (np.eye(3) + np.sin(angle) * cross +
+          (1.0 - np.cos(angle)) * cross @ cross)
+
+
+def camera_matrix(focal: np.ndarray, principal: np.ndarray) -> np.ndarray:
+  """[3, 3] intrinsics K from focal [2] and principal point [2] (pixels)."""
+  return np.array([[focal[0], 0.0, principal[0]],
+                   [0.0, focal[1], principal[1]],
+                   [0.0, 0.0, 1.0]])
+
+
+def crop_transform(root: np.ndarray, focal: np.ndarray, principal: np.ndarray,
+                   crop_size: int, cube_size: float = 2.5, zoom: float = 1.0,
+                   rotation: float = 0.0,
+                   flip: bool = False) -> tuple[np.ndarray, np.ndarray]:
+  """The point map and the pixel map of one (augmented) crop.
+
+  Args:
+    root: [3] root position in the camera frame (metres, z > 0).
+    focal: [2] fx, fy (pixels).
+    principal: [2] cx, cy (pixels).
+    crop_size: S, the crop's side in pixels.
+    cube_size: metres covered by the crop's side at the root's depth.
+    zoom: k; the window side is f * cube / (z_root * k).
+    rotation: in-plane angle (radians, counter-clockwise on the picture)
+      about the ray through the root.
+    flip: mirror the camera frame's x axis.
+
+  Returns:
+    (M [3, 3], H [3, 3]): camera-frame points map as `p -> M p` (before the
+    left/right relabelling), and a homogeneous source pixel `x` maps to the
+    crop pixel `H x`.
+  """
+  root = np.asarray(root, np.float64)
+  if not root[2] > 0:
+    raise ValueError(f'the root must be in front of the camera (z > 0); got '
+                     f'jl_cam[0] = {root}.')
+  axis = root / np.linalg.norm(root)
+  # Camera y points down: a right-handed turn about the viewing ray is
+  # clockwise on the picture, hence the minus sign.
+  points = _axis_angle_matrix(axis, -rotation)
+  if flip:
+    points = _MIRROR @ points
+  k = camera_matrix(focal, principal)
+  centre = k @ (points @ root)
+  centre = centre[:2] / centre[2]
+  window = float(np.mean(focal)) * cube_size / root[2]
+  s = crop_size * zoom / window
+  similarity = np.array([[s, 0.0, crop_size / 2 - s * centre[0]],
+                         [0.0, s, crop_size / 2 - s * centre[1]],
+                         [0.0, 0.0, 1.0]])
+  pixels = similarity @ k @ points @ np.linalg.inv(k)
+  return points, pixels / pixels[2, 2]
+
+
+def project_to_crop(points: np.ndarray, focal: np.ndarray,
+                    principal: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+  """The record's camera-frame points [N, 3] -> crop pixels [N, 2].
+
+  `pixels` is the `H` of `crop_transform`; the points are those of the
+  record (before `M`), which `H` already includes.
+  """
+  k = camera_matrix(focal, principal)
+  x = points @ (pixels @ k).T
+  return x[:, :2] / x[:, 2:]
+
+
+def _grid(crop_size: int, homography: np.ndarray):
+  """Source array coordinates (x, y) [S, S] of the crop's pixel centres.
+
+  `homography` maps crop coordinates (pixel (r, c) centred at (c + 0.5,
+  r + 0.5)) to the source's array coordinates (pixel centres at integers).
+  """
+  c = np.arange(crop_size, dtype=np.float64) + 0.5
+  h = homography
+  den = h[2, 0] * c[None, :] + h[2, 1] * c[:, None] + h[2, 2]
+  x = (h[0, 0] * c[None, :] + h[0, 1] * c[:, None] + h[0, 2]) / den
+  y = (h[1, 0] * c[None, :] + h[1, 1] * c[:, None] + h[1, 2]) / den
+  return x.astype(np.float32), y.astype(np.float32)
+
+
+def bilinear(packed: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+  """Bilinear samples of a 4-channel uint8 image, 0 outside it.
+
+  The 4 channels are gathered as one uint32 per pixel (4 gathers in all).
+
+  Args:
+    packed: uint8 [h, w, 4], C-contiguous.
+    x: float32 [...] column coordinates (pixel centres at integers).
+    y: float32 [...] row coordinates.
+
+  Returns:
+    float32 [..., 4] in [0, 255]; samples blend towards 0 within one pixel
+    outside the image.
+  """
+  h, w = packed.shape[:2]
+  # A zero border: coordinates clamped onto it read 0.
+  padded = np.zeros((h + 2, w + 2, 4), np.uint8)
+  padded[1:-1, 1:-1] = packed
+  flat = padded.view(np.uint32).reshape(-1)
+  x = np.clip(x + 1.0, 0.0, w + 1.0)
+  y = np.clip(y + 1.0, 0.0, h + 1.0)
+  x0 = np.minimum(x.astype(np.int32), w)  # floor (x >= 0)
+  y0 = np.minimum(y.astype(np.int32), h)
+  fx = (x - x0)[..., None]
+  fy = (y - y0)[..., None]
+  index = y0 * (w + 2) + x0
+  shape = x.shape + (4,)
+
+  def gather(offset):
+    return np.take(flat, index + offset).view(np.uint8).reshape(shape).astype(
+        np.float32)
+
+  top = gather(0)
+  top += (gather(1) - top) * fx
+  bottom = gather(w + 2)
+  bottom += (gather(w + 3) - bottom) * fx
+  top += (bottom - top) * fy
+  return top
+
+
+def _pack(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+  """uint8 [h, w, 4]: the image's 3 channels and the mask (or 0)."""
+  packed = np.empty(image.shape[:2] + (4,), np.uint8)
+  packed[..., :3] = image
+  packed[..., 3] = 0 if mask is None else mask
+  return packed
+
+
+def warp(image: np.ndarray, mask: np.ndarray | None, homography: np.ndarray,
+         crop_size: int, antialias: bool = True,
+         where: np.ndarray | None = None) -> np.ndarray:
+  """Resamples an image and its mask through a homography onto S x S.
+
+  Only the region of the source that the crop reads is touched. With
+  `antialias`, a region shrunk by d >= 2 (at the crop centre) is first
+  averaged over d x d blocks.
+
+  Args:
+    image: uint8 [H, W, 3] source frame.
+    mask: uint8 [H, W] values in {0, 1}, or None.
+    homography: [3, 3] source pixel (centres at integers) -> crop pixel
+      (pixel (r, c) centred at (c + 0.5, r + 0.5)).
+    crop_size: S.
+    antialias: box-filter before shrinking by 2 or more.
+    where: optional bool [S, S]; only these crop pixels are sampled.
+
+  Returns:
+    float32 [S, S, 4] (or [K, 4] for the K pixels of `where`): image
+    channels in [0, 255], then 255 * mask (0 outside the source frame).
+  """
+  height, width = image.shape[:2]
+  inverse = np.linalg.inv(homography)
+  # Region of the source that the crop reads (corners' pre-images + margin).
+  corners = np.array([[0, 0, 1], [crop_size, 0, 1], [0, crop_size, 1],
+                      [crop_size, crop_size, 1]], np.float64) @ inverse.T
+  corners = corners[:, :2] / corners[:, 2:]
+  x_lo = int(np.clip(np.floor(corners[:, 0].min()) - 2, 0, width))
+  x_hi = int(np.clip(np.ceil(corners[:, 0].max()) + 2, 0, width))
+  y_lo = int(np.clip(np.floor(corners[:, 1].min()) - 2, 0, height))
+  y_hi = int(np.clip(np.ceil(corners[:, 1].max()) + 2, 0, height))
+  if x_hi <= x_lo or y_hi <= y_lo:
+    shape = (crop_size, crop_size) if where is None else (int(where.sum()),)
+    return np.zeros(shape + (4,), np.float32)
+  # Source pixels per crop pixel at the crop centre (sqrt |det| of the
+  # inverse map's Jacobian there).
+  centre = inverse @ np.array([crop_size / 2, crop_size / 2, 1.0])
+  jacobian = (inverse[:2, :2] * centre[2] -
+              np.outer(centre[:2], inverse[2, :2])) / centre[2] ** 2
+  factor = int(np.sqrt(abs(np.linalg.det(jacobian)))) if antialias else 1
+  factor = max(1, min(factor, 16, y_hi - y_lo, x_hi - x_lo))
+  if factor > 1:
+    h = (y_hi - y_lo) // factor * factor
+    w = (x_hi - x_lo) // factor * factor
+    y_hi, x_hi = y_lo + h, x_lo + w
+  image = image[y_lo:y_hi, x_lo:x_hi]
+  mask = None if mask is None else mask[y_lo:y_hi, x_lo:x_hi, None]
+  if factor > 1:  # shrink first: packing costs a pass over the pixels
+    image = _box_downsample(image, factor)
+    mask = None if mask is None else _box_downsample(mask * np.uint8(255),
+                                                     factor)
+  elif mask is not None:
+    mask = mask * np.uint8(255)
+  region = _pack(image, None if mask is None else mask[..., 0])
+  # Source pixel -> region pixel; region pixel c averages source pixels
+  # x_lo + d c .. x_lo + d c + d - 1, centred at x_lo + d c + (d - 1) / 2.
+  shift = (factor - 1) / 2
+  to_region = np.array([[1.0 / factor, 0.0, -(x_lo + shift) / factor],
+                        [0.0, 1.0 / factor, -(y_lo + shift) / factor],
+                        [0.0, 0.0, 1.0]])
+  x, y = _grid(crop_size, to_region @ inverse)
+  if where is not None:
+    x, y = x[where], y[where]
+  return bilinear(region, x, y)
+
+
+def _box_downsample(array: np.ndarray, factor: int) -> np.ndarray:
+  """uint8 [h, w, C] -> uint8 [h / d, w / d, C] rounded block means.
+
+  h and w are multiples of d <= 16 (the uint16 sums cannot overflow).
+  """
+  rows = np.zeros((array.shape[0] // factor,) + array.shape[1:], np.uint16)
+  for i in range(factor):
+    rows += array[i::factor]
+  sums = rows[:, 0::factor].copy()
+  for j in range(1, factor):
+    sums += rows[:, j::factor]
+  sums += factor * factor // 2
+  return (sums // (factor * factor)).astype(np.uint8)
+
+
+def _random_field(rng: np.random.Generator, crop_size: int) -> np.ndarray:
+  """float32 [S, S, 3] in [0, 255]: a random n x n colour grid (n in 2..8)
+  interpolated bilinearly, separably; the background and occluder stand-in
+  when no images are given."""
+  n = int(rng.integers(2, 9))
+  knots = rng.integers(0, 256, (n, n, 3)).astype(np.float32)
+  position = (np.arange(crop_size) + 0.5) * ((n - 1) / crop_size)
+  lower = np.minimum(position.astype(int), n - 2)
+  frac = (position - lower).astype(np.float32)
+  rows = knots[lower] * (1.0 - frac)[:, None, None]  # [S, n, 3]
+  rows += knots[lower + 1] * frac[:, None, None]
+  field = rows[:, lower]  # [S, S, 3]
+  field *= (1.0 - frac)[None, :, None]
+  field += rows[:, lower + 1] * frac[None, :, None]
+  return field
+
+
+def _draw_background(backgrounds: Backgrounds, rng: np.random.Generator,
+                     crop_size: int,
+                     where: np.ndarray | None = None) -> np.ndarray:
+  """A random float32 [S, S, 3] background in [0, 255] (or its [K, 3] pixels
+  of `where`): a random square window of a random background image (mirrored
+  half of the time), or a random colour field."""
+  if backgrounds is None:
+    field = _random_field(rng, crop_size)
+    return field if where is None else field[where]
+  if callable(backgrounds):
+    image = np.asarray(backgrounds(rng))
+  else:
+    if not len(backgrounds):
+      raise ValueError('backgrounds is an empty sequence; pass images or None.')
+    image = np.asarray(backgrounds[int(rng.integers(len(backgrounds)))])
+  if image.ndim != 3 or image.shape[2] != 3:
+    raise ValueError('a background image must be [h, w, 3], got '
+                     f'{image.shape}.')
+  h, w = image.shape[:2]
+  side = min(h, w) * rng.uniform(0.5, 1.0)
+  x0 = rng.uniform(0, w - side)
+  y0 = rng.uniform(0, h - side)
+  s = crop_size / side
+  if rng.random() < 0.5:  # mirror
+    homography = np.array([[-s, 0.0, s * (x0 + side)], [0.0, s, -s * y0],
+                           [0.0, 0.0, 1.0]])
+  else:
+    homography = np.array([[s, 0.0, -s * x0], [0.0, s, -s * y0],
+                           [0.0, 0.0, 1.0]])
+  return warp(image.astype(np.uint8, copy=False), None, homography,
+              crop_size, where=where)[..., :3]
+
+
+def _occluder_shapes(config: ml_collections.ConfigDict,
+                     rng: np.random.Generator, crop_size: int,
+                     mask: np.ndarray | None) -> np.ndarray:
+  """bool [S, S]: union of random rectangles/ellipses within the coverage."""
+  c = np.arange(crop_size, dtype=np.float32) + 0.5
+  union = np.zeros((crop_size, crop_size), bool)
+  person = mask > 0.5 if mask is not None else None
+  if person is not None and person.sum() < 16:
+    person = None
+  if person is not None:  # centres near the person: inside its bounding box
+    rows = np.flatnonzero(person.any(axis=1))
+    cols = np.flatnonzero(person.any(axis=0))
+    box = (cols[0], cols[-1] + 1, rows[0], rows[-1] + 1)
+  else:
+    box = (0, crop_size, 0, crop_size)
+  area = person.sum() if person is not None else crop_size ** 2
+  count = int(rng.integers(1, config.max_count + 1))
+  for _ in range(count):
+    half_w, half_h = 0.5 * crop_size * rng.uniform(
+        config.min_size, config.max_size, 2)
+    cx = rng.uniform(box[0], box[1])
+    cy = rng.uniform(box[2], box[3])
+    ellipse = rng.random() < config.ellipse_probability
+    for _ in range(3):  # too much coverage: halve the patch, twice at most
+      if ellipse:
+        shape = (((c[None, :] - cx) / half_w) ** 2 +
+                 ((c[:, None] - cy) / half_h) ** 2) <= 1.0
+      else:
+        shape = ((np.abs(c[None, :] - cx) <= half_w) &
+                 (np.abs(c[:, None] - cy) <= half_h))
+      candidate = union | shape
+      covered = (candidate & person).sum() if person is not None else (
+          candidate.sum())
+      if covered <= config.max_coverage * area:
+        union = candidate
+        break
+      half_w, half_h = half_w / 2, half_h / 2
+  return union
+
+
+def _colour_noise(image: np.ndarray, config: ml_collections.ConfigDict,
+                  rng: np.random.Generator) -> np.ndarray:
+  """Per-channel gain/bias, brightness, contrast, pixel noise.
+
+  Args:
+    image: float32 [S, S, 3] in [0, 255] (overwritten).
+    config: the `colour` sub-config.
+    rng: random stream.
+
+  Returns:
+    float32 [S, S, 3] in [0, 1].
+  """
+  gain = rng.uniform(1.0 - config.gain, 1.0 + config.gain, 3)
+  bias = rng.uniform(-config.bias, config.bias, 3)
+  brightness = rng.uniform(-config.brightness, config.brightness)
+  contrast = rng.uniform(1.0 - config.contrast, 1.0 + config.contrast)
+  # x -> ((x * g + b + brightness) - mean) * contrast + mean, as one affine.
+  scaled = gain * contrast
+  mean = float(image.reshape(-1, 3).mean(axis=0) @ gain) / (3 * 255.0) + (
+      float(bias.mean()) + brightness)
+  offset = (bias + brightness) * contrast + mean * (1.0 - contrast)
+  image *= (scaled / 255.0).astype(np.float32)
+  image += offset.astype(np.float32)
+  if config.pixel_noise_std > 0:
+    image += rng.normal(0.0, config.pixel_noise_std,
+                        image.shape).astype(np.float32)
+  return np.clip(image, 0.0, 1.0, out=image)
+
+
+def _check_record(record: Mapping[str, Any]) -> None:
+  missing = [k for k in RECORD_KEYS if k not in record]
+  if missing:
+    raise ValueError(f'record is missing keys {missing}; a data source must '
+                     f'return the keys {RECORD_KEYS} (see the image-data '
+                     'contract in smplr_jax.input_pipeline).')
+  image = np.shape(record['image'])
+  if len(image) != 3 or image[2] != 3:
+    raise ValueError(f"record['image'] must be [H, W, 3], got {image}.")
+  if np.shape(record['mask'])[:2] != image[:2]:
+    raise ValueError(f"record['mask'] must be {list(image[:2])}, got "
+                     f"{np.shape(record['mask'])}.")
+  if np.shape(record['jl_cam']) != (jl_lib.NUM_POINTS, 3):
+    raise ValueError(f"record['jl_cam'] must be [{jl_lib.NUM_POINTS}, 3], got "
+                     f"{np.shape(record['jl_cam'])}.")
+
+
+def process_example(record: Mapping[str, Any],
+                    config: ml_collections.ConfigDict,
+                    seed: Sequence[int] = (0,), *, train: bool = True,
+                    backgrounds: Backgrounds = None) -> dict[str, np.ndarray]:
+  """One record -> one cropped (and, in training, augmented) example.
+
+  Args:
+    record: a dataset record (keys `RECORD_KEYS`, image-data contract).
+    config: `augment_config()`-like settings.
+    seed: integers that seed this example's random streams (the pipeline
+      passes (seed, epoch, index)).
+    train: False gives the plain root-centred crop (no augmentation).
+    backgrounds: images for background replacement and occluders: a sequence
+      of uint8 [h, w, 3] arrays, a callable rng -> such an array, or None for
+      random colour fields.
+
+  Returns:
+    dict of numpy arrays: image float32 [S, S, 3] in [0, 1], mask float32
+    [S, S], jl_cube float32 [42, 3], jl_crop float32 [42, 3] (u, v crop
+    pixels, depth relative to the root in metres), jl_cam float32 [42, 3],
+    jl_valid float32 [42], zoom float32 [] (k, 1 without scale augmentation),
+    has_mask int32 [], pose float32 [24, 3], betas float32 [10], gender int32
+    [], has_smpl int32 [].
+  """
+  _check_record(record)
+  seed = tuple(int(s) for s in np.atleast_1d(seed))
+  size = int(config.crop_size)
+  cube = float(config.cube_size)
+  jl_cam = np.asarray(record['jl_cam'], np.float64)
+  focal = np.asarray(record['focal'], np.float64)
+  principal = np.asarray(record['principal'], np.float64)
+  has_mask = int(record['has_mask'])
+
+  zoom, angle, flip = 1.0, 0.0, False
+  if train and config.scale.enabled:
+    r = config.scale.max_relative
+    zoom = float(_rng(seed, 'zoom').uniform(1.0 - r, 1.0 + r))
+  if train and config.rotation.enabled:
+    rng = _rng(seed, 'rotation')
+    if rng.random() < config.rotation.probability:
+      angle = np.deg2rad(rng.uniform(-1.0, 1.0) * config.rotation.max_degrees)
+  if train and config.flip.enabled:
+    flip = bool(_rng(seed, 'flip').random() < config.flip.probability)
+
+  points, pixels = crop_transform(jl_cam[0], focal, principal, size, cube,
+                                  zoom, angle, flip)
+  warped = warp(np.asarray(record['image'], np.uint8),
+                np.asarray(record['mask'], np.uint8), pixels, size,
+                config.antialias)
+  image = np.ascontiguousarray(warped[..., :3])  # [0, 255] until the end
+  mask = warped[..., 3] * np.float32(1.0 / 255.0)
+
+  if train and has_mask and config.background.enabled:
+    rng = _rng(seed, 'background')
+    if rng.random() < config.background.probability:
+      background = _draw_background(backgrounds, rng, size)
+      image -= background  # image = background + (image - background) * mask
+      image *= mask[..., None]
+      image += background
+  if train and config.occluders.enabled:
+    rng = _rng(seed, 'occluders')
+    if rng.random() < config.occluders.probability:
+      shapes = _occluder_shapes(config.occluders, rng, size,
+                                mask if has_mask else None)
+      image[shapes] = _draw_background(backgrounds, rng, size, where=shapes)
+  coloured = False
+  if train and config.colour.enabled:
+    rng = _rng(seed, 'colour')
+    if rng.random() < config.colour.probability:
+      image = _colour_noise(image, config.colour, rng)
+      coloured = True
+  if not coloured:
+    image *= np.float32(1.0 / 255.0)
+
+  new_cam = jl_cam @ points.T
+  crop_uv = project_to_crop(jl_cam, focal, principal, pixels)
+  valid = np.asarray(record['jl_valid'], np.float32)
+  pose = np.asarray(record['pose'], np.float64).copy()
+  # The in-plane rotation R alone (points = F R when flipped).
+  rotation = _MIRROR @ points if flip else points
+  pose[0] = Rotation.from_matrix(
+      rotation @ Rotation.from_rotvec(pose[0]).as_matrix()).as_rotvec()
+  if flip:
+    new_cam = new_cam[_POINT_PERMUTATION]
+    crop_uv = crop_uv[_POINT_PERMUTATION]
+    valid = valid[_POINT_PERMUTATION]
+    pose = mirror_pose(pose)
+  depth = new_cam[:, 2] - new_cam[0, 2]
+  jl_crop = np.concatenate([crop_uv, depth[:, None]], axis=1)
+  depth_scale = zoom if config.scale.scale_depth else 1.0
+  jl_cube = np.stack([(crop_uv[:, 0] / size - 0.5) * cube,
+                      (crop_uv[:, 1] / size - 0.5) * cube,
+                      depth * depth_scale], axis=1)
+  return {
+      'image': image.astype(np.float32, copy=False),
+      'mask': mask.astype(np.float32, copy=False),
+      'jl_cube': jl_cube.astype(np.float32),
+      'jl_crop': jl_crop.astype(np.float32),
+      'jl_cam': new_cam.astype(np.float32),
+      'jl_valid': valid,
+      'zoom': np.float32(zoom),
+      'has_mask': np.int32(has_mask),
+      'pose': pose.astype(np.float32),
+      'betas': np.asarray(record['betas'], np.float32),
+      'gender': np.int32(record['gender']),
+      'has_smpl': np.int32(record['has_smpl'])}
