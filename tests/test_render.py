@@ -1,0 +1,121 @@
+"""Tests of the CPU z-buffer rasteriser on scenes with known answers."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from smplr_jax import render
+
+# A 30 x 30 pixel square at depth 2 made of two triangles, counter-clockwise
+# on screen (front facing): pixel centres 11..40 (columns) x 21..50 (rows).
+_SQUARE = np.asarray([[10.5, 20.5, 2.0], [10.5, 50.5, 2.0], [40.5, 50.5, 2.0],
+                      [40.5, 20.5, 2.0]], np.float32)
+_SQUARE_FACES = np.asarray([[0, 1, 2], [0, 2, 3]], np.int32)
+_BIG = render.RasterConfig(small_window=2, ranked_windows=((64, 4),))
+
+
+def _rasterize(points, faces, size=64, config=_BIG):
+  return jax.jit(render.rasterize, static_argnums=(2, 3, 4))(
+      jnp.asarray(points)[None], jnp.asarray(faces), size, size, config)
+
+
+@pytest.mark.parametrize('config', [_BIG, render.exhaustive_config(64, 64)])
+def test_square_coverage(config):
+  out = _rasterize(_SQUARE, _SQUARE_FACES, config=config)
+  index = np.asarray(out.face_index[0])
+  expected = np.zeros((64, 64), bool)
+  expected[21:51, 11:41] = True
+  np.testing.assert_array_equal(index >= 0, expected)
+  assert set(np.unique(index[expected])) == {0, 1}
+  assert int(out.overflow[0]) == 0
+
+
+def test_backface_culling():
+  flipped = _SQUARE_FACES[:, ::-1]
+  culled = _rasterize(_SQUARE, flipped).face_index[0]
+  assert np.all(np.asarray(culled) == -1)
+  kept = _rasterize(_SQUARE, flipped, config=render.RasterConfig(
+      2, ((64, 4),), cull_backfaces=False)).face_index[0]
+  assert np.sum(np.asarray(kept) >= 0) == 30 * 30
+
+
+@pytest.mark.parametrize('near_first', [True, False])
+def test_nearer_triangle_wins(near_first):
+  near = [[5.0, 5.0, 2.0], [5.0, 40.0, 2.0], [40.0, 5.0, 2.0]]
+  far = [[10.0, 10.0, 3.0], [10.0, 50.0, 3.0], [50.0, 10.0, 3.0]]
+  points = np.asarray((near + far) if near_first else (far + near),
+                      np.float32)
+  faces = np.asarray([[0, 1, 2], [3, 4, 5]], np.int32)
+  index = np.asarray(_rasterize(points, faces).face_index[0])
+  near_id = 0 if near_first else 1
+  assert index[15, 15] == near_id  # inside both
+  assert index[30, 30] == 1 - near_id  # only the far one
+  assert index[2, 2] == -1
+
+
+def test_matches_reference_on_random_mesh():
+  rng = np.random.default_rng(0)
+  num = 400
+  centres = rng.uniform(-2, 50, (num, 1, 2))
+  offsets = rng.uniform(-4, 4, (num, 3, 2))
+  depth = rng.uniform(1, 5, (num, 3, 1))
+  points = np.concatenate([centres + offsets, depth], -1).reshape(-1, 3)
+  faces = np.arange(3 * num, dtype=np.int32).reshape(num, 3)
+  for cull in (True, False):
+    config = render.RasterConfig(2, ((16, 64), (8, 400)), cull)
+    out = _rasterize(points.astype(np.float32), faces, 48, config)
+    assert int(out.overflow[0]) == 0
+    reference = render.numpy_reference_rasterize(points, faces, 48, 48,
+                                                 cull_backfaces=cull)
+    got = np.asarray(out.face_index[0])
+    np.testing.assert_array_equal(got >= 0, reference >= 0)
+    assert np.mean(got == reference) > 0.995  # depth quantisation ties
+
+
+def test_overflow_is_reported():
+  big = np.asarray([[0.0, 0.0, 2.0], [0.0, 60.0, 2.0], [60.0, 0.0, 2.0]],
+                   np.float32)
+  out = _rasterize(big, np.asarray([[0, 1, 2]], np.int32),
+                   config=render.RasterConfig(2, ((8, 4),)))
+  assert int(out.overflow[0]) == 1
+
+
+def test_barycentric_coordinates_reproduce_pixel_centres():
+  points = jnp.asarray(_SQUARE)[None]
+  faces = jnp.asarray(_SQUARE_FACES)
+  out = _rasterize(_SQUARE, _SQUARE_FACES)
+  weights = render.barycentric_coordinates(points, faces, out.face_index)
+  corners = points[0][faces[jnp.maximum(out.face_index[0], 0)]]  # [H, W, 3, 3]
+  uv = jnp.einsum('hwk,hwkc->hwc', weights[0], corners)[..., :2]
+  rows, cols = np.mgrid[0:64, 0:64]
+  inside = np.asarray(out.face_index[0]) >= 0
+  np.testing.assert_allclose(np.asarray(uv)[inside][:, 0], cols[inside],
+                             atol=1e-3)
+  np.testing.assert_allclose(np.asarray(uv)[inside][:, 1], rows[inside],
+                             atol=1e-3)
+  np.testing.assert_allclose(np.asarray(weights[0]).sum(-1)[inside], 1.0,
+                             atol=1e-5)
+
+
+def test_project_and_normals():
+  points = jnp.asarray([[[0.0, 0.0, 2.0], [1.0, -0.5, 2.0]]])
+  uv = render.project(points, jnp.asarray([[100.0, 200.0]]),
+                      jnp.asarray([[31.5, 31.5]]))
+  np.testing.assert_allclose(np.asarray(uv[0]),
+                             [[31.5, 31.5, 2.0], [81.5, -18.5, 2.0]])
+  # A front face (counter-clockwise seen from the camera) points at it (-z).
+  tri = jnp.asarray([[[0.0, 0.0, 2.0], [0.0, 1.0, 2.0], [1.0, 0.0, 2.0]]])
+  normal = render.face_normals(tri, jnp.asarray([[0, 1, 2]]))
+  np.testing.assert_allclose(np.asarray(normal[0, 0]), [0.0, 0.0, -1.0])
+  screen = render.project(tri, jnp.asarray([[100.0, 100.0]]),
+                          jnp.asarray([[0.0, 0.0]]))
+  out = _rasterize(np.asarray(screen[0]) + [5, 5, 0], [[0, 1, 2]])
+  assert np.sum(np.asarray(out.face_index) >= 0) > 100
+
+
+def test_config_validation():
+  with pytest.raises(ValueError, match='ranked_windows'):
+    render.RasterConfig(small_window=4, ranked_windows=((4, 10),))
+  with pytest.raises(ValueError, match='points'):
+    render.rasterize(jnp.zeros((3, 3)), jnp.zeros((1, 3), jnp.int32), 8, 8)
