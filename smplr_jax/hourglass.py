@@ -49,6 +49,16 @@ from smplr_jax import heatmaps
 KERNEL_INIT = nn.initializers.variance_scaling(1 / 3, 'fan_in', 'uniform')
 
 
+def Conv1x1(features: int, **kwargs) -> nn.Dense:  # pylint: disable=invalid-name
+  """A 1x1 convolution as a Dense layer over the channel axis.
+
+  Same maths and parameter count (kernel [c, n] instead of [1, 1, c, n]);
+  XLA's CPU backend runs it as a matmul, 3-4x faster than a 1x1 `nn.Conv`
+  with its gradient (measured: 43 vs 11 GFLOP/s forward + backward).
+  """
+  return nn.Dense(features, kernel_init=KERNEL_INIT, **kwargs)
+
+
 class Residual(nn.Module):
   """Pre-activation bottleneck residual module: [B, h, w, c] -> [B, h, w, n].
 
@@ -70,15 +80,16 @@ class Residual(nn.Module):
                              axis_name=self.axis_name, dtype=self.dtype)
     conv = functools.partial(nn.Conv, dtype=self.dtype,
                              kernel_init=KERNEL_INIT)
+    conv1x1 = functools.partial(Conv1x1, dtype=self.dtype)
     half = self.features // 2
     h = nn.relu(norm(name='bn1')(x))
-    h = conv(half, (1, 1), use_bias=False, name='conv1')(h)
+    h = conv1x1(half, use_bias=False, name='conv1')(h)
     h = nn.relu(norm(name='bn2')(h))
     h = conv(half, (3, 3), padding='SAME', use_bias=False, name='conv2')(h)
     h = nn.relu(norm(name='bn3')(h))
-    h = conv(self.features, (1, 1), name='conv3')(h)
+    h = conv1x1(self.features, name='conv3')(h)
     if x.shape[-1] != self.features:
-      x = conv(self.features, (1, 1), use_bias=False, name='skip')(x)
+      x = conv1x1(self.features, use_bias=False, name='skip')(x)
     return x + h
 
 
@@ -181,15 +192,16 @@ class StackedHourglass(nn.Module):
     for s in range(self.num_stacks):
       y = Hourglass(self.hourglass_depth, f, name=f'hourglass{s}', **kw)(
           x, train)
-      y = conv(f, (1, 1), use_bias=False, name=f'features{s}_conv')(y)
+      y = Conv1x1(f, use_bias=False, dtype=self.dtype,
+                   name=f'features{s}_conv')(y)
       y = nn.relu(norm(name=f'features{s}_bn')(y))
       y = nn.Dropout(self.dropout_rate, deterministic=not train)(y)
-      pred = conv(self.num_depth_bins * self.num_channels, (1, 1),
-                  name=f'predictions{s}')(y)
+      pred = Conv1x1(self.num_depth_bins * self.num_channels, dtype=self.dtype,
+                     name=f'predictions{s}')(y)
       outputs.append(pred.reshape(b, h, w, self.num_depth_bins,
                                   self.num_channels).astype(jnp.float32))
       if s + 1 < self.num_stacks:
-        x = x + y + conv(f, (1, 1), name=f'remap{s}')(pred)
+        x = x + y + Conv1x1(f, dtype=self.dtype, name=f'remap{s}')(pred)
     return outputs
 
 
