@@ -2,19 +2,9 @@ r"""Image input pipeline: records -> augmented, batched, sharded examples.
 
 Any random-access source works: an object with `__len__` and
 `__getitem__(i) -> record`, e.g. a list of records or a `tfds.data_source`.
-A record is a dict of numpy arrays (image-data contract):
-
-| key | dtype, shape | meaning |
-|---|---|---|
-| image | uint8 [H, W, 3] | full frame |
-| mask | uint8 [H, W] | 1 on the person; all 0 when has_mask == 0 |
-| has_mask | int32 [] | 1 if the mask is real |
-| jl_cam | float32 [42, 3] | JL in camera coordinates (metres, OpenCV axes) |
-| jl_valid | float32 [42] | 1 where the point is annotated |
-| focal, principal | float32 [2] | fx, fy and cx, cy (pixels) |
-| pose | float32 [24, 3] | SMPL axis-angle, joint 0 in the camera frame |
-| betas | float32 [10] | SMPL shape |
-| gender, has_smpl | int32 [] | 0 female, 1 male, -1 unknown; 1 if SMPL valid |
+A record is a dict of numpy arrays, the table of
+`smplr_jax.datasets.common` (image, mask, jl_cam [42, 3], jl_valid, focal,
+principal, pose, betas, gender, has_smpl, has_mask).
 
 `make_iterator` yields batches (leading axis B) of the examples of
 `augment.process_example` (crop `image` float32 [S, S, 3], `mask`,

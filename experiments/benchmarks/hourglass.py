@@ -27,7 +27,7 @@ from smplr_jax import heatmaps, hourglass
 
 _BATCH_SIZE = flags.DEFINE_integer('batch_size', 16, 'CPU-config batch.')
 _PAPER_BATCH_SIZE = flags.DEFINE_integer('paper_batch_size', 8,
-                                         'Paper-config batch (memory only).')
+                                         'Paper-config batch (memory only); 0 skips it.')
 # Shared with train_step (it defines --min_time; importing it registers it).
 _MIN_TIME = train_step._MIN_TIME  # pylint: disable=protected-access
 _flops = train_step._flops  # pylint: disable=protected-access
@@ -124,6 +124,8 @@ def main(argv):
 
   # Paper config: memory of one training step (compiled, not run).
   pb = _PAPER_BATCH_SIZE.value
+  if pb <= 0:
+    return
   paper = hourglass.StackedHourglass(5, 256)
   shapes = hourglass.variable_shapes(paper, 256)
   opt_shapes = jax.eval_shape(tx.init, shapes['params'])

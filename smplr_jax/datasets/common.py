@@ -34,7 +34,7 @@ import io
 import os
 import pathlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -191,8 +191,12 @@ class ArrayRecordBuilder(tfds.core.GeneratorBasedBuilder,
                          skip_registration=True):
   """Base of our builders: ArrayRecord files, an optional body-model folder.
 
-  Subclasses define `_info`, `_split_generators` and `_generate_examples`.
+  Subclasses set `DESCRIPTION` (and `HOMEPAGE`) and define
+  `_split_generators` and `_generate_examples`; every builder stores the
+  same record features, unshuffled.
   """
+  DESCRIPTION: ClassVar[str] = ''
+  HOMEPAGE: ClassVar[str | None] = None
 
   def __init__(self, *, body_model_dir: str | os.PathLike[str] | None = None,
                **kwargs):
@@ -205,9 +209,16 @@ class ArrayRecordBuilder(tfds.core.GeneratorBasedBuilder,
     kwargs.setdefault('file_format', 'array_record')
     super().__init__(**kwargs)
 
-  def _metadata(self) -> tfds.core.MetadataDict:
-    return tfds.core.MetadataDict(
-        body_model_dir=self._body_model_dir or 'default')
+  def _info(self) -> tfds.core.DatasetInfo:
+    return tfds.core.DatasetInfo(
+        builder=self,
+        description=self.DESCRIPTION,
+        features=record_features(self.builder_config.image_format),
+        disable_shuffling=True,
+        homepage=self.HOMEPAGE,
+        metadata=tfds.core.MetadataDict(
+            body_model_dir=self._body_model_dir or 'default'),
+    )
 
 
 # ----------------------------------------------------------------------------

@@ -223,16 +223,9 @@ class Human36m(common.ArrayRecordBuilder):
   ]
   DEFAULT_CONFIG_NAME = 'protocol1'
 
-  def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
-        builder=self,
-        description='Human3.6M frames with 16 SMPL joints in camera '
-        'coordinates; see smplr_jax/datasets/human36m.py.',
-        features=common.record_features(self.builder_config.image_format),
-        disable_shuffling=True,
-        homepage='http://vision.imar.ro/human3.6m/',
-        metadata=self._metadata(),
-    )
+  DESCRIPTION = ('Human3.6M frames with 16 SMPL joints in camera '
+                 'coordinates; see smplr_jax/datasets/human36m.py.')
+  HOMEPAGE = 'http://vision.imar.ro/human3.6m/'
 
   def _split_generators(self, dl_manager) -> dict[str, Any]:
     manual_dir = common.manual_dir_of(dl_manager)

@@ -42,6 +42,8 @@ import tensorflow_datasets as tfds
 
 from smplr_jax.datasets import common
 
+_SUMMARY = __doc__.split('\n\n')[0]
+
 
 @dataclasses.dataclass(eq=False)
 class SyntheticConfig(tfds.core.BuilderConfig):
@@ -98,14 +100,7 @@ class SmplrSynthetic(common.ArrayRecordBuilder):
   ]
   DEFAULT_CONFIG_NAME = 'tiny'
 
-  def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
-        builder=self,
-        description=__doc__.split('\n\n')[0],
-        features=common.record_features(self.builder_config.image_format),
-        disable_shuffling=True,
-        metadata=self._metadata(),
-    )
+  DESCRIPTION = _SUMMARY
 
   def _split_generators(self, dl_manager) -> dict[str, Any]:
     del dl_manager

@@ -213,16 +213,9 @@ class Surreal(common.ArrayRecordBuilder):
   ]
   DEFAULT_CONFIG_NAME = 'stride10'
 
-  def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
-        builder=self,
-        description='SURREAL frames (Varol et al. 2017) with JL in camera '
-        'coordinates; see smplr_jax/datasets/surreal.py.',
-        features=common.record_features(self.builder_config.image_format),
-        disable_shuffling=True,
-        homepage='https://www.di.ens.fr/willow/research/surreal/',
-        metadata=self._metadata(),
-    )
+  DESCRIPTION = ('SURREAL frames (Varol et al. 2017) with JL in camera '
+                 'coordinates; see smplr_jax/datasets/surreal.py.')
+  HOMEPAGE = 'https://www.di.ens.fr/willow/research/surreal/'
 
   def _split_generators(self, dl_manager) -> dict[str, Any]:
     manual_dir = common.manual_dir_of(dl_manager)

@@ -179,16 +179,9 @@ class Up3d(common.ArrayRecordBuilder):
   ]
   DEFAULT_CONFIG_NAME = 'full'
 
-  def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
-        builder=self,
-        description='UP-3D images (Lassner et al. 2017) with SMPL fits and '
-        'JL in camera coordinates; see smplr_jax/datasets/up3d.py.',
-        features=common.record_features(self.builder_config.image_format),
-        disable_shuffling=True,
-        homepage='https://files.is.tuebingen.mpg.de/classner/up/',
-        metadata=self._metadata(),
-    )
+  DESCRIPTION = ('UP-3D images (Lassner et al. 2017) with SMPL fits and '
+                 'JL in camera coordinates; see smplr_jax/datasets/up3d.py.')
+  HOMEPAGE = 'https://files.is.tuebingen.mpg.de/classner/up/'
 
   def _split_generators(self, dl_manager) -> dict[str, Any]:
     manual_dir = common.manual_dir_of(dl_manager)
