@@ -177,6 +177,11 @@ class HourglassTask:
       return heatmaps.predict_jl(outputs[-1], self.config.cube_size)
     return predict
 
+  def predict_cube(self, variables: dict[str, PyTree],
+                   images: np.ndarray) -> jax.Array:
+    """[B, S, S, 3] crops -> [B, 42, 3] JL in the cube frame (last stack)."""
+    return self._predict(variables, images)
+
   def predict_camera_jl(self, variables: dict[str, PyTree],
                         role: str = 'test') -> dict[str, np.ndarray]:
     """Predictions on a split (plain crops): root-relative camera JL.
@@ -193,7 +198,7 @@ class HourglassTask:
                            total=-(-total // self.config.eval_batch_size),
                            disable=not self.config.get('progress_bar', True)):
       keep = batch['valid'] > 0
-      pred_cube = np.asarray(self._predict(variables, batch['image']))
+      pred_cube = np.asarray(self.predict_cube(variables, batch['image']))
       root = batch['jl_cam'][:, 0]
       pred = np.asarray(cube_to_camera(pred_cube, root)) - root[:, None]
       values = dict(pred_jl=pred, gt_jl=batch['jl_cam'] - root[:, None],

@@ -133,3 +133,18 @@ def test_launcher_resumes_finished_run(tiny_run):
       capture_output=True, text=True, check=False)
   assert out.returncode == 0, out.stderr[-2000:]
   assert 'cube-frame error of the 41 points' in out.stdout
+
+
+def test_draw_predictions_writes_a_picture(tiny_run):
+  _, workdir, _ = tiny_run
+  output = workdir.parent / 'predictions.png'
+  out = subprocess.run(
+      [sys.executable, '-m', 'experiments.hourglass.draw_predictions',
+       f'--workdir={workdir}', f'--output={output}', '--num_examples=4',
+       '--columns=2'], capture_output=True, text=True, check=False)
+  assert out.returncode == 0, out.stderr[-2000:]
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  picture = np.asarray(Image.open(output))
+  # 2 rows x 2 pairs of 64 px crops drawn at 4x (256 px cells).
+  assert picture.shape == (2 * (256 + 14 + 4) + 4, 2 * (2 * 256 + 12), 3)
+  assert picture.std() > 10  # not a blank canvas
