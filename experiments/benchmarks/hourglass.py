@@ -74,6 +74,34 @@ def _row(what, batch, seconds, flops, peak):
           f'| {flops / 1e9:.1f} | {rate:.1f} | {100 * rate / peak:.0f}% |')
 
 
+def print_conv_comparison(peak: float) -> None:
+  """Why 1x1 convolutions are Dense layers: both forward + backward."""
+  shape, features = (16, 32, 32, 64), 64
+  x = jax.random.normal(jax.random.PRNGKey(0), shape)
+  dimension_numbers = ('NHWC', 'HWIO', 'NHWC')
+  layers = {
+      '1x1 lax.conv': ((1, 1), lambda x, w: jax.lax.conv_general_dilated(
+          x, w, (1, 1), 'SAME', dimension_numbers=dimension_numbers)),
+      '1x1 as matmul (Dense)': ((1, 1), lambda x, w: x @ w[0, 0]),
+      '3x3 lax.conv': ((3, 3), lambda x, w: jax.lax.conv_general_dilated(
+          x, w, (1, 1), 'SAME', dimension_numbers=dimension_numbers)),
+  }
+  print('\nconvolution [16, 32, 32, 64] -> 64 channels, forward + backward:')
+  print('| layer | GFLOP/s | % of peak |')
+  print('|---|---|---|')
+  for name, (kernel, layer) in layers.items():
+    w = jax.random.normal(jax.random.PRNGKey(1), (*kernel, shape[-1],
+                                                  features))
+    grad = jax.jit(jax.grad(lambda x, w, layer=layer: jnp.sum(
+        jnp.square(layer(x, w))), argnums=(0, 1)))
+    seconds = timing.median_seconds(
+        lambda _, grad=grad, w=w: jax.block_until_ready(grad(x, w)),
+        _MIN_TIME.value)
+    flops = 3 * 2 * x.size * features * kernel[0] * kernel[1]
+    rate = flops / seconds / 1e9
+    print(f'| {name} | {rate:.1f} | {100 * rate / peak:.0f}% |')
+
+
 def main(argv):
   del argv
   peak = timing.matmul_peak_gflops(_MIN_TIME.value)
@@ -121,6 +149,7 @@ def main(argv):
         '% of peak |')
   print('|---|---|---|---|---|---|---|')
   print('\n'.join(rows), flush=True)
+  print_conv_comparison(peak)
 
   # Paper config: memory of one training step (compiled, not run).
   pb = _PAPER_BATCH_SIZE.value

@@ -17,4 +17,8 @@ def get_config():
                             num_steps=600)
   config.batch_size = 16
   config.learning_rate = 1e-3
+  # The paper's cross-entropy alone first learns the empty volume: after 300
+  # steps the soft-argmax was still ~480 mm off (the cube's centre). The L1
+  # on the soft-argmax (metres) drives the coordinates from the start.
+  config.loss.l1_weight = 1.0
   return config
