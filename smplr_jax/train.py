@@ -416,7 +416,16 @@ def load_trained_variables(workdir: str | pathlib.Path,
   if step not in manager.all_steps():
     raise ValueError(f'{workdir}: no checkpoint for step {step} (have '
                      f'{sorted(manager.all_steps())}).')
-  restored = manager.restore(step, args=ocp.args.StandardRestore())
+  # Restore onto this process's first device whatever mesh wrote it (a run
+  # trained on 2 devices is evaluated on 1): shapes and dtypes come from the
+  # checkpoint's metadata, the sharding is ours.
+  metadata = ocp.StandardCheckpointer().metadata(
+      manager.directory / str(step) / 'default').item_metadata.tree
+  device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+  abstract = jax.tree.map(
+      lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype,
+                                        sharding=device), metadata)
+  restored = manager.restore(step, args=ocp.args.StandardRestore(abstract))
   manager.close()
   variables = {'params': restored['params'],
                'batch_stats': restored['batch_stats']}

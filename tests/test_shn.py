@@ -58,6 +58,7 @@ def _tiny_config(tmp_path, **overrides):
   config.log_every = 10
   config.eval_every = 15
   config.learning_rate = 2e-3
+  config.loss.l1_weight = 0.0  # the paper's loss: cross-entropy only
   config.progress_bar = False
   config.data.builder_config = 'n32_v8_t8_s0'
   config.data.data_dir = str(tmp_path / 'tfds')
