@@ -419,8 +419,8 @@ def load_trained_variables(workdir: str | pathlib.Path,
   # Restore onto this process's first device whatever mesh wrote it (a run
   # trained on 2 devices is evaluated on 1): shapes and dtypes come from the
   # checkpoint's metadata, the sharding is ours.
-  metadata = ocp.StandardCheckpointer().metadata(
-      manager.directory / str(step) / 'default').item_metadata.tree
+  metadata = ocp.StandardCheckpointHandler().metadata(
+      manager.directory / str(step) / 'default')
   device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
   abstract = jax.tree.map(
       lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype,
