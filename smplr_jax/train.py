@@ -201,13 +201,15 @@ def make_train_step(task: Task, tx: optax.GradientTransformation, mesh: Mesh,
     return mapped(state, batch, loss_key)
 
   if host_batches:
+    from smplr_jax import input_pipeline  # pylint: disable=g-import-not-at-top
+
     def host_train_step(state, data_key, batch):
       sizes = {x.shape[0] for x in jax.tree.leaves(batch)}
       if sizes != {batch_size}:
         raise ValueError(f'a training batch has leading sizes {sorted(sizes)}; '
                          f'expected {batch_size} (config.batch_size).')
       return train_step(state, data_key,
-                        jax.device_put(batch, batch_sharding))
+                        input_pipeline.shard_batch(batch, mesh, DATA_AXIS))
     return host_train_step
 
   return train_step

@@ -10,12 +10,13 @@ last stack's soft-argmax projected onto the crop (right), with the point's
 
 from collections.abc import Sequence
 
+import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 from PIL import Image, ImageDraw
 
 from experiments.tools import draw_augmentations
-from smplr_jax import input_pipeline, shn, train
+from smplr_jax import heatmaps, input_pipeline, shn, train
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'A trained hourglass run.')
 _OUTPUT = flags.DEFINE_string('output', None, 'PNG to write.')
@@ -26,9 +27,14 @@ flags.mark_flags_as_required(['workdir', 'output'])
 
 def cube_to_crop_pixels(jl_cube: np.ndarray, crop_size: int,
                         cube_size: float) -> np.ndarray:
-  """[N, 42, 3] cube-frame JL -> crop pixels (u, v) and relative depth."""
-  uv = (jl_cube[..., :2] / cube_size + 0.5) * crop_size
-  return np.concatenate([uv, jl_cube[..., 2:]], axis=-1)
+  """[N, 42, 3] cube-frame JL -> crop pixels (u, v) and relative depth.
+
+  Crop pixels follow the voxel convention (pixel c covers [c, c + 1)), so
+  this is the hourglass's metres -> voxels map on an S x S grid.
+  """
+  uv = heatmaps.metres_to_voxels(jnp.asarray(jl_cube), cube_size,
+                                 (crop_size, crop_size, 1))[..., :2]
+  return np.concatenate([np.asarray(uv), jl_cube[..., 2:]], axis=-1)
 
 
 def main(argv: Sequence[str]) -> None:
