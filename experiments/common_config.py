@@ -32,5 +32,6 @@ def training_config(task: str, num_steps: int,
   config.validation_seed = 1
   config.test_set_size = 4096
   config.test_seed = 2
+  config.test_noise_seed = 1234  # noise of the evaluation's noisy inputs
   config.eval_batch_size = 256
   return config

@@ -13,9 +13,9 @@ import pathlib
 from absl import app
 from absl import flags
 
+from smplr_jax import checkpoints
 from smplr_jax import metrics
 from smplr_jax import tasks
-from smplr_jax import train
 
 _WORKDIRS = flags.DEFINE_list('workdirs', None, 'Run folders to evaluate.')
 _INPUT = flags.DEFINE_enum('input', 'clean', ['clean', 'noisy'],
@@ -28,7 +28,7 @@ def main(argv):
   del argv
   everything, rows = {}, {}
   for workdir in _WORKDIRS.value:
-    config, variables, step = train.load_trained_variables(workdir)
+    config, variables, step = checkpoints.load_trained_variables(workdir)
     results = tasks.make_task(config).evaluate(variables)
     results['checkpoint_step'] = step
     (pathlib.Path(workdir) / 'eval.json').write_text(

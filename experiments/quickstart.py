@@ -28,6 +28,7 @@ from smplr_jax import metrics  # pylint: disable=g-import-not-at-top,wrong-impor
 from smplr_jax import sampler  # pylint: disable=g-import-not-at-top,wrong-import-position
 from smplr_jax import smpl  # pylint: disable=g-import-not-at-top,wrong-import-position
 from smplr_jax import train  # pylint: disable=g-import-not-at-top,wrong-import-position
+from smplr_jax.tasks import smplr as smplr_task  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 _WORKDIR = flags.DEFINE_string('workdir', 'workdirs/quickstart', 'Run folder.')
 _STEPS = flags.DEFINE_integer('num_steps', 3000, 'Training steps.')
@@ -86,7 +87,8 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
   workdir = pathlib.Path(_WORKDIR.value)
   config = quickstart_config(_STEPS.value)
-  results = train.train_and_evaluate(config, workdir)
+  results = train.train_and_evaluate(config, workdir,
+                                     smplr_task.SMPLRTask(config))
   row = {k.split('/', 1)[1]: v for k, v in results.items()
          if k.startswith('clean/')}
   print('\nHeld-out set, input = ground-truth JL (mm):')

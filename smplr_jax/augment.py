@@ -1,6 +1,6 @@
 r"""Per-example image processing: the root-centred crop and its augmentations.
 
-`process_example` turns one dataset record (the image-data contract: a full
+`process_example` turns one dataset record (`smplr_jax.records`: a full
 frame, its person mask, the 42 JL points in camera coordinates, the camera and
 the SMPL parameters) into one training example: an S x S crop and ground truth
 that agrees with it. Everything runs on the host in numpy, one example at a
@@ -8,7 +8,7 @@ time, and is a deterministic function of the record, the config and a seed.
 
 Geometry
 --------
-The crop is the authors' (PAPER_FACTS.md): centred on the projection of the
+The crop is the authors' (`docs/paper_facts.md`): centred on the projection of the
 root (point 0), window side `w = f * cube / z_root` pixels (f the mean focal
 length, cube 2.5 m), resized to S x S. The augmentations change it as follows,
 all about the crop centre so that the root stays there:
@@ -68,10 +68,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from smplr_jax import jl as jl_lib
-
-# Keys every record must have (the image-data contract).
-RECORD_KEYS = ('image', 'mask', 'has_mask', 'jl_cam', 'jl_valid', 'focal',
-               'principal', 'pose', 'betas', 'gender', 'has_smpl')
+from smplr_jax import records
 
 # Random streams, one per augmentation (appended to an example's seed).
 _STREAMS = {'zoom': 0, 'rotation': 1, 'flip': 2, 'colour': 3, 'background': 4,
@@ -81,7 +78,7 @@ _MIRROR = np.diag([-1.0, 1.0, 1.0])
 _POINT_PERMUTATION = np.asarray(jl_lib.LEFT_RIGHT_PERMUTATION)
 _SMPL_PERMUTATION = _POINT_PERMUTATION[:jl_lib.NUM_JOINTS]
 # A background: a list of uint8 [h, w, 3] images, or rng -> such an image.
-Backgrounds = (Sequence[np.ndarray] |
+BackgroundSource = (Sequence[np.ndarray] |
                Callable[[np.random.Generator], np.ndarray] | None)
 
 
@@ -381,7 +378,7 @@ def _random_field(rng: np.random.Generator, crop_size: int) -> np.ndarray:
   return field
 
 
-def _draw_background(backgrounds: Backgrounds, rng: np.random.Generator,
+def _draw_background(backgrounds: BackgroundSource, rng: np.random.Generator,
                      crop_size: int,
                      where: np.ndarray | None = None) -> np.ndarray:
   """A random float32 [S, S, 3] background in [0, 255] (or its [K, 3] pixels
@@ -483,31 +480,14 @@ def _colour_noise(image: np.ndarray, config: ml_collections.ConfigDict,
   return np.clip(image, 0.0, 1.0, out=image)
 
 
-def _check_record(record: Mapping[str, Any]) -> None:
-  missing = [k for k in RECORD_KEYS if k not in record]
-  if missing:
-    raise ValueError(f'record is missing keys {missing}; a data source must '
-                     f'return the keys {RECORD_KEYS} (see the image-data '
-                     'contract in smplr_jax.input_pipeline).')
-  image = np.shape(record['image'])
-  if len(image) != 3 or image[2] != 3:
-    raise ValueError(f"record['image'] must be [H, W, 3], got {image}.")
-  if np.shape(record['mask'])[:2] != image[:2]:
-    raise ValueError(f"record['mask'] must be {list(image[:2])}, got "
-                     f"{np.shape(record['mask'])}.")
-  if np.shape(record['jl_cam']) != (jl_lib.NUM_POINTS, 3):
-    raise ValueError(f"record['jl_cam'] must be [{jl_lib.NUM_POINTS}, 3], got "
-                     f"{np.shape(record['jl_cam'])}.")
-
-
 def process_example(record: Mapping[str, Any],
                     config: ml_collections.ConfigDict,
                     seed: Sequence[int] = (0,), *, train: bool = True,
-                    backgrounds: Backgrounds = None) -> dict[str, np.ndarray]:
+                    backgrounds: BackgroundSource = None) -> dict[str, np.ndarray]:
   """One record -> one cropped (and, in training, augmented) example.
 
   Args:
-    record: a dataset record (keys `RECORD_KEYS`, image-data contract).
+    record: a record of the contract of `smplr_jax.records`.
     config: `augment_config()`-like settings.
     seed: integers that seed this example's random streams (the pipeline
       passes (seed, epoch, index)).
@@ -524,7 +504,7 @@ def process_example(record: Mapping[str, Any],
     has_mask int32 [], pose float32 [24, 3], betas float32 [10], gender int32
     [], has_smpl int32 [].
   """
-  _check_record(record)
+  records.check_record(record)
   seed = tuple(int(s) for s in np.atleast_1d(seed))
   size = int(config.crop_size)
   cube = float(config.cube_size)

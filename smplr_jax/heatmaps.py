@@ -1,6 +1,6 @@
 """Volumetric targets, loss and soft-argmax readout of the stacked hourglass.
 
-SMPLR's image network (paper Sec. 3.3, `PAPER_FACTS.md`) predicts, per stack,
+SMPLR's image network (paper Sec. 3.3, `docs/paper_facts.md`) predicts, per stack,
 a volume of logits `[B, H, W, D, C]` over a cube of side `cube_size` (2.5 m)
 centred on the root. Channels: C = 45 = 41 JL points (all but the root, which
 is the cube's centre) followed by 4 limbs (`LIMBS`).
@@ -136,7 +136,7 @@ def axis_gaussians(jl_cube: jnp.ndarray, cube_size: float,
   Returns:
     (gy [B, H, 41], gx [B, W, 41], gz [B, D, 41]).
   """
-  _check_jl(jl_cube)
+  jl_lib.check_jl(jl_cube, 'jl_cube')
   h, w, d = grid_shape
   voxels = metres_to_voxels(jl_cube[:, 1:].astype(jnp.float32), cube_size,
                             grid_shape)  # [B, 41, 3]
@@ -205,7 +205,7 @@ def limb_targets(jl_cube: jnp.ndarray, cube_size: float,
   Returns:
     [B, H, W, D, 4] targets of `LIMBS` (each bone's volume sums to 1).
   """
-  _check_jl(jl_cube)
+  jl_lib.check_jl(jl_cube, 'jl_cube')
   starts, ends, limb_of_bone = _bones()
   voxels = metres_to_voxels(jl_cube.astype(jnp.float32), cube_size,
                             grid_shape)
@@ -282,12 +282,6 @@ def predict_jl(volume_logits: jnp.ndarray, cube_size: float) -> jnp.ndarray:
   points = voxels_to_metres(voxels, cube_size, grid)
   root = jnp.zeros_like(points[:, :1])
   return jnp.concatenate([root, points], axis=1)
-
-
-def _check_jl(jl_cube: jnp.ndarray) -> None:
-  if jl_cube.ndim != 3 or jl_cube.shape[1:] != (jl_lib.NUM_POINTS, 3):
-    raise ValueError(f'jl_cube must be [B, {jl_lib.NUM_POINTS}, 3], got '
-                     f'{jl_cube.shape}.')
 
 
 def _mean_cross_entropy(logits: jnp.ndarray, gaussians, limbs: jnp.ndarray

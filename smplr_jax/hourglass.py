@@ -1,7 +1,7 @@
 """SMPLR's image network: a volumetric stacked hourglass (paper Sec. 3.3).
 
 The stacked hourglass of Newell et al. (ECCV 2016) with volumetric heads, as
-described in `PAPER_FACTS.md`:
+described in `docs/paper_facts.md`:
 
   * stem: 6x6 stride-2 conv(F/4)-BN-ReLU -> residual(F/2) -> 2x2 max-pool ->
     residual(F/2) -> residual(F); input S x S -> features S/4 x S/4 x F.
@@ -24,8 +24,9 @@ Convolutions directly followed by BatchNorm have no bias (BatchNorm removes
 it). BatchNorm state lives in the 'batch_stats' collection: apply with
 `mutable=['batch_stats']` and `rngs={'dropout': key}` when training.
 
-Parameter counts (`count_parameters`): paper config (5 stacks, F = 256,
-D = 16, C = 45) has 16,270,608 parameters.
+Parameter counts (`models.count_parameters` of `variable_shapes(net, S)`'s
+params): the paper config (5 stacks, F = 256, D = 16, C = 45) has
+16,270,608 parameters.
 """
 
 from __future__ import annotations
@@ -296,9 +297,3 @@ def init_variables(net: StackedHourglass, rng: jax.Array,
   return {'params': jax.tree_util.tree_map_with_path(fill, shapes['params']),
           'batch_stats': jax.tree_util.tree_map_with_path(
               fill, shapes['batch_stats'])}
-
-
-def count_parameters(net: StackedHourglass, input_size: int) -> int:
-  """Number of trainable parameters (shape-only init, nothing computed)."""
-  shapes = variable_shapes(net, input_size)
-  return sum(x.size for x in jax.tree.leaves(shapes['params']))

@@ -8,10 +8,10 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from smplr_jax import checkpoints
 from smplr_jax import jl as jl_lib
-from smplr_jax import smpl
+from smplr_jax import pipeline
 from smplr_jax import smplr as smplr_lib
-from smplr_jax import train
 
 
 def load_smplr(workdir: str | pathlib.Path,
@@ -29,29 +29,21 @@ def load_smplr(workdir: str | pathlib.Path,
     male), 'vertices' [B, V, 3], 'joints' [B, 24, 3], 'landmarks' [B, 18, 3]
     (all root-relative metres), 'faces' [F, 3].
   """
-  config, variables, _ = train.load_trained_variables(workdir, step)
+  config, variables, _ = checkpoints.load_trained_variables(workdir, step)
   missing = set(smplr_lib.PARTS) - set(variables['params'])
   if missing:
     raise ValueError(f'{workdir}: the run trained only '
                      f'{sorted(variables["params"])}; a predictor needs both '
                      'networks (train experiments/smplr/configs/smplr.py).')
-  body = smplr_lib.BodyModels.load(config.get('body_model_path'))
+  body = smplr_lib.GenderedModels.load(config.get('body_model_path'))
   net = smplr_lib.SMPLR(config.smplr)
 
   @jax.jit
   def predict(variables, jl):
-    predictions, _ = net.apply(variables['params'], variables['batch_stats'],
-                               jl, body.template_lengths, False)
-    rotation, betas, gender = smplr_lib.smpl_parameters(predictions, None,
-                                                        project=True)
-    out = smpl.smpl_forward(body.gendered, rotation, betas, gender=gender)
-    root = out.joints[:, :1]
-    points = jl_lib.joints_and_landmarks(body.gendered, out.vertices,
-                                         out.joints)
-    return dict(pose=rotation, betas=betas,
-                gender=jax.nn.sigmoid(predictions['male_logit']),
-                vertices=out.vertices - root, joints=out.joints - root,
-                landmarks=points[:, jl_lib.NUM_JOINTS:])
+    body_out = pipeline.jl_to_body(net, body, variables, jl)
+    return dict(pose=body_out['pose'], betas=body_out['betas'],
+                gender=body_out['male_prob'], vertices=body_out['vertices'],
+                joints=body_out['joints'], landmarks=body_out['landmarks'])
 
   def predictor(jl: jnp.ndarray) -> dict:
     jl = jnp.asarray(jl, jnp.float32)

@@ -2,9 +2,7 @@ r"""Image input pipeline: records -> augmented, batched, sharded examples.
 
 Any random-access source works: an object with `__len__` and
 `__getitem__(i) -> record`, e.g. a list of records or a `tfds.data_source`.
-A record is a dict of numpy arrays, the table of
-`smplr_jax.datasets.common` (image, mask, jl_cam [42, 3], jl_valid, focal,
-principal, pose, betas, gender, has_smpl, has_mask).
+A record is a dict of numpy arrays following `smplr_jax.records`.
 
 `make_iterator` yields batches (leading axis B) of the examples of
 `augment.process_example` (crop `image` float32 [S, S, 3], `mask`,
@@ -16,8 +14,8 @@ e = k // batches_per_epoch is shuffled by `default_rng([seed, e, 2**32 - 1])`
 and
 example i of epoch e is augmented with the seed (seed, e, i), so the result
 does not depend on the number of threads or the prefetch depth, and
-`start_step=k` resumes exactly where a run stopped. `shard_batch` places a
-host batch on a mesh, split along its `data` axis.
+`start_step=k` resumes exactly where a run stopped. The trainer places host
+batches on the device mesh with `smplr_jax.parallel.shard_batch`.
 
 `subsample_min_distance` is the paper's subsampling of training frames (every
 kept pair at least 100 mm apart for some joint).
@@ -30,15 +28,11 @@ import concurrent.futures
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
-import jax
 import ml_collections
 import numpy as np
-from jax.sharding import Mesh, NamedSharding
-from jax.sharding import PartitionSpec as P
 from scipy import spatial
 
 from smplr_jax import augment
-from smplr_jax.augment import augment_config, process_example  # noqa: F401
 
 # Appended to (seed, epoch) for the permutation (an example's seed is
 # (seed, epoch, index)); seeds must be non-negative integers.
@@ -103,7 +97,7 @@ def make_iterator(source: RandomAccessSource,
                   shuffle: bool = True, num_epochs: int | None = None,
                   drop_remainder: bool | None = None, num_threads: int = 2,
                   prefetch: int = 2,
-                  backgrounds: augment.Backgrounds = None
+                  backgrounds: augment.BackgroundSource = None
                   ) -> Iterator[dict[str, np.ndarray]]:
   """Batches of processed examples from a random-access source.
 
@@ -159,35 +153,6 @@ def make_iterator(source: RandomAccessSource,
       yield _collate([f.result() for f in futures], valid_)
   finally:
     executor.shutdown(wait=True, cancel_futures=True)
-
-
-def shard_batch(batch: Mapping[str, np.ndarray], mesh: Mesh,
-                axis: str | None = None) -> dict[str, jax.Array]:
-  """A host batch as global jax arrays split along the mesh's data axis.
-
-  Args:
-    batch: numpy arrays with a leading batch axis (this process's share;
-      with one process, the whole batch), divisible by the axis' size.
-    mesh: the device mesh (`train.make_mesh`).
-    axis: the mesh axis to split along; default `train.DATA_AXIS`.
-
-  Returns:
-    dict of jax.Array sharded as `PartitionSpec(axis)`.
-  """
-  if axis is None:
-    from smplr_jax import train  # pylint: disable=g-import-not-at-top
-    axis = train.DATA_AXIS
-  sharding = NamedSharding(mesh, P(axis))
-  size = mesh.shape[axis]
-  out = {}
-  for key, value in batch.items():
-    value = np.asarray(value)
-    if value.shape[0] % size:
-      raise ValueError(f"batch['{key}'] has {value.shape[0]} rows, not "
-                       f'divisible by the {size} devices of mesh axis '
-                       f'{axis!r}.')
-    out[key] = jax.make_array_from_process_local_data(sharding, value)
-  return out
 
 
 def subsample_min_distance(jl: np.ndarray, min_distance: float = 0.1, *,

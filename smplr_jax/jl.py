@@ -1,6 +1,6 @@
 """JL: SMPLR's 42-point body representation (24 joints + 18 landmarks).
 
-Point order (paper Fig. 3, `PAPER_FACTS.md`): 0 is the root (pelvis), 1-23
+Point order (paper Fig. 3, `docs/paper_facts.md`): 0 is the root (pelvis), 1-23
 are the other SMPL joints in SMPL order, 24-41 the 18 surface landmarks.
 JL is root-relative and in metres. Every point but the root has a parent
 (`JL_PARENTS`, the paper's kinematic tree kappa); the 41 bones
@@ -9,12 +9,20 @@ JL is root-relative and in metres. Every point but the root has a parent
   * N (Eq. 1), `bone_directions`: 41 unit vectors -> pose network Omega.
   * B (Eq. 2), `shape_features`: 41 bone lengths minus those of the template
     (B*, `template_bone_lengths`) -> shape network Psi.
+
+JL from SMPL parameters has one home, `smpl_points` (`smpl_points_and_root`
+also returns the posed root): it skins only the 18 landmark vertices of a
+`landmark_points_model`, which is what sampling, training losses and the
+dataset builders need; `joints_and_landmarks` picks JL out of a full forward.
 """
 
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
+from smplr_jax import body_model as bm
+from smplr_jax import smpl
 from smplr_jax.body_model import BodyModel
 
 NUM_JOINTS = 24
@@ -29,7 +37,7 @@ JOINT_NAMES = (
     'right_shoulder', 'left_elbow', 'right_elbow', 'left_wrist', 'right_wrist',
     'left_hand', 'right_hand')
 
-# In the order of the authors' landmark vertex ids (PAPER_FACTS table).
+# In the order of the authors' landmark vertex ids (docs/paper_facts.md).
 LANDMARK_NAMES = (
     'left_chest', 'right_chest', 'lower_belly', 'right_outer_hip',
     'left_outer_hip', 'right_thigh_front', 'left_thigh_front',
@@ -42,7 +50,8 @@ POINT_NAMES = JOINT_NAMES + LANDMARK_NAMES
 SMPL_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16,
                 17, 18, 19, 20, 21)
 
-# Parents of landmarks 24..41 (PAPER_FACTS, inferred from the authors' B*).
+# Parents of landmarks 24..41 (docs/paper_facts.md; inferred from the
+# authors' template bone lengths B*).
 LANDMARK_PARENTS = (9, 9, 0, 0, 0, 2, 1, 29, 30, 10, 11, 22, 16, 36, 17, 38,
                     23, 15)
 
@@ -177,3 +186,53 @@ def shape_features(jl: jnp.ndarray, template_lengths: jnp.ndarray) -> jnp.ndarra
     [..., 41] length differences (metres).
   """
   return bone_lengths(jl) - template_lengths.astype(jl.dtype)
+
+
+def check_jl(jl, name: str = 'jl') -> None:
+  """Raises ValueError unless `jl` is [B, 42, 3]."""
+  shape = tuple(np.shape(jl))
+  if len(shape) != 3 or shape[1:] != (NUM_POINTS, 3):
+    raise ValueError(f'{name} must be [B, {NUM_POINTS}, 3] (24 joints + 18 '
+                     f'landmarks, xyz), got {shape}')
+
+
+def landmark_points_model(model: BodyModel) -> BodyModel:
+  """The model (single or stacked) restricted to its 18 landmark vertices.
+
+  Its forward pass yields the 24 joints and the 18 landmarks, i.e. JL,
+  without skinning the rest of the mesh.
+  """
+  if model.landmark_vertex_ids.shape[-1] != NUM_LANDMARKS:
+    raise ValueError('the body model defines no (or not 18) landmark '
+                     'vertices; JL needs 18.')
+  return bm.select_vertices(model, model.landmark_vertex_ids)
+
+
+def smpl_points_and_root(points_model: BodyModel, pose: jnp.ndarray,
+                         betas: jnp.ndarray,
+                         gender: jnp.ndarray | None = None):
+  """Root-relative JL of SMPL parameters and the posed root joint.
+
+  Args:
+    points_model: `landmark_points_model(model)` (single or stacked).
+    pose: [B, 24, 3] axis-angle or [B, 24, 3, 3] relative rotations.
+    betas: [B, S] shape coefficients.
+    gender: [B] int model index when `points_model` is stacked (0 female,
+      1 male for the project's [female, male] model).
+
+  Returns:
+    (jl [B, 42, 3] joints and landmarks minus the root joint, root [B, 3]
+    the posed root joint, no translation), metres.
+  """
+  out = smpl.smpl_forward(points_model, pose, betas, gender=gender,
+                          chunk_size=0)
+  points = jnp.concatenate([out.joints, out.vertices], axis=1)
+  return points - out.joints[:, :1], out.joints[:, 0]
+
+
+def smpl_points(points_model: BodyModel, pose: jnp.ndarray,
+                betas: jnp.ndarray,
+                gender: jnp.ndarray | None = None) -> jnp.ndarray:
+  """Root-relative JL [B, 42, 3] of SMPL parameters (`smpl_points_and_root`
+  without the root)."""
+  return smpl_points_and_root(points_model, pose, betas, gender)[0]

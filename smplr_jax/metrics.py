@@ -9,7 +9,7 @@ like the paper's Table 1.
 from __future__ import annotations
 
 import collections
-from typing import Mapping
+from typing import Callable, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -109,6 +109,30 @@ def finalize(totals: Mapping[str, tuple]) -> dict[str, float]:
   totals = jax.device_get(totals)
   return {k: float(s) / float(n) * (100.0 if k in _PERCENT else 1000.0)
           for k, (s, n) in totals.items()}
+
+
+def reduce_batches(arrays: Mapping[str, np.ndarray], batch_size: int,
+                   fn: Callable[[dict, int], Mapping[str, Mapping]]
+                   ) -> dict[str, dict[str, float]]:
+  """Per-sample metrics of named rows over a whole set, reduced to means.
+
+  Args:
+    arrays: equally long arrays [N, ...] (a test set).
+    batch_size: samples per call of `fn` (the last batch may be smaller).
+    fn: (batch, start) -> {row: per-sample metrics dict}, e.g. jitted
+      `jl_metrics` of several models; `start` is the batch's first index
+      (to seed its noise).
+
+  Returns:
+    {row: `finalize`d metrics} (mm, %).
+  """
+  size = len(next(iter(arrays.values())))
+  totals = {}
+  for start in range(0, size, batch_size):
+    batch = {k: v[start:start + batch_size] for k, v in arrays.items()}
+    for row, per_sample in fn(batch, start).items():
+      totals[row] = accumulate(totals.get(row), per_sample)
+  return {row: finalize(t) for row, t in totals.items()}
 
 
 def format_table(rows: Mapping[str, Mapping[str, float]]) -> str:

@@ -1,6 +1,9 @@
 """SMPLR's regression networks (paper Sec. 3.2): shape net Psi, pose net Omega.
 
-Both share one architecture: a trunk of fully connected layers 1024, 1024,
+Also the building block shared by every MLP of the project (Psi, Omega and
+the DAE): `dense_bn_act`, Dense -> BatchNorm -> activation.
+
+Psi and Omega share one architecture: a trunk of fully connected layers 1024, 1024,
 512, 512, 512, 256, 256 -> D (linear), a residual branch from the fifth layer
 256 -> D, both concatenated -> D. Every hidden layer has BatchNorm and an
 activation (ELU, as in the authors' code). BatchNorm state is explicit: call
@@ -9,9 +12,11 @@ with `mutable=['batch_stats']` when training.
 
 from __future__ import annotations
 
-from typing import Sequence
+import math
+from typing import Any, Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from smplr_jax import rotations
@@ -21,6 +26,37 @@ BRANCH_FROM = 5  # the residual branch leaves after the fifth hidden layer
 BRANCH_WIDTH = 256
 
 ACTIVATIONS = {'elu': nn.elu, 'relu': nn.relu}
+
+
+def count_parameters(params: Any) -> int:
+  """Number of scalars in a parameter tree (arrays or `jax.ShapeDtypeStruct`
+  leaves, e.g. from `jax.eval_shape(net.init, ...)`)."""
+  return int(sum(math.prod(x.shape) for x in jax.tree.leaves(params)))
+
+
+def dense_bn_act(h: jnp.ndarray, width: int, name: str, *, train: bool,
+                 activation: str, axis_name: str | None,
+                 momentum: float) -> jnp.ndarray:
+  """Dense (no bias) -> BatchNorm -> activation: [B, F] -> [B, width].
+
+  Call inside a compact module: the layers `{name}_dense` and `{name}_bn`
+  become its children. No bias: BatchNorm removes it anyway, and Adam would
+  amplify its round-off gradients into noise.
+
+  Args:
+    h: [B, F] input.
+    width: output features.
+    name: prefix of the two layers' names.
+    train: BatchNorm on batch statistics (else running averages).
+    activation: a key of `ACTIVATIONS`.
+    axis_name: mesh axis over which BatchNorm averages batch statistics
+      inside a data-parallel step (None outside one).
+    momentum: BatchNorm running-average momentum.
+  """
+  h = nn.Dense(width, use_bias=False, name=f'{name}_dense')(h)
+  h = nn.BatchNorm(use_running_average=not train, axis_name=axis_name,
+                   momentum=momentum, name=f'{name}_bn')(h)
+  return ACTIVATIONS[activation](h)
 
 
 class ResidualMLP(nn.Module):
@@ -46,15 +82,10 @@ class ResidualMLP(nn.Module):
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, train: bool) -> jnp.ndarray:
-    act = ACTIVATIONS[self.activation]
-
     def hidden_layer(h, width, name):
-      # No bias: BatchNorm removes it anyway, and Adam would amplify its
-      # round-off gradients into noise.
-      h = nn.Dense(width, use_bias=False, name=f'{name}_dense')(h)
-      h = nn.BatchNorm(use_running_average=not train, axis_name=self.axis_name,
-                       momentum=self.bn_momentum, name=f'{name}_bn')(h)
-      return act(h)
+      return dense_bn_act(h, width, name, train=train,
+                          activation=self.activation,
+                          axis_name=self.axis_name, momentum=self.bn_momentum)
 
     h = x
     branch_input = None

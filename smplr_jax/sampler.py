@@ -67,6 +67,7 @@ import numpy as np
 
 from smplr_jax import body_model as bm
 from smplr_jax import jl as jl_lib
+from smplr_jax import rotations
 from smplr_jax import smpl
 
 FEMALE, MALE = 0, 1  # gender indices into a stacked [female, male] model
@@ -127,124 +128,11 @@ REST_MIXTURE_PROBABILITY = 0.5
 TEST_SET_STREAM = 0x7E57
 TEST_SET_CHUNK = 256  # bodies generated per jitted call of make_test_set
 
-_AXIS_INDEX = {'X': 0, 'Y': 1, 'Z': 2}
-
-
 def joint_limits_degrees() -> np.ndarray:
   """[24, 3, 2] (lower, upper) per joint and axis x, y, z; joint 0 global."""
   limits = [GLOBAL_ORIENTATION_LIMITS] + [
       JOINT_LIMITS[name][1:] for name in jl_lib.JOINT_NAMES[1:]]
   return np.asarray(limits, np.float64)
-
-
-# ----------------------------------------------------------------------------
-# Euler angles, quaternions (w, x, y, z), axis-angle and matrices.
-
-
-def _order_axes(order: str) -> tuple[int, int, int]:
-  if sorted(order) != ['X', 'Y', 'Z']:
-    raise ValueError(f'Euler order must be a permutation of XYZ, got {order!r}')
-  return tuple(_AXIS_INDEX[a] for a in order)
-
-
-def _elementary_matrix(angle: jnp.ndarray, axis: int) -> jnp.ndarray:
-  """[..., 3, 3] right-handed rotation by `angle` about coordinate `axis`."""
-  c, s = jnp.cos(angle), jnp.sin(angle)
-  one, zero = jnp.ones_like(angle), jnp.zeros_like(angle)
-  rows = {
-      0: ((one, zero, zero), (zero, c, -s), (zero, s, c)),
-      1: ((c, zero, s), (zero, one, zero), (-s, zero, c)),
-      2: ((c, -s, zero), (s, c, zero), (zero, zero, one)),
-  }[axis]
-  return jnp.stack([jnp.stack(r, axis=-1) for r in rows], axis=-2)
-
-
-def euler_to_matrix(angles: jnp.ndarray, order: str) -> jnp.ndarray:
-  """Intrinsic Euler angles -> rotation matrices.
-
-  Args:
-    angles: [..., 3] angles (radians) about x, y and z (stored per axis).
-    order: intrinsic order, e.g. 'XZY' means R = R_x(a_x) R_z(a_z) R_y(a_y).
-
-  Returns:
-    [..., 3, 3] rotation matrices.
-  """
-  i, j, k = _order_axes(order)
-  r = _elementary_matrix(angles[..., i], i)
-  r = jnp.einsum('...ab,...bc->...ac', r, _elementary_matrix(angles[..., j], j))
-  return jnp.einsum('...ab,...bc->...ac', r,
-                    _elementary_matrix(angles[..., k], k))
-
-
-def matrix_to_euler(matrix: jnp.ndarray, order: str) -> jnp.ndarray:
-  """Rotation matrices -> intrinsic Euler angles, the inverse of
-  `euler_to_matrix` for middle angles in [-pi/2, pi/2] and others in (-pi, pi].
-
-  Args:
-    matrix: [..., 3, 3] rotation matrices.
-    order: intrinsic order (see `euler_to_matrix`).
-
-  Returns:
-    [..., 3] angles (radians) about x, y and z.
-  """
-  i, j, k = _order_axes(order)
-  parity = 1.0 if (j - i) % 3 == 1 else -1.0  # +1 for cyclic orders
-  m = lambda a, b: matrix[..., a, b]
-  first = jnp.arctan2(-parity * m(j, k), m(k, k))
-  middle = jnp.arcsin(jnp.clip(parity * m(i, k), -1.0, 1.0))
-  last = jnp.arctan2(-parity * m(i, j), m(i, i))
-  by_axis = [None] * 3
-  by_axis[i], by_axis[j], by_axis[k] = first, middle, last
-  return jnp.stack(by_axis, axis=-1)
-
-
-def _quaternion_product(a: jnp.ndarray, b: jnp.ndarray) -> jnp.ndarray:
-  """Hamilton product of [..., 4] (w, x, y, z) quaternions."""
-  aw, ax, ay, az = jnp.moveaxis(a, -1, 0)
-  bw, bx, by, bz = jnp.moveaxis(b, -1, 0)
-  return jnp.stack([
-      aw * bw - ax * bx - ay * by - az * bz,
-      aw * bx + ax * bw + ay * bz - az * by,
-      aw * by - ax * bz + ay * bw + az * bx,
-      aw * bz + ax * by - ay * bx + az * bw,
-  ], axis=-1)
-
-
-def _euler_to_quaternion(angles: jnp.ndarray,
-                         axes: np.ndarray) -> jnp.ndarray:
-  """[..., J, 3] per-axis angles, [J, 3] intrinsic axis order -> [..., J, 4]."""
-  ordered = jnp.take_along_axis(
-      angles, jnp.broadcast_to(jnp.asarray(axes), angles.shape), axis=-1)
-  half = 0.5 * ordered
-  onehot = jnp.asarray(np.eye(3)[axes], angles.dtype)  # [J, 3 (step), 3]
-  elementary = jnp.concatenate(
-      [jnp.cos(half)[..., None], jnp.sin(half)[..., None] * onehot], axis=-1)
-  q = _quaternion_product(elementary[..., 0, :], elementary[..., 1, :])
-  return _quaternion_product(q, elementary[..., 2, :])
-
-
-def quaternion_to_axis_angle(q: jnp.ndarray) -> jnp.ndarray:
-  """[..., 4] unit (w, x, y, z) quaternions -> [..., 3] rotation vectors with
-  angle in [0, pi]."""
-  q = jnp.where(q[..., :1] < 0, -q, q)
-  w, v = q[..., 0], q[..., 1:]
-  sin_half = jnp.sqrt(jnp.sum(v * v, axis=-1))
-  small = sin_half < 1e-6
-  safe_sin = jnp.where(small, 1.0, sin_half)
-  factor = jnp.where(small, 2.0 / jnp.maximum(w, 1e-6),
-                     2.0 * jnp.arctan2(sin_half, w) / safe_sin)
-  return v * factor[..., None]
-
-
-def quaternion_to_matrix(q: jnp.ndarray) -> jnp.ndarray:
-  """[..., 4] unit (w, x, y, z) quaternions -> [..., 3, 3] rotations."""
-  w, x, y, z = jnp.moveaxis(q, -1, 0)
-  rows = (
-      (1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)),
-      (2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)),
-      (2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)),
-  )
-  return jnp.stack([jnp.stack(r, axis=-1) for r in rows], axis=-2)
 
 
 # ----------------------------------------------------------------------------
@@ -281,13 +169,13 @@ def sample_euler_angles(key: jax.Array, batch: int,
 
 
 def _order_axes_table() -> np.ndarray:
-  return np.asarray([_order_axes(o) for o in JOINT_EULER_ORDERS], np.int32)
+  return np.asarray([rotations.order_axes(o) for o in JOINT_EULER_ORDERS], np.int32)
 
 
 def _sample_pose_quaternions(key: jax.Array, batch: int,
                              dtype=jnp.float32) -> jnp.ndarray:
   """[B, 24, 4] relative joint rotations as unit quaternions."""
-  return _euler_to_quaternion(sample_euler_angles(key, batch, dtype),
+  return rotations.euler_to_quaternion(sample_euler_angles(key, batch, dtype),
                               _order_axes_table())
 
 
@@ -303,7 +191,7 @@ def sample_pose(key: jax.Array, batch: int, dtype=jnp.float32) -> jnp.ndarray:
     [B, 24, 3] axis-angle relative rotations; joint 0 is the global
     orientation.
   """
-  return quaternion_to_axis_angle(_sample_pose_quaternions(key, batch, dtype))
+  return rotations.quaternion_to_axis_angle(_sample_pose_quaternions(key, batch, dtype))
 
 
 def _sample_shape_and_gender(key: jax.Array, batch: int, num_betas: int,
@@ -344,7 +232,7 @@ def sample_parameters(key: jax.Array, batch: int, num_betas: int = 10,
   """
   quaternions, betas, gender = _sample_quaternions_betas_gender(
       key, batch, num_betas, beta_std, beta_clip, dtype)
-  return quaternion_to_matrix(quaternions), betas, gender
+  return rotations.quaternion_to_matrix(quaternions), betas, gender
 
 
 def _check_gendered(models: bm.BodyModel) -> None:
@@ -389,34 +277,6 @@ def sample_bodies(key: jax.Array, models: bm.BodyModel, batch: int,
               pose=rotations, betas=betas, gender=gender)
 
 
-def landmark_points_model(models: bm.BodyModel) -> bm.BodyModel:
-  """The model restricted to its 18 landmark vertices (cheap JL)."""
-  if models.landmark_vertex_ids.shape[-1] != jl_lib.NUM_LANDMARKS:
-    raise ValueError('the body model defines no (or not 18) landmark '
-                     'vertices; JL needs 18.')
-  return bm.select_vertices(models, models.landmark_vertex_ids)
-
-
-def smpl_points(points_model: bm.BodyModel, pose: jnp.ndarray,
-                betas: jnp.ndarray,
-                gender: jnp.ndarray | None = None) -> jnp.ndarray:
-  """Root-relative JL from SMPL parameters, skinning only the 18 landmarks.
-
-  Args:
-    points_model: `landmark_points_model(models)` (single or stacked).
-    pose: [B, 24, 3] axis-angle or [B, 24, 3, 3] relative rotations.
-    betas: [B, S] shape coefficients.
-    gender: [B] int model index when `points_model` is stacked.
-
-  Returns:
-    [B, 42, 3] joints and landmarks minus the root joint (metres).
-  """
-  out = smpl.smpl_forward(points_model, pose, betas, gender=gender,
-                          chunk_size=0)
-  points = jnp.concatenate([out.joints, out.vertices], axis=1)
-  return points - out.joints[:, :1]
-
-
 def sample_jl(key: jax.Array, models: bm.BodyModel, batch: int,
               num_betas: int = 10, beta_std: float = 1.0,
               beta_clip: float = 3.0) -> dict[str, jnp.ndarray]:
@@ -438,10 +298,10 @@ def sample_jl(key: jax.Array, models: bm.BodyModel, batch: int,
   """
   _check_gendered(models)
   if models.num_vertices != jl_lib.NUM_LANDMARKS or models.faces.shape[0]:
-    models = landmark_points_model(models)
+    models = jl_lib.landmark_points_model(models)
   rotations, betas, gender = sample_parameters(
       key, batch, num_betas, beta_std, beta_clip, models.v_template.dtype)
-  jl = smpl_points(models, rotations, betas, gender)
+  jl = jl_lib.smpl_points(models, rotations, betas, gender)
   return dict(jl=jl, pose=rotations, betas=betas, gender=gender)
 
 
@@ -495,7 +355,7 @@ def make_test_set(models: bm.BodyModel, size: int = 2048, seed: int = 0,
     sample = _jitted_sample_bodies
   else:
     sample = _jitted_sample_jl
-    models = landmark_points_model(models)
+    models = jl_lib.landmark_points_model(models)
   chunks = [jax.device_get(sample(jax.random.fold_in(key, i), models,
                                   TEST_SET_CHUNK, num_betas))
             for i in range(-(-size // TEST_SET_CHUNK))]

@@ -18,6 +18,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from smplr_jax import rotations
 from smplr_jax.body_model import BodyModel
 
 
@@ -33,36 +34,6 @@ class SMPLOutput(NamedTuple):
   vertices: jnp.ndarray
   joints: jnp.ndarray
   joint_transforms: jnp.ndarray
-
-
-def axis_angle_to_matrix(axis_angle: jnp.ndarray) -> jnp.ndarray:
-  """Rodrigues' formula, exact and with finite gradients at zero angle.
-
-  Args:
-    axis_angle: [..., 3] rotation vectors (angle in radians times unit axis).
-
-  Returns:
-    [..., 3, 3] rotation matrices.
-  """
-  theta2 = jnp.sum(axis_angle * axis_angle, axis=-1)[..., None, None]
-  # Double `where` so neither branch produces NaN gradients near zero.
-  small = theta2 < 1e-8
-  safe_theta2 = jnp.where(small, 1.0, theta2)
-  theta = jnp.sqrt(safe_theta2)
-  # sin(t)/t and (1 - cos t)/t^2 = 2 sin^2(t/2)/t^2, with Taylor series near 0.
-  sinc = jnp.where(small, 1.0 - theta2 / 6.0, jnp.sin(theta) / theta)
-  half_sin = jnp.sin(0.5 * theta)
-  cosc = jnp.where(small, 0.5 - theta2 / 24.0,
-                   2.0 * half_sin * half_sin / safe_theta2)
-  x, y, z = axis_angle[..., 0], axis_angle[..., 1], axis_angle[..., 2]
-  zero = jnp.zeros_like(x)
-  skew = jnp.stack([zero, -z, y, z, zero, -x, -y, x, zero], axis=-1)
-  skew = skew.reshape(axis_angle.shape[:-1] + (3, 3))
-  eye = jnp.eye(3, dtype=axis_angle.dtype)
-  # skew @ skew = r r^T - |r|^2 I, written out: batched 3x3 products are slow
-  # on XLA:CPU, elementwise code fuses.
-  outer = axis_angle[..., :, None] * axis_angle[..., None, :]
-  return eye + sinc * skew + cosc * (outer - theta2 * eye)
 
 
 @functools.lru_cache(maxsize=None)
@@ -173,7 +144,7 @@ _apply_vertex_transforms.defvjp(_apply_vertex_transforms_fwd,
 
 def _pose_to_rotations(pose: jnp.ndarray, num_joints: int) -> jnp.ndarray:
   if pose.ndim == 3 and pose.shape[1:] == (num_joints, 3):
-    return axis_angle_to_matrix(pose)
+    return rotations.axis_angle_to_matrix(pose)
   if pose.ndim == 4 and pose.shape[1:] == (num_joints, 3, 3):
     return pose
   raise ValueError(
@@ -206,9 +177,11 @@ def smpl_forward(model: BodyModel,
       the parent joint; joint 0 is the global orientation.
     betas: [B, K] shape coefficients, K <= model.num_betas (missing ones are 0).
     transl: optional [B, 3] translation added to vertices and joints.
-    gender: [B] int index into a stacked model's leading axis (e.g. 0 neutral,
-      1 male, 2 female for `stack_body_models([neutral, male, female])`).
-      Changing the mix does not recompile.
+    gender: [B] int index into a stacked model's leading axis: the position
+      of the model in the list given to `stack_body_models`. The project's
+      gendered model is `stack_body_models([female, male])`, so 0 = female,
+      1 = male (`sampler.FEMALE`, `sampler.MALE`). Changing the mix does not
+      recompile.
     chunk_size: batches larger than this run as a sequential map over chunks
       of this size (same results, better cache use); 0 disables, None picks
       `default_chunk_size()`.

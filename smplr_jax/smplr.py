@@ -1,11 +1,11 @@
 """SMPL reverse (SMPLR): JL -> SMPL pose and shape -> SMPL -> mesh.
 
-`SMPLR` bundles the two networks of the paper (Sec. 3.2) with the body model:
-Psi regresses betas and gender from bone lengths B (Eq. 2), Omega regresses
-the 24 relative rotations from bone directions N (Eq. 1), and the SMPL layer
-turns them back into joints, landmarks and vertices. `SMPLRTask` trains any
-subset of the two networks with the paper's losses on synthetic bodies, for
-`smplr_jax.train.train_and_evaluate`.
+`SMPLR` bundles the two networks of the paper (Sec. 3.2): Psi regresses
+betas and gender from bone lengths B (Eq. 2), Omega regresses the 24 relative
+rotations from bone directions N (Eq. 1); `smpl_parameters` turns their
+outputs into SMPL parameters and `GenderedModels` holds the body models they
+are used with. `smplr_jax.pipeline` runs them through SMPL to a mesh;
+`smplr_jax.tasks.smplr.SMPLRTask` trains them.
 
 Gender: index 0 = female, 1 = male (the stacked body model is
 [female, male]); the shape network outputs a male logit.
@@ -20,13 +20,10 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 
 from smplr_jax import body_model as bm
 from smplr_jax import jl as jl_lib
-from smplr_jax import metrics as metrics_lib
 from smplr_jax import models
-from smplr_jax import noise
 from smplr_jax import rotations
 from smplr_jax import sampler
 from smplr_jax import smpl
@@ -36,12 +33,14 @@ PyTree = Any
 
 
 @dataclasses.dataclass(frozen=True)
-class BodyModels:
-  """The body models SMPLR works with.
+class GenderedModels:
+  """The body models SMPLR works with (a pytree-free bundle of `BodyModel`s).
 
   Attributes:
-    gendered: stacked [female, male] model (full mesh).
-    points: `gendered` restricted to the landmark vertices (cheap JL).
+    gendered: stacked [female, male] model (full mesh); gender index 0 =
+      female, 1 = male.
+    points: `gendered` restricted to the landmark vertices (cheap JL,
+      `jl.smpl_points`).
     template_lengths: [41] B*, bone lengths of the neutral template.
   """
   gendered: bm.BodyModel
@@ -49,26 +48,13 @@ class BodyModels:
   template_lengths: jnp.ndarray
 
   @classmethod
-  def load(cls, path: str | None = None) -> 'BodyModels':
+  def load(cls, path: str | None = None) -> 'GenderedModels':
+    """Loads the models from a folder of SMPL files (None: the default)."""
     gendered = sampler.load_gendered_models(path)
     neutral = bm.load_body_model(path, 'neutral')
     return cls(gendered=gendered,
-               points=sampler.landmark_points_model(gendered),
+               points=jl_lib.landmark_points_model(gendered),
                template_lengths=jl_lib.template_bone_lengths(neutral))
-
-
-def points_from_parameters(body: BodyModels, rotation: jnp.ndarray,
-                           betas: jnp.ndarray,
-                           gender: jnp.ndarray) -> jnp.ndarray:
-  """SMPL parameters -> root-relative JL [B, 42, 3], skinning only 18 vertices.
-
-  Args:
-    body: the body models.
-    rotation: [B, 24, 3, 3] relative rotations.
-    betas: [B, S] shape coefficients.
-    gender: [B] int, 0 female / 1 male.
-  """
-  return sampler.smpl_points(body.points, rotation, betas, gender)
 
 
 class SMPLR:
@@ -96,8 +82,8 @@ class SMPLR:
                                    activation=config.activation,
                                    axis_name=axis_name)
     if config.shape_inputs == 'joints_landmarks':
-      self.shape_feature_ids = np.arange(jl_lib.NUM_POINTS - 1)
-    elif config.shape_inputs == 'joints':
+      self.shape_feature_ids = np.arange(jl_lib.NUM_BONES)
+    elif config.shape_inputs == 'joints':  # the 23 bones ending at a joint
       self.shape_feature_ids = np.arange(jl_lib.NUM_JOINTS - 1)
     else:
       raise ValueError("shape_inputs must be 'joints_landmarks' or 'joints', "
@@ -108,7 +94,8 @@ class SMPLR:
     dummy = jnp.zeros((2, jl_lib.NUM_POINTS, 3))
     for part, key in zip(PARTS, jax.random.split(rng)):
       if part in self.parts:
-        net, inputs = self._net_and_inputs(part, dummy, jnp.zeros(41))
+        net, inputs = self._net_and_inputs(part, dummy,
+                                           jnp.zeros(jl_lib.NUM_BONES))
         v = net.init(key, inputs, train=False)
         variables['params'][part] = v['params']
         variables['batch_stats'][part] = v['batch_stats']
@@ -169,131 +156,8 @@ def smpl_parameters(predictions: dict[str, jnp.ndarray],
   return rotation, betas, gender
 
 
-class SMPLRTask:
-  """Trains SMPLR networks on synthetic bodies (a `train.Task`)."""
-
-  def __init__(self, config: ml_collections.ConfigDict,
-               body: BodyModels | None = None):
-    self.config = config
-    self.body = body or BodyModels.load(config.get('body_model_path'))
-    self.smplr = SMPLR(config.smplr, axis_name='data')
-    self.eval_smplr = SMPLR(config.smplr)
-
-  # --- data -----------------------------------------------------------------
-
-  def sample_batch(self, rng: jax.Array, batch_size: int) -> dict:
-    body_key, noise_key = jax.random.split(rng)
-    rotation, betas, gender = sampler.sample_parameters(
-        body_key, batch_size, num_betas=self.config.smplr.num_betas)
-    jl = points_from_parameters(self.body, rotation, betas, gender)
-    return dict(jl=jl, pose=rotation, betas=betas, gender=gender,
-                jl_in=noise.uniform_point_noise(
-                    noise_key, jl, self.config.input_noise_scale))
-
-  def validation_batches(self) -> list[dict]:
-    key = jax.random.PRNGKey(self.config.validation_seed)
-    size, batch = self.config.validation_size, self.config.eval_batch_size
-    sample = jax.jit(self.sample_batch, static_argnums=1)
-    return [jax.device_get(sample(jax.random.fold_in(key, i), batch))
-            for i in range(max(1, size // batch))]
-
-  # --- training -------------------------------------------------------------
-
-  def init_variables(self, rng: jax.Array) -> dict[str, PyTree]:
-    variables = self.smplr.init(rng)
-    from smplr_jax import train  # pylint: disable=g-import-not-at-top
-    for part, workdir in self.config.init_from.items():
-      if workdir:
-        _, trained, _ = train.load_trained_variables(workdir)
-        if part not in trained['params']:
-          raise ValueError(f'{workdir} holds no {part!r} network (it has '
-                           f'{sorted(trained["params"])}).')
-        variables['params'][part] = trained['params'][part]
-        variables['batch_stats'][part] = trained['batch_stats'][part]
-    return variables
-
-  def loss(self, params, batch_stats, batch, rng, train: bool):
-    del rng
-    smplr = self.smplr if train else self.eval_smplr
-    weights = self.config.loss_weights
-    predictions, new_stats = smplr.apply(params, batch_stats, batch['jl_in'],
-                                         self.body.template_lengths, train)
-    terms = {}
-    if 'betas' in predictions:
-      terms['betas'] = jnp.mean(jnp.abs(predictions['betas'] - batch['betas']))
-      terms['gender'] = jnp.mean(optax.sigmoid_binary_cross_entropy(
-          predictions['male_logit'], batch['gender'].astype(jnp.float32)))
-      terms['shape_reg'] = jnp.mean(jnp.abs(predictions['betas']))
-    if 'rotation' in predictions:
-      terms['pose'] = jnp.mean(jnp.abs(predictions['rotation'] -
-                                       batch['pose']))
-    if weights.smpl:
-      rotation, betas, gender = smpl_parameters(predictions, batch,
-                                                project=False)
-      points = points_from_parameters(self.body, rotation, betas, gender)
-      terms['smpl'] = jnp.mean(jnp.abs(points - batch['jl']))
-    loss = sum(weights[k] * v for k, v in terms.items())
-    metrics = {f'loss_{k}': v for k, v in terms.items()}
-    return loss, (metrics, new_stats)
-
-  # --- evaluation -----------------------------------------------------------
-
-  def evaluate(self, variables: dict[str, PyTree]) -> dict[str, float]:
-    """Table-1 metrics on the held-out set, from clean and from noisy JL."""
-    test_set = sampler.make_test_set(self.body.gendered,
-                                     size=self.config.test_set_size,
-                                     seed=self.config.test_seed)
-    results = {}
-    for name, scale in (('clean', 0.0), ('noisy', 1.0)):
-      results.update({f'{name}/{k}': v for k, v in evaluate_on(
-          self.eval_smplr, self.body, variables, test_set,
-          noise_scale=scale, batch_size=self.config.eval_batch_size).items()})
-    return results
-
-
-def true_vertices(body: BodyModels, batch: dict) -> jnp.ndarray:
+def true_vertices(body: GenderedModels, batch: dict) -> jnp.ndarray:
   """[B, V, 3] root-relative ground-truth mesh of a batch's SMPL parameters."""
   out = smpl.smpl_forward(body.gendered, batch['pose'], batch['betas'],
                           gender=batch['gender'])
   return out.vertices - out.joints[:, :1]
-
-
-def smplr_jl_metrics(smplr: SMPLR, body: BodyModels,
-                     variables: dict[str, PyTree], jl_in: jnp.ndarray,
-                     batch: dict, gt_vertices: jnp.ndarray) -> dict:
-  """SMPLR on input JL [B, 42, 3] -> per-sample `metrics.jl_metrics` of its
-  SMPL output against the batch (ground truth for the parts not predicted)."""
-  predictions, _ = smplr.apply(variables['params'], variables['batch_stats'],
-                               jl_in, body.template_lengths, False)
-  rotation, betas, gender = smpl_parameters(predictions, batch, project=True)
-  out = smpl.smpl_forward(body.gendered, rotation, betas, gender=gender)
-  pred_jl = jl_lib.joints_and_landmarks(body.gendered, out.vertices,
-                                        out.joints)
-  male_prob = (jax.nn.sigmoid(predictions['male_logit'])
-               if 'male_logit' in predictions else None)
-  return metrics_lib.jl_metrics(
-      pred_jl, batch['jl'], pred_vertices=out.vertices - out.joints[:, :1],
-      gt_vertices=gt_vertices, pred_male_prob=male_prob,
-      gt_male=batch['gender'] == 1 if male_prob is not None else None)
-
-
-def evaluate_on(smplr: SMPLR, body: BodyModels, variables: dict[str, PyTree],
-                test_set: dict[str, np.ndarray], noise_scale: float,
-                batch_size: int) -> dict[str, float]:
-  """Runs SMPLR on a test set and reduces `metrics.jl_metrics` over it."""
-
-  @jax.jit
-  def batch_metrics(variables, batch, key):
-    jl_in = noise.uniform_point_noise(key, batch['jl'], noise_scale)
-    return smplr_jl_metrics(smplr, body, variables, jl_in, batch,
-                            true_vertices(body, batch))
-
-  size = len(test_set['jl'])
-  totals = None
-  key = jax.random.PRNGKey(1234)
-  for start in range(0, size - batch_size + 1, batch_size):
-    batch = {k: v[start:start + batch_size] for k, v in test_set.items()}
-    per_sample = batch_metrics(variables, batch,
-                               jax.random.fold_in(key, start))
-    totals = metrics_lib.accumulate(totals, per_sample)
-  return metrics_lib.finalize(totals)

@@ -43,7 +43,7 @@ import numpy as np
 
 from smplr_jax import body_model as bm
 from smplr_jax import jl as jl_lib
-from smplr_jax import render, sampler, smpl
+from smplr_jax import records, render, rotations, sampler, smpl
 
 # scikit-image photographs that ship inside the package (no download).
 # Loader name in skimage.data -> whether it is a colour image.
@@ -188,44 +188,6 @@ def body_part_per_face(models: bm.BodyModel) -> jnp.ndarray:
       jnp.int32)
 
 
-# ----------------------------------------------------------------------------
-# Rotations.
-
-
-def matrix_to_axis_angle(matrix: jnp.ndarray) -> jnp.ndarray:
-  """[..., 3, 3] rotation matrices -> [..., 3] rotation vectors (angle <= pi).
-
-  Via a unit quaternion (Shepperd's method: the largest of w, x, y, z is
-  computed from the diagonal, the others from off-diagonal sums).
-  """
-  m = matrix
-  trace = m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2]
-  diag = jnp.stack([trace, m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]], -1)
-  choice = jnp.argmax(diag, axis=-1)
-  candidates = []
-  # w largest.
-  w = 0.5 * jnp.sqrt(jnp.maximum(1 + trace, 1e-12))
-  candidates.append(jnp.stack([w, (m[..., 2, 1] - m[..., 1, 2]) / (4 * w),
-                               (m[..., 0, 2] - m[..., 2, 0]) / (4 * w),
-                               (m[..., 1, 0] - m[..., 0, 1]) / (4 * w)], -1))
-  # x, y, z largest.
-  for i in range(3):
-    j, k = (i + 1) % 3, (i + 2) % 3
-    s = 0.5 * jnp.sqrt(jnp.maximum(1 + m[..., i, i] - m[..., j, j] -
-                                   m[..., k, k], 1e-12))
-    q = [None] * 4
-    q[0] = (m[..., k, j] - m[..., j, k]) / (4 * s)
-    q[1 + i] = s
-    q[1 + j] = (m[..., j, i] + m[..., i, j]) / (4 * s)
-    q[1 + k] = (m[..., k, i] + m[..., i, k]) / (4 * s)
-    candidates.append(jnp.stack(q, -1))
-  quaternion = jnp.take_along_axis(
-      jnp.stack(candidates, -2), choice[..., None, None], axis=-2)[..., 0, :]
-  quaternion = quaternion / jnp.linalg.norm(quaternion, axis=-1,
-                                            keepdims=True)
-  return sampler.quaternion_to_axis_angle(quaternion)
-
-
 def _camera_rotation(elevation: jnp.ndarray) -> jnp.ndarray:
   """[B] elevation (rad) -> [B, 3, 3] body-frame (y up) to camera rotation.
 
@@ -276,10 +238,10 @@ class _Uniforms:
 def _draw_example(key: jax.Array, config: SyntheticConfig) -> dict:
   """All random choices of one example (vmapped over keys)."""
   param_key, uniform_key = jax.random.split(key)
-  rotations, betas, gender = sampler.sample_parameters(
+  pose, betas, gender = sampler.sample_parameters(
       param_key, 1, config.num_betas)
   u = _Uniforms(uniform_key)
-  draw = {'rotations': rotations[0], 'betas': betas[0], 'gender': gender[0]}
+  draw = {'rotations': pose[0], 'betas': betas[0], 'gender': gender[0]}
   draw['focal'] = u(*config.focal_range)
   draw['distance'] = u(*config.distance_range)
   draw['elevation'] = jnp.deg2rad(u(*config.elevation_range_deg))
@@ -438,9 +400,9 @@ def _geometry(models: bm.BodyModel, keys: jax.Array,
 
   # Camera-frame pose: global orientation composed with the camera rotation.
   cam_rot = _camera_rotation(draw['elevation'])  # [B, 3, 3]
-  rotations = draw['rotations'].at[:, 0].set(
+  pose = draw['rotations'].at[:, 0].set(
       jnp.einsum('bij,bjk->bik', cam_rot, draw['rotations'][:, 0]))
-  out = smpl.smpl_forward(models, rotations, draw['betas'],
+  out = smpl.smpl_forward(models, pose, draw['betas'],
                           gender=draw['gender'])
   root = out.joints[:, :1]
   vertices = out.vertices - root  # [B, V, 3] root-relative, camera axes
@@ -486,7 +448,7 @@ def _geometry(models: bm.BodyModel, keys: jax.Array,
           'jl_valid': jnp.ones((batch, num_points), jnp.float32),
           'focal': focal2.astype(jnp.float32),
           'principal': principal,
-          'pose': matrix_to_axis_angle(rotations).astype(jnp.float32),
+          'pose': rotations.matrix_to_axis_angle(pose).astype(jnp.float32),
           'betas': draw['betas'].astype(jnp.float32),
           'gender': draw['gender'].astype(jnp.int32),
           'has_smpl': jnp.ones((batch,), jnp.int32)}}
@@ -576,10 +538,6 @@ def _render_batch_staged(models, background_images, background_sizes, keys,
   return dict(out, **geometry['record'], overflow=fragments.overflow)
 
 
-RECORD_KEYS = ('image', 'mask', 'has_mask', 'jl_cam', 'jl_valid', 'focal',
-               'principal', 'pose', 'betas', 'gender', 'has_smpl')
-
-
 def example_keys(seed: int, indices: np.ndarray) -> jax.Array:
   """[N] keys of examples `indices`: fold_in(PRNGKey(seed), index)."""
   base = jax.random.PRNGKey(seed)
@@ -641,7 +599,7 @@ def render_examples(models: bm.BodyModel, num_examples: int, seed: int,
             'synthetic.render_examples: the rasteriser could not draw '
             f'{int(np.max(out["overflow"]))} faces of a batch at example '
             f'{first} even with config.fallback_raster; enlarge its windows.')
-    out = jax.device_get({k: out[k] for k in RECORD_KEYS})
+    out = jax.device_get({k: out[k] for k in records.RECORD_KEYS})
     for i in range(count):
       yield {k: np.asarray(v[i]) for k, v in out.items()}
 

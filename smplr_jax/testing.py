@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-# SMPL's kinematic tree (24 joints).
-SMPL_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16,
-                17, 18, 19, 20, 21)
+from smplr_jax.jl import SMPL_PARENTS
 
 
 def random_smpl_arrays(seed: int = 0,

@@ -1,8 +1,10 @@
 """The training library: one data-parallel loop for every network of the project.
 
-A *task* (e.g. `smplr_jax.smplr.SMPLRTask`) says what is trained: how to
-initialise its variables, how to draw a batch from a PRNG key, its loss and
-its evaluation. This module does the rest, the same way for all of them:
+A *task* (`Task`, e.g. `smplr_jax.tasks.smplr.SMPLRTask`) says what is
+trained: how to initialise its variables, how to draw a batch from a PRNG key
+(or stream one from the host), its loss and its evaluation. The launcher
+builds the task and passes it to `train_and_evaluate`; this module knows only
+the `Task` interface and does the rest, the same way for all of them:
 
   * one device mesh with a `data` axis; the per-device step is written
     pmap-style (explicit `lax.pmean` of gradients and metrics; BatchNorm
@@ -15,7 +17,9 @@ its evaluation. This module does the rest, the same way for all of them:
     that the host reads on logging/checkpoint steps (no per-step sync); the
     run then stops with `NonFiniteLossError`, its last good checkpoint intact;
   * orbax `CheckpointManager` keeps the last N checkpoints and the best one
-    (lowest validation loss); a run restarted on its workdir resumes;
+    (lowest validation loss); a run restarted on its workdir resumes
+    (`smplr_jax.checkpoints`); the mesh and batch placement come from
+    `smplr_jax.parallel`;
   * progress bar (tqdm) and metrics (absl log, TensorBoard events, jsonl).
 """
 
@@ -32,16 +36,18 @@ from absl import logging
 import flax.struct
 import jax
 import jax.numpy as jnp
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh, PartitionSpec as P
 import ml_collections
 import numpy as np
 import optax
 import orbax.checkpoint as ocp
 import tqdm
 
+from smplr_jax import checkpoints
 from smplr_jax import metric_writers
+from smplr_jax import parallel
+from smplr_jax.parallel import DATA_AXIS
 
-DATA_AXIS = 'data'
 PyTree = Any
 
 
@@ -72,7 +78,13 @@ class Task(Protocol):
     """Fixed held-out batches (host arrays) for the validation loss."""
 
   def evaluate(self, variables: dict[str, PyTree]) -> dict[str, float]:
-    """Final metrics of trained variables (host floats, reporting units)."""
+    """Final metrics of trained variables (host floats, reporting units).
+
+    Tasks whose evaluation also produces per-example arrays (the hourglass's
+    predictions) instead define `evaluate_with_predictions(variables) ->
+    (metrics, {name: array})`; `train_and_evaluate` then writes the arrays
+    to `workdir/predictions.npz`.
+    """
 
 
 @flax.struct.dataclass
@@ -92,16 +104,6 @@ class TrainState:
   batch_stats: PyTree
   opt_state: PyTree
   nonfinite_step: jax.Array
-
-
-def make_mesh(num_devices: int | None = None) -> Mesh:
-  """A 1-D mesh over the first `num_devices` devices (all by default)."""
-  devices = jax.devices()
-  if num_devices:
-    if num_devices > len(devices):
-      raise ValueError(f'asked for {num_devices} devices, have {len(devices)}')
-    devices = devices[:num_devices]
-  return Mesh(np.asarray(devices), (DATA_AXIS,))
 
 
 def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
@@ -159,7 +161,7 @@ def make_train_step(task: Task, tx: optax.GradientTransformation, mesh: Mesh,
   if batch_size % num_devices:
     raise ValueError(f'batch size {batch_size} is not divisible by the '
                      f'{num_devices} devices of the mesh')
-  batch_sharding = NamedSharding(mesh, P(DATA_AXIS))
+  batch_sharding = parallel.batch_sharding(mesh)
 
   def per_device_step(state: TrainState, batch: PyTree, rng: jax.Array):
     rng = jax.random.fold_in(rng, jax.lax.axis_index(DATA_AXIS))
@@ -201,15 +203,13 @@ def make_train_step(task: Task, tx: optax.GradientTransformation, mesh: Mesh,
     return mapped(state, batch, loss_key)
 
   if host_batches:
-    from smplr_jax import input_pipeline  # pylint: disable=g-import-not-at-top
-
     def host_train_step(state, data_key, batch):
       sizes = {x.shape[0] for x in jax.tree.leaves(batch)}
       if sizes != {batch_size}:
         raise ValueError(f'a training batch has leading sizes {sorted(sizes)}; '
                          f'expected {batch_size} (config.batch_size).')
       return train_step(state, data_key,
-                        input_pipeline.shard_batch(batch, mesh, DATA_AXIS))
+                        parallel.shard_batch(batch, mesh))
     return host_train_step
 
   return train_step
@@ -233,47 +233,9 @@ def _accumulate(totals: PyTree, metrics: PyTree) -> PyTree:
   return jax.tree.map(jnp.add, totals, metrics)
 
 
-def checkpoint_manager(workdir: str | pathlib.Path, keep: int = 3,
-                       create: bool = True) -> ocp.CheckpointManager:
-  """Keeps the last `keep` checkpoints and the one of lowest 'val_loss'."""
-  policies = ocp.checkpoint_managers
-  options = ocp.CheckpointManagerOptions(
-      create=create,
-      preservation_policy=policies.AnyPreservationPolicy([
-          policies.LatestN(n=keep),
-          policies.BestN(get_metric_fn=lambda m: m['val_loss'], reverse=True,
-                         n=1, keep_checkpoints_without_metrics=False),
-      ]),
-      enable_async_checkpointing=False)
-  return ocp.CheckpointManager(
-      pathlib.Path(workdir).resolve() / 'checkpoints', options=options)
-
-
-def best_or_latest_step(manager: ocp.CheckpointManager) -> int | None:
-  """Step of the best checkpoint (lowest val_loss), else the latest."""
-  best = manager.best_step()
-  return best if best is not None else manager.latest_step()
-
-
-def restore_state(manager: ocp.CheckpointManager, step: int,
-                  template: TrainState) -> TrainState:
-  abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
-  return manager.restore(step, args=ocp.args.StandardRestore(abstract))
-
-
-def _save_config(config: ml_collections.ConfigDict,
-                 workdir: pathlib.Path) -> None:
-  path = workdir / 'config.json'
-  text = config.to_json_best_effort(indent=2, sort_keys=True)
-  if path.exists() and json.loads(path.read_text()) != json.loads(text):
-    logging.warning('%s differs from the config of this run; the run resumes '
-                    'from its checkpoint with the new config.', path)
-  path.write_text(text)
-
-
 def train_and_evaluate(config: ml_collections.ConfigDict,
                        workdir: str | pathlib.Path,
-                       task: Task | None = None) -> dict[str, float]:
+                       task: Task) -> dict[str, float]:
   """Trains `config`'s task in `workdir` (resuming if it holds a checkpoint).
 
   Args:
@@ -281,8 +243,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       `learning_rate`, `log_every`, `eval_every`, `keep_checkpoints` and what
       the task reads. `num_devices` (0 = all) picks the mesh size.
     workdir: run folder: config.json, checkpoints/, TensorBoard events,
-      metrics.jsonl (one line per logging step), results.json.
-    task: the task; by default built from the config (`smplr_jax.tasks`).
+      metrics.jsonl (one line per logging step), results.json, and
+      predictions.npz for tasks with `evaluate_with_predictions`.
+    task: the task (the launcher builds it, e.g. `smplr_jax.tasks.make_task`).
 
   Returns:
     The task's final evaluation metrics (also written to results.json).
@@ -293,23 +256,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   """
   workdir = pathlib.Path(workdir).resolve()
   workdir.mkdir(parents=True, exist_ok=True)
-  _save_config(config, workdir)
-  if task is None:
-    from smplr_jax import tasks  # pylint: disable=g-import-not-at-top
-    task = tasks.make_task(config)
+  checkpoints.save_config(config, workdir)
 
-  mesh = make_mesh(config.get('num_devices', 0))
+  mesh = parallel.make_mesh(config.get('num_devices', 0))
   tx = make_optimizer(config)
   root_key = jax.random.PRNGKey(config.seed)
   init_key, data_key = jax.random.split(root_key)
-  replicated = NamedSharding(mesh, P())
+  replicated = parallel.replicated(mesh)
   state = jax.device_put(create_train_state(task.init_variables(init_key), tx),
                          replicated)
 
-  manager = checkpoint_manager(workdir, config.keep_checkpoints)
+  manager = checkpoints.checkpoint_manager(workdir, config.keep_checkpoints)
   if manager.latest_step() is not None:
     state = jax.device_put(
-        restore_state(manager, manager.latest_step(), state), replicated)
+        checkpoints.restore_state(manager, manager.latest_step(), state),
+        replicated)
     logging.info('Resumed %s at step %d.', workdir, int(state.step))
 
   # Image tasks stream batches from the host; the others sample on device.
@@ -317,7 +278,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   train_step = make_train_step(task, tx, mesh, config.batch_size,
                                host_batches=make_batches is not None)
   eval_loss = make_eval_loss(task, mesh)
-  validation = [jax.device_put(b, NamedSharding(mesh, P(DATA_AXIS)))
+  validation = [jax.device_put(b, parallel.batch_sharding(mesh))
                 for b in task.validation_batches()]
   writer = metric_writers.create_writer(workdir)
 
@@ -377,11 +338,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     batches.close()  # stops the loader's worker threads
   manager.wait_until_finished()
 
-  best = best_or_latest_step(manager)
+  best = checkpoints.best_or_latest_step(manager)
   if best is not None and best != int(state.step):
-    state = restore_state(manager, best, state)
-  results = task.evaluate({'params': state.params,
-                           'batch_stats': state.batch_stats})
+    state = checkpoints.restore_state(manager, best, state)
+  variables = {'params': state.params, 'batch_stats': state.batch_stats}
+  evaluate_with_predictions = getattr(task, 'evaluate_with_predictions', None)
+  if evaluate_with_predictions is not None:
+    results, predictions = evaluate_with_predictions(variables)
+    np.savez(workdir / 'predictions.npz', **predictions)
+  else:
+    results = task.evaluate(variables)
   results['checkpoint_step'] = int(best if best is not None else state.step)
   writer.write_scalars(int(state.step),
                        {f'test/{k}': v for k, v in results.items()})
@@ -389,46 +355,3 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   (workdir / 'results.json').write_text(json.dumps(results, indent=2))
   manager.close()
   return results
-
-
-def load_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
-  """The config a run saved in its workdir."""
-  path = pathlib.Path(workdir) / 'config.json'
-  if not path.is_file():
-    raise ValueError(f'{workdir}: no config.json; is this a training workdir '
-                     '(made by train_and_evaluate)?')
-  return ml_collections.ConfigDict(json.loads(path.read_text()))
-
-
-def load_trained_variables(workdir: str | pathlib.Path,
-                           step: int | None = None):
-  """(config, {'params', 'batch_stats'}, step) of a run's best checkpoint.
-
-  Args:
-    workdir: the run's workdir.
-    step: a specific checkpoint step; default the best (else the latest).
-  """
-  config = load_config(workdir)
-  manager = checkpoint_manager(workdir, create=False)
-  if step is None:
-    step = best_or_latest_step(manager)
-  if step is None:
-    raise ValueError(f'{workdir}: no checkpoint found under '
-                     f'{manager.directory}.')
-  if step not in manager.all_steps():
-    raise ValueError(f'{workdir}: no checkpoint for step {step} (have '
-                     f'{sorted(manager.all_steps())}).')
-  # Restore onto this process's first device whatever mesh wrote it (a run
-  # trained on 2 devices is evaluated on 1): shapes and dtypes come from the
-  # checkpoint's metadata, the sharding is ours.
-  metadata = ocp.StandardCheckpointHandler().metadata(
-      manager.directory / str(step) / 'default')
-  device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-  abstract = jax.tree.map(
-      lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype,
-                                        sharding=device), metadata)
-  restored = manager.restore(step, args=ocp.args.StandardRestore(abstract))
-  manager.close()
-  variables = {'params': restored['params'],
-               'batch_stats': restored['batch_stats']}
-  return config, variables, step

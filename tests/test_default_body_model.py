@@ -23,7 +23,7 @@ J = {name: j for j, name in enumerate((
     'L_wrist', 'R_wrist', 'L_hand', 'R_hand'))}
 
 # SMPL template bone lengths B* (m) of joints 1..23 and the SMPLR landmark
-# offsets (attached joint, cm in SMPL's rest frame), from docs/PAPER_FACTS.md.
+# offsets (attached joint, cm in SMPL's rest frame), from docs/paper_facts.md.
 SMPL_JOINT_BONE_LENGTHS = np.array([
     .1148, .1127, .1056, .3656, .3725, .1277, .3860, .3862, .0565, .1289,
     .1286, .2141, .1446, .1451, .0801, .0913, .0955, .2530, .2472, .2382,

@@ -6,7 +6,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from experiments.tools import draw_augmentations
-from smplr_jax import augment, input_pipeline, sampler, train
+from smplr_jax import augment, input_pipeline, sampler
 from smplr_jax import jl as jl_lib
 
 PERM = np.asarray(jl_lib.LEFT_RIGHT_PERMUTATION)
@@ -179,10 +179,10 @@ def smpl_bodies():
 
   # The SMPL forward of the 18 landmark vertices only (the same JL as
   # smpl.smpl_forward + jl.joints_and_landmarks on the full mesh, faster).
-  points_model = sampler.landmark_points_model(models)
+  points_model = jl_lib.landmark_points_model(models)
 
   def jl_of(pose_, betas_, gender_):
-    return np.asarray(sampler.smpl_points(
+    return np.asarray(jl_lib.smpl_points(
         points_model, np.asarray(pose_, np.float32), np.asarray(betas_),
         np.asarray(gender_)))
 
@@ -362,19 +362,6 @@ def test_evaluation_iterator_pads_the_last_batch(source):
   cams = np.concatenate([b['jl_cam'] for b in batches])[:10]
   np.testing.assert_allclose(cams, np.stack([r['jl_cam'] for r in source]),
                              atol=1e-6)
-
-
-def test_shard_batch_splits_along_the_data_axis(source):
-  mesh = train.make_mesh()
-  batch = next(input_pipeline.make_iterator(source, _config(crop_size=16), 4,
-                                            seed=0))
-  sharded = input_pipeline.shard_batch(batch, mesh)
-  for key, value in sharded.items():
-    np.testing.assert_array_equal(np.asarray(value), batch[key])
-    assert value.sharding.spec == jax.sharding.PartitionSpec(train.DATA_AXIS)
-  assert len(sharded['image'].addressable_shards) == mesh.devices.size
-  assert sharded['image'].addressable_shards[0].data.shape[0] == (
-      4 // mesh.devices.size)
 
 
 def _brute_force_subsample(jl, min_distance):

@@ -4,10 +4,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from scipy.spatial.transform import Rotation
 
 from smplr_jax import models
-from smplr_jax import rotations
 
 
 def _count(tree):
@@ -15,7 +13,7 @@ def _count(tree):
 
 
 @pytest.mark.parametrize('net,inputs,expected_params', [
-    # Authors' counts (PAPER_FACTS): Psi ~2.49 M, Omega ~2.77 M; ours drop
+    # Authors' counts (docs/paper_facts.md): Psi ~2.49 M, Omega ~2.77 M; ours drop
     # the redundant biases before BatchNorm (4,352 fewer).
     (models.ShapeNet(), jnp.zeros((3, 41)), 2_481_427),
     (models.PoseNet(), jnp.zeros((3, 41, 3)), 2_764_040),
@@ -82,19 +80,3 @@ def test_residual_branch_contributes():
   assert params['mlp']['trunk5_dense']['kernel'].shape == (512, 512)
   assert params['mlp']['branch1_dense']['kernel'].shape == (512, 256)
   assert params['mlp']['merge']['kernel'].shape == (22, 11)
-
-
-def test_rotation_6d_roundtrip_and_projection():
-  mats = jnp.asarray(Rotation.random(20, random_state=0).as_matrix(),
-                     jnp.float32)
-  np.testing.assert_allclose(
-      rotations.rotation_6d_to_matrix(rotations.matrix_to_rotation_6d(mats)),
-      mats, atol=1e-5)
-  noisy = mats + 0.05 * jax.random.normal(jax.random.PRNGKey(0), mats.shape)
-  projected = rotations.project_to_rotation(noisy)
-  np.testing.assert_allclose(jnp.linalg.det(projected), 1.0, atol=1e-5)
-  assert float(jnp.max(jnp.abs(projected - mats))) < 0.1
-  reflected = mats.at[:, :, 0].multiply(-1.0)  # det -1 input
-  np.testing.assert_allclose(
-      jnp.linalg.det(rotations.project_to_rotation(reflected)), 1.0,
-      atol=1e-5)

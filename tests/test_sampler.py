@@ -8,6 +8,7 @@ import pytest
 from smplr_jax import body_model as bm
 from smplr_jax import jl
 from smplr_jax import sampler
+from smplr_jax import rotations as smplr_rotations
 from smplr_jax import smpl
 from smplr_jax import testing
 
@@ -47,40 +48,17 @@ def test_limits_table():
   assert sampler.JOINT_LIMITS['right_elbow'][2][0] == 0
 
 
-@pytest.mark.parametrize('order', ['XYZ', 'XZY', 'YXZ', 'YZX', 'ZXY', 'ZYX'])
-def test_euler_round_trip(order):
-  rng = np.random.default_rng(0)
-  angles = rng.uniform(-3.1, 3.1, (100, 3))
-  middle = sampler._AXIS_INDEX[order[1]]  # pylint: disable=protected-access
-  angles[:, middle] /= 2.1  # within (-pi/2, pi/2)
-  angles = jnp.asarray(angles, jnp.float32)
-  matrix = sampler.euler_to_matrix(angles, order)
-  np.testing.assert_allclose(
-      jnp.einsum('...ji,...jk->...ik', matrix, matrix),
-      np.broadcast_to(np.eye(3), matrix.shape), atol=1e-5)
-  np.testing.assert_allclose(sampler.matrix_to_euler(matrix, order), angles,
-                             atol=1e-5)
-  # First angle about the first axis of the order, and so on (intrinsic).
-  ids = [sampler._AXIS_INDEX[a] for a in order]  # pylint: disable=protected-access
-  expected = np.eye(3)
-  for axis in ids:
-    e = np.zeros((100, 3), np.float32)
-    e[:, axis] = angles[:, axis]
-    expected = expected @ np.asarray(smpl.axis_angle_to_matrix(jnp.asarray(e)))
-  np.testing.assert_allclose(matrix, expected, atol=1e-5)
-
-
 def test_sampled_poses_are_within_limits():
   batch = 4096
   pose = jax.jit(sampler.sample_pose, static_argnums=1)(
       jax.random.PRNGKey(0), batch)
   assert pose.shape == (batch, 24, 3)
   assert np.all(np.linalg.norm(pose, axis=-1) <= np.pi + 1e-5)
-  rotations = smpl.axis_angle_to_matrix(pose)
+  rotations = smplr_rotations.axis_angle_to_matrix(pose)
   limits = np.deg2rad(sampler.joint_limits_degrees())
   tolerance = 1e-3
   for j, order in enumerate(sampler.JOINT_EULER_ORDERS):
-    angles = np.asarray(sampler.matrix_to_euler(rotations[:, j], order))
+    angles = np.asarray(smplr_rotations.matrix_to_euler(rotations[:, j], order))
     if j == 0:  # yaw wraps around
       angles = angles[:, [0, 2]]
       lower, upper = limits[0, [0, 2], 0], limits[0, [0, 2], 1]
@@ -150,7 +128,7 @@ def test_sample_jl_matches_sample_bodies(models):
   np.testing.assert_allclose(points['jl'], bodies['jl'], atol=1e-5)
   np.testing.assert_array_equal(points['gender'], bodies['gender'])
   # A pre-restricted model gives the same.
-  restricted = sampler.landmark_points_model(models)
+  restricted = jl.landmark_points_model(models)
   np.testing.assert_allclose(_sample_jl(key, restricted, 64, 10)['jl'],
                              points['jl'], atol=1e-6)
 
@@ -205,7 +183,7 @@ def test_default_model_bodies_look_human():
                   (lengths[:, point - 1] < 0.6)), jl.JOINT_NAMES[point]
   # Knees bend backwards only: in the thigh's frame (global orientation and
   # hip rotation undone) the ankle never ends up in front of the knee line.
-  out = _forward(sampler.landmark_points_model(models), bodies['pose'],
+  out = _forward(jl.landmark_points_model(models), bodies['pose'],
                  bodies['betas'], gender=bodies['gender'])
   world = np.asarray(out.joint_transforms[..., :3, :3])
   joints = np.asarray(out.joints)

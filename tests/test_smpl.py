@@ -8,7 +8,6 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from smplr_jax import body_model as bm
-from smplr_jax import smpl
 from smplr_jax import load_body_model, smpl_forward, stack_body_models
 
 torch = pytest.importorskip('torch')
@@ -79,28 +78,6 @@ def test_parity_with_smplx(smpl_arrays, kind, rotmat):
   np.testing.assert_allclose(out.joints, ref_joints, rtol=0, atol=1e-5)
   np.testing.assert_allclose(out.joint_transforms[..., :3, 3], out.joints,
                              atol=1e-6)
-
-
-def test_axis_angle_to_matrix_matches_scipy():
-  rng = np.random.default_rng(0)
-  vecs = np.concatenate([rng.normal(size=(50, 3)), np.zeros((1, 3)),
-                         [[np.pi, 0, 0], [0, 1e-6, 0], [3e-5, -2e-5, 1e-5]]])
-  with jax.enable_x64(True):
-    got = smpl.axis_angle_to_matrix(jnp.asarray(vecs))
-  np.testing.assert_allclose(got, Rotation.from_rotvec(vecs).as_matrix(),
-                             atol=1e-12)
-
-
-def test_rodrigues_gradient_finite_and_exact_at_zero():
-  """d R / d r at r = 0 is the skew-symmetric generator: finite and exact."""
-  jac = jax.jacfwd(smpl.axis_angle_to_matrix)(jnp.zeros(3))
-  jac_rev = jax.jacrev(smpl.axis_angle_to_matrix)(jnp.zeros(3))
-  generators = np.zeros((3, 3, 3))
-  generators[2, 1, 0], generators[1, 0, 2], generators[0, 2, 1] = 1, 1, 1
-  generators[1, 2, 0], generators[2, 0, 1], generators[0, 1, 2] = -1, -1, -1
-  expected = np.moveaxis(generators, 0, -1)  # [3, 3, 3]: d R_ij / d r_k
-  np.testing.assert_allclose(jac, expected, atol=1e-7)
-  np.testing.assert_allclose(jac_rev, expected, atol=1e-7)
 
 
 def test_check_grads_through_forward(smpl_arrays):

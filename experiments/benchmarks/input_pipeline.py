@@ -51,7 +51,7 @@ def augment_rows() -> list[str]:
 
 
 def subsample_rows() -> list[str]:
-  models = sampler.landmark_points_model(sampler.load_gendered_models())
+  models = jl.landmark_points_model(sampler.load_gendered_models())
   sample = jax.jit(sampler.sample_jl, static_argnums=(2,))
   keyframes = np.asarray(sample(jax.random.PRNGKey(0), models, 2001)['jl'])
   keyframes = keyframes[:, :jl.NUM_JOINTS]

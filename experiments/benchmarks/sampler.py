@@ -40,6 +40,7 @@ def main(argv):
   import numpy as np  # pylint: disable=g-import-not-at-top
 
   from smplr_jax import body_model as bm  # pylint: disable=g-import-not-at-top
+  from smplr_jax import jl as jl_lib  # pylint: disable=g-import-not-at-top
   from smplr_jax import sampler  # pylint: disable=g-import-not-at-top
   from smplr_jax import testing  # pylint: disable=g-import-not-at-top
 
@@ -53,7 +54,7 @@ def main(argv):
           bm.SMPL_LANDMARK_VERTEX_IDS)
       singles.append(bm.body_model_from_arrays(arrays, 'random'))
     models = bm.stack_body_models(singles)
-  points_model = sampler.landmark_points_model(models)
+  points_model = jl_lib.landmark_points_model(models)
   key = jax.random.PRNGKey(0)
   print(f'devices: {jax.devices()} | model {_MODEL.value}: '
         f'V={models.num_vertices}, pose correctives='

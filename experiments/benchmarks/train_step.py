@@ -20,8 +20,10 @@ from experiments.benchmarks import timing
 from experiments.smplr.configs import omega
 from experiments.smplr.configs import omega_smpl
 from experiments.smplr.configs import psi
+from smplr_jax import parallel
 from smplr_jax import smplr
 from smplr_jax import train
+from smplr_jax.tasks import smplr as smplr_task
 
 _BATCH_SIZES = flags.DEFINE_list('batch_sizes', ['256', '1024'],
                                  'Global batch sizes.')
@@ -42,14 +44,14 @@ def main(argv):
   print('| config | batch | what | steps/s | samples/s | GFLOP/step | '
         'GFLOP/s | % of peak |')
   print('|---|---|---|---|---|---|---|---|')
-  body = smplr.BodyModels.load()
-  mesh = train.make_mesh()
+  body = smplr.GenderedModels.load()
+  mesh = parallel.make_mesh()
   for name, module in (('psi', psi), ('omega', omega),
                        ('omega_smpl', omega_smpl)):
     for batch_size in [int(b) for b in _BATCH_SIZES.value]:
       config = module.get_config()
       config.batch_size = batch_size
-      task = smplr.SMPLRTask(config, body)
+      task = smplr_task.SMPLRTask(config, body)
       tx = train.make_optimizer(config)
       state = train.create_train_state(
           task.init_variables(jax.random.PRNGKey(0)), tx)

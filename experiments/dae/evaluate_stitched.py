@@ -19,11 +19,12 @@ import pathlib
 from absl import app
 from absl import flags
 
+from smplr_jax import checkpoints
 from smplr_jax import dae
 from smplr_jax import metrics
+from smplr_jax import pipeline
 from smplr_jax import sampler
 from smplr_jax import smplr
-from smplr_jax import train
 
 _DAE_WORKDIR = flags.DEFINE_string('dae_workdir', None, 'A trained DAE run.')
 _SMPLR_WORKDIR = flags.DEFINE_string('smplr_workdir', None,
@@ -36,11 +37,11 @@ flags.mark_flags_as_required(['dae_workdir', 'smplr_workdir'])
 
 def main(argv):
   del argv
-  dae_config, dae_variables, _ = train.load_trained_variables(
+  dae_config, dae_variables, _ = checkpoints.load_trained_variables(
       _DAE_WORKDIR.value)
-  smplr_config, smplr_variables, _ = train.load_trained_variables(
+  smplr_config, smplr_variables, _ = checkpoints.load_trained_variables(
       _SMPLR_WORKDIR.value)
-  body = smplr.BodyModels.load(smplr_config.get('body_model_path'))
+  body = smplr.GenderedModels.load(smplr_config.get('body_model_path'))
   test_set = sampler.make_test_set(body.gendered,
                                    size=smplr_config.test_set_size,
                                    seed=smplr_config.test_seed)
@@ -48,7 +49,7 @@ def main(argv):
   for kind in _NOISE.value:
     params = (dae_config.noise.params.to_dict()
               if kind == dae_config.noise.kind else {})
-    rows = dae.evaluate_stitched(
+    rows = pipeline.evaluate_stitched(
         dae.make_dae(dae_config.dae), dae_variables,
         smplr.SMPLR(smplr_config.smplr), smplr_variables, body, test_set,
         noise_kind=kind, noise_seed=dae_config.test_noise_seed,

@@ -13,6 +13,7 @@ from absl import logging
 from ml_collections import config_flags
 
 from smplr_jax import metrics
+from smplr_jax import tasks
 from smplr_jax import train
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config.',
@@ -35,7 +36,9 @@ def main(argv):
   del argv
   if not flags.FLAGS['verbosity'].present:  # orbax logs every save at INFO
     logging.set_verbosity(logging.WARNING)
-  results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  config = _CONFIG.value
+  results = train.train_and_evaluate(config, _WORKDIR.value,
+                                     tasks.make_task(config))
   print(f'\n{_WORKDIR.value}, held-out set, DAE input (before) and output '
         '(after), mm:')
   print(metrics.format_table(before_after_rows(results)))

@@ -16,7 +16,8 @@ from absl import app, flags
 from PIL import Image, ImageDraw
 
 from experiments.tools import draw_augmentations
-from smplr_jax import heatmaps, input_pipeline, shn, train
+from smplr_jax import checkpoints, heatmaps, input_pipeline
+from smplr_jax.tasks import hourglass as hourglass_task
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'A trained hourglass run.')
 _OUTPUT = flags.DEFINE_string('output', None, 'PNG to write.')
@@ -39,8 +40,9 @@ def cube_to_crop_pixels(jl_cube: np.ndarray, crop_size: int,
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  config, variables, step = train.load_trained_variables(_WORKDIR.value)
-  task = shn.HourglassTask(config)
+  config, variables, step = checkpoints.load_trained_variables(
+      _WORKDIR.value)
+  task = hourglass_task.HourglassTask(config)
   size, cube = config.input_size, config.cube_size
   batch = next(input_pipeline.make_iterator(
       task.sources['test'], config.augment, _NUM.value, config.seed,

@@ -11,7 +11,7 @@ Prints the test-split errors (mm) of the last stack's soft-argmax and writes
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from smplr_jax import metrics, shn
+from smplr_jax import metrics, tasks, train
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config.',
                                           lock_config=True)
@@ -23,7 +23,9 @@ def main(argv):
   del argv
   if not flags.FLAGS['verbosity'].present:  # orbax logs every save at INFO
     logging.set_verbosity(logging.WARNING)
-  results = shn.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  config = _CONFIG.value
+  results = train.train_and_evaluate(config, _WORKDIR.value,
+                                     tasks.make_task(config))
   print(f'\n{_WORKDIR.value}, test split, mm:')
   if 'mpjpe' in results:
     print(metrics.format_table({'SHN': results}))

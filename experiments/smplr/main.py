@@ -10,6 +10,7 @@ from absl import logging
 from ml_collections import config_flags
 
 from smplr_jax import metrics
+from smplr_jax import tasks
 from smplr_jax import train
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config.',
@@ -22,7 +23,9 @@ def main(argv):
   del argv
   if not flags.FLAGS['verbosity'].present:  # orbax logs every save at INFO
     logging.set_verbosity(logging.WARNING)
-  results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  config = _CONFIG.value
+  results = train.train_and_evaluate(config, _WORKDIR.value,
+                                     tasks.make_task(config))
   for variant in ('clean', 'noisy'):
     row = {k.split('/', 1)[1]: v for k, v in results.items()
            if k.startswith(variant + '/')}

@@ -101,7 +101,7 @@ SMPL_JOINT_BONE_LENGTHS = np.array([
     .2454, .0813, .0814])
 
 # The 18 SMPLR landmarks: (name, attached joint, offset in SMPL's rest frame in
-# cm), measured on SMPL (see docs/PAPER_FACTS.md), in the SMPLR order.
+# cm), measured on SMPL (see docs/paper_facts.md), in the SMPLR order.
 LANDMARKS = (
     ('left_chest', 'spine3', (8.9, 3.1, 12.7)),
     ('right_chest', 'spine3', (-8.4, 3.3, 13.1)),

@@ -8,22 +8,20 @@ Importing this package registers the builders `smplr_synthetic`, `surreal`,
     source = tfds.data_source('smplr_synthetic/tiny', split='train',
                               data_dir=DATA)
 
-returns records of the contract in `smplr_jax.datasets.common`. Build with
+returns records of the contract in `smplr_jax.records`. Build with
 `python -m smplr_jax.datasets.build NAME --data_dir=DATA [--config=...]
-[--manual_dir=...]`; each module's docstring gives its manual-directory
-layout.
+[--manual_dir=...]` (or `build_dataset` from Python); each module's
+docstring gives its manual-directory layout. `PairedJLDataset` holds
+(predicted, true) JL pairs of a trained network for the DAE.
 """
 
 import os
 
 import tensorflow_datasets as tfds
 
-from smplr_jax.datasets.common import (
-    RECORD_SPEC,
-    MissingFilesError,
-    check_record,
-)
+from smplr_jax.datasets.common import MissingFilesError
 from smplr_jax.datasets.human36m import Human36m
+from smplr_jax.datasets.paired import PairedJLDataset
 from smplr_jax.datasets.smplr_synthetic import SmplrSynthetic
 from smplr_jax.datasets.surreal import Surreal
 from smplr_jax.datasets.up3d import Up3d
@@ -36,8 +34,7 @@ BUILDERS = {
 }
 
 
-
-def build(name: str, data_dir: str | os.PathLike[str],
+def build_dataset(name: str, data_dir: str | os.PathLike[str],
           config: str | tfds.core.BuilderConfig | None = None,
           manual_dir: str | os.PathLike[str] | None = None,
           body_model_dir: str | os.PathLike[str] | None = None
@@ -69,12 +66,11 @@ def build(name: str, data_dir: str | os.PathLike[str],
 
 __all__ = [
     'BUILDERS',
-    'build',
-    'RECORD_SPEC',
+    'build_dataset',
     'Human36m',
     'MissingFilesError',
+    'PairedJLDataset',
     'SmplrSynthetic',
     'Surreal',
     'Up3d',
-    'check_record',
 ]

@@ -62,8 +62,8 @@ def main(argv: Sequence[str]) -> None:
     config = smplr_synthetic.custom_config(
         _TRAIN_SIZE.value, _VALIDATION_SIZE.value, _TEST_SIZE.value,
         _SEED.value)
-  builder = datasets.build(name, _DATA_DIR.value, config, _MANUAL_DIR.value,
-                  _BODY_MODEL_DIR.value)
+  builder = datasets.build_dataset(name, _DATA_DIR.value, config,
+                                  _MANUAL_DIR.value, _BODY_MODEL_DIR.value)
   print(f'{builder.info.full_name}: {builder.data_dir}')
   for split, info in builder.info.splits.items():
     print(f'  {split}: {info.num_examples} examples, {info.num_bytes} bytes')

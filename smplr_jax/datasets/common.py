@@ -11,21 +11,8 @@ needs no TensorFlow, to build or to read:
     in the contract below: `RecordFeatures` turns TFDS's decoded dict
     (mask [H, W, 1], Python ints) into mask [H, W] uint8 and int32 scalars.
 
-Dataset record (numpy):
-
-| key | dtype, shape | meaning |
-|---|---|---|
-| image | uint8 [H, W, 3] | full frame |
-| mask | uint8 [H, W] | 1 on the person; all 0 when has_mask == 0 |
-| has_mask | int32 [] | 1 if the mask is real |
-| jl_cam | float32 [42, 3] | JL in camera coordinates (metres, OpenCV axes) |
-| jl_valid | float32 [42] | 1 where the point is annotated |
-| focal | float32 [2] | fx, fy (pixels) |
-| principal | float32 [2] | cx, cy (pixels) |
-| pose | float32 [24, 3] | SMPL axis-angle; joint 0 in the camera frame |
-| betas | float32 [10] | SMPL shape |
-| gender | int32 [] | 0 female, 1 male, -1 unknown (neutral model) |
-| has_smpl | int32 [] | 1 when pose/betas are valid |
+Records follow the one contract of `smplr_jax.records` (keys, dtypes,
+shapes, frame and units).
 """
 
 from __future__ import annotations
@@ -37,7 +24,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image
@@ -45,25 +31,9 @@ from scipy.spatial.transform import Rotation
 
 from smplr_jax import body_model as bm
 from smplr_jax import jl as jl_lib
-from smplr_jax import sampler, smpl
+from smplr_jax import sampler
+from smplr_jax.records import INT_KEYS, NUM_BETAS, RECORD_SPEC, check_record  # noqa: F401
 
-NUM_BETAS = 10
-
-# key -> (numpy dtype, shape); None dims are image sizes.
-RECORD_SPEC = {
-    'image': (np.uint8, (None, None, 3)),
-    'mask': (np.uint8, (None, None)),
-    'has_mask': (np.int32, ()),
-    'jl_cam': (np.float32, (jl_lib.NUM_POINTS, 3)),
-    'jl_valid': (np.float32, (jl_lib.NUM_POINTS,)),
-    'focal': (np.float32, (2,)),
-    'principal': (np.float32, (2,)),
-    'pose': (np.float32, (jl_lib.NUM_JOINTS, 3)),
-    'betas': (np.float32, (NUM_BETAS,)),
-    'gender': (np.int32, ()),
-    'has_smpl': (np.int32, ()),
-}
-_INT_KEYS = ('has_mask', 'gender', 'has_smpl')
 IMAGE_FORMATS = ('png', 'jpeg')
 # How many missing files an error message names before it counts the rest.
 MISSING_FILES_SHOWN = 20
@@ -93,7 +63,7 @@ def finish_decoded_record(example: dict[str, Any]) -> dict[str, np.ndarray]:
   if mask.ndim == 3:
     mask = mask[..., 0]
   example['mask'] = mask
-  for key in _INT_KEYS:
+  for key in INT_KEYS:
     example[key] = np.asarray(example[key], np.int32)
   return example
 
@@ -145,30 +115,6 @@ def encode_image(image: np.ndarray, image_format: str = 'jpeg',
   return buffer.getvalue()
 
 
-def check_record(record: Mapping[str, Any], source: str = 'record') -> None:
-  """Raises ValueError unless `record` has the keys, dtypes and shapes of
-  `RECORD_SPEC` (mask of the image's size, binary)."""
-  missing = [k for k in RECORD_SPEC if k not in record]
-  if missing:
-    raise ValueError(f'{source}: missing keys {missing}; a record needs '
-                     f'{list(RECORD_SPEC)}.')
-  for key, (dtype, shape) in RECORD_SPEC.items():
-    value = np.asarray(record[key])
-    if value.dtype != dtype:
-      raise ValueError(f'{source}: {key} must be {np.dtype(dtype).name}, got '
-                       f'{value.dtype}.')
-    if value.ndim != len(shape) or any(
-        s is not None and s != v for s, v in zip(shape, value.shape)):
-      raise ValueError(f'{source}: {key} must have shape {shape} (None: any), '
-                       f'got {value.shape}.')
-  image, mask = np.asarray(record['image']), np.asarray(record['mask'])
-  if mask.shape != image.shape[:2]:
-    raise ValueError(f'{source}: mask {mask.shape} must match the image size '
-                     f'{image.shape[:2]}.')
-  if mask.size and mask.max() > 1:
-    raise ValueError(f'{source}: mask must hold 0/1, found {mask.max()}.')
-
-
 def encode_record(record: Mapping[str, Any], image_format: str = 'jpeg',
                   quality: int = 95, source: str = 'record') -> dict[str, Any]:
   """A contract record -> the values `record_features` encodes.
@@ -181,7 +127,7 @@ def encode_record(record: Mapping[str, Any], image_format: str = 'jpeg',
   example['image'] = io.BytesIO(
       encode_image(example['image'], image_format, quality))
   example['mask'] = io.BytesIO(encode_image(example['mask'], 'png'))
-  for key in _INT_KEYS:
+  for key in INT_KEYS:
     example[key] = int(example[key])
   return example
 
@@ -368,13 +314,7 @@ def rotate_global_orientation(rotation: np.ndarray,
 # JL from SMPL parameters.
 
 
-@jax.jit
-def _points_and_root(points_model: bm.BodyModel, pose: jnp.ndarray,
-                     betas: jnp.ndarray, gender: jnp.ndarray | None):
-  out = smpl.smpl_forward(points_model, pose, betas, gender=gender,
-                          chunk_size=0)
-  points = jnp.concatenate([out.joints, out.vertices], axis=1)
-  return points - out.joints[:, :1], out.joints[:, 0]
+_points_and_root = jax.jit(jl_lib.smpl_points_and_root)
 
 
 class SmplPoints:
@@ -388,7 +328,7 @@ class SmplPoints:
   """
 
   def __init__(self, models: bm.BodyModel, chunk: int = 32):
-    self.points_model = sampler.landmark_points_model(models)
+    self.points_model = jl_lib.landmark_points_model(models)
     self.stacked = models.is_stacked
     self.chunk = chunk
 

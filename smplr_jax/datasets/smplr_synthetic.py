@@ -2,8 +2,8 @@
 
 Records come from `smplr_jax.synthetic.render_examples(models, n, seed,
 start)`: random SMPL bodies (`smplr_jax.sampler`) rendered at 256 x 256 with
-their mask, camera-frame JL and parameters (the record table of
-`smplr_jax.datasets.common`). Everything is generated, so the dataset builds
+their mask, camera-frame JL and parameters (the record contract of
+`smplr_jax.records`). Everything is generated, so the dataset builds
 from a fresh clone with one command:
 
     python -m smplr_jax.datasets.build smplr_synthetic \
@@ -40,13 +40,14 @@ from typing import Any, ClassVar
 
 import tensorflow_datasets as tfds
 
+from smplr_jax import synthetic
 from smplr_jax.datasets import common
 
 _SUMMARY = __doc__.split('\n\n')[0]
 
 
 @dataclasses.dataclass(eq=False)
-class SyntheticConfig(tfds.core.BuilderConfig):
+class SmplrSyntheticConfig(tfds.core.BuilderConfig):
   """Size and seed of a synthetic dataset.
 
   Attributes:
@@ -62,19 +63,19 @@ class SyntheticConfig(tfds.core.BuilderConfig):
 
 
 def custom_config(train_size: int, validation_size: int, test_size: int,
-                  seed: int, image_format: str = 'png') -> SyntheticConfig:
+                  seed: int, image_format: str = 'png') -> SmplrSyntheticConfig:
   """A config of any size, named `n<train>_v<val>_t<test>_s<seed>`."""
   name = f'n{train_size}_v{validation_size}_t{test_size}_s{seed}'
   if image_format != 'png':
     name += f'_{image_format}'
-  return SyntheticConfig(
+  return SmplrSyntheticConfig(
       name=name, description=f'{train_size} / {validation_size} / '
       f'{test_size} examples, seed {seed}, {image_format} images.',
       train_size=train_size, validation_size=validation_size,
       test_size=test_size, seed=seed, image_format=image_format)
 
 
-def _split_offsets(config: SyntheticConfig) -> dict[str, tuple[int, int]]:
+def _split_offsets(config: SmplrSyntheticConfig) -> dict[str, tuple[int, int]]:
   """split -> (start, size) in the seed's example stream."""
   return {
       'train': (0, config.train_size),
@@ -89,11 +90,11 @@ class SmplrSynthetic(common.ArrayRecordBuilder):
   VERSION = tfds.core.Version('1.0.0')
   RELEASE_NOTES: ClassVar[dict[str, str]] = {'1.0.0': 'Initial release.'}
   BUILDER_CONFIGS: ClassVar[list[tfds.core.BuilderConfig]] = [
-      SyntheticConfig(name='tiny', description='64 / 16 / 16 examples.',
+      SmplrSyntheticConfig(name='tiny', description='64 / 16 / 16 examples.',
                       train_size=64, validation_size=16, test_size=16),
-      SyntheticConfig(name='small', description='4096 / 256 / 256 examples.',
+      SmplrSyntheticConfig(name='small', description='4096 / 256 / 256 examples.',
                       train_size=4096, validation_size=256, test_size=256),
-      SyntheticConfig(name='large',
+      SmplrSyntheticConfig(name='large',
                       description='100000 / 2000 / 2000 examples.',
                       train_size=100_000, validation_size=2000,
                       test_size=2000),
@@ -104,16 +105,14 @@ class SmplrSynthetic(common.ArrayRecordBuilder):
 
   def _split_generators(self, dl_manager) -> dict[str, Any]:
     del dl_manager
-    from smplr_jax import synthetic  # pylint: disable=g-import-not-at-top
-
     models = common.load_models(self._body_model_dir)
     config = self.builder_config
     return {
-        split: self._generate_examples(synthetic, models, start, size)
+        split: self._generate_examples(models, start, size)
         for split, (start, size) in _split_offsets(config).items() if size
     }
 
-  def _generate_examples(self, synthetic, models, start: int, size: int):
+  def _generate_examples(self, models, start: int, size: int):
     config = self.builder_config
     records = synthetic.render_examples(models, size, config.seed, start=start)
     count = 0

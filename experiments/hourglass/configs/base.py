@@ -1,10 +1,15 @@
-"""Shared defaults of the hourglass (SHN) experiments.
+"""Shared defaults of the hourglass (SHN) experiments; not run directly.
 
-Network per the paper (Sec. 3.3) and the authors' code (PAPER_FACTS.md):
-stacked volumetric hourglass, 41 point + 4 limb channels, 2.5 m cube, sigmoid
-cross-entropy on every stack. Data: a TFDS dataset of `smplr_jax.datasets`
-(default: the rendered `smplr_synthetic`, built on first use), root-centred
-crops with the paper's augmentations (`smplr_jax.augment`).
+`base_config()` is called by the runnable configs `cpu.py` (a CPU-sized
+network, measured in the README) and `paper.py` (the paper's size, a GPU
+run); their docstrings give the command, runtime and result.
+
+Network per the paper (Sec. 3.3) and the authors' code (docs/paper_facts.md,
+Section 8): stacked volumetric hourglass, 41 point + 4 limb channels, 2.5 m
+cube, sigmoid cross-entropy on every stack. Data: a TFDS dataset of
+`smplr_jax.datasets` (default: the rendered `smplr_synthetic`, built on
+first use), root-centred crops with the paper's augmentations
+(`smplr_jax.augment`).
 """
 
 import ml_collections

@@ -1,12 +1,29 @@
 r"""The paper's hourglass: 5 stacks, 256 features, 256 x 256 input, 64x64x16.
 
+Command:
+
     python -m experiments.hourglass.main \
         --config=experiments/hourglass/configs/paper.py \
         --workdir=workdirs/hourglass/paper
 
-A GPU run: batch 8 (the authors used 6-10), Adam at 1e-3 with cosine decay.
-The authors trained for about 10 days on one GPU; this config is the
-architecture at full size, not a reproduction of that schedule.
+A GPU run: batch 8 (the authors used 6-10), Adam at 1e-3 with cosine decay,
+200,000 steps on `smplr_synthetic/large` (100,000 training renders, built on
+first use). The authors trained for about 10 days on one GPU; this config is
+the architecture at full size, not a reproduction of that schedule.
+
+Runtime: never run to completion, and not timed on a GPU. On the README's
+2-core x86_64 CPU machine (AMD EPYC, no GPU) it is impractical: the README
+measures 915 GFLOP per training step at batch 8, and a (smaller) 2-stack,
+128-feature train step sustained 45.5 GFLOP/s there (README, hourglass
+throughput table): about 20 s per step, 6 to 7 weeks for 200,000 steps. Building
+`large` (104,000 renders) at the README's 544 examples in 16 s takes about
+50 minutes on that machine. XLA's memory analysis of the step: 5.6 GiB peak
+(README).
+
+Expected result: none measured (16,270,608 parameters, asserted in
+tests/test_hourglass.py). For comparison only, the paper's hourglass on
+SURREAL (docs/paper_facts.md, Table 1): 61.9 mm Jt (SHN), 53.0 mm with
+augmentation and limb heatmaps (SHN^L_aug).
 """
 
 from experiments.hourglass.configs import base

@@ -1,8 +1,20 @@
-"""Shared defaults of the SMPLR experiments (each config file overrides a few).
+"""Shared defaults of the SMPLR experiments; not run directly.
 
-Hyperparameters follow the authors' code (../shared/docs/PAPER_FACTS.md):
-Adam, batch 256, ELU, L1 losses with equal weights, uniform input noise.
-Learning rate 1e-3 (paper) with a cosine decay to 1e-5 over the run.
+Each runnable config starts from `base_config()` and overrides a few fields:
+`psi.py`, `psi_nl.py`, `omega.py`, `omega_smpl.py` and `smplr.py` (their
+docstrings give the command, runtime and measured result). All Table-1 rows
+in one go, with the step counts the README's results were measured with
+(6,000 steps per network, 3,000 for the end-to-end stage, instead of this
+file's default 20,000):
+
+    bash experiments/smplr/run_table1.sh workdirs/table1
+
+about 25 minutes on the README's 2-core x86_64 CPU machine (AMD EPYC, no
+GPU), an estimate from the measured steps/s (README, "SMPL reverse").
+
+Hyperparameters follow the authors' code (docs/paper_facts.md, Sections 5
+and 6): Adam, batch 256, ELU, L1 losses with equal weights, uniform input
+noise. Learning rate 1e-3 (paper) with a cosine decay to 1e-5 over the run.
 """
 
 import ml_collections

@@ -1,10 +1,29 @@
 r"""Omega: the pose network, L1 on rotation matrices only (Table 1).
 
-    python -m experiments.smplr.main --config=experiments/smplr/configs/omega.py \
-        --workdir=workdirs/omega
+Command (the step count of experiments/smplr/run_table1.sh, which produced
+the numbers below; the base default is 20,000 steps); add
+`--config.smplr.rotation=6d` for the 6D representation (the script's
+`omega_6d` row):
 
-Paper (SURREAL): 67.8 mm joints. `--config.smplr.rotation=6d` for the 6D
-representation.
+    python -m experiments.smplr.main --config=experiments/smplr/configs/omega.py \
+        --workdir=workdirs/omega --config.num_steps=6000
+
+Runtime on the README's 2-core x86_64 CPU machine (AMD EPYC, no GPU):
+6,000 steps at the measured 37.9 steps/s (README, training-step table) are
+about 2.6 minutes of training, plus roughly a minute of start-up,
+compilation and evaluation (estimated, not timed); 20,000 steps about 9
+minutes of training. The 6D variant was not benchmarked separately.
+
+Expected result, as measured (README "Results", 4,096 held-out bodies,
+test_seed 2, true JL in, true shape and gender given):
+  * rotation matrices: Jt 28.3 mm, Lm 30.2 mm, Bn 0.3 mm, PA-Jt 23.6 mm,
+    surface 45.1 mm;
+  * 6D: Jt 28.1 mm, Lm 30.2 mm, Bn 0.3 mm, PA-Jt 23.0 mm, surface 44.9 mm;
+  * with the training noise on the input: Jt 34.0 mm (the README gives one
+    noisy figure for Omega).
+
+For comparison only, the paper's Omega on SURREAL (docs/paper_facts.md,
+Table 1): Jt 67.8 mm.
 """
 
 from experiments.smplr.configs import base

@@ -1,10 +1,30 @@
 r"""Omega_smpl: the pose network with the SMPL loss on joints and landmarks.
 
+Command (the step count of experiments/smplr/run_table1.sh, which produced
+the numbers below; the base default is 20,000 steps); add
+`--config.smplr.rotation=6d` for the 6D representation (the script's
+`omega_smpl_6d` row, which initialises the end-to-end stage, smplr.py):
+
     python -m experiments.smplr.main \
         --config=experiments/smplr/configs/omega_smpl.py \
-        --workdir=workdirs/omega_smpl
+        --workdir=workdirs/omega_smpl --config.num_steps=6000
 
-Paper (SURREAL): 63.8 mm joints (vs 67.8 without the SMPL loss).
+Runtime on the README's 2-core x86_64 CPU machine (AMD EPYC, no GPU):
+6,000 steps at the measured 31.8 steps/s (README, training-step table) are
+about 3.1 minutes of training, plus roughly a minute of start-up,
+compilation and evaluation (estimated, not timed); 20,000 steps about 10.5
+minutes of training. The 6D variant was not benchmarked separately.
+
+Expected result, as measured (README "Results", 4,096 held-out bodies,
+test_seed 2, true JL in, true shape and gender given):
+  * rotation matrices: Jt 26.8 mm, Lm 28.1 mm, Bn 0.4 mm, PA-Jt 25.1 mm,
+    surface 41.4 mm (vs 28.3 mm Jt without the SMPL loss, omega.py);
+  * 6D: Jt 22.0 mm, Lm 23.4 mm, Bn 0.3 mm, PA-Jt 20.5 mm, surface 35.8 mm;
+  * with the training noise on the input: Jt 31.9 mm (matrices), 28.2 mm
+    (6D).
+
+For comparison only, the paper's Omega_smpl on SURREAL (docs/paper_facts.md,
+Table 1): Jt 63.8 mm (67.8 mm without the SMPL loss).
 """
 
 from experiments.smplr.configs import base

@@ -1,9 +1,32 @@
 r"""SMPLR end to end: Omega + Psi + SMPL, initialised from trained Omega, Psi.
 
+Command for the README's measured row (as experiments/smplr/run_table1.sh
+runs it: 6D rotations, 3,000 steps, initialised from the Psi run of psi.py
+and the 6D Omega_smpl run of omega_smpl.py with --config.smplr.rotation=6d):
+
     python -m experiments.smplr.main --config=experiments/smplr/configs/smplr.py \
-        --workdir=workdirs/smplr \
+        --workdir=workdirs/smplr --config.num_steps=3000 \
+        --config.smplr.rotation=6d \
         --config.init_from.shape=workdirs/psi \
-        --config.init_from.pose=workdirs/omega_smpl
+        --config.init_from.pose=workdirs/omega_smpl_6d
+
+Without those overrides the run uses this file's defaults: rotation
+matrices (the paper's) and 10,000 steps.
+
+Runtime on the README's 2-core x86_64 CPU machine (AMD EPYC, no GPU): this
+stage was not benchmarked; counting one Omega_smpl step (31.8 steps/s) plus
+Psi's networks (87.6 steps/s, README training-step table) gives about 43 ms
+per step, i.e. about 2.1 minutes of training for 3,000 steps (7 minutes for
+10,000), plus roughly a minute of start-up, compilation and evaluation.
+
+Expected result, as measured (README "Results", 4,096 held-out bodies,
+test_seed 2, true JL in, everything predicted): Jt 21.4 mm, Lm 22.9 mm,
+Bn 1.9 mm, PA-Jt 20.0 mm, surface 34.7 mm, gender accuracy 100%; with the
+training noise on the input, Jt 28.0 mm.
+
+The paper has no row for SMPLR on true JL; its SMPLR numbers start from
+image predictions (for comparison only, docs/paper_facts.md: Table 1
+DAE + Psi + Omega 66.0 mm Jt on SURREAL, Table 3 surface 75.4 mm).
 
 Losses: L1 pose + L1 betas + gender + L1 SMPL joints/landmarks, equal weights;
 learning rate 1e-4 as in the authors' end-to-end stage.

@@ -1,16 +1,18 @@
-"""SHN: the volumetric stacked hourglass trained on images (paper Sec. 3.3).
+"""The hourglass task: the volumetric stacked hourglass on images (Sec. 3.3).
 
-`HourglassTask` plugs `hourglass.StackedHourglass`, `heatmaps.hourglass_loss`
+`HourglassTask` (a `train.Task`) plugs `hourglass.StackedHourglass`, `heatmaps.hourglass_loss`
 and the image pipeline (`input_pipeline`, `augment`) into
 `train.train_and_evaluate`: batches are read from a TFDS dataset of
 `smplr_jax.datasets` (built on first use when `config.data.build`), cropped
 and augmented on the host and fed to the data-parallel step.
 
 Evaluation reads the soft-argmax of the last stack, maps it from the cube
-frame back to the camera (`cube_to_camera`, with the true root position, as
-root-relative protocols do) and reports the Table 1 errors in mm; it also
-writes `predictions.npz` (pred_jl, gt_jl [N, 42, 3], root-relative metres)
-that `dae.PairedJLDataset` reads, so the DAE can learn this network's errors.
+frame back to the camera (`camera.cube_to_camera`, with the true root
+position, as root-relative protocols do) and reports the Table 1 errors in
+mm; `evaluate_with_predictions` also returns the predictions (pred_jl, gt_jl
+[N, 42, 3], root-relative metres), which `train.train_and_evaluate` writes to
+`predictions.npz` for `datasets.PairedJLDataset`, so the DAE can learn this
+network's errors.
 """
 
 from __future__ import annotations
@@ -28,35 +30,14 @@ import ml_collections
 import numpy as np
 import tqdm
 
-from smplr_jax import heatmaps, hourglass, input_pipeline
+from smplr_jax import camera, datasets, heatmaps, hourglass, input_pipeline
 from smplr_jax import metrics as metrics_lib
-from smplr_jax.train import DATA_AXIS
+from smplr_jax.datasets import smplr_synthetic
+from smplr_jax.parallel import DATA_AXIS
 
 PyTree = Any
 # What the loss and the evaluation read from a pipeline batch.
 _BATCH_KEYS = ('image', 'jl_cube', 'jl_valid')
-
-
-def cube_to_camera(jl_cube: jnp.ndarray, root_cam: jnp.ndarray) -> jnp.ndarray:
-  """Cube-frame JL of an unaugmented crop -> camera-frame JL.
-
-  The crop's camera has focal S * z_root / cube and sees the root at the
-  crop centre, so x_cube = z_root * (X / Z - X_root / Z_root) (same for y)
-  and z_cube = Z - Z_root; this inverts it. Pixels are taken as square
-  (fx = fy; the crop uses their mean): with fx != fy the lateral error is
-  |fx / fy - 1| times the offset from the root (0.1% on Human3.6M).
-
-  Args:
-    jl_cube: [B, 42, 3] metres in the cube frame (root at 0).
-    root_cam: [B, 3] the root in camera coordinates (metres).
-
-  Returns:
-    [B, 42, 3] camera coordinates (metres).
-  """
-  z_root = root_cam[:, None, 2:3]
-  depth = z_root + jl_cube[..., 2:3]
-  ray = jl_cube[..., :2] / z_root + root_cam[:, None, :2] / z_root
-  return jnp.concatenate([ray * depth, depth], axis=-1)
 
 
 def data_dir_of(config: ml_collections.ConfigDict) -> str:
@@ -70,7 +51,6 @@ def _builder_config(name: str, builder_config: str):
   """A registered config name, or a custom smplr_synthetic n*_v*_t*_s* one."""
   match = re.fullmatch(r'n(\d+)_v(\d+)_t(\d+)_s(\d+)', builder_config or '')
   if name == 'smplr_synthetic' and match:
-    from smplr_jax.datasets import smplr_synthetic  # pylint: disable=g-import-not-at-top
     return smplr_synthetic.custom_config(*map(int, match.groups()))
   return builder_config or None
 
@@ -83,7 +63,6 @@ def load_sources(config: ml_collections.ConfigDict) -> dict[str, Any]:
   Raises:
     ValueError: the dataset is not built and `config.data.build` is off.
   """
-  from smplr_jax import datasets  # pylint: disable=g-import-not-at-top
   data = config.data
   if data.name not in datasets.BUILDERS:
     raise ValueError(f'unknown dataset {data.name!r}; choose one of '
@@ -91,7 +70,7 @@ def load_sources(config: ml_collections.ConfigDict) -> dict[str, Any]:
   data_dir = data_dir_of(config)
   builder_config = _builder_config(data.name, data.builder_config)
   if data.build:
-    builder = datasets.build(data.name, data_dir, builder_config,
+    builder = datasets.build_dataset(data.name, data_dir, builder_config,
                               manual_dir=data.get('manual_dir') or None,
                               body_model_dir=config.get('body_model_path'))
   else:
@@ -200,7 +179,7 @@ class HourglassTask:
       keep = batch['valid'] > 0
       pred_cube = np.asarray(self.predict_cube(variables, batch['image']))
       root = batch['jl_cam'][:, 0]
-      pred = np.asarray(cube_to_camera(pred_cube, root)) - root[:, None]
+      pred = np.asarray(camera.cube_to_camera(pred_cube, root)) - root[:, None]
       values = dict(pred_jl=pred, gt_jl=batch['jl_cam'] - root[:, None],
                     jl_valid=batch['jl_valid'], pred_cube=pred_cube,
                     gt_cube=batch['jl_cube'])
@@ -210,6 +189,20 @@ class HourglassTask:
 
   def evaluate(self, variables: dict[str, PyTree]) -> dict[str, float]:
     """Table 1 errors (mm) of the last stack's JL on the test split."""
+    return self.evaluate_with_predictions(variables)[0]
+
+  def evaluate_with_predictions(self, variables: dict[str, PyTree]
+                                ) -> tuple[dict[str, float],
+                                           dict[str, np.ndarray]]:
+    """(Table 1 errors in mm, test predictions).
+
+    Returns:
+      metrics: Table 1 errors of the last stack on the test split (only the
+        annotated points' error when annotations are partial), the cube-frame
+        error and the number of test examples.
+      predictions: pred_jl, gt_jl [N, 42, 3] (root-relative camera metres)
+        and jl_valid [N, 42], the arrays of `datasets.PairedJLDataset`.
+    """
     predictions = self.predict_camera_jl(variables, 'test')
     valid = predictions['jl_valid'][:, 1:] > 0
     if np.all(valid):
@@ -224,19 +217,5 @@ class HourglassTask:
                                 predictions['gt_cube'], axis=-1)[:, 1:]
     results['cube_error'] = float(cube_error[valid].mean() * 1000.0)
     results['num_test_examples'] = len(predictions['gt_jl'])
-    self.last_predictions = predictions
-    return results
-
-
-def train_and_evaluate(config: ml_collections.ConfigDict,
-                       workdir: str | os.PathLike[str]) -> dict[str, float]:
-  """Trains the hourglass (`train.train_and_evaluate`) and writes the test
-  predictions to `workdir/predictions.npz` (for `dae.PairedJLDataset`)."""
-  from smplr_jax import train  # pylint: disable=g-import-not-at-top
-  task = HourglassTask(config)
-  results = train.train_and_evaluate(config, workdir, task)
-  predictions = task.last_predictions
-  np.savez(pathlib.Path(workdir) / 'predictions.npz',
-           pred_jl=predictions['pred_jl'], gt_jl=predictions['gt_jl'],
-           jl_valid=predictions['jl_valid'])
-  return results
+    return results, {k: predictions[k]
+                      for k in ('pred_jl', 'gt_jl', 'jl_valid')}

@@ -1,0 +1,114 @@
+"""Checkpoints of training runs: orbax save/restore and loading trained runs.
+
+A run's workdir holds `config.json` (the config it was trained with) and
+`checkpoints/<step>/` written by an orbax `CheckpointManager` that keeps the
+last N steps and the one of lowest validation loss. `load_trained_variables`
+restores a run's best checkpoint onto this process's device whatever mesh
+wrote it, for evaluation and inference.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from typing import Any
+
+from absl import logging
+import jax
+import ml_collections
+import orbax.checkpoint as ocp
+
+PyTree = Any
+
+
+def checkpoint_manager(workdir: str | pathlib.Path, keep: int = 3,
+                       create: bool = True) -> ocp.CheckpointManager:
+  """Keeps the last `keep` checkpoints and the one of lowest 'val_loss'."""
+  policies = ocp.checkpoint_managers
+  options = ocp.CheckpointManagerOptions(
+      create=create,
+      preservation_policy=policies.AnyPreservationPolicy([
+          policies.LatestN(n=keep),
+          policies.BestN(get_metric_fn=lambda m: m['val_loss'], reverse=True,
+                         n=1, keep_checkpoints_without_metrics=False),
+      ]),
+      # Without best_fn, `manager.best_step()` is the latest step.
+      best_fn=lambda m: m['val_loss'], best_mode='min',
+      enable_async_checkpointing=False)
+  return ocp.CheckpointManager(
+      pathlib.Path(workdir).resolve() / 'checkpoints', options=options)
+
+
+def best_or_latest_step(manager: ocp.CheckpointManager) -> int | None:
+  """Step of the best checkpoint (lowest val_loss), else the latest."""
+  best = manager.best_step()
+  return best if best is not None else manager.latest_step()
+
+
+def restore_state(manager: ocp.CheckpointManager, step: int,
+                  template: PyTree) -> PyTree:
+  """Restores checkpoint `step` with the shapes, dtypes and shardings of
+  `template` (e.g. a freshly initialised, replicated train state)."""
+  abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
+  return manager.restore(step, args=ocp.args.StandardRestore(abstract))
+
+
+def save_config(config: ml_collections.ConfigDict,
+                workdir: pathlib.Path) -> None:
+  """Writes `workdir/config.json`; warns when a resumed run's config changed."""
+  path = workdir / 'config.json'
+  text = config.to_json_best_effort(indent=2, sort_keys=True)
+  if path.exists() and json.loads(path.read_text()) != json.loads(text):
+    logging.warning('%s differs from the config of this run; the run resumes '
+                    'from its checkpoint with the new config.', path)
+  path.write_text(text)
+
+
+def load_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
+  """The config a run saved in its workdir.
+
+  Raises:
+    ValueError: the folder holds no config.json.
+  """
+  path = pathlib.Path(workdir) / 'config.json'
+  if not path.is_file():
+    raise ValueError(f'{workdir}: no config.json; is this a training workdir '
+                     '(made by train_and_evaluate)?')
+  return ml_collections.ConfigDict(json.loads(path.read_text()))
+
+
+def load_trained_variables(workdir: str | pathlib.Path,
+                           step: int | None = None):
+  """(config, {'params', 'batch_stats'}, step) of a run's best checkpoint.
+
+  Args:
+    workdir: the run's workdir.
+    step: a specific checkpoint step; default the best (else the latest).
+
+  Raises:
+    ValueError: no config.json, no checkpoint, or no checkpoint for `step`.
+  """
+  config = load_config(workdir)
+  manager = checkpoint_manager(workdir, create=False)
+  if step is None:
+    step = best_or_latest_step(manager)
+  if step is None:
+    raise ValueError(f'{workdir}: no checkpoint found under '
+                     f'{manager.directory}.')
+  if step not in manager.all_steps():
+    raise ValueError(f'{workdir}: no checkpoint for step {step} (have '
+                     f'{sorted(manager.all_steps())}).')
+  # Restore onto this process's first device whatever mesh wrote it (a run
+  # trained on 2 devices is evaluated on 1): shapes and dtypes come from the
+  # checkpoint's metadata, the sharding is ours.
+  metadata = ocp.StandardCheckpointHandler().metadata(
+      manager.directory / str(step) / 'default')
+  device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+  abstract = jax.tree.map(
+      lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype,
+                                        sharding=device), metadata)
+  restored = manager.restore(step, args=ocp.args.StandardRestore(abstract))
+  manager.close()
+  variables = {'params': restored['params'],
+               'batch_stats': restored['batch_stats']}
+  return config, variables, step

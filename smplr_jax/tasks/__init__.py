@@ -1,0 +1,30 @@
+"""Training tasks: what `smplr_jax.train.train_and_evaluate` trains.
+
+Each module defines one `train.Task`: `smplr.SMPLRTask` (Psi and Omega),
+`dae.DAETask` (the denoising autoencoder) and `hourglass.HourglassTask` (the
+image network). They sit above the library (networks, data, the trainer);
+nothing below imports them. `make_task` picks one by `config.task`, for
+launchers and evaluation scripts.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from smplr_jax.tasks import dae
+from smplr_jax.tasks import hourglass
+from smplr_jax.tasks import smplr
+
+TASKS = {
+    'smplr': smplr.SMPLRTask,
+    'dae': dae.DAETask,
+    'hourglass': hourglass.HourglassTask,
+}
+
+
+def make_task(config: ml_collections.ConfigDict):
+  """The `train.Task` named by `config.task` (a key of `TASKS`)."""
+  if config.task not in TASKS:
+    raise ValueError(f'unknown task {config.task!r}; known: '
+                     f'{", ".join(sorted(TASKS))}')
+  return TASKS[config.task](config)

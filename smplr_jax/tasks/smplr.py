@@ -1,0 +1,149 @@
+"""The SMPLR task: Psi and Omega trained on synthetic bodies (paper Sec. 3.2).
+
+`SMPLRTask` (a `train.Task`) trains any subset of the two networks of
+`smplr_jax.smplr.SMPLR` with the paper's losses, on bodies drawn on device by
+`smplr_jax.sampler` and corrupted by `smplr_jax.noise`: L1 on betas, a
+cross-entropy on gender, L1 on the rotation entries and, with
+`loss_weights.smpl`, L1 on the JL of the SMPL output. Runs initialise
+networks from trained workdirs (`init_from`). Evaluation gives the Table-1
+metrics on the seeded held-out set, from clean and from noisy JL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from smplr_jax import checkpoints
+from smplr_jax import jl as jl_lib
+from smplr_jax import metrics as metrics_lib
+from smplr_jax import noise
+from smplr_jax import pipeline
+from smplr_jax import sampler
+from smplr_jax import smplr as smplr_lib
+from smplr_jax.parallel import DATA_AXIS
+
+PyTree = Any
+
+
+class SMPLRTask:
+  """Trains SMPLR networks on synthetic bodies (a `train.Task`)."""
+
+  def __init__(self, config: ml_collections.ConfigDict,
+               body: smplr_lib.GenderedModels | None = None):
+    self.config = config
+    self.body = body or smplr_lib.GenderedModels.load(config.get('body_model_path'))
+    self.smplr = smplr_lib.SMPLR(config.smplr, axis_name=DATA_AXIS)
+    self.eval_smplr = smplr_lib.SMPLR(config.smplr)
+
+  # --- data -----------------------------------------------------------------
+
+  def sample_batch(self, rng: jax.Array, batch_size: int) -> dict:
+    body_key, noise_key = jax.random.split(rng)
+    rotation, betas, gender = sampler.sample_parameters(
+        body_key, batch_size, num_betas=self.config.smplr.num_betas)
+    jl = jl_lib.smpl_points(self.body.points, rotation, betas, gender)
+    return dict(jl=jl, pose=rotation, betas=betas, gender=gender,
+                jl_in=noise.uniform_point_noise(
+                    noise_key, jl, self.config.input_noise_scale))
+
+  def validation_batches(self) -> list[dict]:
+    key = jax.random.PRNGKey(self.config.validation_seed)
+    size, batch = self.config.validation_size, self.config.eval_batch_size
+    sample = jax.jit(self.sample_batch, static_argnums=1)
+    return [jax.device_get(sample(jax.random.fold_in(key, i), batch))
+            for i in range(max(1, size // batch))]
+
+  # --- training -------------------------------------------------------------
+
+  def init_variables(self, rng: jax.Array) -> dict[str, PyTree]:
+    variables = self.smplr.init(rng)
+    for part, workdir in self.config.init_from.items():
+      if workdir:
+        _, trained, _ = checkpoints.load_trained_variables(workdir)
+        if part not in trained['params']:
+          raise ValueError(f'{workdir} holds no {part!r} network (it has '
+                           f'{sorted(trained["params"])}).')
+        variables['params'][part] = trained['params'][part]
+        variables['batch_stats'][part] = trained['batch_stats'][part]
+    return variables
+
+  def loss(self, params, batch_stats, batch, rng, train: bool):
+    del rng
+    smplr = self.smplr if train else self.eval_smplr
+    weights = self.config.loss_weights
+    predictions, new_stats = smplr.apply(params, batch_stats, batch['jl_in'],
+                                         self.body.template_lengths, train)
+    terms = {}
+    if 'betas' in predictions:
+      terms['betas'] = jnp.mean(jnp.abs(predictions['betas'] - batch['betas']))
+      terms['gender'] = jnp.mean(optax.sigmoid_binary_cross_entropy(
+          predictions['male_logit'], batch['gender'].astype(jnp.float32)))
+      terms['shape_reg'] = jnp.mean(jnp.abs(predictions['betas']))
+    if 'rotation' in predictions:
+      terms['pose'] = jnp.mean(jnp.abs(predictions['rotation'] -
+                                       batch['pose']))
+    if weights.smpl:
+      rotation, betas, gender = smplr_lib.smpl_parameters(predictions, batch,
+                                                project=False)
+      points = jl_lib.smpl_points(self.body.points, rotation, betas, gender)
+      terms['smpl'] = jnp.mean(jnp.abs(points - batch['jl']))
+    loss = sum(weights[k] * v for k, v in terms.items())
+    metrics = {f'loss_{k}': v for k, v in terms.items()}
+    return loss, (metrics, new_stats)
+
+  # --- evaluation -----------------------------------------------------------
+
+  def evaluate(self, variables: dict[str, PyTree]) -> dict[str, float]:
+    """Table-1 metrics on the held-out set, from clean and from noisy JL."""
+    test_set = sampler.make_test_set(self.body.gendered,
+                                     size=self.config.test_set_size,
+                                     seed=self.config.test_seed)
+    results = {}
+    for name, scale in (('clean', 0.0), ('noisy', 1.0)):
+      results.update({f'{name}/{k}': v for k, v in evaluate_on(
+          self.eval_smplr, self.body, variables, test_set,
+          noise_scale=scale, batch_size=self.config.eval_batch_size,
+          noise_seed=self.config.test_noise_seed).items()})
+    return results
+
+
+def evaluate_on(smplr: smplr_lib.SMPLR, body: smplr_lib.GenderedModels,
+                variables: dict[str, PyTree], test_set: dict[str, np.ndarray],
+                noise_scale: float, batch_size: int,
+                noise_seed: int) -> dict[str, float]:
+  """Runs SMPLR on a test set and reduces `metrics.jl_metrics` over it.
+
+  Args:
+    smplr, body, variables: the networks (as in `pipeline.jl_to_body`).
+    test_set: `sampler.make_test_set` output.
+    noise_scale: input noise, x the bounds of `noise.uniform_point_noise`
+      (0: clean input).
+    batch_size: evaluation batch size (a remainder is dropped).
+    noise_seed: the noise of batch `start` is drawn from
+      fold_in(PRNGKey(noise_seed), start).
+
+  Returns:
+    Table-1 metrics (mm, %).
+  """
+
+  @jax.jit
+  def batch_metrics(variables, batch, key):
+    jl_in = noise.uniform_point_noise(key, batch['jl'], noise_scale)
+    return pipeline.smplr_jl_metrics(smplr, body, variables, jl_in, batch,
+                                     smplr_lib.true_vertices(body, batch))
+
+  size = len(test_set['jl'])
+  totals = None
+  key = jax.random.PRNGKey(noise_seed)
+  for start in range(0, size - batch_size + 1, batch_size):
+    batch = {k: v[start:start + batch_size] for k, v in test_set.items()}
+    per_sample = batch_metrics(variables, batch,
+                               jax.random.fold_in(key, start))
+    totals = metrics_lib.accumulate(totals, per_sample)
+  return metrics_lib.finalize(totals)

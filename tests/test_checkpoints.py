@@ -1,0 +1,60 @@
+"""Checkpoints of training runs (smplr_jax.checkpoints) on fabricated
+workdirs: loading, step choice and the errors users meet."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from helpers import write_workdir
+from smplr_jax import checkpoints
+
+
+def _variables(value):
+  return {'params': {'dense': {'kernel': jnp.full((3, 2), value)}},
+          'batch_stats': {'bn': {'mean': jnp.full((2,), value)}}}
+
+
+def _config():
+  return ml_collections.ConfigDict({'task': 'toy', 'seed': 3})
+
+
+def test_loads_the_best_checkpoint_with_its_config(tmp_path):
+  write_workdir(tmp_path, _config(), _variables(1.0), step=5, val_loss=0.2)
+  write_workdir(tmp_path, _config(), _variables(2.0), step=9, val_loss=0.7)
+  config, variables, step = checkpoints.load_trained_variables(tmp_path)
+  assert step == 5  # lowest val_loss, not the latest
+  assert config.seed == 3
+  np.testing.assert_array_equal(variables['params']['dense']['kernel'], 1.0)
+  np.testing.assert_array_equal(variables['batch_stats']['bn']['mean'], 1.0)
+  assert variables['params']['dense']['kernel'].sharding.device_set == {
+      jax.devices()[0]}
+  _, latest, _ = checkpoints.load_trained_variables(tmp_path, step=9)
+  np.testing.assert_array_equal(latest['params']['dense']['kernel'], 2.0)
+
+
+def test_missing_config_checkpoint_or_step_are_reported(tmp_path):
+  with pytest.raises(ValueError, match='no config.json; is this a training '
+                     'workdir'):
+    checkpoints.load_trained_variables(tmp_path)
+  (tmp_path / 'config.json').write_text(json.dumps({'task': 'toy'}))
+  with pytest.raises(ValueError, match='no checkpoint found under'):
+    checkpoints.load_trained_variables(tmp_path)
+  write_workdir(tmp_path, _config(), _variables(1.0), step=4)
+  with pytest.raises(ValueError, match=r'no checkpoint for step 7 \(have '
+                     r'\[4\]\)'):
+    checkpoints.load_trained_variables(tmp_path, step=7)
+
+
+def test_save_config_warns_when_a_resumed_run_changes_it(tmp_path, caplog):
+  checkpoints.save_config(_config(), tmp_path)
+  assert checkpoints.load_config(tmp_path).to_dict() == _config().to_dict()
+  changed = _config()
+  changed.seed = 4
+  with caplog.at_level('WARNING'):
+    checkpoints.save_config(changed, tmp_path)
+  assert 'differs from the config of this run' in caplog.text
+  assert checkpoints.load_config(tmp_path).seed == 4

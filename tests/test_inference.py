@@ -1,0 +1,79 @@
+"""Inference (smplr_jax.inference): a trained SMPLR run as JL -> mesh."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from experiments.smplr.configs import smplr as smplr_config
+from helpers import write_workdir
+from smplr_jax import inference
+from smplr_jax import pipeline
+from smplr_jax import sampler
+from smplr_jax import smplr
+
+
+@pytest.fixture(scope='module')
+def body():
+  return smplr.GenderedModels.load()
+
+
+def _workdir(path, parts=('shape', 'pose'), seed=0):
+  """An SMPLR workdir with freshly initialised networks (no training)."""
+  config = smplr_config.get_config()
+  config.smplr.parts = parts
+  variables = smplr.SMPLR(config.smplr).init(jax.random.PRNGKey(seed))
+  return write_workdir(path, config, variables), config, variables
+
+
+@pytest.fixture(scope='module')
+def workdir(tmp_path_factory):
+  return _workdir(tmp_path_factory.mktemp('smplr'))
+
+
+def test_predictor_outputs(workdir, body):
+  workdir, _, _ = workdir
+  predictor = inference.load_smplr(workdir)
+  test_set = sampler.make_test_set(body.gendered, size=3, seed=5)
+  out = predictor(test_set['jl'])
+  assert out['pose'].shape == (3, 24, 3, 3)
+  np.testing.assert_allclose(jnp.linalg.det(out['pose']), 1.0, atol=1e-4)
+  assert out['betas'].shape == (3, 10)
+  assert out['gender'].shape == (3,)
+  assert np.all((out['gender'] >= 0) & (out['gender'] <= 1))
+  assert out['vertices'].shape == (3, body.gendered.num_vertices, 3)
+  assert out['joints'].shape == (3, 24, 3)
+  assert out['landmarks'].shape == (3, 18, 3)
+  np.testing.assert_allclose(out['joints'][:, 0], 0.0, atol=1e-6)
+  # Landmarks are the mesh's landmark vertices.
+  ids = np.asarray(body.gendered.landmark_vertex_ids)
+  np.testing.assert_allclose(out['landmarks'], out['vertices'][:, ids],
+                             atol=1e-6)
+  with pytest.raises(ValueError, match=r'jl must be \[B, 42, 3\]'):
+    predictor(np.zeros((2, 24, 3)))
+  with pytest.raises(ValueError, match='NaN'):
+    predictor(np.full((1, 42, 3), np.nan))
+
+
+def test_predictor_equals_the_pipeline(workdir, body):
+  """The predictor is `pipeline.jl_to_body` on the checkpoint's variables."""
+  path, config, variables = workdir
+  jl = sampler.make_test_set(body.gendered, size=4, seed=6)['jl']
+  out = inference.load_smplr(path)(jl)
+  expected = pipeline.jl_to_body(smplr.SMPLR(config.smplr), body, variables,
+                                 jnp.asarray(jl))
+  for key in ('pose', 'betas', 'vertices', 'joints', 'landmarks'):
+    np.testing.assert_allclose(out[key], expected[key], atol=1e-5)
+  np.testing.assert_allclose(out['gender'], expected['male_prob'], atol=1e-6)
+  np.testing.assert_array_equal(out['faces'], body.gendered.faces)
+
+
+def test_predictor_needs_both_networks(tmp_path):
+  path, _, _ = _workdir(tmp_path, parts=('shape',))
+  with pytest.raises(ValueError, match=r"trained only \['shape'\]"):
+    inference.load_smplr(path)
+
+
+def test_not_a_workdir_is_reported(tmp_path):
+  with pytest.raises(ValueError, match='no config.json'):
+    inference.load_smplr(tmp_path)

@@ -1,0 +1,46 @@
+"""The device mesh and batch placement (smplr_jax.parallel), on 2 fake CPUs."""
+
+import jax
+import numpy as np
+import pytest
+
+from smplr_jax import parallel
+
+
+def test_mesh_spans_all_devices_or_the_first_n():
+  assert parallel.make_mesh().devices.size == jax.device_count() == 2
+  mesh = parallel.make_mesh(1)
+  assert mesh.axis_names == (parallel.DATA_AXIS,)
+  assert mesh.devices.size == 1
+  with pytest.raises(ValueError, match='asked for 3 devices, have 2'):
+    parallel.make_mesh(3)
+
+
+def test_shard_batch_splits_along_the_data_axis():
+  mesh = parallel.make_mesh()
+  rng = np.random.default_rng(0)
+  batch = {'image': rng.random((4, 16, 16, 3), np.float32),
+           'jl_cam': rng.random((4, 42, 3), np.float32),
+           'valid': np.ones(4, np.float32)}
+  sharded = parallel.shard_batch(batch, mesh)
+  for key, value in sharded.items():
+    np.testing.assert_array_equal(np.asarray(value), batch[key])
+    assert value.sharding.spec == jax.sharding.PartitionSpec(
+        parallel.DATA_AXIS)
+  assert len(sharded['image'].addressable_shards) == mesh.devices.size
+  assert sharded['image'].addressable_shards[0].data.shape[0] == (
+      4 // mesh.devices.size)
+  assert sharded['image'].sharding == parallel.batch_sharding(mesh)
+
+
+def test_shard_batch_refuses_an_indivisible_batch():
+  with pytest.raises(ValueError, match=r"batch\['x'\] has 3 rows, not "
+                     'divisible by the 2 devices'):
+    parallel.shard_batch({'x': np.zeros((3, 2))}, parallel.make_mesh())
+
+
+def test_replicated_arrays_are_whole_on_every_device():
+  mesh = parallel.make_mesh()
+  value = jax.device_put(np.arange(6.0), parallel.replicated(mesh))
+  for shard in value.addressable_shards:
+    np.testing.assert_array_equal(shard.data, np.arange(6.0))

@@ -1,0 +1,27 @@
+"""The task table (smplr_jax.tasks): launchers pick a task by config name."""
+
+import ml_collections
+import pytest
+
+from experiments.dae.configs import structured as dae_config
+from experiments.smplr.configs import psi as psi_config
+from smplr_jax import tasks
+from smplr_jax.tasks import dae as dae_task
+from smplr_jax.tasks import hourglass as hourglass_task
+from smplr_jax.tasks import smplr as smplr_task
+
+
+def test_every_config_family_names_a_known_task():
+  assert tasks.TASKS == {'smplr': smplr_task.SMPLRTask,
+                         'dae': dae_task.DAETask,
+                         'hourglass': hourglass_task.HourglassTask}
+  assert isinstance(tasks.make_task(psi_config.get_config()),
+                    smplr_task.SMPLRTask)
+  assert isinstance(tasks.make_task(dae_config.get_config()),
+                    dae_task.DAETask)
+
+
+def test_unknown_task_is_reported():
+  with pytest.raises(ValueError, match="unknown task 'gan'; known: dae, "
+                     'hourglass, smplr'):
+    tasks.make_task(ml_collections.ConfigDict({'task': 'gan'}))

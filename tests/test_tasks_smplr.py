@@ -1,0 +1,108 @@
+"""The SMPLR task (smplr_jax.tasks.smplr) end to end on the default body
+model: a tiny training run that lowers the error, its evaluation from the
+checkpoint, and initialisation from trained runs."""
+
+import json
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from experiments.smplr.configs import smplr as smplr_config
+from smplr_jax import checkpoints
+from smplr_jax import smplr
+from smplr_jax import tasks
+from smplr_jax import train
+from smplr_jax.tasks import smplr as smplr_task
+
+
+@pytest.fixture(scope='module')
+def body():
+  return smplr.GenderedModels.load()
+
+
+def _tiny_config(**overrides):
+  config = smplr_config.get_config()
+  config.num_steps = 30
+  config.batch_size = 32
+  config.learning_rate = 1e-3
+  config.log_every = 10
+  config.eval_every = 15
+  config.test_set_size = 64
+  config.validation_size = 64
+  config.eval_batch_size = 32
+  config.progress_bar = False
+  config.num_devices = 1
+  config.update(overrides)
+  return config
+
+
+@pytest.fixture(scope='module')
+def trained_workdir(tmp_path_factory, body):
+  workdir = tmp_path_factory.mktemp('smplr')
+  task = smplr_task.SMPLRTask(_tiny_config(), body)
+  before = task.evaluate(task.init_variables(
+      jax.random.split(jax.random.PRNGKey(_tiny_config().seed))[0]))
+  results = train.train_and_evaluate(_tiny_config(), workdir, task)
+  return workdir, results, before
+
+
+def test_tiny_end_to_end_training(trained_workdir):
+  workdir, results, before = trained_workdir
+  # The trained networks recover bodies better than the initial ones.
+  for variant in ('clean', 'noisy'):
+    for metric in ('mpjpe', 'landmarks', 'surface'):
+      key = f'{variant}/{metric}'
+      assert results[key] < before[key], (key, results[key], before[key])
+  log = [json.loads(l) for l in (workdir / 'metrics.jsonl').open()]
+  assert [row['step'] for row in log] == [10, 20, 30]
+  assert log[-1]['loss'] < log[0]['loss']
+  for key in ('loss_betas', 'loss_gender', 'loss_pose', 'loss_smpl'):
+    assert np.isfinite(log[-1][key])
+  for variant in ('clean', 'noisy'):
+    for metric in ('mpjpe', 'pa_mpjpe', 'landmarks', 'bones', 'surface',
+                   'gender_acc', 'Hd', 'Ft'):
+      assert np.isfinite(results[f'{variant}/{metric}']), metric
+  assert 0 < results['clean/pa_mpjpe'] <= results['clean/mpjpe'] + 1e-6
+  assert 0 <= results['clean/gender_acc'] <= 100
+
+
+def test_evaluate_cli(trained_workdir, tmp_path):
+  workdir, results, _ = trained_workdir
+  out = subprocess.run(
+      [sys.executable, '-m', 'experiments.evaluate', f'--workdirs={workdir}',
+       f'--json_out={tmp_path / "all.json"}'],
+      capture_output=True, text=True, check=True)
+  assert '| model | Hd | Ts | Sr | Ew | Wt | Hp | Kn | Ft | Jt | Lm | Bn |' in (
+      out.stdout)
+  again = json.loads((tmp_path / 'all.json').read_text())[str(workdir)]
+  assert again['clean/mpjpe'] == pytest.approx(results['clean/mpjpe'],
+                                               rel=1e-4)
+
+
+def test_init_from_trained_runs(trained_workdir, body):
+  workdir, _, _ = trained_workdir
+  config = _tiny_config()
+  config.init_from.shape = str(workdir)
+  config.init_from.pose = str(workdir)
+  task = smplr_task.SMPLRTask(config, body)
+  variables = task.init_variables(jax.random.PRNGKey(123))
+  _, trained, _ = checkpoints.load_trained_variables(workdir)
+  jax.tree.map(np.testing.assert_array_equal, variables['params'],
+               trained['params'])
+
+
+@pytest.mark.slow
+def test_psi_reaches_target_accuracy(tmp_path):
+  """Psi alone, 1,500 steps: joints from predicted shape within 12 mm (P1)."""
+  config = _tiny_config(num_steps=1500, batch_size=256, log_every=500,
+                        eval_every=1500, test_set_size=1024,
+                        validation_size=256, eval_batch_size=256)
+  config.smplr.parts = ('shape',)
+  config.loss_weights.smpl = 0.0
+  results = train.train_and_evaluate(config, tmp_path,
+                                     tasks.make_task(config))
+  assert results['clean/mpjpe'] < 12.0
+  assert results['clean/gender_acc'] > 95.0
