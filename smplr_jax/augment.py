@@ -69,6 +69,7 @@ from scipy.spatial.transform import Rotation
 
 from smplr_jax import jl as jl_lib
 from smplr_jax import records
+from smplr_jax import rotations
 
 # Random streams, one per augmentation (appended to an example's seed).
 _STREAMS = {'zoom': 0, 'rotation': 1, 'flip': 2, 'colour': 3, 'background': 4,
@@ -146,14 +147,6 @@ def _rng(seed: Sequence[int], stream: str) -> np.random.Generator:
   return np.random.default_rng([*seed, _STREAMS[stream]])
 
 
-def _axis_angle_matrix(axis: np.ndarray, angle: float) -> np.ndarray:
-  """[3, 3] rotation by `angle` (radians) about the unit `axis` (Rodrigues)."""
-  x, y, z = axis
-  cross = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
-  return (np.eye(3) + np.sin(angle) * cross +
-          (1.0 - np.cos(angle)) * cross @ cross)
-
-
 def camera_matrix(focal: np.ndarray, principal: np.ndarray) -> np.ndarray:
   """[3, 3] intrinsics K from focal [2] and principal point [2] (pixels)."""
   return np.array([[focal[0], 0.0, principal[0]],
@@ -190,7 +183,7 @@ def crop_transform(root: np.ndarray, focal: np.ndarray, principal: np.ndarray,
   axis = root / np.linalg.norm(root)
   # Camera y points down: a right-handed turn about the viewing ray is
   # clockwise on the picture, hence the minus sign.
-  points = _axis_angle_matrix(axis, -rotation)
+  points = Rotation.from_rotvec(-rotation * np.asarray(axis)).as_matrix()
   if flip:
     points = _MIRROR @ points
   k = camera_matrix(focal, principal)
@@ -557,11 +550,9 @@ def process_example(record: Mapping[str, Any],
   new_cam = jl_cam @ points.T
   crop_uv = project_to_crop(jl_cam, focal, principal, pixels)
   valid = np.asarray(record['jl_valid'], np.float32)
-  pose = np.asarray(record['pose'], np.float64).copy()
   # The in-plane rotation R alone (points = F R when flipped).
   rotation = _MIRROR @ points if flip else points
-  pose[0] = Rotation.from_matrix(
-      rotation @ Rotation.from_rotvec(pose[0]).as_matrix()).as_rotvec()
+  pose = rotations.rotate_global_orientation(rotation, record['pose'][None])[0]
   if flip:
     new_cam = new_cam[_POINT_PERMUTATION]
     crop_uv = crop_uv[_POINT_PERMUTATION]

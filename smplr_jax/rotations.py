@@ -5,13 +5,16 @@ jit-able: axis-angle (rotation vectors) <-> matrices (`axis_angle_to_matrix`
 is Rodrigues' formula with finite gradients at zero angle), intrinsic Euler
 angles <-> matrices, unit quaternions (w, x, y, z) -> matrices / axis-angle,
 matrices -> axis-angle, the 6D representation of Zhou et al. (CVPR 2019) and
-the projection of arbitrary 3x3 matrices onto SO(3).
+the projection of arbitrary 3x3 matrices onto SO(3). One host-side (numpy)
+helper, `rotate_global_orientation`, re-expresses SMPL poses in another frame
+for the dataset builders and the augmentation.
 """
 
 from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 _AXIS_INDEX = {'X': 0, 'Y': 1, 'Z': 2}
 
@@ -216,3 +219,23 @@ def project_to_rotation(matrix: jnp.ndarray) -> jnp.ndarray:
   fix = jnp.concatenate(
       [jnp.ones(det.shape + (2,), matrix.dtype), det[..., None]], axis=-1)
   return (u * fix[..., None, :]) @ vt
+
+
+def rotate_global_orientation(rotation: np.ndarray,
+                              pose: np.ndarray) -> np.ndarray:
+  """Pre-multiplies the global orientation (joint 0) by `rotation`.
+
+  Args:
+    rotation: [3, 3] or [N, 3, 3] rotation matrices.
+    pose: [N, 24, 3] or [N, 72] SMPL axis-angle.
+
+  Returns:
+    float32 [N, 24, 3] with joint 0 = axis-angle of rotation @ R(joint 0).
+  """
+  pose = np.asarray(pose, np.float64)
+  pose = pose.reshape(pose.shape[0], -1, 3).copy()
+  global_rot = Rotation.from_rotvec(pose[:, 0]).as_matrix()
+  rotated = np.einsum('...ab,nbc->nac', np.asarray(rotation, np.float64),
+                      global_rot)
+  pose[:, 0] = Rotation.from_matrix(rotated).as_rotvec()
+  return pose.astype(np.float32)

@@ -17,6 +17,7 @@ from scipy.spatial.transform import Rotation
 
 from smplr_jax import datasets as datasets_lib
 from smplr_jax import jl as jl_lib
+from smplr_jax import rotations
 from smplr_jax import smpl
 from smplr_jax.datasets import common, human36m, smplr_synthetic, surreal, up3d
 
@@ -115,7 +116,7 @@ def surreal_info(rng, points, num, gender):
   cam_loc = np.array([6.0, -1.0, 0.2])
   root_world = np.array([0.1, -1.0, 0.05]) + np.linspace(0, 0.1, num)[:, None]
   rz = Rotation.from_euler('z', zrot[0]).as_matrix()
-  world_pose = common.rotate_global_orientation(surreal.BODY_TO_WORLD @ rz,
+  world_pose = rotations.rotate_global_orientation(surreal.BODY_TO_WORLD @ rz,
                                                 pose)
   jl_world, _ = points(world_pose, shape, np.full(num, gender))
   jl_world = jl_world + root_world[:, None]

@@ -107,3 +107,15 @@ def test_euler_to_quaternion_matches_euler_to_matrix():
         rotations.euler_to_matrix(angles[:, j], order), atol=1e-5)
   with pytest.raises(ValueError, match='permutation of XYZ'):
     rotations.order_axes('XXY')
+
+
+def test_rotate_global_orientation_changes_only_joint_zero():
+  rng = np.random.default_rng(3)
+  pose = rng.normal(0.0, 0.5, (5, 24, 3)).astype(np.float32)
+  rotation = Rotation.from_rotvec([0.3, -1.2, 0.4]).as_matrix()
+  out = rotations.rotate_global_orientation(rotation, pose.reshape(5, 72))
+  assert out.shape == (5, 24, 3) and out.dtype == np.float32
+  np.testing.assert_array_equal(out[:, 1:], pose[:, 1:])
+  np.testing.assert_allclose(
+      Rotation.from_rotvec(out[:, 0]).as_matrix(),
+      rotation @ Rotation.from_rotvec(pose[:, 0]).as_matrix(), atol=1e-6)

@@ -38,6 +38,7 @@ from typing import Sequence
 
 import numpy as np
 import scipy.optimize
+from scipy.spatial.transform import Rotation
 
 # ----------------------------------------------------------------------------
 # SMPL conventions.
@@ -146,16 +147,10 @@ GENDERS = ('neutral', 'male', 'female')
 # Small geometry helpers (numpy, batched).
 
 def axis_angle_to_matrix(axis_angle: np.ndarray) -> np.ndarray:
-  """Rodrigues' formula: [..., 3] axis-angle -> [..., 3, 3] rotations."""
-  angle = np.linalg.norm(axis_angle, axis=-1, keepdims=True)
-  axis = axis_angle / np.maximum(angle, 1e-12)
-  x, y, z = np.moveaxis(axis, -1, 0)
-  zero = np.zeros_like(x)
-  skew = np.stack([zero, -z, y, z, zero, -x, -y, x, zero],
-                  -1).reshape(axis.shape[:-1] + (3, 3))
-  sin = np.sin(angle)[..., None]
-  cos = np.cos(angle)[..., None]
-  return np.eye(3) + sin * skew + (1.0 - cos) * (skew @ skew)
+  """[..., 3] axis-angle -> [..., 3, 3] rotations (float64, scipy)."""
+  axis_angle = np.asarray(axis_angle, np.float64)
+  matrices = Rotation.from_rotvec(axis_angle.reshape(-1, 3)).as_matrix()
+  return matrices.reshape(axis_angle.shape[:-1] + (3, 3))
 
 
 def rotation_between(source: np.ndarray, target: np.ndarray) -> np.ndarray:

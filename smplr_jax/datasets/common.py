@@ -27,7 +27,6 @@ import jax
 import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image
-from scipy.spatial.transform import Rotation
 
 from smplr_jax import body_model as bm
 from smplr_jax import jl as jl_lib
@@ -289,25 +288,6 @@ def downscale(image: np.ndarray, mask: np.ndarray, focal: np.ndarray,
   focal = np.asarray(focal, np.float32) * scale_xy
   principal = (np.asarray(principal, np.float32) + 0.5) * scale_xy - 0.5
   return image, mask, focal, principal
-
-
-def rotate_global_orientation(rotation: np.ndarray,
-                              pose: np.ndarray) -> np.ndarray:
-  """Pre-multiplies the global orientation (joint 0) by `rotation`.
-
-  Args:
-    rotation: [3, 3] or [N, 3, 3] rotation matrices.
-    pose: [N, 24, 3] or [N, 72] SMPL axis-angle.
-
-  Returns:
-    float32 [N, 24, 3] with joint 0 = axis-angle of rotation @ R(joint 0).
-  """
-  pose = np.asarray(pose, np.float64).reshape(-1, jl_lib.NUM_JOINTS, 3).copy()
-  global_rot = Rotation.from_rotvec(pose[:, 0]).as_matrix()
-  rotated = np.einsum('...ab,nbc->nac', np.asarray(rotation, np.float64),
-                      global_rot)
-  pose[:, 0] = Rotation.from_matrix(rotated).as_rotvec()
-  return pose.astype(np.float32)
 
 
 # ----------------------------------------------------------------------------

@@ -62,6 +62,7 @@ import scipy.io
 import tensorflow_datasets as tfds
 from scipy.spatial.transform import Rotation
 
+from smplr_jax import rotations
 from smplr_jax.datasets import common
 
 FOCAL = (600.0, 600.0)
@@ -114,7 +115,7 @@ def camera_frame_pose(pose: np.ndarray, zrot: float) -> np.ndarray:
   """SURREAL pose [T, 72] -> [T, 24, 3] with the global rotation in the
   camera frame of the flipped frames (R R_x(90) R_z(zrot) R_pelvis)."""
   rz = Rotation.from_euler('z', float(zrot)).as_matrix()
-  return common.rotate_global_orientation(WORLD_TO_CAMERA @ BODY_TO_WORLD @ rz,
+  return rotations.rotate_global_orientation(WORLD_TO_CAMERA @ BODY_TO_WORLD @ rz,
                                           pose)
 
 

@@ -49,6 +49,7 @@ from PIL import Image
 from scipy.spatial.transform import Rotation
 
 from smplr_jax import body_model as bm
+from smplr_jax import rotations
 from smplr_jax.datasets import common
 
 SPLIT_FILES = {'train': 'train.txt', 'validation': 'val.txt',
@@ -141,7 +142,7 @@ def image_record(manual_dir: pathlib.Path, image_id: str,
   else:
     mask, has_mask = common.empty_mask(image), 0
   rotation = Rotation.from_rotvec(fit['rt']).as_matrix()
-  pose = common.rotate_global_orientation(rotation, fit['pose'][None])
+  pose = rotations.rotate_global_orientation(rotation, fit['pose'][None])
   betas = np.zeros((1, common.NUM_BETAS), np.float32)
   num_betas = min(fit['betas'].size, common.NUM_BETAS)
   betas[0, :num_betas] = fit['betas'][:num_betas]
