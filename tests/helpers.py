@@ -7,7 +7,10 @@ import jax
 import ml_collections
 import numpy as np
 
+from experiments.tools import draw_augmentations
+from smplr_jax import augment
 from smplr_jax import checkpoints
+from smplr_jax import jl as jl_lib
 
 
 def write_pairs(path, n=40, **overrides):
@@ -40,3 +43,37 @@ def write_workdir(workdir: pathlib.Path, config: ml_collections.ConfigDict,
   manager.wait_until_finished()
   manager.close()
   return workdir
+
+
+AUGMENTATIONS = ('scale', 'rotation', 'flip', 'colour', 'background',
+                 'occluders')
+
+
+def augment_config_with(crop_size=64, on=(), probability=1.0):
+  """An augmentation config with only the augmentations in `on`, each with
+  the given probability."""
+  config = augment.augment_config()
+  config.crop_size = crop_size
+  for name in AUGMENTATIONS:
+    config[name].enabled = name in on
+    if 'probability' in config[name]:
+      config[name].probability = probability
+  return config
+
+
+def random_body(seed=0, root=(0.1, -0.05, 4.0)):
+  """[42, 3] a plausible body (camera frame) from a seeded random walk."""
+  rng = np.random.default_rng(seed)
+  offsets = rng.normal(0.0, 0.12, (42, 3)) * np.array([1.0, 1.0, 0.5])
+  points = np.zeros((42, 3))
+  for i, parent in enumerate(jl_lib.JL_PARENTS):
+    if parent >= 0:
+      points[i] = points[parent] + offsets[i]
+  return points + np.asarray(root)
+
+
+def stick_records(num, image_size=96, seed=0):
+  """`num` records of stick figures of `random_body`s (the record contract)."""
+  return [draw_augmentations.stick_figure_record(
+      random_body(seed + i), image_size=image_size, focal=image_size * 1.2,
+      seed=seed + i) for i in range(num)]

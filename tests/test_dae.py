@@ -1,5 +1,5 @@
-"""The denoising autoencoder: module structure, noise models, paired data,
-the task end to end and the stitched DAE + SMPLR evaluation."""
+"""The denoising autoencoder network (smplr_jax.dae): structure, skips,
+parameter count, dropout and DAE2d."""
 
 
 import flax
@@ -144,12 +144,3 @@ def test_dae2d_ignores_depth():
   np.testing.assert_array_equal(net.apply(v, jl, train=False),
                                 net.apply(v, other_depth, train=False))
   assert np.abs(net.apply(v, jl, train=False)[:, 1:, 2]).min() > 0
-
-
-# --- noise models -------------------------------------------------------------
-
-
-# --- paired data ---------------------------------------------------------------
-
-
-# --- the task end to end -------------------------------------------------------

@@ -162,7 +162,8 @@ def test_surreal_builds_camera_frame_records(tmp_path, gendered_points):
   write_surreal_clip(manual, 'test', '03_01', 1, rng, gendered_points, 3,
                      gender=0, segm=False)
   config = surreal.SurrealConfig(name='stride2', frame_stride=2, runs=('run0',))
-  builder = datasets_lib.build_dataset('surreal', tmp_path / 'tfds', config, manual)
+  builder = datasets_lib.build_dataset(
+      'surreal', tmp_path / 'tfds', config, manual)
   train = read_split(builder, 'train')
   assert len(train) == 3  # frames 0, 2, 4 of 5
   assert len(read_split(builder, 'validation')) == 2  # frames 0, 2 of 3
@@ -205,7 +206,8 @@ def test_surreal_missing_files_are_listed(tmp_path, gendered_points):
   write_surreal_clip(manual, 'train', '01_01', 1, rng, gendered_points, 2, 0)
   (manual / 'cmu/train/run0/01_01/01_01_c0001_info.mat').unlink()
   with pytest.raises(common.MissingFilesError) as error:
-    datasets_lib.build_dataset('surreal', tmp_path / 'tfds', 'stride10', manual)
+    datasets_lib.build_dataset(
+        'surreal', tmp_path / 'tfds', 'stride10', manual)
   message = str(error.value)
   assert str(manual) in message
   assert 'cmu/train/run0/01_01/01_01_c0001_info.mat' in message
@@ -255,7 +257,8 @@ def test_human36m_builds_with_the_standard_split(tmp_path):
   write_h36m_sequence(manual, 'S11', 'Directions.54138969')
   config = human36m.Human36mConfig(name='strides23', train_stride=2,
                                    test_stride=3)
-  builder = datasets_lib.build_dataset('human36m', tmp_path / 'tfds', config, manual)
+  builder = datasets_lib.build_dataset(
+      'human36m', tmp_path / 'tfds', config, manual)
   train, test = read_split(builder, 'train'), read_split(builder, 'test')
   assert len(train) == 6 * 3  # 6 sequences, frames 0, 2, 4
   assert len(test) == 2 * 2  # 2 sequences, frames 0, 3
@@ -289,7 +292,8 @@ def test_human36m_missing_files_are_listed(tmp_path):
     write_h36m_sequence(manual, subject, 'Walking 1.60457274',
                         None if subject == 'S9' else 'Walking 1.60457274')
   with pytest.raises(common.MissingFilesError) as error:
-    datasets_lib.build_dataset('human36m', tmp_path / 'tfds', 'protocol1', manual)
+    datasets_lib.build_dataset(
+        'human36m', tmp_path / 'tfds', 'protocol1', manual)
   message = str(error.value)
   assert 'S9/Videos/Walking 1.60457274.mp4' in message
   assert 'S11/MyPoseFeatures/D3_Positions_mono/' in message
@@ -332,7 +336,8 @@ def test_up3d_builds_camera_frame_records(tmp_path):
   (manual / 'val.txt').write_text('/00003_image.png\n')
   (manual / 'test.txt').write_text('/00004_image.png\n')
   config = up3d.Up3dConfig(name='png', image_format='png')
-  builder = datasets_lib.build_dataset('up3d', tmp_path / 'tfds', config, manual)
+  builder = datasets_lib.build_dataset(
+      'up3d', tmp_path / 'tfds', config, manual)
   train = read_split(builder, 'train')
   assert len(train) == 2 and len(read_split(builder, 'test')) == 1
 
@@ -372,7 +377,8 @@ def test_up3d_missing_files_are_listed(tmp_path):
   (manual / 'train.txt').write_text(''.join(f'/{i}_image.png\n' for i in ids))
   (manual / 'val.txt').write_text('')
   with pytest.raises(common.MissingFilesError) as error:
-    datasets_lib.build_dataset('up3d', tmp_path / 'tfds', 'full', manual)
+    datasets_lib.build_dataset(
+        'up3d', tmp_path / 'tfds', 'full', manual)
   message = str(error.value).split('Expected layout')[0]
   # 1 + 25 * 2 fit/image files and test.txt; the first 20 are named.
   assert 'missing 52 expected file(s)' in message

@@ -1,4 +1,5 @@
-"""(prediction, ground truth) JL pairs for the DAE (smplr_jax.datasets.paired)."""
+"""(prediction, ground truth) JL pairs for the DAE
+(smplr_jax.datasets.paired)."""
 
 import numpy as np
 import pytest

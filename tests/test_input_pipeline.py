@@ -1,308 +1,11 @@
-"""Tests of the image input pipeline (smplr_jax.augment, input_pipeline)."""
+"""The image input pipeline (smplr_jax.input_pipeline): deterministic,
+resumable batches and the paper's 100 mm subsampling."""
 
-import jax
 import numpy as np
 import pytest
-from scipy.spatial.transform import Rotation
 
-from experiments.tools import draw_augmentations
-from smplr_jax import augment, input_pipeline, sampler
-from smplr_jax import jl as jl_lib
-
-PERM = np.asarray(jl_lib.LEFT_RIGHT_PERMUTATION)
-AUGMENTATIONS = ('scale', 'rotation', 'flip', 'colour', 'background',
-                 'occluders')
-
-
-def _config(crop_size=64, on=(), probability=1.0):
-  """Only the augmentations in `on`, each with the given probability."""
-  config = augment.augment_config()
-  config.crop_size = crop_size
-  for name in AUGMENTATIONS:
-    config[name].enabled = name in on
-    if 'probability' in config[name]:
-      config[name].probability = probability
-  return config
-
-
-def _body(seed=0, root=(0.1, -0.05, 4.0)):
-  """[42, 3] a plausible body (camera frame) from a seeded random walk."""
-  rng = np.random.default_rng(seed)
-  offsets = rng.normal(0.0, 0.12, (42, 3)) * np.array([1.0, 1.0, 0.5])
-  points = np.zeros((42, 3))
-  for i, parent in enumerate(jl_lib.JL_PARENTS):
-    if parent >= 0:
-      points[i] = points[parent] + offsets[i]
-  return points + np.asarray(root)
-
-
-def _records(num, image_size=96, seed=0):
-  return [draw_augmentations.stick_figure_record(
-      _body(seed + i), image_size=image_size, focal=image_size * 1.2,
-      seed=seed + i) for i in range(num)]
-
-
-def _blob_record(jl_cam, point, size=(240, 320), focal=(300.0, 310.0),
-                 principal=(150.0, 110.0), sigma=2.0):
-  """A black frame with a Gaussian blob at the projection of one JL point
-  (OpenCV pixel convention: pixel (r, c) centred at (u, v) = (c, r))."""
-  h, w = size
-  u, v = (np.asarray(focal) * jl_cam[point, :2] / jl_cam[point, 2] +
-          np.asarray(principal))
-  rows, cols = np.mgrid[0:h, 0:w]
-  blob = np.exp(-((cols - u) ** 2 + (rows - v) ** 2) / (2 * sigma ** 2))
-  image = np.repeat((blob * 255).round()[..., None], 3, axis=2)
-  return {
-      'image': image.astype(np.uint8), 'mask': np.zeros((h, w), np.uint8),
-      'has_mask': np.int32(0), 'jl_cam': jl_cam.astype(np.float32),
-      'jl_valid': np.ones(42, np.float32),
-      'focal': np.asarray(focal, np.float32),
-      'principal': np.asarray(principal, np.float32),
-      'pose': np.zeros((24, 3), np.float32), 'betas': np.zeros(10, np.float32),
-      'gender': np.int32(-1), 'has_smpl': np.int32(0)}
-
-
-def _centroid(image):
-  """(u, v) crop coordinates of an image's intensity centroid."""
-  weight = image[..., 0].astype(np.float64)
-  rows, cols = np.mgrid[0:image.shape[0], 0:image.shape[1]]
-  total = weight.sum()
-  return np.array([(weight * (cols + 0.5)).sum() / total,
-                   (weight * (rows + 0.5)).sum() / total])
-
-
-def test_crop_centres_the_root_and_window_follows_depth():
-  jl_cam = _body(root=(0.6, -0.2, 5.0))
-  jl_cam[5] = jl_cam[0] + [1.25, 0.0, 0.0]  # right edge of a 2.5 m cube
-  jl_cam[6] = jl_cam[0] + [0.0, -0.625, 0.0]  # a quarter above the centre
-  record = _blob_record(jl_cam, point=0, focal=(300.0, 300.0))
-  for train_ in (False, True):
-    config = _config(crop_size=64, on=() if not train_ else AUGMENTATIONS)
-    example = augment.process_example(record, config, (0, 1, 2), train=train_)
-    np.testing.assert_allclose(example['jl_cube'][0], 0.0, atol=1e-6)
-    np.testing.assert_allclose(example['jl_crop'][0, :2], 32.0, atol=1e-4)
-  example = augment.process_example(record, _config(), train=False)
-  np.testing.assert_allclose(example['jl_crop'][5, :2], [64.0, 32.0],
-                             atol=1e-3)
-  np.testing.assert_allclose(example['jl_cube'][5], [1.25, 0.0, 0.0],
-                             atol=1e-5)
-  np.testing.assert_allclose(example['jl_crop'][6, :2], [32.0, 16.0],
-                             atol=1e-3)
-  # The blob drawn at the root's projection is at the crop's centre.
-  np.testing.assert_allclose(_centroid(example['image']), [32.0, 32.0],
-                             atol=0.05)
-
-
-@pytest.mark.parametrize('crop_size', [128, 40])  # 40: antialiased path
-@pytest.mark.parametrize('seed', [0, 1, 2, 3])
-def test_points_land_where_the_warped_image_shows_them(seed, crop_size):
-  # An off-axis root (far from the principal point), so that the exact
-  # rotation about the root ray is a true homography, not an affine map.
-  jl_cam = _body(seed, root=(0.9, -0.35, 3.2))
-  point = 20 + seed  # wrists and hands: far from the root
-  record = _blob_record(jl_cam, point, sigma=2.5)
-  config = _config(crop_size=crop_size, on=('scale', 'rotation', 'flip'))
-  config.scale.max_relative = 0.3
-  config.flip.probability = 0.5
-  example = augment.process_example(record, config, (seed, 0, 7))
-  # After a flip the blob's point carries the mirror label PERM[point].
-  is_flipped = bool(example['jl_cam'][0, 0] < 0)  # the root's x was +0.9
-  index = PERM[point] if is_flipped else point
-  np.testing.assert_allclose(example['jl_crop'][index, :2],
-                             _centroid(example['image']), atol=0.15)
-  # Depth and jl_cube follow jl_cam.
-  np.testing.assert_allclose(
-      example['jl_crop'][:, 2],
-      example['jl_cam'][:, 2] - example['jl_cam'][0, 2], atol=1e-5)
-  np.testing.assert_allclose(
-      example['jl_cube'][:, :2],
-      (example['jl_crop'][:, :2] / crop_size - 0.5) * 2.5, atol=1e-5)
-  np.testing.assert_allclose(example['jl_cube'][:, 2],
-                             example['jl_crop'][:, 2] * example['zoom'],
-                             atol=1e-5)
-  # The rotation is rigid and keeps the root where it was.
-  np.testing.assert_allclose(np.abs(example['jl_cam'][0]),
-                             np.abs(jl_cam[0]), atol=1e-5)
-  bones = lambda p: np.linalg.norm(jl_lib.bone_vectors(np.asarray(p)),
-                                   axis=-1)
-  np.testing.assert_allclose(bones(example['jl_cam']),
-                             bones(jl_cam[PERM] if is_flipped else jl_cam),
-                             atol=1e-5)
-
-
-def test_flip_mirrors_image_and_swaps_left_and_right():
-  record = _records(1, image_size=96)[0]
-  plain = augment.process_example(record, _config(), train=True)
-  flipped = augment.process_example(record, _config(on=('flip',)),
-                                    train=True)
-  np.testing.assert_allclose(flipped['image'], plain['image'][:, ::-1],
-                             atol=1e-4)
-  np.testing.assert_allclose(flipped['mask'], plain['mask'][:, ::-1],
-                             atol=1e-4)
-  np.testing.assert_allclose(flipped['jl_cube'],
-                             plain['jl_cube'][PERM] * [-1, 1, 1], atol=1e-5)
-  np.testing.assert_allclose(flipped['jl_cam'],
-                             augment.mirror_points(plain['jl_cam']),
-                             atol=1e-6)
-  np.testing.assert_array_equal(flipped['jl_valid'], plain['jl_valid'][PERM])
-  # Left-side points are on the picture's other side after the flip.
-  left_hip = jl_lib.POINT_NAMES.index('left_hip')
-  assert np.sign(flipped['jl_cube'][left_hip, 0]) == -np.sign(
-      plain['jl_cube'][PERM[left_hip], 0])
-
-
-def test_flip_twice_is_identity():
-  rng = np.random.default_rng(0)
-  pose = rng.normal(size=(5, 24, 3))
-  points = rng.normal(size=(5, 42, 3))
-  np.testing.assert_allclose(augment.mirror_pose(augment.mirror_pose(pose)),
-                             pose)
-  np.testing.assert_allclose(
-      augment.mirror_points(augment.mirror_points(points)), points)
-
-
-@pytest.fixture(scope='module')
-def smpl_bodies():
-  """Records of 3 sampled default-model bodies, SMPL fields included."""
-  try:
-    models = sampler.load_gendered_models()
-  except ValueError as e:
-    pytest.skip(f'default body model not available: {e}')
-  rotations, betas, gender = sampler.sample_parameters(
-      jax.random.PRNGKey(3), 3)
-  pose = Rotation.from_matrix(
-      np.asarray(rotations, np.float64).reshape(-1, 3, 3)).as_rotvec()
-  pose = pose.reshape(3, 24, 3)
-  # Body frame (y up, z forward) -> camera frame (y down, z forward).
-  to_camera = Rotation.from_euler('x', np.pi)
-  pose[:, 0] = (to_camera * Rotation.from_rotvec(pose[:, 0])).as_rotvec()
-
-  # The SMPL forward of the 18 landmark vertices only (the same JL as
-  # smpl.smpl_forward + jl.joints_and_landmarks on the full mesh, faster).
-  points_model = jl_lib.landmark_points_model(models)
-
-  def jl_of(pose_, betas_, gender_):
-    return np.asarray(jl_lib.smpl_points(
-        points_model, np.asarray(pose_, np.float32), np.asarray(betas_),
-        np.asarray(gender_)))
-
-  points = jl_of(pose, betas, gender)
-  records = []
-  for i in range(3):
-    record = _blob_record(points[i] + [0.3 * i, -0.2, 3.0 + i], point=0,
-                          size=(64, 64), focal=(80.0, 80.0),
-                          principal=(31.5, 31.5))
-    record.update(pose=pose[i].astype(np.float32),
-                  betas=np.asarray(betas[i]), gender=np.int32(gender[i]),
-                  has_smpl=np.int32(1))
-    records.append(record)
-  return records, jl_of
-
-
-@pytest.mark.parametrize('flip', [False, True])
-def test_augmented_smpl_parameters_give_the_augmented_points(
-    smpl_bodies, flip):
-  records, jl_of = smpl_bodies
-  config = _config(crop_size=32, on=('rotation', 'scale') +
-                   (('flip',) if flip else ()))
-  examples = [augment.process_example(r, config, (5, 0, i))
-              for i, r in enumerate(records)]
-  pose = np.stack([e['pose'] for e in examples])
-  betas = np.stack([e['betas'] for e in examples])
-  gender = np.stack([e['gender'] for e in examples])
-  expected = np.stack([e['jl_cam'] - e['jl_cam'][0] for e in examples])
-  got = jl_of(pose, betas, gender)
-  # Without a flip: exact. With one, up to the default model's asymmetry:
-  # its joints are mirror symmetric to 0.5 mm in the rest pose (about 1 mm
-  # posed and shaped), its landmark vertices only to 11 cm (biceps).
-  joints = slice(0, jl_lib.NUM_JOINTS)
-  np.testing.assert_allclose(got[:, joints], expected[:, joints],
-                             atol=3e-3 if flip else 2e-4)
-  np.testing.assert_allclose(got, expected, atol=0.15 if flip else 2e-4)
-
-
-def test_all_switches_off_is_the_plain_crop():
-  record = _records(1)[0]
-  plain = augment.process_example(record, augment.augment_config(), (1,),
-                                  train=False)
-  off = augment.augment_config()
-  for name in AUGMENTATIONS:
-    off[name].enabled = False
-  example = augment.process_example(record, off, (1,), train=True)
-  for key in plain:
-    np.testing.assert_array_equal(example[key], plain[key], err_msg=key)
-
-
-def test_background_replacement_changes_only_pixels_outside_the_mask():
-  record = _records(1, image_size=96)[0]
-  plain = augment.process_example(record, _config(), train=True)
-  replaced = augment.process_example(record, _config(on=('background',)),
-                                     (3,), train=True)
-  inside = plain['mask'] >= 1.0
-  outside = plain['mask'] <= 0.0
-  assert inside.sum() > 50 and outside.sum() > 50
-  np.testing.assert_allclose(replaced['image'][inside], plain['image'][inside],
-                             atol=1e-6)
-  changed = np.abs(replaced['image'] - plain['image']).max(axis=-1) > 1e-3
-  assert changed[outside].mean() > 0.9
-  # Without a real mask nothing is replaced.
-  no_mask = dict(record, has_mask=np.int32(0))
-  example = augment.process_example(no_mask, _config(on=('background',)),
-                                    (3,), train=True)
-  np.testing.assert_array_equal(example['image'], plain['image'])
-
-
-def test_backgrounds_from_a_list_and_a_callable():
-  record = _records(1, image_size=96)[0]
-  red = np.zeros((50, 70, 3), np.uint8)
-  red[..., 0] = 255
-  config = _config(on=('background',))
-  for backgrounds in ([red], lambda rng: red):
-    example = augment.process_example(record, config, (0,),
-                                      backgrounds=backgrounds)
-    outside = example['mask'] <= 0.0
-    np.testing.assert_allclose(example['image'][outside],
-                               np.broadcast_to([1.0, 0.0, 0.0],
-                                               example['image'][outside].shape),
-                               atol=1e-6)
-
-
-def test_occluders_cover_at_most_the_allowed_share_of_the_person():
-  record = _records(1, image_size=96)[0]
-  plain = augment.process_example(record, _config(), train=True)
-  config = _config(on=('occluders',)).occluders
-  config.max_coverage = 0.3
-  for seed in range(10):
-    shapes = augment._occluder_shapes(  # pylint: disable=protected-access
-        config, np.random.default_rng(seed), 64, plain['mask'])
-    person = plain['mask'] > 0.5
-    assert (shapes & person).sum() <= 0.3 * person.sum()
-  changed = 0
-  for seed in range(5):
-    example = augment.process_example(record, _config(on=('occluders',)),
-                                      (seed,))
-    changed += not np.allclose(example['image'], plain['image'])
-    np.testing.assert_array_equal(example['jl_cube'], plain['jl_cube'])
-  assert changed >= 4
-
-
-def test_colour_noise_stays_in_range_and_keeps_geometry():
-  record = _records(1)[0]
-  plain = augment.process_example(record, _config(), train=True)
-  config = _config(on=('colour',))
-  config.colour.pixel_noise_std = 0.05
-  example = augment.process_example(record, config, (2,))
-  assert example['image'].min() >= 0.0 and example['image'].max() <= 1.0
-  assert np.abs(example['image'] - plain['image']).mean() > 0.01
-  np.testing.assert_array_equal(example['mask'], plain['mask'])
-  np.testing.assert_array_equal(example['jl_cube'], plain['jl_cube'])
-
-
-def test_record_errors_name_the_key():
-  record = _records(1)[0]
-  del record['focal']
-  with pytest.raises(ValueError, match='focal'):
-    augment.process_example(record, _config())
+from helpers import AUGMENTATIONS, augment_config_with, stick_records
+from smplr_jax import input_pipeline
 
 
 def _take(iterator, n):
@@ -319,12 +22,13 @@ def _assert_batches_equal(a, b):
 
 @pytest.fixture(scope='module')
 def source():
-  return _records(10, image_size=64)
+  return stick_records(10, image_size=64)
 
 
 def test_iterator_shapes(source):
   batch = next(input_pipeline.make_iterator(
-      source, _config(crop_size=32, on=AUGMENTATIONS, probability=0.5), 4,
+      source,
+      augment_config_with(crop_size=32, on=AUGMENTATIONS, probability=0.5), 4,
       seed=0))
   assert batch['image'].shape == (4, 32, 32, 3)
   assert batch['image'].dtype == np.float32
@@ -336,7 +40,7 @@ def test_iterator_shapes(source):
 
 
 def test_iterator_is_deterministic_across_threads_and_resumes(source):
-  config = _config(crop_size=24, on=AUGMENTATIONS, probability=0.5)
+  config = augment_config_with(crop_size=24, on=AUGMENTATIONS, probability=0.5)
   make = lambda **kw: input_pipeline.make_iterator(source, config, 3, seed=7,
                                                    **kw)
   # 10 records, batches of 3: 3 batches per epoch; 7 batches = 3 epochs.
@@ -355,8 +59,8 @@ def test_iterator_is_deterministic_across_threads_and_resumes(source):
 
 def test_evaluation_iterator_pads_the_last_batch(source):
   batches = list(input_pipeline.make_iterator(
-      source, _config(crop_size=16), 4, seed=0, train=False, shuffle=False,
-      num_epochs=1))
+      source, augment_config_with(crop_size=16), 4, seed=0, train=False,
+      shuffle=False, num_epochs=1))
   assert len(batches) == 3
   np.testing.assert_array_equal(batches[-1]['valid'], [1, 1, 0, 0])
   cams = np.concatenate([b['jl_cam'] for b in batches])[:10]

@@ -1,4 +1,5 @@
-"""Metric logging (smplr_jax.metric_writers): log lines and TensorBoard events."""
+"""Metric logging (smplr_jax.metric_writers): log lines and TensorBoard
+event files."""
 
 import struct
 
