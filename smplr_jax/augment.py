@@ -8,9 +8,9 @@ time, and is a deterministic function of the record, the config and a seed.
 
 Geometry
 --------
-The crop is the authors' (`docs/paper_facts.md`): centred on the projection of the
-root (point 0), window side `w = f * cube / z_root` pixels (f the mean focal
-length, cube 2.5 m), resized to S x S. The augmentations change it as follows,
+The crop is the authors' (`docs/paper_facts.md`): centred on the projection
+of the root (point 0), window side `w = f * cube / z_root` pixels (f the mean
+focal length, cube 2.5 m), resized to S x S. The augmentations change it as follows,
 all about the crop centre so that the root stays there:
 
   * in-plane rotation by theta: an exact 3D rotation `R` of the scene about
@@ -80,7 +80,7 @@ _POINT_PERMUTATION = np.asarray(jl_lib.LEFT_RIGHT_PERMUTATION)
 _SMPL_PERMUTATION = _POINT_PERMUTATION[:jl_lib.NUM_JOINTS]
 # A background: a list of uint8 [h, w, 3] images, or rng -> such an image.
 BackgroundSource = (Sequence[np.ndarray] |
-               Callable[[np.random.Generator], np.ndarray] | None)
+                    Callable[[np.random.Generator], np.ndarray] | None)
 
 
 def augment_config() -> ml_collections.ConfigDict:
@@ -476,7 +476,8 @@ def _colour_noise(image: np.ndarray, config: ml_collections.ConfigDict,
 def process_example(record: Mapping[str, Any],
                     config: ml_collections.ConfigDict,
                     seed: Sequence[int] = (0,), *, train: bool = True,
-                    backgrounds: BackgroundSource = None) -> dict[str, np.ndarray]:
+                    backgrounds: BackgroundSource = None
+                    ) -> dict[str, np.ndarray]:
   """One record -> one cropped (and, in training, augmented) example.
 
   Args:

@@ -1,8 +1,8 @@
 """Volumetric targets, loss and soft-argmax readout of the stacked hourglass.
 
-SMPLR's image network (paper Sec. 3.3, `docs/paper_facts.md`) predicts, per stack,
-a volume of logits `[B, H, W, D, C]` over a cube of side `cube_size` (2.5 m)
-centred on the root. Channels: C = 45 = 41 JL points (all but the root, which
+SMPLR's image network (paper Sec. 3.3, `docs/paper_facts.md`) predicts, per
+stack, a volume of logits `[B, H, W, D, C]` over a cube of side `cube_size`
+(2.5 m) centred on the root. Channels: C = 45 = 41 JL points (all but the root, which
 is the cube's centre) followed by 4 limbs (`LIMBS`).
 
 Conventions (shared by targets and readout):

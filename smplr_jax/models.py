@@ -3,8 +3,8 @@
 Also the building block shared by every MLP of the project (Psi, Omega and
 the DAE): `dense_bn_act`, Dense -> BatchNorm -> activation.
 
-Psi and Omega share one architecture: a trunk of fully connected layers 1024, 1024,
-512, 512, 512, 256, 256 -> D (linear), a residual branch from the fifth layer
+Psi and Omega share one architecture: a trunk of fully connected layers 1024,
+1024, 512, 512, 512, 256, 256 -> D (linear), a residual branch from the fifth layer
 256 -> D, both concatenated -> D. Every hidden layer has BatchNorm and an
 activation (ELU, as in the authors' code). BatchNorm state is explicit: call
 with `mutable=['batch_stats']` when training.

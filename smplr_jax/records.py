@@ -9,11 +9,11 @@ one contract; `check_record` enforces it.
 | image | uint8 [H, W, 3] | full frame, RGB |
 | mask | uint8 [H, W] | 1 on the person; all 0 when has_mask == 0 |
 | has_mask | int32 [] | 1 if the mask is real |
-| jl_cam | float32 [42, 3] | JL in the camera frame (metres; not root-relative) |
+| jl_cam | float32 [42, 3] | JL in the camera frame (metres, absolute) |
 | jl_valid | float32 [42] | 1 where the point is annotated |
 | focal | float32 [2] | fx, fy (pixels) |
 | principal | float32 [2] | cx, cy (pixels) |
-| pose | float32 [24, 3] | SMPL axis-angle; joint 0 = global orientation in the camera frame |
+| pose | float32 [24, 3] | SMPL axis-angle; joint 0 in the camera frame |
 | betas | float32 [10] | SMPL shape |
 | gender | int32 [] | 0 female, 1 male, -1 unknown (neutral model) |
 | has_smpl | int32 [] | 1 when pose / betas / gender are valid |

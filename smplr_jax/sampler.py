@@ -128,6 +128,7 @@ REST_MIXTURE_PROBABILITY = 0.5
 TEST_SET_STREAM = 0x7E57
 TEST_SET_CHUNK = 256  # bodies generated per jitted call of make_test_set
 
+
 def joint_limits_degrees() -> np.ndarray:
   """[24, 3, 2] (lower, upper) per joint and axis x, y, z; joint 0 global."""
   limits = [GLOBAL_ORIENTATION_LIMITS] + [
@@ -169,7 +170,8 @@ def sample_euler_angles(key: jax.Array, batch: int,
 
 
 def _order_axes_table() -> np.ndarray:
-  return np.asarray([rotations.order_axes(o) for o in JOINT_EULER_ORDERS], np.int32)
+  return np.asarray([rotations.order_axes(o) for o in JOINT_EULER_ORDERS],
+                    np.int32)
 
 
 def _sample_pose_quaternions(key: jax.Array, batch: int,
@@ -191,7 +193,8 @@ def sample_pose(key: jax.Array, batch: int, dtype=jnp.float32) -> jnp.ndarray:
     [B, 24, 3] axis-angle relative rotations; joint 0 is the global
     orientation.
   """
-  return rotations.quaternion_to_axis_angle(_sample_pose_quaternions(key, batch, dtype))
+  return rotations.quaternion_to_axis_angle(
+      _sample_pose_quaternions(key, batch, dtype))
 
 
 def _sample_shape_and_gender(key: jax.Array, batch: int, num_betas: int,

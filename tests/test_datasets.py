@@ -22,7 +22,6 @@ from smplr_jax import smpl
 from smplr_jax.datasets import common, human36m, smplr_synthetic, surreal, up3d
 
 
-
 def write_video(path: pathlib.Path, frames) -> None:
   """Writes RGB uint8 frames as an H.264 .mp4 (as the releases are)."""
   path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,8 +13,8 @@ def _count(tree):
 
 
 @pytest.mark.parametrize('net,inputs,expected_params', [
-    # Authors' counts (docs/paper_facts.md): Psi ~2.49 M, Omega ~2.77 M; ours drop
-    # the redundant biases before BatchNorm (4,352 fewer).
+    # Authors' counts (docs/paper_facts.md): Psi ~2.49 M, Omega ~2.77 M;
+    # ours drop the redundant biases before BatchNorm (4,352 fewer).
     (models.ShapeNet(), jnp.zeros((3, 41)), 2_481_427),
     (models.PoseNet(), jnp.zeros((3, 41, 3)), 2_764_040),
     (models.PoseNet(rotation='6d'), jnp.zeros((3, 41, 3)), 2_675_120),

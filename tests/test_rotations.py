@@ -50,7 +50,8 @@ def test_euler_round_trip(order):
   for axis in ids:
     e = np.zeros((100, 3), np.float32)
     e[:, axis] = angles[:, axis]
-    expected = expected @ np.asarray(rotations.axis_angle_to_matrix(jnp.asarray(e)))
+    expected = expected @ np.asarray(
+        rotations.axis_angle_to_matrix(jnp.asarray(e)))
   np.testing.assert_allclose(matrix, expected, atol=1e-5)
 
 

@@ -92,7 +92,8 @@ class SmplrSynthetic(common.ArrayRecordBuilder):
   BUILDER_CONFIGS: ClassVar[list[tfds.core.BuilderConfig]] = [
       SmplrSyntheticConfig(name='tiny', description='64 / 16 / 16 examples.',
                       train_size=64, validation_size=16, test_size=16),
-      SmplrSyntheticConfig(name='small', description='4096 / 256 / 256 examples.',
+      SmplrSyntheticConfig(name='small',
+                           description='4096 / 256 / 256 examples.',
                       train_size=4096, validation_size=256, test_size=256),
       SmplrSyntheticConfig(name='large',
                       description='100000 / 2000 / 2000 examples.',

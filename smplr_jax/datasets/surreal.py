@@ -115,8 +115,8 @@ def camera_frame_pose(pose: np.ndarray, zrot: float) -> np.ndarray:
   """SURREAL pose [T, 72] -> [T, 24, 3] with the global rotation in the
   camera frame of the flipped frames (R R_x(90) R_z(zrot) R_pelvis)."""
   rz = Rotation.from_euler('z', float(zrot)).as_matrix()
-  return rotations.rotate_global_orientation(WORLD_TO_CAMERA @ BODY_TO_WORLD @ rz,
-                                          pose)
+  return rotations.rotate_global_orientation(
+      WORLD_TO_CAMERA @ BODY_TO_WORLD @ rz, pose)
 
 
 def _frames_last(array: np.ndarray, ndim: int) -> np.ndarray:

@@ -1,8 +1,8 @@
 """The hourglass task: the volumetric stacked hourglass on images (Sec. 3.3).
 
-`HourglassTask` (a `train.Task`) plugs `hourglass.StackedHourglass`, `heatmaps.hourglass_loss`
-and the image pipeline (`input_pipeline`, `augment`) into
-`train.train_and_evaluate`: batches are read from a TFDS dataset of
+`HourglassTask` (a `train.Task`) plugs `hourglass.StackedHourglass`,
+`heatmaps.hourglass_loss` and the image pipeline (`input_pipeline`,
+`augment`) into `train.train_and_evaluate`: batches are read from a TFDS dataset of
 `smplr_jax.datasets` (built on first use when `config.data.build`), cropped
 and augmented on the host and fed to the data-parallel step.
 

@@ -37,7 +37,8 @@ class SMPLRTask:
   def __init__(self, config: ml_collections.ConfigDict,
                body: smplr_lib.GenderedModels | None = None):
     self.config = config
-    self.body = body or smplr_lib.GenderedModels.load(config.get('body_model_path'))
+    self.body = body or smplr_lib.GenderedModels.load(
+        config.get('body_model_path'))
     self.smplr = smplr_lib.SMPLR(config.smplr, axis_name=DATA_AXIS)
     self.eval_smplr = smplr_lib.SMPLR(config.smplr)
 
