@@ -17,18 +17,18 @@ from absl import flags
 from absl import logging
 import jax
 import matplotlib
+from matplotlib import pyplot as plt
 import numpy as np
 
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
+from experiments.smplr.configs import smplr as smplr_config
+from smplr_jax import inference
+from smplr_jax import metrics
+from smplr_jax import sampler
+from smplr_jax import smpl
+from smplr_jax import train
+from smplr_jax.tasks import smplr as smplr_task
 
-from experiments.smplr.configs import smplr as smplr_config  # pylint: disable=g-import-not-at-top,wrong-import-position
-from smplr_jax import inference  # pylint: disable=g-import-not-at-top,wrong-import-position
-from smplr_jax import metrics  # pylint: disable=g-import-not-at-top,wrong-import-position
-from smplr_jax import sampler  # pylint: disable=g-import-not-at-top,wrong-import-position
-from smplr_jax import smpl  # pylint: disable=g-import-not-at-top,wrong-import-position
-from smplr_jax import train  # pylint: disable=g-import-not-at-top,wrong-import-position
-from smplr_jax.tasks import smplr as smplr_task  # pylint: disable=g-import-not-at-top,wrong-import-position
+matplotlib.use('Agg')  # no display: draw to files
 
 _WORKDIR = flags.DEFINE_string('workdir', 'workdirs/quickstart', 'Run folder.')
 _STEPS = flags.DEFINE_integer('num_steps', 3000, 'Training steps.')

@@ -10,8 +10,8 @@ Geometry
 --------
 The crop is the authors' (`docs/paper_facts.md`): centred on the projection
 of the root (point 0), window side `w = f * cube / z_root` pixels (f the mean
-focal length, cube 2.5 m), resized to S x S. The augmentations change it as follows,
-all about the crop centre so that the root stays there:
+focal length, cube 2.5 m), resized to S x S. The augmentations change it as
+follows, all about the crop centre so that the root stays there:
 
   * in-plane rotation by theta: an exact 3D rotation `R` of the scene about
     the ray from the camera centre through the root. Rotating the scene about

@@ -1,7 +1,7 @@
 """JL: SMPLR's 42-point body representation (24 joints + 18 landmarks).
 
-Point order (paper Fig. 3, `docs/paper_facts.md`): 0 is the root (pelvis), 1-23
-are the other SMPL joints in SMPL order, 24-41 the 18 surface landmarks.
+Point order (paper Fig. 3, `docs/paper_facts.md`): 0 is the root (pelvis),
+1-23 are the other SMPL joints in SMPL order, 24-41 the 18 surface landmarks.
 JL is root-relative and in metres. Every point but the root has a parent
 (`JL_PARENTS`, the paper's kinematic tree kappa); the 41 bones
 `child - parent` give the networks' inputs:

@@ -35,10 +35,10 @@ BUILDERS = {
 
 
 def build_dataset(name: str, data_dir: str | os.PathLike[str],
-          config: str | tfds.core.BuilderConfig | None = None,
-          manual_dir: str | os.PathLike[str] | None = None,
-          body_model_dir: str | os.PathLike[str] | None = None
-          ) -> tfds.core.DatasetBuilder:
+                  config: str | tfds.core.BuilderConfig | None = None,
+                  manual_dir: str | os.PathLike[str] | None = None,
+                  body_model_dir: str | os.PathLike[str] | None = None
+                  ) -> tfds.core.DatasetBuilder:
   """Builds (downloads nothing, prepares) a dataset and returns its builder.
 
   Args:

@@ -90,8 +90,8 @@ class SMPLRTask:
       terms['pose'] = jnp.mean(jnp.abs(predictions['rotation'] -
                                        batch['pose']))
     if weights.smpl:
-      rotation, betas, gender = smplr_lib.smpl_parameters(predictions, batch,
-                                                project=False)
+      rotation, betas, gender = smplr_lib.smpl_parameters(
+          predictions, batch, project=False)
       points = jl_lib.smpl_points(self.body.points, rotation, betas, gender)
       terms['smpl'] = jnp.mean(jnp.abs(points - batch['jl']))
     loss = sum(weights[k] * v for k, v in terms.items())
