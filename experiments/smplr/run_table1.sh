@@ -1,11 +1,8 @@
 #!/usr/bin/env bash
 # Trains the paper's SMPLR rows of Table 1 on the embedded body model and
 # prints the table. Usage: bash experiments/smplr/run_table1.sh [WORKROOT]
-# Steps are sized for a 2-core CPU: about 25 minutes in all on the README's
-# 2-core x86_64 machine (AMD EPYC, no GPU), estimated from the measured
-# steps/s (about 17 minutes of training steps plus about a minute of start-up,
-# compilation and evaluation per run; arithmetic in README, "SMPL reverse").
-# Runs resume.
+# Steps are sized for a 2-core CPU: 19 min 6 s in all on the README's 2-core
+# x86_64 machine (AMD EPYC, no GPU), measured with `time`. Runs resume.
 set -euo pipefail
 root=${1:-workdirs/table1}
 steps=${STEPS:-6000}

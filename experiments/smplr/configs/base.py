@@ -9,8 +9,8 @@ file's default 20,000):
 
     bash experiments/smplr/run_table1.sh workdirs/table1
 
-about 25 minutes on the README's 2-core x86_64 CPU machine (AMD EPYC, no
-GPU), an estimate from the measured steps/s (README, "SMPL reverse").
+19 minutes on the README's 2-core x86_64 CPU machine (AMD EPYC, no GPU),
+measured with `time`.
 
 Hyperparameters follow the authors' code (docs/paper_facts.md, Sections 5
 and 6): Adam, batch 256, ELU, L1 losses with equal weights, uniform input

@@ -8,17 +8,18 @@ the numbers below; the base default is 20,000 steps); add
     python -m experiments.smplr.main --config=experiments/smplr/configs/omega.py \
         --workdir=workdirs/omega --config.num_steps=6000
 
-Runtime on the README's 2-core x86_64 CPU machine (AMD EPYC, no GPU):
-6,000 steps at the measured 37.9 steps/s (README, training-step table) are
-about 2.6 minutes of training, plus roughly a minute of start-up,
-compilation and evaluation (estimated, not timed); 20,000 steps about 9
-minutes of training. The 6D variant was not benchmarked separately.
+Runtime on the README's 2-core x86_64 CPU machine (AMD EPYC, no GPU),
+measured in the run of experiments/smplr/run_table1.sh that produced the
+numbers below (workdir creation to results.json): 3.0 minutes for 6,000
+steps (2.2 minutes with --config.smplr.rotation=6d), validation and
+held-out evaluation included. Training-step throughput: 37.9 steps/s
+(README, training-step table).
 
 Expected result, as measured (README "Results", 4,096 held-out bodies,
 test_seed 2, true JL in, true shape and gender given):
-  * rotation matrices: Jt 28.3 mm, Lm 30.2 mm, Bn 0.3 mm, PA-Jt 23.6 mm,
+  * rotation matrices: Jt 28.3 mm, Lm 30.2 mm, Bn 0.3 mm, PA-Jt 23.7 mm,
     surface 45.1 mm;
-  * 6D: Jt 28.1 mm, Lm 30.2 mm, Bn 0.3 mm, PA-Jt 23.0 mm, surface 44.9 mm;
+  * 6D: Jt 28.2 mm, Lm 30.3 mm, Bn 0.3 mm, PA-Jt 23.2 mm, surface 45.1 mm;
   * with the training noise on the input: Jt 34.0 mm (the README gives one
     noisy figure for Omega).
 

@@ -9,18 +9,19 @@ the numbers below; the base default is 20,000 steps); add
         --config=experiments/smplr/configs/omega_smpl.py \
         --workdir=workdirs/omega_smpl --config.num_steps=6000
 
-Runtime on the README's 2-core x86_64 CPU machine (AMD EPYC, no GPU):
-6,000 steps at the measured 31.8 steps/s (README, training-step table) are
-about 3.1 minutes of training, plus roughly a minute of start-up,
-compilation and evaluation (estimated, not timed); 20,000 steps about 10.5
-minutes of training. The 6D variant was not benchmarked separately.
+Runtime on the README's 2-core x86_64 CPU machine (AMD EPYC, no GPU),
+measured in the run of experiments/smplr/run_table1.sh that produced the
+numbers below (workdir creation to results.json): 3.1 minutes for
+6,000 steps (2.3 minutes with --config.smplr.rotation=6d), validation and
+held-out evaluation included. Training-step throughput: 31.8 steps/s
+(README, training-step table).
 
 Expected result, as measured (README "Results", 4,096 held-out bodies,
 test_seed 2, true JL in, true shape and gender given):
-  * rotation matrices: Jt 26.8 mm, Lm 28.1 mm, Bn 0.4 mm, PA-Jt 25.1 mm,
+  * rotation matrices: Jt 26.9 mm, Lm 28.1 mm, Bn 0.4 mm, PA-Jt 25.1 mm,
     surface 41.4 mm (vs 28.3 mm Jt without the SMPL loss, omega.py);
-  * 6D: Jt 22.0 mm, Lm 23.4 mm, Bn 0.3 mm, PA-Jt 20.5 mm, surface 35.8 mm;
-  * with the training noise on the input: Jt 31.9 mm (matrices), 28.2 mm
+  * 6D: Jt 22.0 mm, Lm 23.3 mm, Bn 0.3 mm, PA-Jt 20.4 mm, surface 35.6 mm;
+  * with the training noise on the input: Jt 31.9 mm (matrices), 28.1 mm
     (6D).
 
 For comparison only, the paper's Omega_smpl on SURREAL (docs/paper_facts.md,

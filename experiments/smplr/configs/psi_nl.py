@@ -7,10 +7,10 @@ the numbers below; the base default is 20,000 steps):
         --config=experiments/smplr/configs/psi_nl.py --workdir=workdirs/psi_nl \
         --config.num_steps=6000
 
-Runtime on the README's 2-core x86_64 CPU machine (AMD EPYC, no GPU): about
-1.8 minutes of training for 6,000 steps, plus roughly a minute of start-up,
-compilation and evaluation (an estimate: Psi_nL was not benchmarked, so
-Psi's measured 56.7 steps/s is assumed; its input is smaller).
+Runtime on the README's 2-core x86_64 CPU machine (AMD EPYC, no GPU),
+measured in the run of experiments/smplr/run_table1.sh that produced the
+numbers below (workdir creation to results.json): 2.0 minutes for 6,000
+steps with validation and held-out evaluation.
 
 Expected result, as measured (README "Results", 4,096 held-out bodies,
 test_seed 2, true JL in, true pose given): Jt 4.7 mm, Lm 6.2 mm, Bn 2.4 mm,

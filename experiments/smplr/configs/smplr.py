@@ -13,16 +13,16 @@ and the 6D Omega_smpl run of omega_smpl.py with --config.smplr.rotation=6d):
 Without those overrides the run uses this file's defaults: rotation
 matrices (the paper's) and 10,000 steps.
 
-Runtime on the README's 2-core x86_64 CPU machine (AMD EPYC, no GPU): this
-stage was not benchmarked; counting one Omega_smpl step (31.8 steps/s) plus
-Psi's networks (87.6 steps/s, README training-step table) gives about 43 ms
-per step, i.e. about 2.1 minutes of training for 3,000 steps (7 minutes for
-10,000), plus roughly a minute of start-up, compilation and evaluation.
+Runtime on the README's 2-core x86_64 CPU machine (AMD EPYC, no GPU),
+measured in the run of experiments/smplr/run_table1.sh that produced the
+numbers below (workdir creation to results.json): 2.9 minutes for 3,000
+steps from the trained Psi and Omega_smpl (6D) runs, validation and
+held-out evaluation included.
 
 Expected result, as measured (README "Results", 4,096 held-out bodies,
-test_seed 2, true JL in, everything predicted): Jt 21.4 mm, Lm 22.9 mm,
-Bn 1.9 mm, PA-Jt 20.0 mm, surface 34.7 mm, gender accuracy 100%; with the
-training noise on the input, Jt 28.0 mm.
+test_seed 2, true JL in, everything predicted): Jt 21.3 mm, Lm 22.8 mm,
+Bn 1.9 mm, PA-Jt 19.9 mm, surface 34.6 mm, gender accuracy 100%; with the
+training noise on the input, Jt 27.9 mm.
 
 The paper has no row for SMPLR on true JL; its SMPLR numbers start from
 image predictions (for comparison only, docs/paper_facts.md: Table 1
