@@ -2,9 +2,8 @@
 # Trains the DAE experiments (one per noise model, and DAE2d), then evaluates
 # DAE + SMPLR on noisy JL when a trained SMPLR run exists (run_table1.sh).
 # Usage: bash experiments/dae/run_all.sh [WORKROOT] [SMPLR_WORKDIR]
-# About 17 minutes on the README's 2-core x86_64 machine (AMD EPYC, no GPU):
-# about 3 minutes per 4,000-step DAE run (README, DAE section), about 4 for
-# DAE2d's 6,000 steps, plus the DAE + SMPLR evaluations. Runs resume.
+# 14 min 12 s on the README's 2-core x86_64 machine (AMD EPYC, no GPU),
+# measured with `time`, the DAE + SMPLR evaluations included. Runs resume.
 set -euo pipefail
 root=${1:-workdirs/dae}
 smplr=${2:-workdirs/table1/smplr}

@@ -8,16 +8,16 @@ synthetic runs, then DAE + SMPLR when a trained SMPLR exists:
 
     bash experiments/dae/run_all.sh
 
-about 17 minutes on the README's 2-core x86_64 CPU machine (AMD EPYC, no
-GPU).
+14 minutes on the README's 2-core x86_64 CPU machine (AMD EPYC, no GPU),
+measured with `time`.
 
 Architecture and optimiser follow the paper (Sec. 3.4, 4.1) and the authors'
 code (docs/paper_facts.md, Sections 4-6): encoder 1024-1024-512, decoder
 1024-1024 with skips, dropout 0.2 (keep probability 0.8), ELU + BatchNorm,
 Adam at 1e-3 (cosine decay to 1e-5 here), batch 256, L1 on JL + L1 on B.
-Runs are sized for that 2-core machine: 4,000 steps at ~25 ms/step are about
-1.7 minutes of training; with start-up, compilation and the before/after
-evaluation a run takes about 3 minutes (README, DAE section).
+Runs are sized for that 2-core machine: a 4,000-step run, its before/after
+evaluation included, took 2.3-2.5 minutes in the measured `run_all.sh`
+(workdir creation to results.json; DAE2d's 6,000 steps 3.6 minutes).
 The held-out set (size 4096, seed 2) and its noise seed are those of the
 SMPLR experiments, so DAE and SMPLR numbers are on the same bodies.
 """

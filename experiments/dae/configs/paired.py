@@ -10,9 +10,9 @@ hourglass's predictions on its training images); the last
 `paired.held_out_fraction` of the pairs is the validation and test split.
 Add --config.dae.zero_depth=True for a DAE2d on the same pairs.
 
-Runtime on the README's 2-core x86_64 CPU machine (AMD EPYC, no GPU): about
-3 minutes for the default 4,000 steps, as for the synthetic DAE runs
-(README, DAE section), plus loading the pairs.
+Runtime on the README's 2-core x86_64 CPU machine (AMD EPYC, no GPU): not
+measured (no real pairs yet); the synthetic DAE runs of the same size took
+2.3-2.5 minutes for 4,000 steps (experiments/dae/run_all.sh).
 
 Expected result: none measured yet. No network's predictions good enough
 to pair have been produced (the CPU hourglass run of
