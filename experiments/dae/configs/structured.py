@@ -15,8 +15,8 @@ Evaluated before/after the DAE on the held-out set (4,096 bodies, test_seed
 result, as measured (README "Denoising autoencoder (DAE)", structured-noise
 input, before -> after): Jt 61.7 -> 54.7 mm (-11.3%), Lm 63.9 -> 58.2 mm,
 Bn 12.8 -> 12.4 mm, wrists 110.6 -> 88.8 mm. In front of the end-to-end
-SMPLR (experiments.dae.evaluate_stitched, structured noise): Jt 50.5 mm,
-surface 74.3 mm, vs 53.3 / 78.8 mm for SMPLR alone. Without dropout the
+SMPLR (experiments.dae.evaluate_stitched, structured noise): Jt 50.4 mm,
+surface 74.2 mm, vs 53.2 / 78.6 mm for SMPLR alone. Without dropout the
 DAE does much better at this length: structured_nodropout.py.
 
 For comparison only, the paper's DAE on its hourglass's output (SURREAL,

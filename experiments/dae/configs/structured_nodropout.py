@@ -18,7 +18,7 @@ held-out set of 4,096 bodies, before -> after):
     Lm 63.9 -> 45.4 mm, Bn 12.8 -> 8.9 mm, wrists 110.6 -> 73.5 mm;
   * Gaussian noise (not trained on): Jt 30.5 -> 28.7 mm (-5.9%).
 In front of the end-to-end SMPLR (experiments.dae.evaluate_stitched),
-structured noise: Jt 44.7 mm, surface 66.5 mm (SMPLR alone 53.3 / 78.8 mm);
+structured noise: Jt 44.7 mm, surface 66.5 mm (SMPLR alone 53.2 / 78.6 mm);
 Gaussian noise: Jt 30.8 mm (SMPLR alone 27.9 mm).
 """
 

@@ -14,8 +14,8 @@ Evaluated before/after the DAE on the held-out set (4,096 bodies, test_seed
 result, as measured (README "Denoising autoencoder (DAE)", uniform-noise
 input, before -> after): Jt 31.9 -> 31.0 mm (-2.8%), Lm 34.7 -> 33.8 mm,
 Bn 22.8 -> 19.9 mm, wrists 79.4 -> 74.7 mm. In front of the end-to-end
-SMPLR (experiments.dae.evaluate_stitched) it changes little: Jt 27.9 mm
-with it, 28.0 mm without, surface 47.0 vs 47.1 mm.
+SMPLR (experiments.dae.evaluate_stitched) it changes little: Jt 27.8 mm
+with it, 27.9 mm without, surface 46.7 vs 46.8 mm.
 
 The noise bounds are those of `smplr_jax.noise`; docs/paper_facts.md
 (Section 6) lists the authors' exact per-coordinate table for comparison.
