@@ -47,9 +47,7 @@ def load_smplr(workdir: str | pathlib.Path,
 
   def predictor(jl: jnp.ndarray) -> dict:
     jl = jnp.asarray(jl, jnp.float32)
-    if jl.ndim != 3 or jl.shape[1:] != (jl_lib.NUM_POINTS, 3):
-      raise ValueError(f'jl must be [B, {jl_lib.NUM_POINTS}, 3] root-relative'
-                       f' metres, got shape {jl.shape}.')
+    jl_lib.check_jl(jl)
     if not bool(jnp.all(jnp.isfinite(jl))):
       raise ValueError('jl contains NaN or Inf values.')
     return dict(predict(variables, jl), faces=body.gendered.faces)

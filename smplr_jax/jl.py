@@ -188,12 +188,13 @@ def shape_features(jl: jnp.ndarray, template_lengths: jnp.ndarray) -> jnp.ndarra
   return bone_lengths(jl) - template_lengths.astype(jl.dtype)
 
 
-def check_jl(jl, name: str = 'jl') -> None:
-  """Raises ValueError unless `jl` is [B, 42, 3]."""
+def check_jl(jl, name: str = 'jl', batch: str = 'B') -> None:
+  """Raises ValueError unless `jl` is [batch, 42, 3] (`batch` names the
+  leading axis in the message)."""
   shape = tuple(np.shape(jl))
   if len(shape) != 3 or shape[1:] != (NUM_POINTS, 3):
-    raise ValueError(f'{name} must be [B, {NUM_POINTS}, 3] (24 joints + 18 '
-                     f'landmarks, xyz), got {shape}')
+    raise ValueError(f'{name} must be [{batch}, {NUM_POINTS}, 3] (24 joints + '
+                     f'18 landmarks, xyz in metres), got {shape}')
 
 
 def landmark_points_model(model: BodyModel) -> BodyModel:

@@ -132,6 +132,13 @@ def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransform
   return tx
 
 
+def run_keys(seed: int) -> tuple[jax.Array, jax.Array]:
+  """(init_key, data_key) of a run: its variables are
+  `task.init_variables(init_key)`, its batches come from `data_key`."""
+  init_key, data_key = jax.random.split(jax.random.PRNGKey(seed))
+  return init_key, data_key
+
+
 def create_train_state(variables: Mapping[str, PyTree],
                        tx: optax.GradientTransformation) -> TrainState:
   params = variables['params']
@@ -260,8 +267,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
   mesh = parallel.make_mesh(config.get('num_devices', 0))
   tx = make_optimizer(config)
-  root_key = jax.random.PRNGKey(config.seed)
-  init_key, data_key = jax.random.split(root_key)
+  init_key, data_key = run_keys(config.seed)
   replicated = parallel.replicated(mesh)
   state = jax.device_put(create_train_state(task.init_variables(init_key), tx),
                          replicated)

@@ -1,11 +1,11 @@
 """Shared test helpers: small fabricated files and workdirs (no training)."""
 
-import json
 import pathlib
 
 import jax
 import ml_collections
 import numpy as np
+import orbax.checkpoint as ocp
 
 from experiments.tools import draw_augmentations
 from smplr_jax import augment
@@ -32,13 +32,12 @@ def write_workdir(workdir: pathlib.Path, config: ml_collections.ConfigDict,
   without training."""
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
-  (workdir / 'config.json').write_text(
-      json.dumps(json.loads(config.to_json_best_effort())))
+  checkpoints.save_config(config, workdir)
   state = {'params': variables['params'],
            'batch_stats': variables.get('batch_stats', {}),
            'step': jax.numpy.asarray(step, jax.numpy.int32)}
   manager = checkpoints.checkpoint_manager(workdir)
-  manager.save(step, args=checkpoints.ocp.args.StandardSave(state),
+  manager.save(step, args=ocp.args.StandardSave(state),
                metrics={'val_loss': val_loss})
   manager.wait_until_finished()
   manager.close()

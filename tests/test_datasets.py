@@ -17,6 +17,7 @@ from scipy.spatial.transform import Rotation
 
 from smplr_jax import datasets as datasets_lib
 from smplr_jax import jl as jl_lib
+from smplr_jax import records
 from smplr_jax import rotations
 from smplr_jax import smpl
 from smplr_jax.datasets import common, human36m, smplr_synthetic, surreal, up3d
@@ -92,8 +93,8 @@ def test_synthetic_builds_and_reads(tmp_path, monkeypatch, real_generator):
   expected = list(generate(models, 2, 5, start=3))
   for i, want in enumerate(expected):
     got = source[i]
-    common.check_record(got)
-    assert set(got) == set(common.RECORD_SPEC)
+    records.check_record(got)
+    assert set(got) == set(records.RECORD_SPEC)
     np.testing.assert_array_equal(got['image'], want['image'])  # PNG
     np.testing.assert_array_equal(got['mask'], want['mask'])
     np.testing.assert_allclose(got['jl_cam'], want['jl_cam'], atol=1e-6)
@@ -115,8 +116,8 @@ def surreal_info(rng, points, num, gender):
   cam_loc = np.array([6.0, -1.0, 0.2])
   root_world = np.array([0.1, -1.0, 0.05]) + np.linspace(0, 0.1, num)[:, None]
   rz = Rotation.from_euler('z', zrot[0]).as_matrix()
-  world_pose = rotations.rotate_global_orientation(surreal.BODY_TO_WORLD @ rz,
-                                                pose)
+  world_pose = rotations.rotate_global_orientation(
+      surreal.BODY_TO_WORLD @ rz, pose)
   jl_world, _ = points(world_pose, shape, np.full(num, gender))
   jl_world = jl_world + root_world[:, None]
   joints3d = jl_world[:, :24]
@@ -169,7 +170,7 @@ def test_surreal_builds_camera_frame_records(tmp_path, gendered_points):
   assert len(read_split(builder, 'test')) == 2
 
   for record, t in zip(train, (0, 2, 4)):
-    common.check_record(record)
+    records.check_record(record)
     assert record['image'].shape == (240, 320, 3)
     # Frames are mirrored horizontally: the bright half is now on the right.
     assert record['image'][:, :150].mean() < 60
@@ -267,7 +268,7 @@ def test_human36m_builds_with_the_standard_split(tmp_path):
   assert sorted(round(r['jl_cam'][0, 1] * 100) for r in test) == [0, 0, 3, 3]
 
   record = test[3]  # generation order: S9 frames 0, 3, then S11 0, 3
-  common.check_record(record)
+  records.check_record(record)
   assert record['has_smpl'] == 0 and record['has_mask'] == 0
   assert record['gender'] == -1
   assert record['image'].shape == (48, 64, 3)
@@ -342,7 +343,7 @@ def test_up3d_builds_camera_frame_records(tmp_path):
 
   record = train[0]
   image, fit = fits['00001']
-  common.check_record(record)
+  records.check_record(record)
   np.testing.assert_array_equal(record['image'], image)
   expected_mask = np.zeros((60, 80), np.uint8)
   expected_mask[10:50, 20:40] = 1

@@ -46,7 +46,7 @@ def test_record_errors_name_the_source_and_problem(change, message):
 
 
 def test_one_contract_for_datasets_and_augmentation():
-  assert common.RECORD_SPEC is records.RECORD_SPEC
+  assert common.RECORD_SPEC is records.RECORD_SPEC  # the builders' features
   assert records.RECORD_KEYS == tuple(records.RECORD_SPEC)
   # The augmentation refuses what the contract refuses.
   with pytest.raises(ValueError, match='gender must be int32'):

@@ -5,7 +5,6 @@ import json
 import subprocess
 import sys
 
-import jax
 import ml_collections
 import numpy as np
 import pytest
@@ -44,7 +43,7 @@ def tiny_run(tmp_path_factory):
   tmp_path = tmp_path_factory.mktemp('hourglass')
   config = _tiny_config(tmp_path)
   task = hourglass_task.HourglassTask(config)
-  init_key = jax.random.split(jax.random.PRNGKey(config.seed))[0]
+  init_key, _ = train.run_keys(config.seed)
   before = task.evaluate(task.init_variables(init_key))
   results = train.train_and_evaluate(config, tmp_path / 'run', task)
   return config, tmp_path / 'run', results, before

@@ -42,10 +42,11 @@ def _tiny_config(**overrides):
 @pytest.fixture(scope='module')
 def trained_workdir(tmp_path_factory, body):
   workdir = tmp_path_factory.mktemp('smplr')
-  task = smplr_task.SMPLRTask(_tiny_config(), body)
-  before = task.evaluate(task.init_variables(
-      jax.random.split(jax.random.PRNGKey(_tiny_config().seed))[0]))
-  results = train.train_and_evaluate(_tiny_config(), workdir, task)
+  config = _tiny_config()
+  task = smplr_task.SMPLRTask(config, body)
+  init_key, _ = train.run_keys(config.seed)
+  before = task.evaluate(task.init_variables(init_key))
+  results = train.train_and_evaluate(config, workdir, task)
   return workdir, results, before
 
 

@@ -31,9 +31,7 @@ from PIL import Image
 from smplr_jax import body_model as bm
 from smplr_jax import jl as jl_lib
 from smplr_jax import sampler
-# The contract, used here and re-exported for the builders.
-from smplr_jax.records import INT_KEYS, NUM_BETAS, RECORD_SPEC  # noqa: F401
-from smplr_jax.records import check_record  # noqa: F401
+from smplr_jax.records import INT_KEYS, RECORD_SPEC, check_record
 
 IMAGE_FORMATS = ('png', 'jpeg')
 # How many missing files an error message names before it counts the rest.

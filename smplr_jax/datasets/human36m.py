@@ -55,6 +55,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from smplr_jax import jl as jl_lib
+from smplr_jax import records
 from smplr_jax.datasets import common
 
 TRAIN_SUBJECTS = ('S1', 'S5', 'S6', 'S7', 'S8')
@@ -278,5 +279,5 @@ def sequence_records(pose_file: pathlib.Path, video: pathlib.Path,
         'focal': np.asarray(f, np.float32),
         'principal': np.asarray(c, np.float32),
         'pose': np.zeros((jl_lib.NUM_JOINTS, 3), np.float32),
-        'betas': np.zeros(common.NUM_BETAS, np.float32),
+        'betas': np.zeros(records.NUM_BETAS, np.float32),
         'gender': np.int32(-1), 'has_smpl': np.int32(0)}

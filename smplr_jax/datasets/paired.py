@@ -30,9 +30,7 @@ class PairedJLDataset:
   def __post_init__(self):
     for name in ('pred_jl', 'gt_jl'):
       array = getattr(self, name)
-      if array.ndim != 3 or array.shape[1:] != (jl_lib.NUM_POINTS, 3):
-        raise ValueError(f'{name} must be [N, {jl_lib.NUM_POINTS}, 3] '
-                         f'(24 joints + 18 landmarks, xyz), got {array.shape}')
+      jl_lib.check_jl(array, name, batch='N')
       if not np.issubdtype(array.dtype, np.floating):
         raise ValueError(f'{name} must be floating point, got {array.dtype}')
       bad = ~np.isfinite(array).all(axis=(1, 2))

@@ -50,6 +50,7 @@ from scipy.spatial.transform import Rotation
 
 from smplr_jax import body_model as bm
 from smplr_jax import rotations
+from smplr_jax import records
 from smplr_jax.datasets import common
 
 SPLIT_FILES = {'train': 'train.txt', 'validation': 'val.txt',
@@ -143,8 +144,8 @@ def image_record(manual_dir: pathlib.Path, image_id: str,
     mask, has_mask = common.empty_mask(image), 0
   rotation = Rotation.from_rotvec(fit['rt']).as_matrix()
   pose = rotations.rotate_global_orientation(rotation, fit['pose'][None])
-  betas = np.zeros((1, common.NUM_BETAS), np.float32)
-  num_betas = min(fit['betas'].size, common.NUM_BETAS)
+  betas = np.zeros((1, records.NUM_BETAS), np.float32)
+  num_betas = min(fit['betas'].size, records.NUM_BETAS)
   betas[0, :num_betas] = fit['betas'][:num_betas]
   # SMPL rotates the body about its root joint, so `root` is J_0(betas)
   # whatever the global rotation.

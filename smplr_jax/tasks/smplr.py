@@ -139,12 +139,9 @@ def evaluate_on(smplr: smplr_lib.SMPLR, body: smplr_lib.GenderedModels,
     return pipeline.smplr_jl_metrics(smplr, body, variables, jl_in, batch,
                                      smplr_lib.true_vertices(body, batch))
 
-  size = len(test_set['jl'])
-  totals = None
   key = jax.random.PRNGKey(noise_seed)
-  for start in range(0, size - batch_size + 1, batch_size):
-    batch = {k: v[start:start + batch_size] for k, v in test_set.items()}
-    per_sample = batch_metrics(variables, batch,
-                               jax.random.fold_in(key, start))
-    totals = metrics_lib.accumulate(totals, per_sample)
-  return metrics_lib.finalize(totals)
+  whole = len(test_set['jl']) // batch_size * batch_size  # drop a remainder
+  return metrics_lib.reduce_batches(
+      {k: v[:whole] for k, v in test_set.items()}, batch_size,
+      lambda batch, start: {'smplr': batch_metrics(
+          variables, batch, jax.random.fold_in(key, start))})['smplr']
