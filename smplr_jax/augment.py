@@ -51,8 +51,11 @@ SMPL parameters: the global orientation (joint 0, camera frame) becomes
 swaps the left and right joints' rotations and negates the y and z components
 of every axis-angle, which mirrors the body through its sagittal plane.
 
-Appearance (training only, each switchable): background replacement through
-the person mask (where `has_mask`), random occluders (rectangles or ellipses
+Appearance (training only, each switchable): loose garments and hair drawn
+as silhouettes over the person (skirts, dresses, wide trousers, loose shirts
+that do not follow the body surface; short or long hair; plain, striped,
+shaded or photo-textured fabric; they join the person mask), background
+replacement through the person mask (where `has_mask`), random occluders (rectangles or ellipses
 cut from another image), colour noise (per-channel gain and bias, brightness,
 contrast, optional pixel noise). Each augmentation draws from its own random
 stream, so switching one off leaves the others' draws unchanged.
@@ -65,6 +68,7 @@ from typing import Any
 
 import ml_collections
 import numpy as np
+import skimage.draw
 from scipy.spatial.transform import Rotation
 
 from smplr_jax import jl as jl_lib
@@ -73,7 +77,7 @@ from smplr_jax import rotations
 
 # Random streams, one per augmentation (appended to an example's seed).
 _STREAMS = {'zoom': 0, 'rotation': 1, 'flip': 2, 'colour': 3, 'background': 4,
-            'occluders': 5}
+            'occluders': 5, 'garments': 6}
 
 _MIRROR = np.diag([-1.0, 1.0, 1.0])
 _POINT_PERMUTATION = np.asarray(jl_lib.LEFT_RIGHT_PERMUTATION)
@@ -113,6 +117,11 @@ def augment_config() -> ml_collections.ConfigDict:
   config.occluders = ml_collections.ConfigDict({
       'enabled': True, 'probability': 0.5, 'max_count': 3, 'min_size': 0.1,
       'max_size': 0.4, 'max_coverage': 0.5, 'ellipse_probability': 0.5})
+  # Loose garments and hair as silhouettes over the person (`_garments`):
+  # with `probability`, each piece is drawn with its own probability.
+  config.garments = ml_collections.ConfigDict({
+      'enabled': True, 'probability': 0.6, 'skirt': 0.3, 'dress': 0.2,
+      'wide_trousers': 0.25, 'loose_shirt': 0.3, 'hair': 0.6})
   return config
 
 
@@ -444,6 +453,140 @@ def _occluder_shapes(config: ml_collections.ConfigDict,
   return union
 
 
+# JL indices used to place garments (see jl.POINT_NAMES).
+_HIPS, _ANKLES = (1, 2), (7, 8)
+_SHOULDERS, _ELBOWS = (16, 17), (18, 19)
+_NECK, _HEAD, _FACE = 12, 15, 41
+
+
+def _polygon(corners: np.ndarray, size: int) -> np.ndarray:
+  """bool [S, S] inside a polygon of (u, v) crop-pixel corners [K, 2]."""
+  rows, cols = skimage.draw.polygon(corners[:, 1] - 0.5, corners[:, 0] - 0.5,
+                                    (size, size))
+  inside = np.zeros((size, size), bool)
+  inside[rows, cols] = True
+  return inside
+
+
+def _thick_segment(a: np.ndarray, b: np.ndarray, half_width: float,
+                   size: int) -> np.ndarray:
+  """bool [S, S] within a quadrilateral of half-width around segment a-b."""
+  direction = b - a
+  normal = np.array([-direction[1], direction[0]])
+  normal /= max(float(np.linalg.norm(normal)), 1e-6)
+  offset = half_width * normal
+  return _polygon(np.stack([a + offset, b + offset, b - offset, a - offset]),
+                  size)
+
+
+def _ellipse(centre: np.ndarray, radii: tuple[float, float],
+             size: int) -> np.ndarray:
+  c = np.arange(size, dtype=np.float32) + 0.5
+  return (((c[None, :] - centre[0]) / radii[0]) ** 2 +
+          ((c[:, None] - centre[1]) / radii[1]) ** 2) <= 1.0
+
+
+def _garment_shapes(config: ml_collections.ConfigDict,
+                    rng: np.random.Generator, uv: np.ndarray, depth: np.ndarray,
+                    pixels_per_metre: float, size: int) -> list[np.ndarray]:
+  """bool [S, S] silhouettes of the drawn garments and hair, back to front.
+
+  Args:
+    config: the `garments` sub-config.
+    rng: random stream.
+    uv: [42, 2] crop pixels of the JL points.
+    depth: [42] depth relative to the root (metres).
+    pixels_per_metre: crop pixels per metre at the root's depth.
+    size: crop side S.
+  """
+  m = pixels_per_metre
+  hips, ankles = uv[list(_HIPS)], uv[list(_ANKLES)]
+  shoulders = uv[list(_SHOULDERS)]
+  shapes = []
+
+  def widened(pair: np.ndarray, factor: float, extra: float) -> np.ndarray:
+    centre = pair.mean(axis=0)
+    half = 0.5 * (pair[0] - pair[1])
+    length = max(float(np.linalg.norm(half)), 1e-6)
+    half = half / length * (length * factor + extra * m)
+    return np.stack([centre + half, centre - half])
+
+  if rng.random() < config.wide_trousers:
+    half_width = rng.uniform(0.08, 0.14) * m
+    for leg in range(2):
+      shapes.append(_thick_segment(hips[leg], ankles[leg], half_width, size))
+  skirt = rng.random() < config.skirt
+  dress = rng.random() < config.dress
+  if skirt or dress:
+    # A flared trapezoid from the waist to a hem between mid-thigh and ankle.
+    # level 0.3: mid-thigh, about 0.5: the knees, 1: the ankles.
+    hem = hips + rng.uniform(0.3, 1.0) * (ankles - hips)
+    waist = widened(hips, rng.uniform(1.2, 1.6), 0.03)
+    flare = widened(hem, 1.0, 0.0)
+    width = max(float(np.linalg.norm(flare[0] - flare[1])),
+                float(np.linalg.norm(waist[0] - waist[1])))
+    hem_half = 0.5 * width * rng.uniform(1.1, 1.8)
+    axis = flare[0] - flare[1]
+    axis = axis / max(float(np.linalg.norm(axis)), 1e-6)
+    centre = hem.mean(axis=0)
+    shape = _polygon(np.stack([waist[0], waist[1], centre - hem_half * axis,
+                               centre + hem_half * axis]), size)
+    if dress:  # and a bodice from the shoulders to the waist
+      top = widened(shoulders, rng.uniform(0.8, 1.0), 0.0)
+      shape |= _polygon(np.stack([top[0], top[1], waist[1], waist[0]]), size)
+    shapes.append(shape)
+  if rng.random() < config.loose_shirt:
+    top = widened(shoulders, rng.uniform(1.05, 1.25), 0.02)
+    bottom = widened(hips, rng.uniform(1.3, 1.8), 0.05)
+    shape = _polygon(np.stack([top[0], top[1], bottom[1], bottom[0]]), size)
+    sleeve = rng.uniform(0.06, 0.1) * m
+    for arm in range(2):
+      end = shoulders[arm] + rng.uniform(0.5, 1.0) * (
+          uv[_ELBOWS[arm]] - shoulders[arm])
+      shape |= _thick_segment(shoulders[arm], end, sleeve, size)
+    shapes.append(shape)
+  if rng.random() < config.hair:
+    head, neck = uv[_HEAD], uv[_NECK]
+    up = head - neck
+    up = up / max(float(np.linalg.norm(up)), 1e-6)
+    radius = rng.uniform(0.1, 0.13) * m
+    shape = _ellipse(head + 0.04 * m * up, (radius, radius * 1.1), size)
+    if rng.random() < 0.4:  # long hair down to the shoulder blades
+      shape |= _thick_segment(head, neck - rng.uniform(0.05, 0.25) * m * up,
+                              radius * rng.uniform(0.7, 1.0), size)
+    if depth[_FACE] < depth[_HEAD]:  # the face looks at the camera: keep it
+      shape &= ~_ellipse(uv[_FACE] - 0.02 * m * up,
+                         (0.075 * m, 0.09 * m), size)
+    shapes.append(shape)
+  return shapes
+
+
+def _fill_garment(image: np.ndarray, shape: np.ndarray,
+                  rng: np.random.Generator,
+                  backgrounds: BackgroundSource) -> None:
+  """Paints fabric into `image` (float32 [S, S, 3] in [0, 255]) where shape:
+  plain, stripes or a photo texture, shaded by a smooth gradient."""
+  size = image.shape[0]
+  kind = rng.integers(3)
+  colours = rng.uniform(0.0, 255.0, (2, 3)).astype(np.float32)
+  if kind == 2:
+    fabric = _draw_background(backgrounds, rng, size, where=shape)
+  else:
+    fabric = np.broadcast_to(colours[0], (int(shape.sum()), 3)).copy()
+    if kind == 1:
+      rows, cols = np.nonzero(shape)
+      angle = rng.uniform(0.0, np.pi)
+      period = rng.uniform(3.0, 12.0)
+      phase = (np.cos(angle) * cols + np.sin(angle) * rows) / period
+      fabric[np.floor(phase) % 2 == 1] = colours[1]
+  rows, cols = np.nonzero(shape)
+  slope = rng.uniform(-1.0, 1.0, 2) / size
+  light = 1.0 + rng.uniform(0.2, 0.5) * (
+      slope[0] * (cols - size / 2) + slope[1] * (rows - size / 2))
+  image[shape] = np.clip(fabric * light[:, None].astype(np.float32), 0.0,
+                         255.0)
+
+
 def _colour_noise(image: np.ndarray, config: ml_collections.ConfigDict,
                   rng: np.random.Generator) -> np.ndarray:
   """Per-channel gain/bias, brightness, contrast, pixel noise.
@@ -525,6 +668,19 @@ def process_example(record: Mapping[str, Any],
                 config.antialias)
   image = np.ascontiguousarray(warped[..., :3])  # [0, 255] until the end
   mask = warped[..., 3] * np.float32(1.0 / 255.0)
+  crop_uv = project_to_crop(jl_cam, focal, principal, pixels)
+  new_cam = jl_cam @ points.T
+
+  if train and config.get('garments') and config.garments.enabled:
+    rng = _rng(seed, 'garments')
+    if rng.random() < config.garments.probability:
+      # The window spans cube / zoom metres at the root's depth.
+      shapes = _garment_shapes(config.garments, rng, crop_uv,
+                               new_cam[:, 2] - new_cam[0, 2],
+                               size * zoom / cube, size)
+      for shape in shapes:
+        _fill_garment(image, shape, rng, backgrounds)
+        mask[shape] = 1.0
 
   if train and has_mask and config.background.enabled:
     rng = _rng(seed, 'background')
@@ -548,8 +704,6 @@ def process_example(record: Mapping[str, Any],
   if not coloured:
     image *= np.float32(1.0 / 255.0)
 
-  new_cam = jl_cam @ points.T
-  crop_uv = project_to_crop(jl_cam, focal, principal, pixels)
   valid = np.asarray(record['jl_valid'], np.float32)
   # The in-plane rotation R alone (points = F R when flipped).
   rotation = _MIRROR @ points if flip else points

@@ -284,33 +284,85 @@ def predict_jl(volume_logits: jnp.ndarray, cube_size: float) -> jnp.ndarray:
   return jnp.concatenate([root, points], axis=1)
 
 
-def _mean_cross_entropy(logits: jnp.ndarray, gaussians, limbs: jnp.ndarray
-                        ) -> jnp.ndarray:
-  """[B, 45] sigmoid cross-entropy of one stack, mean over the voxels.
+def _point_sigmoid_cross_entropy(logits: jnp.ndarray, gaussians
+                                 ) -> jnp.ndarray:
+  """[B, 41] sigmoid cross-entropy of the point channels, mean over voxels.
 
-  `ce(x, t) = softplus(x) - t x`; the point part of `t x` is contracted with
-  the separable Gaussian factors, so no point target volume is formed.
+  `ce(x, t) = softplus(x) - t x`; `t x` is contracted with the separable
+  Gaussian factors, so no point target volume is formed.
   """
   gy, gx, gz = gaussians
-  x = logits.astype(jnp.float32)
+  x = logits[..., :NUM_POINT_CHANNELS].astype(jnp.float32)
   num_voxels = math.prod(x.shape[1:4])
-  softplus = jnp.mean(jax.nn.softplus(x), axis=(1, 2, 3))  # [B, 45]
-  xt_points = POINT_PEAK * jnp.einsum(
-      'bhwdc,bhc,bwc,bdc->bc', x[..., :NUM_POINT_CHANNELS], gy, gx, gz)
-  xt_limbs = jnp.einsum('bhwdc,bhwdc->bc', x[..., NUM_POINT_CHANNELS:], limbs)
-  xt = jnp.concatenate([xt_points, xt_limbs], axis=-1) / num_voxels
-  return softplus - xt
+  softplus = jnp.mean(jax.nn.softplus(x), axis=(1, 2, 3))
+  xt = POINT_PEAK * jnp.einsum('bhwdc,bhc,bwc,bdc->bc', x, gy, gx, gz)
+  return softplus - xt / num_voxels
+
+
+def _limb_sigmoid_cross_entropy(logits: jnp.ndarray, limbs: jnp.ndarray
+                                ) -> jnp.ndarray:
+  """[B, 4] sigmoid cross-entropy of the limb channels, mean over voxels."""
+  x = logits[..., NUM_POINT_CHANNELS:].astype(jnp.float32)
+  return jnp.mean(jax.nn.softplus(x) - x * limbs, axis=(1, 2, 3))
+
+
+def _mean_cross_entropy(logits: jnp.ndarray, gaussians, limbs: jnp.ndarray
+                        ) -> jnp.ndarray:
+  """[B, 45] the paper's sigmoid cross-entropy of one stack, mean over the
+  voxels (points then limbs)."""
+  return jnp.concatenate([_point_sigmoid_cross_entropy(logits, gaussians),
+                          _limb_sigmoid_cross_entropy(logits, limbs)],
+                         axis=-1)
+
+
+def _softmax_cross_entropy(logits: jnp.ndarray, gaussians) -> jnp.ndarray:
+  """[B, 41] cross-entropy between the normalised point targets and the
+  softmax over the volume of each point channel (the distribution whose mean
+  the soft-argmax reads).
+
+  `-sum_v t_v log softmax(x)_v = logsumexp(x) - sum_v t_v x_v` with t the
+  target Gaussian normalised to sum 1; the contraction is separable.
+  """
+  gy, gx, gz = (g / jnp.sum(g, axis=1, keepdims=True) for g in gaussians)
+  x = logits[..., :NUM_POINT_CHANNELS].astype(jnp.float32)
+  b, h, w, d, c = x.shape
+  log_normaliser = jax.nn.logsumexp(x.reshape(b, h * w * d, c), axis=1)
+  xt = jnp.einsum('bhwdc,bhc,bwc,bdc->bc', x, gy, gx, gz)
+  return log_normaliser - xt
+
+
+POINT_LOSSES = ('sigmoid_ce', 'softmax_ce')
 
 
 def hourglass_loss(outputs: Sequence[jnp.ndarray] | jnp.ndarray,
                    jl_cube: jnp.ndarray, jl_valid: jnp.ndarray, *,
-                   cube_size: float, l1_weight: float = 0.0
+                   cube_size: float, l1_weight: float = 0.0,
+                   point_loss: str = 'sigmoid_ce', limb_weight: float = 1.0
                    ) -> tuple[jnp.ndarray, Mapping[str, jnp.ndarray]]:
   """The hourglass training loss on one device's batch.
 
-  Sum over stacks of the sigmoid cross-entropy (mean over voxels and valid
-  channels), plus `l1_weight` times the L1 error (metres, mean over valid
-  non-root points and axes) of the last stack's soft-argmax.
+  Sum over stacks of the volume loss (mean over valid channels), plus
+  `l1_weight` times the L1 error (metres, mean over valid non-root points
+  and axes) of the last stack's soft-argmax.
+
+  Volume loss of the point channels, `point_loss`:
+    * 'sigmoid_ce' (the paper's): sigmoid cross-entropy per voxel against the
+      unnormalised Gaussian, mean over voxels. Its optimum, logit(target),
+      is what the soft-argmax needs, but the gradient of a background voxel,
+      sigmoid(x) - t ~ e^x, vanishes long before the background logits are
+      low enough: with 16,384 voxels and a peak e^k times a flat floor, the
+      floor holds most of the softmax mass and pulls the soft-argmax toward
+      the cube's centre (`experiments/hourglass/diagnose_softargmax.py`: on
+      the 32 x 32 x 16 volume a floor 7 units below the peak keeps 42 % of
+      the mass, 258 mm of error for a point 60 cm out, where the sigmoid
+      cross-entropy's gradient on a floor voxel is 7e-11).
+    * 'softmax_ce': cross-entropy between the normalised Gaussian and the
+      softmax over the volume: it trains exactly the distribution that the
+      soft-argmax reads, and its gradient (softmax - target) does not vanish
+      while any background mass remains.
+  Limb channels use the sigmoid cross-entropy, weighted by `limb_weight`
+  (the paper's 1; with 0 their targets are not even computed: on the CPU
+  config they cost as much time as the rest of the loss).
 
   Args:
     outputs: per-stack logits, a sequence of [B, H, W, D, 45] or an array
@@ -330,19 +382,32 @@ def hourglass_loss(outputs: Sequence[jnp.ndarray] | jnp.ndarray,
   stacks = list(outputs)
   if not stacks:
     raise ValueError('hourglass_loss got no stack outputs.')
+  if point_loss not in POINT_LOSSES:
+    raise ValueError(f'unknown point_loss {point_loss!r}; choose one of '
+                     f'{POINT_LOSSES}.')
   grid = grid_shape_of(stacks[0])
   if stacks[0].shape[-1] != NUM_CHANNELS:
     raise ValueError(f'hourglass outputs must have {NUM_CHANNELS} channels '
                      f'(41 points + 4 limbs), got {stacks[0].shape}.')
   gaussians = axis_gaussians(jl_cube, cube_size, grid)
-  limbs = limb_targets(jl_cube, cube_size, grid)
+  if limb_weight:
+    limbs = limb_targets(jl_cube, cube_size, grid)
   valid = channel_validity(jl_valid)  # [B, 45]
-  count = jnp.maximum(jnp.sum(valid), 1.0)
+  weights = valid.at[:, NUM_POINT_CHANNELS:].multiply(limb_weight)
+  count = jnp.maximum(jnp.sum(valid if limb_weight else
+                              valid[:, :NUM_POINT_CHANNELS]), 1.0)
   metrics = {}
   total = 0.0
   for i, logits in enumerate(stacks):
-    ce = _mean_cross_entropy(logits, gaussians, limbs)
-    stack_loss = jnp.sum(ce * valid) / count
+    if point_loss == 'softmax_ce':
+      ce = _softmax_cross_entropy(logits, gaussians)
+    else:
+      ce = _point_sigmoid_cross_entropy(logits, gaussians)
+    stack_loss = jnp.sum(ce * weights[:, :NUM_POINT_CHANNELS])
+    if limb_weight:
+      stack_loss += jnp.sum(_limb_sigmoid_cross_entropy(logits, limbs) *
+                            weights[:, NUM_POINT_CHANNELS:])
+    stack_loss = stack_loss / count
     metrics[f'loss_stack{i}'] = stack_loss
     total = total + stack_loss
   metrics['loss_ce'] = total

@@ -54,7 +54,19 @@ per sample), all 23 body-joint angles are multiplied by one scale u ~ U(0, 1)
 so that poses near the rest pose are common too (every range contains 0, so
 scaled poses stay within the limits). Global orientation: yaw ~ U(-180, 180)
 about y, pitch (about x) and roll (about z) ~ U(-20, 20), composed as
-R_y(yaw) R_x(pitch) R_z(roll).
+R_y(yaw) R_x(pitch) R_z(roll) in the body frame (y up).
+
+Frame of the samples
+--------------------
+By default (`frame='camera'`) bodies are returned as a camera sees them, in
+the project's one frame for every stage (`smplr_jax.records`: OpenCV camera
+frame, x right, y down, z forward): the body-frame orientation above is
+viewed by `camera_view`, a camera in front of the body raised by an
+elevation ~ U(-10, 30) degrees (the renderer's range) and rolled in-plane
+by ~ U(-30, 30) degrees (the image augmentation's rotation range). SMPLR and
+the DAE are trained on these, so they take camera-frame JL from the image
+network as they are. `frame='body'` returns the body-frame orientation (the
+renderer applies its own camera).
 """
 
 from __future__ import annotations
@@ -115,6 +127,16 @@ JOINT_LIMITS = _build_joint_limits()
 # Global orientation (joint 0): yaw about y, then pitch (x) and roll (z).
 GLOBAL_ORIENTATION_ORDER = 'YXZ'
 GLOBAL_ORIENTATION_LIMITS = ((-20, 20), (-180, 180), (-20, 20))  # x, y, z
+
+# The camera of `frame='camera'` samples (degrees): the renderer's
+# elevation range (`synthetic.SyntheticConfig`) and the augmentation's
+# in-plane rotation range (`augment.augment_config().rotation`).
+CAMERA_ELEVATION_RANGE_DEG = (-10.0, 30.0)
+CAMERA_ROLL_RANGE_DEG = (-30.0, 30.0)
+FRAMES = ('camera', 'body')
+# Stream constant folded into a sample's key for its camera view, so that the
+# body-frame draws do not depend on the frame.
+CAMERA_VIEW_STREAM = 0xCA3
 
 # Per-joint Euler order of all 24 joints (joint 0: global orientation).
 JOINT_EULER_ORDERS = (GLOBAL_ORIENTATION_ORDER,) + tuple(
@@ -197,6 +219,41 @@ def sample_pose(key: jax.Array, batch: int, dtype=jnp.float32) -> jnp.ndarray:
       _sample_pose_quaternions(key, batch, dtype))
 
 
+def body_to_camera(elevation: jnp.ndarray) -> jnp.ndarray:
+  """[B] elevation (rad) -> [B, 3, 3] rotation from the body frame (y up,
+  z forward) to the camera frame (y down, z forward) of a camera in front of
+  the body (on its +z side) raised by `elevation`, looking down along its
+  tilted optical axis. Elevation 0: diag(1, -1, -1)."""
+  c, s = jnp.cos(elevation), jnp.sin(elevation)
+  one, zero = jnp.ones_like(c), jnp.zeros_like(c)
+  return jnp.stack([
+      jnp.stack([one, zero, zero], -1),
+      jnp.stack([zero, -c, s], -1),
+      jnp.stack([zero, -s, -c], -1)], -2)
+
+
+def camera_view(key: jax.Array, batch: int, dtype=jnp.float32) -> jnp.ndarray:
+  """[B, 3, 3] random views R_z(roll) body_to_camera(elevation): elevation
+  ~ U(CAMERA_ELEVATION_RANGE_DEG), in-plane roll ~ U(CAMERA_ROLL_RANGE_DEG).
+  A body-frame global orientation G is seen as `view @ G`."""
+  elevation_key, roll_key = jax.random.split(key)
+  elevation = jnp.deg2rad(jax.random.uniform(
+      elevation_key, (batch,), dtype, *CAMERA_ELEVATION_RANGE_DEG))
+  roll = jnp.deg2rad(jax.random.uniform(roll_key, (batch,), dtype,
+                                        *CAMERA_ROLL_RANGE_DEG))
+  c, s = jnp.cos(roll), jnp.sin(roll)
+  one, zero = jnp.ones_like(c), jnp.zeros_like(c)
+  in_plane = jnp.stack([jnp.stack([c, -s, zero], -1),
+                        jnp.stack([s, c, zero], -1),
+                        jnp.stack([zero, zero, one], -1)], -2)
+  return in_plane @ body_to_camera(elevation)
+
+
+def _check_frame(frame: str) -> None:
+  if frame not in FRAMES:
+    raise ValueError(f'unknown frame {frame!r}; choose one of {FRAMES}.')
+
+
 def _sample_shape_and_gender(key: jax.Array, batch: int, num_betas: int,
                              beta_std: float, beta_clip: float, dtype):
   gender_key, beta_key = jax.random.split(key)
@@ -216,7 +273,7 @@ def _sample_quaternions_betas_gender(key, batch, num_betas, beta_std,
 
 def sample_parameters(key: jax.Array, batch: int, num_betas: int = 10,
                       beta_std: float = 1.0, beta_clip: float = 3.0,
-                      dtype=jnp.float32):
+                      dtype=jnp.float32, frame: str = 'camera'):
   """Random SMPL parameters: pose, betas and gender.
 
   Args:
@@ -226,6 +283,9 @@ def sample_parameters(key: jax.Array, batch: int, num_betas: int = 10,
     beta_std: standard deviation of the Gaussian betas.
     beta_clip: betas are clipped to [-beta_clip, beta_clip].
     dtype: floating dtype.
+    frame: 'camera' (the global orientation as a random camera sees it, see
+      the module docstring) or 'body' (y up). The body-frame draws are the
+      same for both.
 
   Returns:
     (pose [B, 24, 3, 3] relative rotation matrices (joint 0: global
@@ -233,9 +293,15 @@ def sample_parameters(key: jax.Array, batch: int, num_betas: int = 10,
     1 male, each with probability 1/2). `sample_bodies(key, ...)` and
     `sample_jl(key, ...)` use exactly these parameters.
   """
+  _check_frame(frame)
   quaternions, betas, gender = _sample_quaternions_betas_gender(
       key, batch, num_betas, beta_std, beta_clip, dtype)
-  return rotations.quaternion_to_matrix(quaternions), betas, gender
+  pose = rotations.quaternion_to_matrix(quaternions)
+  if frame == 'camera':
+    view = camera_view(jax.random.fold_in(key, CAMERA_VIEW_STREAM), batch,
+                       dtype)
+    pose = pose.at[:, 0].set(view @ pose[:, 0])
+  return pose, betas, gender
 
 
 def _check_gendered(models: bm.BodyModel) -> None:
@@ -248,7 +314,8 @@ def _check_gendered(models: bm.BodyModel) -> None:
 def sample_bodies(key: jax.Array, models: bm.BodyModel, batch: int,
                   num_betas: int = 10, beta_std: float = 1.0,
                   beta_clip: float = 3.0,
-                  with_vertices: bool = True) -> dict[str, jnp.ndarray]:
+                  with_vertices: bool = True,
+                  frame: str = 'camera') -> dict[str, jnp.ndarray]:
   """Random posed and shaped bodies, full meshes included.
 
   Deterministic per key; jit with `batch` (and the floats) static.
@@ -261,6 +328,7 @@ def sample_bodies(key: jax.Array, models: bm.BodyModel, batch: int,
     beta_std: standard deviation of the Gaussian betas.
     beta_clip: betas are clipped to [-beta_clip, beta_clip].
     with_vertices: False skips the mesh (then this is `sample_jl`).
+    frame: 'camera' or 'body' (see `sample_parameters`).
 
   Returns:
     dict with jl [B, 42, 3] (root-relative, metres), vertices [B, V, 3]
@@ -270,10 +338,12 @@ def sample_bodies(key: jax.Array, models: bm.BodyModel, batch: int,
     ...)` (pose as matrices).
   """
   if not with_vertices:
-    return sample_jl(key, models, batch, num_betas, beta_std, beta_clip)
+    return sample_jl(key, models, batch, num_betas, beta_std, beta_clip,
+                     frame)
   _check_gendered(models)
   rotations, betas, gender = sample_parameters(
-      key, batch, num_betas, beta_std, beta_clip, models.v_template.dtype)
+      key, batch, num_betas, beta_std, beta_clip, models.v_template.dtype,
+      frame)
   out = smpl.smpl_forward(models, rotations, betas, gender=gender)
   jl = jl_lib.joints_and_landmarks(models, out.vertices, out.joints)
   return dict(jl=jl, vertices=out.vertices - out.joints[:, :1],
@@ -282,7 +352,8 @@ def sample_bodies(key: jax.Array, models: bm.BodyModel, batch: int,
 
 def sample_jl(key: jax.Array, models: bm.BodyModel, batch: int,
               num_betas: int = 10, beta_std: float = 1.0,
-              beta_clip: float = 3.0) -> dict[str, jnp.ndarray]:
+              beta_clip: float = 3.0,
+              frame: str = 'camera') -> dict[str, jnp.ndarray]:
   """`sample_bodies` without meshes: only the 42 points are computed.
 
   Same key, same bodies as `sample_bodies` (up to float rounding).
@@ -293,7 +364,7 @@ def sample_jl(key: jax.Array, models: bm.BodyModel, batch: int,
     models: stacked [female, male] `BodyModel`, full or already restricted by
       `landmark_points_model` (faster when the caller keeps it).
     batch: number of bodies (static).
-    num_betas, beta_std, beta_clip: as in `sample_bodies`.
+    num_betas, beta_std, beta_clip, frame: as in `sample_bodies`.
 
   Returns:
     dict with jl [B, 42, 3], pose [B, 24, 3, 3], betas [B, num_betas] and
@@ -303,7 +374,8 @@ def sample_jl(key: jax.Array, models: bm.BodyModel, batch: int,
   if models.num_vertices != jl_lib.NUM_LANDMARKS or models.faces.shape[0]:
     models = jl_lib.landmark_points_model(models)
   rotations, betas, gender = sample_parameters(
-      key, batch, num_betas, beta_std, beta_clip, models.v_template.dtype)
+      key, batch, num_betas, beta_std, beta_clip, models.v_template.dtype,
+      frame)
   jl = jl_lib.smpl_points(models, rotations, betas, gender)
   return dict(jl=jl, pose=rotations, betas=betas, gender=gender)
 
@@ -325,13 +397,16 @@ def load_gendered_models(path: str | os.PathLike[str] | None = None,
 
 
 # Compiled once per process (per model shapes), not per make_test_set call.
-_jitted_sample_bodies = jax.jit(sample_bodies, static_argnums=(2, 3))
-_jitted_sample_jl = jax.jit(sample_jl, static_argnums=(2, 3))
+_jitted_sample_bodies = jax.jit(sample_bodies, static_argnums=(2, 3),
+                                static_argnames='frame')
+_jitted_sample_jl = jax.jit(sample_jl, static_argnums=(2, 3),
+                            static_argnames='frame')
 
 
 def make_test_set(models: bm.BodyModel, size: int = 2048, seed: int = 0,
                   num_betas: int = 10,
-                  include_vertices: bool = False) -> dict[str, np.ndarray]:
+                  include_vertices: bool = False,
+                  frame: str = 'camera') -> dict[str, np.ndarray]:
   """A fixed, seeded held-out set of bodies (numpy arrays on the host).
 
   Keys: `fold_in(PRNGKey(seed), TEST_SET_STREAM)`, then `fold_in(., i)` for
@@ -347,6 +422,7 @@ def make_test_set(models: bm.BodyModel, size: int = 2048, seed: int = 0,
     include_vertices: also return the root-relative meshes; they take
       size * V * 12 bytes (0.34 GB for 2048 bodies of a 13.7K-vertex model)
       and are cheap to recompute from the parameters, hence off by default.
+    frame: 'camera' (default) or 'body' (see `sample_parameters`).
 
   Returns:
     dict of numpy arrays: jl [N, 42, 3], pose [N, 24, 3, 3], betas
@@ -360,6 +436,6 @@ def make_test_set(models: bm.BodyModel, size: int = 2048, seed: int = 0,
     sample = _jitted_sample_jl
     models = jl_lib.landmark_points_model(models)
   chunks = [jax.device_get(sample(jax.random.fold_in(key, i), models,
-                                  TEST_SET_CHUNK, num_betas))
+                                  TEST_SET_CHUNK, num_betas, frame=frame))
             for i in range(-(-size // TEST_SET_CHUNK))]
   return {k: np.concatenate([c[k] for c in chunks])[:size] for k in chunks[0]}

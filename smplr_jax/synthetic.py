@@ -16,7 +16,7 @@ What is random, per example (ranges are `SyntheticConfig` fields):
 | elevation | camera above (+) or below (-) the root, U(-10, 30) degrees; the camera looks along its tilted optical axis |
 | root position | projects at the principal point +- U(-16, 16) px in u and v |
 | appearance | with probability 0.3 a random colour per body part (24 SMPL parts, argmax of the skinning weights); otherwise "clothing": skin, shirt with short or long sleeves, trousers or shorts, shoes, each garment plain, striped or checked in object space with random colours |
-| shading | Lambert: ambient U(0.25, 0.55) + diffuse U(0.45, 0.9) x max(0, n . l), one directional light from the camera's hemisphere, slightly tinted; flat per-face normals |
+| shading | Lambert: ambient U(0.25, 0.55) + diffuse U(0.45, 0.9) x max(0, n . l) of a directional light from the camera's hemisphere, slightly tinted, plus in half of the examples a second light from any direction (a rim light when from behind) of strength U(0.2, 0.6); flat per-face normals |
 | background | with probability 0.6 a random 256 x 256 crop of a photograph bundled with scikit-image (`BACKGROUND_PHOTOS`, stored at 3 scales; mirrored, brightness and contrast jittered); otherwise a procedural texture: smooth colour noise, stripes or a checkerboard with random colours and orientation |
 | sensor noise | Gaussian, sigma 2/255 |
 
@@ -51,6 +51,9 @@ BACKGROUND_PHOTOS = (
     'astronaut', 'coffee', 'chelsea', 'rocket', 'hubble_deep_field',
     'immunohistochemistry', 'retina', 'stereo_motorcycle', 'camera', 'brick',
     'grass', 'gravel', 'moon', 'coins')
+# Photographs kept out of training renders: backgrounds of the unseen-style
+# evaluation set (`SyntheticConfig.style='unseen'`).
+UNSEEN_BACKGROUND_PHOTOS = ('cell', 'clock', 'colorwheel', 'page', 'text')
 
 # SMPL parts of each clothing region (joint indices, see jl.JOINT_NAMES).
 _SHIRT_PARTS = (3, 6, 9, 13, 14, 16, 17)
@@ -188,20 +191,6 @@ def body_part_per_face(models: bm.BodyModel) -> jnp.ndarray:
       jnp.int32)
 
 
-def _camera_rotation(elevation: jnp.ndarray) -> jnp.ndarray:
-  """[B] elevation (rad) -> [B, 3, 3] body-frame (y up) to camera rotation.
-
-  The camera sits in front of the body (+z side), raised by `elevation`,
-  looking down along its tilted optical axis.
-  """
-  c, s = jnp.cos(elevation), jnp.sin(elevation)
-  one, zero = jnp.ones_like(c), jnp.zeros_like(c)
-  return jnp.stack([
-      jnp.stack([one, zero, zero], -1),
-      jnp.stack([zero, -c, s], -1),
-      jnp.stack([zero, -s, -c], -1)], -2)
-
-
 # ----------------------------------------------------------------------------
 # Per-example random draws.
 
@@ -213,7 +202,7 @@ class _Uniforms:
   compile time down (each `jax.random` call is its own unrolled hash).
   """
 
-  def __init__(self, key: jax.Array, size: int = 256):
+  def __init__(self, key: jax.Array, size: int = 320):
     self._values = jax.random.uniform(key, (size,))
     self._next = 0
 
@@ -239,7 +228,7 @@ def _draw_example(key: jax.Array, config: SyntheticConfig) -> dict:
   """All random choices of one example (vmapped over keys)."""
   param_key, uniform_key = jax.random.split(key)
   pose, betas, gender = sampler.sample_parameters(
-      param_key, 1, config.num_betas)
+      param_key, 1, config.num_betas, frame='body')
   u = _Uniforms(uniform_key)
   draw = {'rotations': pose[0], 'betas': betas[0], 'gender': gender[0]}
   draw['focal'] = u(*config.focal_range)
@@ -251,6 +240,11 @@ def _draw_example(key: jax.Array, config: SyntheticConfig) -> dict:
   light = jnp.stack([u(-1.0, 1.0), u(-1.0, 0.4), u(-1.0, -0.3)])
   draw['light'] = light / jnp.linalg.norm(light)
   draw['light_colour'] = u(0.85, 1.0, (3,))
+  # A second light from any direction (rim light from behind included), on
+  # in half of the examples.
+  light2 = u(-1.0, 1.0, (3,)) + jnp.asarray([0.0, 0.0, 1e-3])
+  draw['light2'] = light2 / jnp.linalg.norm(light2)
+  draw['diffuse2'] = u(0.2, 0.6) * u.bernoulli(0.5)
   draw['ambient'] = u(*config.ambient_range)
   draw['diffuse'] = u(*config.diffuse_range)
   # Appearance.
@@ -399,7 +393,7 @@ def _geometry(models: bm.BodyModel, keys: jax.Array,
   parts = body_part_per_face(models)
 
   # Camera-frame pose: global orientation composed with the camera rotation.
-  cam_rot = _camera_rotation(draw['elevation'])  # [B, 3, 3]
+  cam_rot = sampler.body_to_camera(draw['elevation'])  # [B, 3, 3]
   pose = draw['rotations'].at[:, 0].set(
       jnp.einsum('bij,bjk->bik', cam_rot, draw['rotations'][:, 0]))
   out = smpl.smpl_forward(models, pose, draw['betas'],
@@ -428,8 +422,11 @@ def _geometry(models: bm.BodyModel, keys: jax.Array,
   rest_centroids = jnp.mean(template[faces], axis=1)  # [F, 3]
   albedo = jax.vmap(lambda d: _face_albedo(d, parts, rest_centroids))(draw)
   cosine = render.face_normal_dot(vertices, faces, draw['light'])  # [B, F]
-  shade = (draw['ambient'][:, None] + draw['diffuse'][:, None] *
-           jnp.maximum(cosine, 0.0))[..., None] * draw['light_colour'][:, None]
+  cosine2 = render.face_normal_dot(vertices, faces, draw['light2'])
+  shade = (draw['ambient'][:, None] +
+           draw['diffuse'][:, None] * jnp.maximum(cosine, 0.0) +
+           draw['diffuse2'][:, None] * jnp.maximum(cosine2, 0.0)
+           )[..., None] * draw['light_colour'][:, None]
   face_colour = jnp.clip(albedo * shade, 0.0, 1.0)  # [B, F, 3]
   # 8-bit RGB packed in one int32 per face: a single-element gather per pixel.
   rgb = jnp.round(face_colour * 255.0).astype(jnp.int32)

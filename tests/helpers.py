@@ -45,7 +45,7 @@ def write_workdir(workdir: pathlib.Path, config: ml_collections.ConfigDict,
 
 
 AUGMENTATIONS = ('scale', 'rotation', 'flip', 'colour', 'background',
-                 'occluders')
+                 'occluders', 'garments')
 
 
 def augment_config_with(crop_size=64, on=(), probability=1.0):

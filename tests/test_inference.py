@@ -62,8 +62,9 @@ def test_predictor_equals_the_pipeline(workdir, body):
   out = inference.load_smplr(path)(jl)
   expected = pipeline.jl_to_body(smplr.SMPLR(config.smplr), body, variables,
                                  jnp.asarray(jl))
+  # Jitted and eager float32 differ by rounding (up to ~3e-5 on a rotation).
   for key in ('pose', 'betas', 'vertices', 'joints', 'landmarks'):
-    np.testing.assert_allclose(out[key], expected[key], atol=1e-5)
+    np.testing.assert_allclose(out[key], expected[key], atol=1e-4)
   np.testing.assert_allclose(out['gender'], expected['male_prob'], atol=1e-6)
   np.testing.assert_array_equal(out['faces'], body.gendered.faces)
 

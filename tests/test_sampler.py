@@ -191,3 +191,35 @@ def test_default_model_bodies_look_human():
     shin = np.einsum('bji,bj->bi', world[:, hip], joints[:, ankle] -
                      joints[:, knee])
     assert np.all(shin[:, 2] < 0.02)  # z (forward) of the shin in thigh frame
+
+
+def test_camera_frame_bodies_are_upright_in_the_image(models):
+  """frame='camera' (the default): the body-frame draws seen by a camera
+  with the renderer's elevations and the augmentation's in-plane roll."""
+  key = jax.random.PRNGKey(11)
+  camera = _sample_bodies(key, models, 512, 10)
+  body = jax.jit(sampler.sample_bodies, static_argnums=(2, 3),
+                 static_argnames='frame')(key, models, 512, 10, frame='body')
+  # Same body pose and shape; only the global orientation differs, by a view
+  # rotation R_z(roll) body_to_camera(elevation).
+  np.testing.assert_allclose(camera['pose'][:, 1:], body['pose'][:, 1:])
+  np.testing.assert_array_equal(camera['betas'], body['betas'])
+  view = np.einsum('bij,bkj->bik', camera['pose'][:, 0], body['pose'][:, 0])
+  # Undo the roll: the optical axis (third row of the view) is that of a
+  # camera raised by the elevation, looking down: view[2] = (0, -sin e, -cos e).
+  elevation = np.degrees(np.arcsin(-view[:, 2, 1]))
+  assert np.all(np.abs(view[:, 2, 0]) < 1e-5)
+  lo, hi = sampler.CAMERA_ELEVATION_RANGE_DEG
+  assert lo - 1e-3 <= elevation.min() < lo + 3 and hi - 3 < elevation.max() <= hi + 1e-3
+  roll = np.degrees(np.arctan2(view[:, 1, 0], view[:, 0, 0]))
+  lo, hi = sampler.CAMERA_ROLL_RANGE_DEG
+  assert lo - 1e-3 <= roll.min() < lo + 3 and hi - 3 < roll.max() <= hi + 1e-3
+  # The whole body turns with the global orientation about the root.
+  np.testing.assert_allclose(camera['jl'], np.einsum(
+      'bij,bpj->bpi', view, body['jl']), atol=2e-5)
+  # Upright in the image (y down): the body frame's up axis points up in
+  # the image, within the elevation and roll ranges (at most 42 degrees).
+  up = view[:, :, 1]
+  assert np.all(-up[:, 1] > np.cos(np.radians(43.0)))
+  with pytest.raises(ValueError, match='unknown frame'):
+    sampler.sample_parameters(key, 2, frame='world')

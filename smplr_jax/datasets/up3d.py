@@ -168,8 +168,10 @@ def image_record(manual_dir: pathlib.Path, image_id: str,
 class Up3d(common.ArrayRecordBuilder):
   """UP-3D images with SMPL fits, camera-frame JL and silhouettes."""
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES: ClassVar[dict[str, str]] = {'1.0.0': 'Initial release.'}
+  VERSION = tfds.core.Version('1.1.0')
+  RELEASE_NOTES: ClassVar[dict[str, str]] = {
+      '1.0.0': 'Initial release.',
+      '1.1.0': 'Mirror-symmetric landmark vertices of the default model.'}
   MANUAL_DOWNLOAD_INSTRUCTIONS = (
       'Download UP-3D (https://files.is.tuebingen.mpg.de/classner/up/) and '
       'pass its extracted up-3d folder as the manual directory. Layout:\n' +

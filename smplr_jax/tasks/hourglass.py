@@ -130,7 +130,9 @@ class HourglassTask:
     loss, metrics = heatmaps.hourglass_loss(
         outputs, batch['jl_cube'], batch['jl_valid'],
         cube_size=self.config.cube_size,
-        l1_weight=self.config.loss.l1_weight)
+        l1_weight=self.config.loss.l1_weight,
+        point_loss=self.config.loss.get('point_loss', 'sigmoid_ce'),
+        limb_weight=self.config.loss.get('limb_weight', 1.0))
     return loss, (dict(metrics), batch_stats)
 
   def _eval_batches(self, role: str, drop_remainder: bool):

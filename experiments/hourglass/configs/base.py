@@ -32,10 +32,13 @@ def base_config(input_size: int, num_stacks: int, num_features: int,
   config.model.num_depth_bins = 16
   config.model.dropout_rate = 0.1
 
-  config.loss = ml_collections.ConfigDict(dict(l1_weight=0.0))
+  # The paper's loss: sigmoid cross-entropy on every voxel, no L1 term
+  # (heatmaps.hourglass_loss explains 'softmax_ce').
+  config.loss = ml_collections.ConfigDict(dict(
+      l1_weight=0.0, point_loss='sigmoid_ce', limb_weight=1.0))
 
   config.augment = augment.augment_config()
-  config.augment.crop_size = input_size
+  config.augment.crop_size = config.get_ref('input_size')
   config.augment.cube_size = config.get_ref('cube_size')
 
   config.data = ml_collections.ConfigDict()
