@@ -14,8 +14,11 @@ import pathlib
 from typing import Any
 
 from absl import logging
+import flax
 import jax
+import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import orbax.checkpoint as ocp
 
 PyTree = Any
@@ -112,3 +115,69 @@ def load_trained_variables(workdir: str | pathlib.Path,
   variables = {'params': restored['params'],
                'batch_stats': restored['batch_stats']}
   return config, variables, step
+
+
+# File of exported variables (`export_variables`) next to the run's
+# config.json: the flattened pytree, '/'-joined keys.
+EXPORTED_VARIABLES = 'variables.npz'
+_EMPTY_KEY = '__empty_subtrees__'
+
+
+def export_variables(workdir: str | pathlib.Path,
+                     output_dir: str | pathlib.Path, dtype: str = 'float16',
+                     step: int | None = None) -> int:
+  """Writes a run's best (or `step`) variables as a small, portable folder.
+
+  `output_dir` gets the run's config.json and `EXPORTED_VARIABLES` (floating
+  arrays cast to `dtype`; float16 halves the size of float32), which
+  `load_variables` reads back (as float32) without orbax.
+
+  Returns:
+    the exported checkpoint step.
+  """
+  config, variables, step = load_trained_variables(workdir, step)
+  output_dir = pathlib.Path(output_dir)
+  output_dir.mkdir(parents=True, exist_ok=True)
+  flat = flax.traverse_util.flatten_dict(jax.device_get(variables), sep='/',
+                                         keep_empty_nodes=True)
+  # Empty sub-trees (a network without BatchNorm) are kept by name.
+  empty = [k for k, v in flat.items()
+           if v is flax.traverse_util.empty_node]
+  arrays = {_EMPTY_KEY: np.asarray(empty, dtype=str)}
+  for key, value in flat.items():
+    if key in empty:
+      continue
+    value = np.asarray(value)
+    arrays[key] = (value.astype(dtype) if np.issubdtype(value.dtype,
+                                                        np.floating)
+                   else value)
+  np.savez_compressed(output_dir / EXPORTED_VARIABLES, **arrays)
+  (output_dir / 'config.json').write_text(
+      config.to_json_best_effort(indent=2, sort_keys=True))
+  return step
+
+
+def load_variables(path: str | pathlib.Path):
+  """(config, {'params', 'batch_stats'}) of an exported folder
+  (`export_variables`) or of a training workdir (its best checkpoint).
+
+  Raises:
+    ValueError: the path does not exist, or holds neither.
+  """
+  path = pathlib.Path(path)
+  if not path.exists():
+    raise ValueError(f'{path} does not exist.')
+  exported = path / EXPORTED_VARIABLES
+  if not exported.is_file():
+    config, variables, _ = load_trained_variables(path)
+    return config, variables
+  config = load_config(path)
+  with np.load(exported) as data:
+    flat = {k: (data[k].astype(np.float32)
+                if np.issubdtype(data[k].dtype, np.floating) else data[k])
+            for k in data.files if k != _EMPTY_KEY}
+    for key in data[_EMPTY_KEY] if _EMPTY_KEY in data.files else ():
+      flat[str(key)] = flax.traverse_util.empty_node
+  variables = flax.traverse_util.unflatten_dict(flat, sep='/')
+  variables.setdefault('batch_stats', {})
+  return config, jax.tree.map(jnp.asarray, variables)

@@ -1,21 +1,36 @@
-"""From JL to a body: the stages after the image network as pure functions.
+"""From an image to a body: every stage after the pixels as pure functions.
 
-    JL [B, 42, 3] -> (DAE) -> Psi, Omega -> SMPL parameters -> SMPL -> mesh
+    image crop [B, S, S, 3] -> hourglass -> volume logits [B, H, W, D, 45]
+      -> soft-argmax -> cube-frame JL -> camera-frame JL [B, 42, 3]
+      -> (DAE) -> Psi, Omega -> SMPL parameters -> SMPL -> mesh
 
-`jl_to_body` is the one function from JL to joints, landmarks and vertices,
-used by evaluation (`smplr_jl_metrics`, `evaluate_stitched`) and inference
-(`smplr_jax.inference`). JL are root-relative metres.
+One frame for every stage after the crop: JL in the camera frame (OpenCV:
+x right, y down, z forward), metres, root-relative (`smplr_jax.records`).
+The only conversion is at the image network's edge, from its cube frame
+(`camera.cube_to_root_relative`).
+
+`image_to_body` (crops) and `volume_to_body` (logits, the end-to-end
+training step) run the whole chain; `denoise_and_recover` is the JL part
+(DAE then SMPLR) and `jl_to_body` the SMPLR part. Training
+(`tasks.end_to_end`), evaluation (`evaluate_stitched`,
+`tasks.end_to_end.evaluate`) and inference (`smplr_jax.inference`) all call
+them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from smplr_jax import camera
 from smplr_jax import dae as dae_lib
+from smplr_jax import heatmaps
+from smplr_jax import hourglass as hourglass_lib
 from smplr_jax import jl as jl_lib
 from smplr_jax import metrics as metrics_lib
 from smplr_jax import noise
@@ -65,6 +80,97 @@ def jl_to_body(smplr: smplr_lib.SMPLR, body: smplr_lib.GenderedModels,
   if 'male_logit' in predictions:
     result['male_prob'] = jax.nn.sigmoid(predictions['male_logit'])
   return result
+
+
+@dataclasses.dataclass(frozen=True)
+class Stages:
+  """The networks of the image -> body chain (modules only; their variables
+  and the body model are passed as arguments).
+
+  Attributes:
+    hourglass: the image network (inference module), or None for JL input.
+    smplr: SMPLR with both parts.
+    dae: the denoising autoencoder, or None to feed JL to SMPLR directly.
+    cube_size: the hourglass' cube side (metres).
+  """
+  hourglass: hourglass_lib.StackedHourglass | None
+  smplr: smplr_lib.SMPLR
+  dae: dae_lib.DAE | None = None
+  cube_size: float = 2.5
+
+
+def denoise_and_recover(stages: Stages, variables: dict[str, PyTree],
+                        body: smplr_lib.GenderedModels, jl: jnp.ndarray,
+                        ground_truth: dict[str, jnp.ndarray] | None = None
+                        ) -> dict[str, jnp.ndarray]:
+  """Camera-frame JL -> (DAE) -> SMPLR -> SMPL.
+
+  Args:
+    stages: the networks (`stages.dae` may be None).
+    variables: {'smplr': ..., 'dae': ... (when stages.dae)}.
+    body: the body models.
+    jl: [B, 42, 3] root-relative camera-frame JL (metres).
+    ground_truth: as in `jl_to_body`.
+
+  Returns:
+    `jl_to_body`'s dict plus jl_input [B, 42, 3] (what SMPLR saw: the DAE's
+    output, or `jl`).
+  """
+  jl_input = jl
+  if stages.dae is not None:
+    jl_input = stages.dae.apply(variables['dae'], jl, train=False)
+  out = jl_to_body(stages.smplr, body, variables['smplr'], jl_input,
+                   ground_truth)
+  return dict(out, jl_input=jl_input)
+
+
+def volume_to_body(stages: Stages, variables: dict[str, PyTree],
+                   body: smplr_lib.GenderedModels, volume_logits: jnp.ndarray,
+                   root_cam: jnp.ndarray | None = None,
+                   zoom: jnp.ndarray | float = 1.0,
+                   ground_truth: dict[str, jnp.ndarray] | None = None
+                   ) -> dict[str, jnp.ndarray]:
+  """One stack's volume logits -> body (differentiable end to end).
+
+  Args:
+    stages, variables, body: as in `denoise_and_recover`.
+    volume_logits: [B, H, W, D, 45] the last stack's logits.
+    root_cam: [B, 3] the root in camera coordinates (exact conversion), or
+      None (weak perspective, `camera.cube_to_root_relative`).
+    zoom: [B] or scalar crop zoom.
+    ground_truth: as in `jl_to_body`.
+
+  Returns:
+    `denoise_and_recover`'s dict plus jl_image [B, 42, 3] (the image
+    network's root-relative camera-frame JL).
+  """
+  jl_cube = heatmaps.predict_jl(volume_logits, stages.cube_size)
+  jl_image = camera.cube_to_root_relative(jl_cube, root_cam, zoom)
+  out = denoise_and_recover(stages, variables, body, jl_image, ground_truth)
+  return dict(out, jl_image=jl_image)
+
+
+def image_to_body(stages: Stages, variables: dict[str, PyTree],
+                  body: smplr_lib.GenderedModels, images: jnp.ndarray,
+                  root_cam: jnp.ndarray | None = None,
+                  zoom: jnp.ndarray | float = 1.0) -> dict[str, jnp.ndarray]:
+  """Root-centred crops -> body: the whole pipeline in inference mode.
+
+  Args:
+    stages, body: as in `denoise_and_recover`.
+    variables: {'hourglass', 'smplr', 'dae' (when stages.dae)}.
+    images: [B, S, S, 3] float crops in [0, 1] (the paper's root-centred
+      crop, `augment.process_example(..., train=False)`).
+    root_cam, zoom: as in `volume_to_body`.
+
+  Returns:
+    `volume_to_body`'s dict: jl_image, jl_input, pose [B, 24, 3, 3], betas,
+    gender, male_prob, and the SMPL output jl, joints, landmarks, vertices
+    (root-relative camera-frame metres).
+  """
+  outputs = stages.hourglass.apply(variables['hourglass'], images,
+                                   train=False)
+  return volume_to_body(stages, variables, body, outputs[-1], root_cam, zoom)
 
 
 def smplr_jl_metrics(smplr: smplr_lib.SMPLR, body: smplr_lib.GenderedModels,
@@ -127,17 +233,27 @@ def evaluate_stitched(dae_net: dae_lib.DAE, dae_variables: dict[str, PyTree],
     return smplr_jl_metrics(smplr_net, body, smplr_variables, jl_in, batch,
                             gt_vertices)
 
+  with_dae = Stages(hourglass=None, smplr=smplr_net, dae=dae_net)
+  variables = {'smplr': smplr_variables, 'dae': dae_variables}
+
+  def smpl_metrics(recovered, batch, gt_vertices):
+    male_prob = recovered['male_prob']
+    return metrics_lib.jl_metrics(
+        recovered['jl'], batch['jl'], pred_vertices=recovered['vertices'],
+        gt_vertices=gt_vertices, pred_male_prob=male_prob,
+        gt_male=batch['gender'] == 1)
+
   @jax.jit
   def rows(batch, noise_key):
     jl_in = noise.add_noise(noise_key, batch['jl'], noise_kind, 1.0,
                             **noise_params)
-    denoised = dae_net.apply(dae_variables, jl_in, train=False)
+    recovered = denoise_and_recover(with_dae, variables, body, jl_in)
     gt_vertices = smplr_lib.true_vertices(body, batch)
     dae_in = dae_lib.drop_depth(jl_in) if dae_net.zero_depth else jl_in
     return {'input': metrics_lib.jl_metrics(dae_in, batch['jl']),
-            'dae': metrics_lib.jl_metrics(denoised, batch['jl']),
+            'dae': metrics_lib.jl_metrics(recovered['jl_input'], batch['jl']),
             'smplr': smpl_row(jl_in, batch, gt_vertices),
-            'dae+smplr': smpl_row(denoised, batch, gt_vertices)}
+            'dae+smplr': smpl_metrics(recovered, batch, gt_vertices)}
 
   return metrics_lib.reduce_batches(
       test_set, batch_size,

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import optax
 
 from smplr_jax import body_model as bm
 from smplr_jax import jl as jl_lib
@@ -161,3 +162,47 @@ def true_vertices(body: GenderedModels, batch: dict) -> jnp.ndarray:
   out = smpl.smpl_forward(body.gendered, batch['pose'], batch['betas'],
                           gender=batch['gender'])
   return out.vertices - out.joints[:, :1]
+
+
+def loss_terms(predictions: dict[str, jnp.ndarray], batch: dict,
+               points_model: bm.BodyModel, with_smpl: bool,
+               example_weights: jnp.ndarray | None = None
+               ) -> dict[str, jnp.ndarray]:
+  """SMPLR's training losses (paper Sec. 3.2), each a scalar.
+
+  'betas' L1, 'gender' sigmoid cross-entropy, 'shape_reg' mean |betas|
+  (shape part); 'pose' L1 on the rotation entries (pose part); with
+  `with_smpl`, 'smpl': L1 on the 42 JL of the SMPL output of the predicted
+  parameters (ground truth for a part not predicted) against batch['jl'].
+
+  Args:
+    predictions: `SMPLR.apply` output.
+    batch: jl [B, 42, 3] (root-relative metres), pose [B, 24, 3, 3], betas
+      [B, S], gender [B] int.
+    points_model: `GenderedModels.points` (the landmark-only SMPL).
+    with_smpl: add the SMPL-output term.
+    example_weights: [B] weights of the examples (0 masks one out: an image
+      without SMPL ground truth); None weighs all equally.
+  """
+  def mean(per_example_values):  # [B, ...] -> weighted mean over examples
+    per_example = jnp.mean(per_example_values.reshape(
+        per_example_values.shape[0], -1), axis=1)
+    if example_weights is None:
+      return jnp.mean(per_example)
+    return (jnp.sum(per_example * example_weights) /
+            jnp.maximum(jnp.sum(example_weights), 1.0))
+
+  terms = {}
+  if 'betas' in predictions:
+    terms['betas'] = mean(jnp.abs(predictions['betas'] - batch['betas']))
+    terms['gender'] = mean(optax.sigmoid_binary_cross_entropy(
+        predictions['male_logit'], batch['gender'].astype(jnp.float32)))
+    terms['shape_reg'] = mean(jnp.abs(predictions['betas']))
+  if 'rotation' in predictions:
+    terms['pose'] = mean(jnp.abs(predictions['rotation'] - batch['pose']))
+  if with_smpl:
+    rotation, betas, gender = smpl_parameters(predictions, batch,
+                                              project=False)
+    points = jl_lib.smpl_points(points_model, rotation, betas, gender)
+    terms['smpl'] = mean(jnp.abs(points - batch['jl']))
+  return terms

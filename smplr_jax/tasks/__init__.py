@@ -1,8 +1,9 @@
 """Training tasks: what `smplr_jax.train.train_and_evaluate` trains.
 
 Each module defines one `train.Task`: `smplr.SMPLRTask` (Psi and Omega),
-`dae.DAETask` (the denoising autoencoder) and `hourglass.HourglassTask` (the
-image network). They sit above the library (networks, data, the trainer);
+`dae.DAETask` (the denoising autoencoder), `hourglass.HourglassTask` (the
+image network) and `end_to_end.EndToEndTask` (the image network trained
+through the DAE, SMPLR and SMPL). They sit above the library (networks, data, the trainer);
 nothing below imports them. `make_task` picks one by `config.task`, for
 launchers and evaluation scripts.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import ml_collections
 
 from smplr_jax.tasks import dae
+from smplr_jax.tasks import end_to_end
 from smplr_jax.tasks import hourglass
 from smplr_jax.tasks import smplr
 
@@ -19,6 +21,7 @@ TASKS = {
     'smplr': smplr.SMPLRTask,
     'dae': dae.DAETask,
     'hourglass': hourglass.HourglassTask,
+    'end_to_end': end_to_end.EndToEndTask,
 }
 
 

@@ -90,6 +90,9 @@ def load_sources(config: ml_collections.ConfigDict) -> dict[str, Any]:
 class HourglassTask:
   """`train.Task` of the volumetric hourglass on an image dataset."""
 
+  # What the loss and the evaluation read from a pipeline batch.
+  batch_keys = _BATCH_KEYS
+
   def __init__(self, config: ml_collections.ConfigDict,
                sources: dict[str, Any] | None = None):
     """Args: config (experiments/hourglass/configs); sources: split ->
@@ -116,7 +119,7 @@ class HourglassTask:
         train=True, start_step=start_step,
         num_threads=self.config.data.num_threads)
     for batch in batches:
-      yield {k: batch[k] for k in _BATCH_KEYS}
+      yield {k: batch[k] for k in self.batch_keys}
 
   def loss(self, params, batch_stats, batch, rng, train):
     variables = {'params': params, 'batch_stats': batch_stats}
@@ -147,7 +150,7 @@ class HourglassTask:
           f'the validation split has {len(self.sources["validation"])} '
           f'examples, fewer than config.eval_batch_size '
           f'({self.config.eval_batch_size}).')
-    return [{k: b[k] for k in _BATCH_KEYS}
+    return [{k: b[k] for k in self.batch_keys}
             for b in self._eval_batches('validation', drop_remainder=True)]
 
   @functools.cached_property

@@ -80,20 +80,8 @@ class SMPLRTask:
     weights = self.config.loss_weights
     predictions, new_stats = smplr.apply(params, batch_stats, batch['jl_in'],
                                          self.body.template_lengths, train)
-    terms = {}
-    if 'betas' in predictions:
-      terms['betas'] = jnp.mean(jnp.abs(predictions['betas'] - batch['betas']))
-      terms['gender'] = jnp.mean(optax.sigmoid_binary_cross_entropy(
-          predictions['male_logit'], batch['gender'].astype(jnp.float32)))
-      terms['shape_reg'] = jnp.mean(jnp.abs(predictions['betas']))
-    if 'rotation' in predictions:
-      terms['pose'] = jnp.mean(jnp.abs(predictions['rotation'] -
-                                       batch['pose']))
-    if weights.smpl:
-      rotation, betas, gender = smplr_lib.smpl_parameters(
-          predictions, batch, project=False)
-      points = jl_lib.smpl_points(self.body.points, rotation, betas, gender)
-      terms['smpl'] = jnp.mean(jnp.abs(points - batch['jl']))
+    terms = smplr_lib.loss_terms(predictions, batch, self.body.points,
+                                 with_smpl=bool(weights.smpl))
     loss = sum(weights[k] * v for k, v in terms.items())
     metrics = {f'loss_{k}': v for k, v in terms.items()}
     return loss, (metrics, new_stats)
