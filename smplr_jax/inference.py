@@ -45,7 +45,8 @@ def load_smplr(workdir: str | pathlib.Path,
 
   Args:
     workdir: workdir of a run trained with parts ('shape', 'pose'), e.g. the
-      `experiments/smplr/configs/smplr.py` experiment.
+      `experiments/smplr/configs/smplr.py` experiment, or an exported
+      folder (`third_party/weights/smplr`).
     step: checkpoint step; default the best one.
 
   Returns:
@@ -54,7 +55,10 @@ def load_smplr(workdir: str | pathlib.Path,
     male), 'vertices' [B, V, 3], 'joints' [B, 24, 3], 'landmarks' [B, 18, 3]
     (all root-relative metres), 'faces' [F, 3].
   """
-  config, variables, _ = checkpoints.load_trained_variables(workdir, step)
+  if step is None:  # a workdir or an exported folder
+    config, variables = checkpoints.load_variables(workdir)
+  else:
+    config, variables, _ = checkpoints.load_trained_variables(workdir, step)
   missing = set(smplr_lib.PARTS) - set(variables['params'])
   if missing:
     raise ValueError(f'{workdir}: the run trained only '
@@ -164,8 +168,8 @@ def crop_person(image: Any, box: tuple[float, float, float, float],
   if not (x1 > x0 and y1 > y0):
     raise ValueError(f'box must have x1 > x0 and y1 > y0; got {box}.')
   if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
-    raise ValueError(f'box {tuple(box)} lies outside the {width} x {height} '
-                     'image.')
+    raise ValueError(f'box {tuple(round(float(v), 1) for v in box)} lies '
+                     f'outside the {width} x {height} image.')
   if focal is None:
     focal = 0.5 * max(width, height) / math.tan(
         math.radians(DEFAULT_FIELD_OF_VIEW_DEG) / 2)
@@ -258,13 +262,14 @@ class ImagePredictor:
   def predict_image(self, image: Any, box: tuple[float, float, float, float],
                     focal: float | None = None) -> dict[str, Any]:
     """One photo and a person box -> body (`crop_person`, then the
-    predictor with the crop's camera). Adds 'crop' and 'root_cam' (the
-    estimated root position, metres) to the returned dict."""
+    predictor with the crop's camera). Adds 'crop', 'root_cam' (the
+    estimated root position, metres) and 'focal' (pixels) to the returned
+    dict."""
     crop = crop_person(image, box, self.input_size, focal,
                        self.stages.cube_size)
     out = self(crop.image[None], crop.root_cam[None])
     return dict({k: v[0] if k != 'faces' else v for k, v in out.items()},
-                crop=crop.image, root_cam=crop.root_cam)
+                crop=crop.image, root_cam=crop.root_cam, focal=crop.focal)
 
 
 def load_pipeline(path: str | pathlib.Path | None = None, *,

@@ -1,0 +1,140 @@
+r"""Demo: a photo and a person box -> a body mesh (.obj, .png, .json).
+
+    python -m experiments.demo --image=PHOTO --box=x0,y0,x1,y1 --output=DIR \
+        [--focal=PIXELS] [--weights=FOLDER] [--no_dae]
+
+Crops the photo around the box the way the image network was trained (the
+paper's root-centred crop, `inference.crop_person`: the root at the box
+centre, the box's longer side taken as 1.8 m, the focal length from a 55
+degree field of view unless --focal is given), runs the image network, the
+DAE and SMPLR (`inference.load_pipeline`: the weights shipped in
+third_party/weights unless --weights), and writes to --output:
+
+  * mesh.obj: the SMPL mesh in the photo's camera frame (x right, y down,
+    z forward, metres; placed at the estimated root),
+  * overlay.png: the lit, outlined mesh drawn over the photo by the
+    project's rasteriser, joints marked, beside the crop the network saw,
+  * body.json: pose (24 axis-angle rotations, camera frame), betas, the
+    probability of male, the root position, focal length and box.
+
+Grayscale and RGBA photos are converted; a file that is not an image, a box
+outside the image or a missing box get one line, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+
+import numpy as np
+from absl import app
+from absl import flags
+from absl import logging
+from PIL import Image, UnidentifiedImageError
+from scipy.spatial.transform import Rotation
+
+from smplr_jax import draw
+from smplr_jax import inference
+
+_IMAGE = flags.DEFINE_string('image', None, 'Photo (any format PIL reads).')
+_BOX = flags.DEFINE_string('box', None, 'Person box x0,y0,x1,y1 (pixels).')
+_OUTPUT = flags.DEFINE_string('output', None, 'Output folder.')
+_FOCAL = flags.DEFINE_float('focal', None, 'Focal length in pixels.')
+_WEIGHTS = flags.DEFINE_string('weights', None, 'Pipeline folder (default: '
+                               'the shipped weights).')
+_NO_DAE = flags.DEFINE_bool('no_dae', False, 'Skip the DAE.')
+_MAX_SIDE = 800  # the overlay picture's longer side (pixels)
+
+
+def parse_box(text: str | None) -> tuple[float, ...]:
+  if not text:
+    raise ValueError('no person box: pass --box=x0,y0,x1,y1 (pixels).')
+  try:
+    box = tuple(float(v) for v in text.split(','))
+  except ValueError:
+    box = ()
+  if len(box) != 4:
+    raise ValueError(f'--box must be 4 numbers x0,y0,x1,y1, got {text!r}.')
+  return box
+
+
+def load_photo(path: str | None) -> np.ndarray:
+  if not path:
+    raise ValueError('no photo: pass --image=PATH.')
+  try:
+    with Image.open(path) as image:
+      return inference.as_rgb(np.asarray(image.convert('RGBA')
+                                         if image.mode == 'P' else image))
+  except FileNotFoundError as e:
+    raise ValueError(f'{path} does not exist.') from e
+  except (UnidentifiedImageError, OSError) as e:
+    raise ValueError(f'{path} is not an image PIL can read.') from e
+
+
+def write_obj(path: pathlib.Path, vertices: np.ndarray,
+              faces: np.ndarray) -> None:
+  lines = [f'v {x:.5f} {y:.5f} {z:.5f}' for x, y, z in vertices]
+  lines += [f'f {a + 1} {b + 1} {c + 1}' for a, b, c in faces]
+  path.write_text('\n'.join(lines) + '\n')
+
+
+def run(image_path, box_text, output, focal=None, weights=None,
+        use_dae=True) -> dict:
+  """The demo as a function; returns the paths it wrote."""
+  box = parse_box(box_text)
+  photo = load_photo(image_path)
+  if output is None:
+    raise ValueError('no output folder: pass --output=DIR.')
+  predictor = inference.load_pipeline(weights, use_dae=use_dae)
+  out = predictor.predict_image(photo, box, focal)  # validates the box
+  root = np.asarray(out['root_cam'])
+  vertices = np.asarray(out['vertices']) + root
+  joints = np.asarray(out['joints']) + root
+  # The picture: the photo at most _MAX_SIDE pixels, the mesh over it.
+  height, width = photo.shape[:2]
+  scale = min(1.0, _MAX_SIDE / max(height, width))
+  size = (max(1, round(width * scale)), max(1, round(height * scale)))
+  picture = np.asarray(Image.fromarray(photo).resize(size, Image.BILINEAR))
+  principal = np.array([(width - 1) / 2, (height - 1) / 2])
+  to_picture = np.array([[scale, 0, 0.5 * scale], [0, scale, 0.5 * scale],
+                         [0, 0, 1.0]])  # then -0.5 in draw.project
+  points = draw.project(vertices, out['focal'], principal, to_picture)
+  joint_pixels = draw.project(joints, out['focal'], principal, to_picture)
+  overlay = draw.mesh_overlay(picture, points, out['faces'], vertices,
+                              joints=joint_pixels[:, :2])
+  crop = np.asarray(Image.fromarray(out['crop']).resize(
+      (overlay.shape[0], overlay.shape[0]), Image.NEAREST))
+  sheet = np.concatenate([crop, overlay], axis=1)
+
+  output = pathlib.Path(output)
+  output.mkdir(parents=True, exist_ok=True)
+  paths = {'obj': output / 'mesh.obj', 'png': output / 'overlay.png',
+           'json': output / 'body.json'}
+  write_obj(paths['obj'], vertices, np.asarray(out['faces']))
+  Image.fromarray(sheet).save(paths['png'])
+  pose = Rotation.from_matrix(np.asarray(out['pose'], np.float64)).as_rotvec()
+  paths['json'].write_text(json.dumps({
+      'pose_axis_angle': pose.round(5).tolist(),
+      'betas': np.asarray(out['betas']).round(5).tolist(),
+      'male_probability': float(out['gender']),
+      'root_cam_m': root.round(4).tolist(), 'focal_px': out['focal'],
+      'box': list(box), 'frame': 'camera: x right, y down, z forward, m',
+      'used_dae': predictor.uses_dae}, indent=1))
+  return paths
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)
+  try:
+    paths = run(_IMAGE.value, _BOX.value, _OUTPUT.value, _FOCAL.value,
+                _WEIGHTS.value, not _NO_DAE.value)
+  except ValueError as e:
+    sys.exit(f'demo: {e}')
+  for path in paths.values():
+    print(f'wrote {path}')
+
+
+if __name__ == '__main__':
+  app.run(main)

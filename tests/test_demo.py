@@ -1,0 +1,112 @@
+"""The image predictor (inference.load_pipeline, crop_person) and the demo."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from experiments import demo
+from smplr_jax import augment
+from smplr_jax import inference
+from smplr_jax import sampler
+from smplr_jax import synthetic
+
+pytestmark = pytest.mark.skipif(
+    not (inference.SHIPPED_WEIGHTS / 'hourglass').exists(),
+    reason='no shipped weights in third_party/weights')
+
+
+@pytest.fixture(scope='module')
+def predictor():
+  return inference.load_pipeline()
+
+
+@pytest.fixture(scope='module')
+def render():
+  models = sampler.load_gendered_models()
+  return next(synthetic.render_examples(models, 1, seed=0, start=33_281,
+                                        config={'batch_size': 1}))
+
+
+def test_predictor_outputs(predictor, render):
+  config = augment.augment_config()
+  config.crop_size = predictor.input_size
+  example = augment.process_example(render, config, train=False)
+  crop = np.round(example['image'] * 255).astype(np.uint8)
+  out = predictor(np.stack([crop, crop]), np.stack([example['jl_cam'][0]] * 2))
+  size = predictor.input_size
+  assert out['jl'].shape == out['jl_image'].shape == (2, 42, 3)
+  assert out['vertices'].shape == (2, 13718, 3)
+  assert out['pose'].shape == (2, 24, 3, 3)
+  assert out['betas'].shape == (2, 10) and out['gender'].shape == (2,)
+  np.testing.assert_allclose(out['joints'][:, 0], 0.0, atol=1e-6)
+  np.testing.assert_allclose(out['jl'][0], out['jl'][1], atol=1e-5)
+  # The jl are metres, root-relative, inside the 2.5 m cube.
+  assert np.all(np.abs(out['jl_image']) < 1.25 + 1e-3)
+  # Weak perspective (no root) differs from the exact conversion by little.
+  weak = predictor(crop)
+  assert np.abs(weak['jl_image'][0] - out['jl_image'][0]).mean() < 0.05
+  with pytest.raises(ValueError, match=f'crops must be .B, {size}, {size}'):
+    predictor(np.zeros((1, size + 1, size + 1, 3), np.uint8))
+  with pytest.raises(ValueError, match='float crops must be finite'):
+    predictor(np.full((1, size, size, 3), np.nan, np.float32))
+
+
+def test_crop_person_matches_the_training_crop(render):
+  """With the true root and focal, crop_person's crop is the training crop;
+  from a box it is centred on the box."""
+  size = 64
+  config = augment.augment_config()
+  config.crop_size = size
+  plain = augment.process_example(render, config, train=False)
+  uv = render['jl_cam'][:, :2] / render['jl_cam'][:, 2:] * render['focal'] + \
+      render['principal']
+  box = (uv[:, 0].min(), uv[:, 1].min(), uv[:, 0].max(), uv[:, 1].max())
+  crop = inference.crop_person(render['image'], box, size,
+                               focal=float(render['focal'][0]))
+  assert crop.image.shape == (size, size, 3) and crop.image.dtype == np.uint8
+  # The estimated root depth follows from the box: same order as the truth.
+  assert 0.5 < crop.root_cam[2] / render['jl_cam'][0, 2] < 2.0
+  assert np.abs(crop.image.astype(float) -
+                plain['image'] * 255).mean() < 80  # similar framing
+  # Grayscale and RGBA photos work; bad boxes are refused.
+  gray = render['image'].mean(axis=-1).astype(np.uint8)
+  assert inference.crop_person(gray, box, size).image.shape == (size, size, 3)
+  rgba = np.concatenate([render['image'], np.full((256, 256, 1), 255,
+                                                  np.uint8)], axis=-1)
+  assert inference.crop_person(rgba, box, size).image.shape == (size, size, 3)
+  with pytest.raises(ValueError, match='outside'):
+    inference.crop_person(render['image'], (300, 300, 400, 400), size)
+  with pytest.raises(ValueError, match='x1 > x0'):
+    inference.crop_person(render['image'], (50, 50, 40, 80), size)
+  with pytest.raises(ValueError, match='too small'):
+    inference.crop_person(np.zeros((4, 4, 3), np.uint8), (0, 0, 2, 2), size)
+
+
+def test_demo_writes_mesh_picture_and_parameters(render, tmp_path):
+  photo = tmp_path / 'photo.png'
+  Image.fromarray(render['image']).convert('L').save(photo)  # grayscale
+  uv = render['jl_cam'][:, :2] / render['jl_cam'][:, 2:] * render['focal'] + \
+      render['principal']
+  box = ','.join(f'{v:.0f}' for v in (uv[:, 0].min() - 5, uv[:, 1].min() - 5,
+                                      uv[:, 0].max() + 5, uv[:, 1].max() + 5))
+  paths = demo.run(str(photo), box, str(tmp_path / 'out'))
+  obj = paths['obj'].read_text().splitlines()
+  assert sum(line.startswith('v ') for line in obj) == 13718
+  assert sum(line.startswith('f ') for line in obj) == 27420
+  body = json.loads(paths['json'].read_text())
+  assert np.asarray(body['pose_axis_angle']).shape == (24, 3)
+  assert len(body['betas']) == 10 and 0 <= body['male_probability'] <= 1
+  assert body['root_cam_m'][2] > 0
+  picture = np.asarray(Image.open(paths['png']))
+  assert picture.ndim == 3 and picture.shape[1] == 2 * picture.shape[0]
+  # Bad input: one clear message each, nothing written.
+  for args, message in (((str(tmp_path / 'none.png'), box), 'does not exist'),
+                        ((str(paths['json']), box), 'not an image'),
+                        ((str(photo), None), 'no person box'),
+                        ((str(photo), '1,2,3'), '4 numbers'),
+                        ((str(photo), '900,900,990,990'), 'outside')):
+    with pytest.raises(ValueError, match=message):
+      demo.run(*args, str(tmp_path / 'bad'))
+  assert not (tmp_path / 'bad').exists()
