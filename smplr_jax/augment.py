@@ -121,7 +121,9 @@ def augment_config() -> ml_collections.ConfigDict:
   # with `probability`, each piece is drawn with its own probability.
   config.garments = ml_collections.ConfigDict({
       'enabled': True, 'probability': 0.6, 'skirt': 0.3, 'dress': 0.2,
-      'wide_trousers': 0.25, 'loose_shirt': 0.3, 'hair': 0.6})
+      'wide_trousers': 0.25, 'loose_shirt': 0.3, 'hair': 0.6,
+      # A long open coat: never in training, for the unseen-style set.
+      'coat': 0.0})
   return config
 
 
@@ -544,6 +546,19 @@ def _garment_shapes(config: ml_collections.ConfigDict,
       end = shoulders[arm] + rng.uniform(0.5, 1.0) * (
           uv[_ELBOWS[arm]] - shoulders[arm])
       shape |= _thick_segment(shoulders[arm], end, sleeve, size)
+    shapes.append(shape)
+  if rng.random() < config.get('coat', 0.0):
+    # Shoulders to below the knees, flaring, with sleeves to the wrists.
+    top = widened(shoulders, rng.uniform(1.1, 1.3), 0.03)
+    hem = hips + rng.uniform(0.6, 0.9) * (ankles - hips)
+    bottom = widened(hem, 1.0, 0.0)
+    bottom = widened(bottom, rng.uniform(1.6, 2.4), 0.15)
+    shape = _polygon(np.stack([top[0], top[1], bottom[1], bottom[0]]), size)
+    for arm in range(2):
+      wrist = uv[20 + arm]
+      shape |= _thick_segment(shoulders[arm], uv[_ELBOWS[arm]],
+                              0.07 * m, size)
+      shape |= _thick_segment(uv[_ELBOWS[arm]], wrist, 0.06 * m, size)
     shapes.append(shape)
   if rng.random() < config.hair:
     head, neck = uv[_HEAD], uv[_NECK]

@@ -80,6 +80,10 @@ class SyntheticConfig:
   fill: float = 0.92
   part_colour_probability: float = 0.3
   photo_background_probability: float = 0.6
+  # 'train' or 'unseen': the unseen-style evaluation set uses photographs
+  # kept out of training (`UNSEEN_BACKGROUND_PHOTOS`) and a fabric pattern
+  # never rendered for training (soft colour waves), with no part colouring.
+  style: str = 'train'
   ambient_range: tuple[float, float] = (0.25, 0.55)
   diffuse_range: tuple[float, float] = (0.45, 0.9)
   noise_std: float = 2.0 / 255.0
@@ -279,7 +283,8 @@ def _draw_example(key: jax.Array, config: SyntheticConfig) -> dict:
 
 
 def _face_albedo(draw: dict, parts: jnp.ndarray,
-                 rest_centroids: jnp.ndarray) -> jnp.ndarray:
+                 rest_centroids: jnp.ndarray,
+                 style: str = 'train') -> jnp.ndarray:
   """[F, 3] colour of each face for one example."""
   part_colour = draw['palette'][parts]
   in_parts = lambda ids: jnp.isin(parts, jnp.asarray(ids))
@@ -302,7 +307,13 @@ def _face_albedo(draw: dict, parts: jnp.ndarray,
                                                       0.0))
   colours = draw['garment_colours'][g]  # [F, 2, 3]
   cloth = jnp.where(second[:, None] > 0, colours[:, 1], colours[:, 0])
+  if style == 'unseen':  # soft colour waves, never in training renders
+    wave = 0.5 + 0.5 * jnp.sin(2 * jnp.pi * (phase + 0.5 * jnp.sin(
+        2 * jnp.pi * other)))
+    cloth = colours[:, 0] * wave[:, None] + colours[:, 1] * (1 - wave[:, None])
   clothing = jnp.where(garment[:, None] >= 0, cloth, draw['skin'])
+  if style == 'unseen':
+    return clothing
   return jnp.where(draw['use_parts'], part_colour, clothing)
 
 
@@ -420,7 +431,8 @@ def _geometry(models: bm.BodyModel, keys: jax.Array,
   # Flat Lambert shading per face.
   template = jnp.mean(models.v_template, axis=0)
   rest_centroids = jnp.mean(template[faces], axis=1)  # [F, 3]
-  albedo = jax.vmap(lambda d: _face_albedo(d, parts, rest_centroids))(draw)
+  albedo = jax.vmap(lambda d: _face_albedo(d, parts, rest_centroids,
+                                           config.style))(draw)
   cosine = render.face_normal_dot(vertices, faces, draw['light'])  # [B, F]
   cosine2 = render.face_normal_dot(vertices, faces, draw['light2'])
   shade = (draw['ambient'][:, None] +
@@ -573,8 +585,14 @@ def render_examples(models: bm.BodyModel, num_examples: int, seed: int,
       (an extreme close-up; widen its windows).
   """
   config = config_from_mapping(config)
+  if config.style not in ('train', 'unseen'):
+    raise ValueError(f"SyntheticConfig.style must be 'train' or 'unseen', "
+                     f'got {config.style!r}.')
   if backgrounds is None:
-    backgrounds = load_backgrounds(config.image_size)
+    backgrounds = load_backgrounds(
+        config.image_size, names=(UNSEEN_BACKGROUND_PHOTOS
+                                  if config.style == 'unseen'
+                                  else BACKGROUND_PHOTOS))
   if np.min(backgrounds.sizes) < config.image_size:
     raise ValueError(
         f'backgrounds: every photo must be at least {config.image_size} '

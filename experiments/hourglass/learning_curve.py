@@ -1,0 +1,149 @@
+r"""Learning curve of an image-network run: error vs training hours, on the
+synthetic test split and on an unseen-style set.
+
+    python -m experiments.hourglass.learning_curve \
+        --workdir=workdirs/hourglass/cpu_long \
+        --output=docs/hourglass_learning_curve.png
+
+For every checkpoint of the run: MPJPE and PA-MPJPE (mm, root-relative,
+camera frame, true root) of the last stack's JL on
+
+  * the held-out synthetic test split of the run's dataset (plain crops);
+  * an unseen-style set (`--num_unseen` renders, seed 1): bodies rendered
+    with `SyntheticConfig(style='unseen')` (background photographs and a
+    fabric pattern never used in training) and wearing a long open coat
+    (`augment` garments 'coat', never drawn in training) cut from those
+    photographs.
+
+Training hours come from the run's log (steps / logged steps per second).
+Writes the figure and `<output>.json` with the numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import matplotlib
+import numpy as np
+from absl import app
+from absl import flags
+from matplotlib import pyplot as plt
+
+from smplr_jax import augment
+from smplr_jax import camera
+from smplr_jax import checkpoints
+from smplr_jax import metrics as metrics_lib
+from smplr_jax import sampler
+from smplr_jax import synthetic
+from smplr_jax.tasks import hourglass as hourglass_task
+
+matplotlib.use('Agg')
+
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Image-network run.')
+_OUTPUT = flags.DEFINE_string('output', None, 'PNG to write.')
+_NUM_UNSEEN = flags.DEFINE_integer('num_unseen', 256, 'Unseen-style renders.')
+flags.mark_flags_as_required(['workdir', 'output'])
+
+UNSEEN_SEED = 1
+
+
+def unseen_examples(num: int, crop_size: int) -> list[dict]:
+  """Crops of the unseen-style set (see the module docstring)."""
+  models = sampler.load_gendered_models()
+  backgrounds = synthetic.load_backgrounds(
+      names=synthetic.UNSEEN_BACKGROUND_PHOTOS)
+  photos = [image[:h, :w] for image, (h, w) in zip(backgrounds.images,
+                                                   backgrounds.sizes)]
+  config = augment.augment_config()
+  config.crop_size = crop_size
+  for name in ('scale', 'rotation', 'flip', 'colour', 'background',
+               'occluders'):
+    config[name].enabled = False
+  config.garments.update(dict(probability=1.0, skirt=0.0, dress=0.0,
+                              wide_trousers=0.0, loose_shirt=0.0, hair=0.5,
+                              coat=1.0))
+  records = synthetic.render_examples(models, num, UNSEEN_SEED, start=0,
+                                      config={'style': 'unseen'})
+  return [augment.process_example(r, config, (UNSEEN_SEED, i), train=True,
+                                  backgrounds=photos)
+          for i, r in enumerate(records)]
+
+
+def errors(task, variables, crops: np.ndarray, truth: np.ndarray) -> dict:
+  """MPJPE / PA-MPJPE (mm) of root-relative predictions on crops."""
+  preds = []
+  for start in range(0, len(crops), task.config.eval_batch_size):
+    batch = crops[start:start + task.config.eval_batch_size]
+    preds.append(np.asarray(task.predict_cube(variables, batch)))
+  pred_cube = np.concatenate(preds)
+  root = truth[:, 0]
+  pred = np.asarray(camera.cube_to_root_relative(pred_cube, root))
+  per_sample = metrics_lib.jl_metrics(pred, truth - root[:, None])
+  return metrics_lib.finalize(metrics_lib.accumulate(None, per_sample))
+
+
+def training_hours(workdir: pathlib.Path) -> dict[int, float]:
+  """step -> hours of training, from the logged steps per second."""
+  hours, total, last = {0: 0.0}, 0.0, 0
+  for line in (workdir / 'metrics.jsonl').read_text().splitlines():
+    entry = json.loads(line)
+    if 'steps_per_second' in entry:
+      total += (entry['step'] - last) / entry['steps_per_second'] / 3600
+      last = entry['step']
+      hours[entry['step']] = total
+  return hours
+
+
+def main(argv):
+  del argv
+  workdir = pathlib.Path(_WORKDIR.value)
+  config = checkpoints.load_config(workdir)
+  config.progress_bar = False
+  task = hourglass_task.HourglassTask(config)
+  unseen = unseen_examples(_NUM_UNSEEN.value, config.input_size)
+  unseen_crops = np.stack([e['image'] for e in unseen])
+  unseen_truth = np.stack([e['jl_cam'] for e in unseen])
+  manager = checkpoints.checkpoint_manager(workdir, create=False)
+  steps = sorted(manager.all_steps())
+  manager.close()
+  hours = training_hours(workdir)
+  rows = []
+  for step in steps:
+    _, variables, _ = checkpoints.load_trained_variables(workdir, step)
+    test = task.predict_camera_jl(variables, 'test')
+    per_sample = metrics_lib.jl_metrics(test['pred_jl'], test['gt_jl'])
+    test_errors = metrics_lib.finalize(metrics_lib.accumulate(None,
+                                                              per_sample))
+    unseen_errors = errors(task, variables, unseen_crops, unseen_truth)
+    hour = max((h for s, h in hours.items() if s <= step), default=0.0)
+    rows.append(dict(step=step, hours=hour,
+                     test_mpjpe=test_errors['mpjpe'],
+                     test_pa_mpjpe=test_errors['pa_mpjpe'],
+                     unseen_mpjpe=unseen_errors['mpjpe'],
+                     unseen_pa_mpjpe=unseen_errors['pa_mpjpe']))
+    print(' '.join(f'{k}={v:.3g}' for k, v in rows[-1].items()))
+  output = pathlib.Path(_OUTPUT.value)
+  output.parent.mkdir(parents=True, exist_ok=True)
+  output.with_suffix('.json').write_text(json.dumps(rows, indent=1))
+  fig, ax = plt.subplots(figsize=(6, 4))
+  x = [r['hours'] for r in rows]
+  for key, label, style in (
+      ('test_mpjpe', 'synthetic test MPJPE', 'C0-'),
+      ('test_pa_mpjpe', 'synthetic test PA-MPJPE', 'C0--'),
+      ('unseen_mpjpe', 'unseen-style MPJPE', 'C1-'),
+      ('unseen_pa_mpjpe', 'unseen-style PA-MPJPE', 'C1--')):
+    ax.plot(x, [r[key] for r in rows], style, marker='o', label=label)
+  ax.axhline(90, color='grey', lw=0.8, ls=':')
+  ax.set_xlabel('training hours (2 CPU cores)')
+  ax.set_ylabel('error (mm)')
+  ax.set_title(f'{workdir.name}: image network JL error')
+  ax.legend(fontsize=8)
+  ax.grid(alpha=0.3)
+  fig.tight_layout()
+  fig.savefig(output, dpi=110)
+  print(f'wrote {output} and {output.with_suffix(".json")}')
+
+
+if __name__ == '__main__':
+  app.run(main)
