@@ -1,0 +1,87 @@
+r"""Image -> body on the synthetic test split: each stage's error (mm).
+
+    python -m experiments.evaluate_image_pipeline [--weights=FOLDER] \
+        [--hourglass=RUN] [--data_config=n32768_v512_t1024_s0]
+
+Runs `pipeline.image_to_body` (plain root-centred crops, the true root for
+the camera-frame conversion, as root-relative protocols do) on the test
+split of the synthetic set the image network was trained on, with and
+without the DAE, and prints the Table-1 columns for
+
+  * image: the image network's JL,
+  * image + DAE: SMPLR's input,
+  * image + SMPLR / image + DAE + SMPLR: the recovered body (SMPL output;
+    surface error and gender accuracy included).
+
+--weights is a pipeline folder (default: the shipped weights);
+--hourglass replaces its image network (e.g. an end-to-end run's workdir,
+whose variables hold all three networks: its image network is used).
+"""
+
+from __future__ import annotations
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from smplr_jax import checkpoints
+from smplr_jax import inference
+from smplr_jax import metrics
+from smplr_jax import pipeline
+from smplr_jax.tasks import end_to_end
+from smplr_jax.tasks import hourglass as hourglass_task
+
+_WEIGHTS = flags.DEFINE_string('weights', None, 'Pipeline folder.')
+_HOURGLASS = flags.DEFINE_string('hourglass', None, 'Image-network run.')
+_DATA = flags.DEFINE_string('data_config', 'n32768_v512_t1024_s0',
+                            'smplr_synthetic builder config.')
+_SPLIT = flags.DEFINE_string('split', 'test', 'Split to evaluate.')
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)
+  predictor = inference.load_pipeline(_WEIGHTS.value)
+  variables = dict(predictor.variables)
+  hourglass_config, _ = checkpoints.load_variables(
+      inference.SHIPPED_WEIGHTS / 'hourglass' if _WEIGHTS.value is None
+      else f'{_WEIGHTS.value}/hourglass')
+  if _HOURGLASS.value:
+    hourglass_config, run = checkpoints.load_variables(_HOURGLASS.value)
+    if 'hourglass' in run['params']:  # an end-to-end run
+      run = {'params': run['params']['hourglass'],
+             'batch_stats': run['batch_stats']['hourglass']}
+    variables['hourglass'] = run
+  hourglass_config.data.builder_config = _DATA.value
+  hourglass_config.progress_bar = False
+  task = hourglass_task.HourglassTask(hourglass_config)
+  nested = {'params': {k: v['params'] for k, v in variables.items()},
+            'batch_stats': {k: v['batch_stats'] for k, v in variables.items()}}
+  rows = {}
+  for use_dae in (False, True):
+    if use_dae and predictor.stages.dae is None:
+      continue
+    stages = predictor.stages if use_dae else pipeline.Stages(
+        hourglass=predictor.stages.hourglass, smplr=predictor.stages.smplr,
+        dae=None, cube_size=predictor.stages.cube_size)
+    results, _ = end_to_end.evaluate_chain(task, nested, _SPLIT.value,
+                                           stages, predictor.body)
+    table = {}
+    for key, value in results.items():
+      if '/' in key:
+        row, column = key.split('/', 1)
+        table.setdefault(row, {})[column] = value
+    if not use_dae:
+      rows['image'] = table['image']
+      rows['image + SMPLR'] = table['body']
+    else:
+      rows['image + DAE'] = table['input']
+      rows['image + DAE + SMPLR'] = table['body']
+    count = results['num_test_examples']
+  print(f'{count} {_SPLIT.value} examples of smplr_synthetic/{_DATA.value}, '
+        'mm (surface and gender: SMPL output):')
+  print(metrics.format_table(rows))
+
+
+if __name__ == '__main__':
+  app.run(main)
