@@ -16,6 +16,9 @@ camera frame, true root) of the last stack's JL on
     photographs.
 
 Training hours come from the run's log (steps / logged steps per second).
+Also reported per checkpoint: the slope of the predicted on the true test
+coordinates per camera axis (x, y, z), a measure of how far the predictions
+are still shrunk toward the mean pose (1: not at all, 0: the mean pose).
 Writes the figure and `<output>.json` with the numbers.
 """
 
@@ -117,7 +120,13 @@ def main(argv):
                                                               per_sample))
     unseen_errors = errors(task, variables, unseen_crops, unseen_truth)
     hour = max((h for s, h in hours.items() if s <= step), default=0.0)
+    # Shrinkage toward the mean pose: slope of predicted on true coordinates
+    # per camera axis (1 = no shrinkage; a mean-pose network has 0).
+    slopes = [float(np.polyfit(test['gt_jl'][:, 1:, a].ravel(),
+                               test['pred_jl'][:, 1:, a].ravel(), 1)[0])
+              for a in range(3)]
     rows.append(dict(step=step, hours=hour,
+                     slope_x=slopes[0], slope_y=slopes[1], slope_z=slopes[2],
                      test_mpjpe=test_errors['mpjpe'],
                      test_pa_mpjpe=test_errors['pa_mpjpe'],
                      unseen_mpjpe=unseen_errors['mpjpe'],

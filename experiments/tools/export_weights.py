@@ -7,7 +7,9 @@ Writes the run's config.json and variables.npz (`checkpoints.
 export_variables`: the best checkpoint, floating arrays in --dtype) and
 log_summary.json (the checkpoint step, the run's final results.json and its
 last logged training metrics), then prints the size and, for float16, the
-largest change the cast makes to any weight.
+largest change the cast makes to any weight. With --compare, it also runs
+the run's own evaluation (`task.evaluate`) on the original and the exported
+weights and prints both, the cost of the cast in the task's metrics.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from absl import app
 from absl import flags
 
 from smplr_jax import checkpoints
+from smplr_jax import tasks
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Trained run.')
 _OUTPUT = flags.DEFINE_string('output', None, 'Export folder.')
 _DTYPE = flags.DEFINE_enum('dtype', 'float16', ['float16', 'float32'],
                            'Storage type of floating weights.')
+_COMPARE = flags.DEFINE_bool('compare', False, 'Evaluate both weight sets.')
 flags.mark_flags_as_required(['workdir', 'output'])
 
 
@@ -50,6 +54,17 @@ def main(argv):
                                jax.tree.leaves(original)))
   print(f'{output}: step {step}, {size / 1e6:.1f} MB, largest weight change '
         f'from the cast {change:.2e}')
+  if _COMPARE.value:
+    config = checkpoints.load_config(workdir)
+    config.progress_bar = False
+    task = tasks.make_task(config)
+    for name, variables in (('original', original), (_DTYPE.value, exported)):
+      results = task.evaluate(variables)
+      shown = {k: round(v, 2) for k, v in results.items()
+               if isinstance(v, float) and k.split('/')[-1] in (
+                   'mpjpe', 'pa_mpjpe', 'landmarks', 'surface',
+                   'gender_acc', 'cube_error')}
+      print(name, json.dumps(shown))
 
 
 if __name__ == '__main__':
