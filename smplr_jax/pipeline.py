@@ -42,8 +42,8 @@ PyTree = Any
 
 def jl_to_body(smplr: smplr_lib.SMPLR, body: smplr_lib.GenderedModels,
                variables: dict[str, PyTree], jl: jnp.ndarray,
-               ground_truth: dict[str, jnp.ndarray] | None = None
-               ) -> dict[str, jnp.ndarray]:
+               ground_truth: dict[str, jnp.ndarray] | None = None,
+               with_mesh: bool = True) -> dict[str, jnp.ndarray]:
   """SMPLR's networks on JL, then SMPL: the recovered body.
 
   Rotation-matrix outputs are projected onto SO(3) before SMPL; gender is
@@ -57,11 +57,14 @@ def jl_to_body(smplr: smplr_lib.SMPLR, body: smplr_lib.GenderedModels,
     ground_truth: pose [B, 24, 3, 3], betas, gender standing in for a part
       `smplr` does not predict (a Psi-only or Omega-only run); None when it
       predicts both.
+    with_mesh: False stops before SMPL (a training loss that needs only the
+      networks' raw outputs).
 
   Returns:
-    dict with pose [B, 24, 3, 3], betas [B, S], gender [B] int (0 female,
-    1 male), male_prob [B] (only when Psi runs), and the SMPL output, all
-    root-relative metres: jl [B, 42, 3], joints [B, 24, 3], landmarks
+    dict with predictions (the networks' raw outputs, `SMPLR.apply`), pose
+    [B, 24, 3, 3], betas [B, S], gender [B] int (0 female, 1 male),
+    male_prob [B] (only when Psi runs), and with `with_mesh` the SMPL output,
+    all root-relative metres: jl [B, 42, 3], joints [B, 24, 3], landmarks
     [B, 18, 3], vertices [B, V, 3].
   """
   predictions, _ = smplr.apply(variables['params'], variables['batch_stats'],
@@ -69,16 +72,19 @@ def jl_to_body(smplr: smplr_lib.SMPLR, body: smplr_lib.GenderedModels,
   rotation, betas, gender = smplr_lib.smpl_parameters(predictions,
                                                       ground_truth,
                                                       project=True)
+  result = dict(predictions=predictions, pose=rotation, betas=betas,
+                gender=gender)
+  if 'male_logit' in predictions:
+    result['male_prob'] = jax.nn.sigmoid(predictions['male_logit'])
+  if not with_mesh:
+    return result
   out = smpl.smpl_forward(body.gendered, rotation, betas, gender=gender)
   root = out.joints[:, :1]
   points = jl_lib.joints_and_landmarks(body.gendered, out.vertices,
                                        out.joints)
-  result = dict(pose=rotation, betas=betas, gender=gender, jl=points,
-                joints=out.joints - root,
+  result.update(jl=points, joints=out.joints - root,
                 landmarks=points[:, jl_lib.NUM_JOINTS:],
                 vertices=out.vertices - root)
-  if 'male_logit' in predictions:
-    result['male_prob'] = jax.nn.sigmoid(predictions['male_logit'])
   return result
 
 
@@ -101,8 +107,8 @@ class Stages:
 
 def denoise_and_recover(stages: Stages, variables: dict[str, PyTree],
                         body: smplr_lib.GenderedModels, jl: jnp.ndarray,
-                        ground_truth: dict[str, jnp.ndarray] | None = None
-                        ) -> dict[str, jnp.ndarray]:
+                        ground_truth: dict[str, jnp.ndarray] | None = None,
+                        with_mesh: bool = True) -> dict[str, jnp.ndarray]:
   """Camera-frame JL -> (DAE) -> SMPLR -> SMPL.
 
   Args:
@@ -110,7 +116,7 @@ def denoise_and_recover(stages: Stages, variables: dict[str, PyTree],
     variables: {'smplr': ..., 'dae': ... (when stages.dae)}.
     body: the body models.
     jl: [B, 42, 3] root-relative camera-frame JL (metres).
-    ground_truth: as in `jl_to_body`.
+    ground_truth, with_mesh: as in `jl_to_body`.
 
   Returns:
     `jl_to_body`'s dict plus jl_input [B, 42, 3] (what SMPLR saw: the DAE's
@@ -120,7 +126,7 @@ def denoise_and_recover(stages: Stages, variables: dict[str, PyTree],
   if stages.dae is not None:
     jl_input = stages.dae.apply(variables['dae'], jl, train=False)
   out = jl_to_body(stages.smplr, body, variables['smplr'], jl_input,
-                   ground_truth)
+                   ground_truth, with_mesh)
   return dict(out, jl_input=jl_input)
 
 
@@ -128,8 +134,8 @@ def volume_to_body(stages: Stages, variables: dict[str, PyTree],
                    body: smplr_lib.GenderedModels, volume_logits: jnp.ndarray,
                    root_cam: jnp.ndarray | None = None,
                    zoom: jnp.ndarray | float = 1.0,
-                   ground_truth: dict[str, jnp.ndarray] | None = None
-                   ) -> dict[str, jnp.ndarray]:
+                   ground_truth: dict[str, jnp.ndarray] | None = None,
+                   with_mesh: bool = True) -> dict[str, jnp.ndarray]:
   """One stack's volume logits -> body (differentiable end to end).
 
   Args:
@@ -138,7 +144,7 @@ def volume_to_body(stages: Stages, variables: dict[str, PyTree],
     root_cam: [B, 3] the root in camera coordinates (exact conversion), or
       None (weak perspective, `camera.cube_to_root_relative`).
     zoom: [B] or scalar crop zoom.
-    ground_truth: as in `jl_to_body`.
+    ground_truth, with_mesh: as in `jl_to_body`.
 
   Returns:
     `denoise_and_recover`'s dict plus jl_image [B, 42, 3] (the image
@@ -146,7 +152,8 @@ def volume_to_body(stages: Stages, variables: dict[str, PyTree],
   """
   jl_cube = heatmaps.predict_jl(volume_logits, stages.cube_size)
   jl_image = camera.cube_to_root_relative(jl_cube, root_cam, zoom)
-  out = denoise_and_recover(stages, variables, body, jl_image, ground_truth)
+  out = denoise_and_recover(stages, variables, body, jl_image, ground_truth,
+                            with_mesh)
   return dict(out, jl_image=jl_image)
 
 

@@ -22,6 +22,13 @@ Frame and units: the camera frame is OpenCV's (x right, y down, z forward,
 metres); a pixel (row i, column j) has its centre at (u, v) = (j, i), and a
 point p projects to (u, v) = f * (p_x, p_y) / p_z + principal. JL order: 24
 SMPL joints then 18 landmarks (`smplr_jax.jl`).
+
+This is the project's one frame for every stage: after the image network,
+JL are this frame minus the root (root-relative metres), and so are the
+inputs and outputs of the DAE, SMPLR, the SMPL forward of their parameters
+(global orientation in this frame), the predictors and the demo. The only
+other frame is the image network's cube frame, converted at its edge by
+`smplr_jax.camera` (`cube_to_root_relative`, `camera_to_cube`).
 """
 
 from __future__ import annotations

@@ -4,9 +4,11 @@ import ml_collections
 import pytest
 
 from experiments.dae.configs import structured as dae_config
+from experiments.end_to_end.configs import cpu as e2e_config
 from experiments.smplr.configs import psi as psi_config
 from smplr_jax import tasks
 from smplr_jax.tasks import dae as dae_task
+from smplr_jax.tasks import end_to_end
 from smplr_jax.tasks import hourglass as hourglass_task
 from smplr_jax.tasks import smplr as smplr_task
 
@@ -14,7 +16,9 @@ from smplr_jax.tasks import smplr as smplr_task
 def test_every_config_family_names_a_known_task():
   assert tasks.TASKS == {'smplr': smplr_task.SMPLRTask,
                          'dae': dae_task.DAETask,
-                         'hourglass': hourglass_task.HourglassTask}
+                         'hourglass': hourglass_task.HourglassTask,
+                         'end_to_end': end_to_end.EndToEndTask}
+  assert e2e_config.get_config().task == 'end_to_end'
   assert isinstance(tasks.make_task(psi_config.get_config()),
                     smplr_task.SMPLRTask)
   assert isinstance(tasks.make_task(dae_config.get_config()),
@@ -23,5 +27,5 @@ def test_every_config_family_names_a_known_task():
 
 def test_unknown_task_is_reported():
   with pytest.raises(ValueError, match="unknown task 'gan'; known: dae, "
-                     'hourglass, smplr'):
+                     'end_to_end, hourglass, smplr'):
     tasks.make_task(ml_collections.ConfigDict({'task': 'gan'}))

@@ -34,6 +34,8 @@ _flops = train_step._flops  # pylint: disable=protected-access
 _STACKS = flags.DEFINE_integer('num_stacks', 2, 'CPU config: stacks.')
 _FEATURES = flags.DEFINE_integer('num_features', 128, 'CPU config: features.')
 _INPUT_SIZE = flags.DEFINE_integer('input_size', 128, 'CPU config: input.')
+_DEPTH = flags.DEFINE_integer('hourglass_depth', 4, 'CPU config: hourglass '
+                              'depth (3 for 96 px inputs).')
 _POINT_LOSS = flags.DEFINE_enum('point_loss', 'sigmoid_ce',
                                 heatmaps.POINT_LOSSES, 'Point-channel loss.')
 _LIMB_WEIGHT = flags.DEFINE_float('limb_weight', 1.0,
@@ -117,7 +119,8 @@ def main(argv):
   peak = timing.matmul_peak_gflops(_MIN_TIME.value)
   print(f'devices: {jax.devices()}; f32 matmul peak {peak:.1f} GFLOP/s\n')
   b, s = _BATCH_SIZE.value, _INPUT_SIZE.value
-  net = hourglass.StackedHourglass(_STACKS.value, _FEATURES.value)
+  net = hourglass.StackedHourglass(_STACKS.value, _FEATURES.value,
+                                   hourglass_depth=_DEPTH.value)
   variables = hourglass.init_variables(net, jax.random.PRNGKey(0), s)
   tx = optax.adam(1e-3)
   batch = random_batch(jax.random.PRNGKey(1), b, s)

@@ -28,7 +28,6 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from smplr_jax import camera
 from smplr_jax import checkpoints
 from smplr_jax import dae as dae_lib
 from smplr_jax import heatmaps
@@ -127,18 +126,14 @@ class EndToEndTask(hourglass_task.HourglassTask):
         limb_weight=self.config.loss.get('limb_weight', 1.0))
     metrics = dict(metrics, loss_hourglass=loss)
 
-    stage_variables = self._stage_variables(params, batch_stats)
+    variables = dict(self._stage_variables(params, batch_stats),
+                     hourglass=variables)
     root = batch['jl_cam'][:, 0]
-    jl_cube = heatmaps.predict_jl(outputs[-1], self.config.cube_size)
-    jl_image = camera.cube_to_root_relative(jl_cube, root, batch['zoom'])
-    jl_input = jl_image
-    if self.stages.dae is not None:
-      jl_input = self.stages.dae.apply(stage_variables['dae'], jl_image,
-                                       train=False)
-    smplr_variables = stage_variables['smplr']
-    predictions, _ = self.stages.smplr.apply(
-        smplr_variables['params'], smplr_variables['batch_stats'], jl_input,
-        self.body.template_lengths, False)
+    # The pipeline's own chain, stopped before the mesh: SMPLR's raw outputs.
+    recovered = pipeline.volume_to_body(self.stages, variables, self.body,
+                                        outputs[-1], root, batch['zoom'],
+                                        with_mesh=False)
+    predictions = recovered['predictions']
     truth = {'jl': batch['jl_cam'] - root[:, None],
              'pose': rotations.axis_angle_to_matrix(batch['pose']),
              'betas': batch['betas'], 'gender': batch['gender']}
