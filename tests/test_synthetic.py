@@ -129,3 +129,22 @@ def test_config_from_mapping():
   assert config.batch_size == 8 and config.focal_range == (250.0, 300.0)
   with pytest.raises(ValueError, match='unknown'):
     synthetic.config_from_mapping({'focal': 3})
+
+
+def test_unseen_style_changes_appearance_not_bodies(models):
+  """style='unseen': the same bodies and cameras, other photographs and
+  fabric; an unknown style is refused."""
+  kwargs = dict(num_examples=2, seed=4, start=0)
+  train = list(synthetic.render_examples(
+      models, config=dict(image_size=64, batch_size=2), **kwargs))
+  unseen = list(synthetic.render_examples(
+      models, config=dict(image_size=64, batch_size=2, style='unseen'),
+      **kwargs))
+  for a, b in zip(train, unseen):
+    np.testing.assert_array_equal(a['jl_cam'], b['jl_cam'])
+    np.testing.assert_array_equal(a['mask'], b['mask'])
+    assert np.abs(a['image'].astype(int) - b['image'].astype(int)).mean() > 5
+  assert not set(synthetic.UNSEEN_BACKGROUND_PHOTOS) & set(
+      synthetic.BACKGROUND_PHOTOS)
+  with pytest.raises(ValueError, match="style must be 'train' or 'unseen'"):
+    next(synthetic.render_examples(models, 1, 0, config=dict(style='odd')))
