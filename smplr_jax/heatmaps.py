@@ -369,13 +369,15 @@ def hourglass_loss(outputs: Sequence[jnp.ndarray] | jnp.ndarray,
       [S, B, H, W, D, 45] (as returned by `StackedHourglass`).
     jl_cube: [B, 42, 3] ground-truth JL in the cube frame (metres).
     jl_valid: [B, 42] 1 where a point is annotated; invalid points' channels
-      (and limbs with an invalid point) are left out of the loss.
+      (and limbs with an invalid point) are left out of the loss, and so are
+      points outside the cube (counted in the metric `outside_cube`).
     cube_size: cube side (metres).
     l1_weight: weight of the soft-argmax L1 term (a Python float; with 0 the
       term is reported but carries no gradient).
 
   Returns:
-    (loss [], metrics) with scalars `loss_ce` (all stacks), `loss_stack{i}`,
+    (loss [], metrics) with scalars `outside_cube` (valid points masked for
+    lying outside the cube), `loss_ce` (all stacks), `loss_stack{i}`,
     `loss_l1` (metres) and `jl_error` (mean Euclidean error of the last
     stack's soft-argmax over valid non-root points, metres).
   """
@@ -389,6 +391,11 @@ def hourglass_loss(outputs: Sequence[jnp.ndarray] | jnp.ndarray,
   if stacks[0].shape[-1] != NUM_CHANNELS:
     raise ValueError(f'hourglass outputs must have {NUM_CHANNELS} channels '
                      f'(41 points + 4 limbs), got {stacks[0].shape}.')
+  # Points outside the cube have no voxel to peak at: masked from every term
+  # (and counted), not clamped to the border.
+  inside = jnp.all(jnp.abs(jl_cube) < 0.5 * cube_size, axis=-1)  # [B, 42]
+  metrics = {'outside_cube': jnp.sum((jl_valid > 0) & ~inside)}
+  jl_valid = jnp.where(inside, jl_valid, 0.0)
   gaussians = axis_gaussians(jl_cube, cube_size, grid)
   if limb_weight:
     limbs = limb_targets(jl_cube, cube_size, grid)
@@ -396,7 +403,6 @@ def hourglass_loss(outputs: Sequence[jnp.ndarray] | jnp.ndarray,
   weights = valid.at[:, NUM_POINT_CHANNELS:].multiply(limb_weight)
   count = jnp.maximum(jnp.sum(valid if limb_weight else
                               valid[:, :NUM_POINT_CHANNELS]), 1.0)
-  metrics = {}
   total = 0.0
   for i, logits in enumerate(stacks):
     if point_loss == 'softmax_ce':

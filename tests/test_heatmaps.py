@@ -242,15 +242,27 @@ def test_l1_term_and_gradients():
   assert not np.allclose(last_grad(0.0), last_grad(2.0))
 
 
-def test_loss_is_finite_for_points_outside_the_cube():
+def test_points_outside_the_cube_are_masked_and_counted():
   batch = 3
   jl = _random_jl(jax.random.PRNGKey(6), batch, margin=1.2)  # some outside
   outputs = _random_outputs(jax.random.PRNGKey(7), batch, num_stacks=1,
                             grid=(16, 16, 8))
-  loss, metrics = jax.jit(lambda o, j: heatmaps.hourglass_loss(
-      o, j, jnp.ones((batch, 42)), cube_size=CUBE))(outputs, jl)
-  assert np.isfinite(loss)
-  assert all(np.isfinite(v) for v in metrics.values())
+  inside = np.all(np.abs(np.asarray(jl)) < CUBE / 2, axis=-1)
+  assert not inside.all()
+  for point_loss in heatmaps.POINT_LOSSES:
+    loss_fn = jax.jit(lambda o, j, v, p=point_loss: heatmaps.hourglass_loss(
+        o, j, v, cube_size=CUBE, l1_weight=1.0, point_loss=p))
+    loss, metrics = loss_fn(outputs, jl, jnp.ones((batch, 42)))
+    assert np.isfinite(loss)
+    assert all(np.isfinite(v) for v in metrics.values())
+    assert int(metrics['outside_cube']) == int((~inside).sum())
+    # The same as marking those points invalid.
+    masked, masked_metrics = loss_fn(outputs, jl, jnp.asarray(inside,
+                                                              jnp.float32))
+    np.testing.assert_allclose(loss, masked, rtol=1e-6)
+    np.testing.assert_allclose(metrics['jl_error'], masked_metrics['jl_error'],
+                               rtol=1e-6)
+    assert int(masked_metrics['outside_cube']) == 0
 
 
 def test_shape_errors():
