@@ -14,10 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 
 from smplr_jax import checkpoints
 from smplr_jax import jl as jl_lib
