@@ -43,11 +43,12 @@ _LIMB_WEIGHT = flags.DEFINE_float('limb_weight', 1.0,
 _L1_WEIGHT = flags.DEFINE_float('l1_weight', 0.0, 'Soft-argmax L1 weight.')
 
 
+CUBE = 2.5
+
+
 def _loss_options():
   return dict(cube_size=CUBE, point_loss=_POINT_LOSS.value,
               limb_weight=_LIMB_WEIGHT.value, l1_weight=_L1_WEIGHT.value)
-
-CUBE = 2.5
 
 
 def make_train_step(net: hourglass.StackedHourglass,

@@ -65,12 +65,12 @@ def main() -> None:
   def sigmoid_ce(logits):
     limbs = jnp.zeros(logits.shape[:4] + (heatmaps.NUM_LIMBS,))
     full = jnp.concatenate([logits, jnp.zeros_like(limbs)], axis=-1)
-    return jnp.mean(heatmaps._mean_cross_entropy(  # pylint: disable=protected-access
-        full, gaussians, limbs)[:, :heatmaps.NUM_POINT_CHANNELS])
+    ce = heatmaps._mean_cross_entropy  # pylint: disable=protected-access
+    return jnp.mean(ce(full, gaussians, limbs)[:, :heatmaps.NUM_POINT_CHANNELS])
 
   def softmax_ce(logits):
-    return jnp.mean(heatmaps._softmax_cross_entropy(  # pylint: disable=protected-access
-        logits, gaussians))
+    ce = heatmaps._softmax_cross_entropy  # pylint: disable=protected-access
+    return jnp.mean(ce(logits, gaussians))
 
   corner = (0, 0, 0, 0)  # a background voxel far from the point
   for gap in (3.0, 5.0, 7.0, 9.0, 11.0, 13.0, 15.0):

@@ -1,4 +1,4 @@
-r"""Exports a trained run as a small folder of weights (for third_party/weights).
+r"""Exports a trained run as a small folder of weights (third_party/weights).
 
     python -m experiments.tools.export_weights --workdir=workdirs/ship/smplr \
         --output=third_party/weights/smplr [--dtype=float16]

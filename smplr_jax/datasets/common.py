@@ -135,8 +135,6 @@ def encode_record(record: Mapping[str, Any], image_format: str = 'jpeg',
 # ----------------------------------------------------------------------------
 # Builders.
 
-
-
 # TFDS writes examples beyond 1 GB (its shuffle buffer, used even with
 # shuffling disabled) to temporary files through TensorFlow's gfile, which
 # these builders do not need installed; keep up to 16 GB in memory instead

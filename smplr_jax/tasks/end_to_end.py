@@ -207,7 +207,9 @@ def evaluate_chain(task: hourglass_task.HourglassTask,
 
   totals, preds, truths, valids = None, [], [], []
   has_smpl = True
-  for batch in task._eval_batches(role, drop_remainder=False):  # pylint: disable=protected-access
+  batches = task._eval_batches(  # pylint: disable=protected-access
+      role, drop_remainder=False)
+  for batch in batches:
     keep = batch['valid'] > 0
     has_smpl &= bool(np.all(batch['has_smpl'][keep] > 0))
     rows, jl_input, truth = jax.device_get(run(
