@@ -43,7 +43,7 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)
   predictor = inference.load_pipeline(_WEIGHTS.value)
   variables = dict(predictor.variables)
-  hourglass_config, _ = checkpoints.load_variables(
+  hourglass_config = checkpoints.load_config(
       inference.SHIPPED_WEIGHTS / 'hourglass' if _WEIGHTS.value is None
       else f'{_WEIGHTS.value}/hourglass')
   if _HOURGLASS.value:

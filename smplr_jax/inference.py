@@ -203,11 +203,10 @@ class ImagePredictor:
     self.input_size = input_size
     self.faces = np.asarray(body.gendered.faces)
     self.uses_dae = stages.dae is not None
+    # root None (weak perspective) is an empty pytree: its own compilation.
     self._predict = jax.jit(
-        lambda v, images, root, zoom: pipeline.image_to_body(
-            stages, v, body, images, root, zoom))
-    self._predict_weak = jax.jit(
-        lambda v, images: pipeline.image_to_body(stages, v, body, images))
+        lambda v, images, root: pipeline.image_to_body(stages, v, body,
+                                                       images, root))
 
   def __call__(self, crops: Any, root_cam: Any = None) -> dict[str, Any]:
     """Bodies from crops.
@@ -243,16 +242,12 @@ class ImagePredictor:
       if not np.all(np.isfinite(images)) or images.min() < 0 or \
           images.max() > 1:
         raise ValueError('float crops must be finite and in [0, 1].')
-    if root_cam is None:
-      out = self._predict_weak(self.variables, images)
-    else:
+    if root_cam is not None:
       root_cam = np.asarray(root_cam, np.float32).reshape(-1, 3)
       if root_cam.shape[0] != images.shape[0] or not np.all(
           root_cam[:, 2] > 0):
         raise ValueError('root_cam must be [B, 3] with positive depths.')
-      out = self._predict(self.variables, images, root_cam,
-                          np.ones(len(images), np.float32))
-    out = jax.device_get(out)
+    out = jax.device_get(self._predict(self.variables, images, root_cam))
     return dict(jl=out['jl_input'], jl_image=out['jl_image'],
                 joints=out['joints'], landmarks=out['landmarks'],
                 vertices=out['vertices'], pose=out['pose'],

@@ -30,7 +30,6 @@ import numpy as np
 
 from smplr_jax import checkpoints
 from smplr_jax import dae as dae_lib
-from smplr_jax import heatmaps
 from smplr_jax import metrics as metrics_lib
 from smplr_jax import pipeline
 from smplr_jax import rotations
@@ -110,21 +109,10 @@ class EndToEndTask(hourglass_task.HourglassTask):
   def loss(self, params, batch_stats, batch, rng, train):
     variables = {'params': params['hourglass'],
                  'batch_stats': batch_stats['hourglass']}
-    if train:
-      outputs, updates = self.net.apply(
-          variables, batch['image'], train=True, mutable=['batch_stats'],
-          rngs={'dropout': rng})
-      new_stats = dict(batch_stats, hourglass=updates['batch_stats'])
-    else:
-      outputs = self.eval_net.apply(variables, batch['image'], train=False)
-      new_stats = batch_stats
-    loss, metrics = heatmaps.hourglass_loss(
-        outputs, batch['jl_cube'], batch['jl_valid'],
-        cube_size=self.config.cube_size,
-        l1_weight=self.config.loss.l1_weight,
-        point_loss=self.config.loss.get('point_loss', 'sigmoid_ce'),
-        limb_weight=self.config.loss.get('limb_weight', 1.0))
-    metrics = dict(metrics, loss_hourglass=loss)
+    outputs, loss, metrics, hourglass_stats = self.outputs_and_loss(
+        variables, batch, rng, train)
+    new_stats = dict(batch_stats, hourglass=hourglass_stats)
+    metrics['loss_hourglass'] = loss
 
     variables = dict(self._stage_variables(params, batch_stats),
                      hourglass=variables)

@@ -7,7 +7,7 @@
 and augmented on the host and fed to the data-parallel step.
 
 Evaluation reads the soft-argmax of the last stack, maps it from the cube
-frame back to the camera (`camera.cube_to_camera`, with the true root
+frame back to the camera (`camera.cube_to_root_relative`, with the true root
 position, as root-relative protocols do) and reports the Table 1 errors in
 mm; `evaluate_with_predictions` also returns the predictions (pred_jl, gt_jl
 [N, 42, 3], root-relative metres), which `train.train_and_evaluate` writes to
@@ -122,7 +122,17 @@ class HourglassTask:
       yield {k: batch[k] for k in self.batch_keys}
 
   def loss(self, params, batch_stats, batch, rng, train):
-    variables = {'params': params, 'batch_stats': batch_stats}
+    _, loss, metrics, batch_stats = self.outputs_and_loss(
+        {'params': params, 'batch_stats': batch_stats}, batch, rng, train)
+    return loss, (metrics, batch_stats)
+
+  def outputs_and_loss(self, variables, batch, rng, train):
+    """The network on a batch's images and the config's hourglass loss.
+
+    Returns:
+      (per-stack logits, loss, metrics, batch_stats: the updated BatchNorm
+      statistics when `train`, else those of `variables`).
+    """
     if train:
       outputs, updates = self.net.apply(
           variables, batch['image'], train=True, mutable=['batch_stats'],
@@ -130,13 +140,14 @@ class HourglassTask:
       batch_stats = updates['batch_stats']
     else:
       outputs = self.eval_net.apply(variables, batch['image'], train=False)
+      batch_stats = variables['batch_stats']
     loss, metrics = heatmaps.hourglass_loss(
         outputs, batch['jl_cube'], batch['jl_valid'],
         cube_size=self.config.cube_size,
         l1_weight=self.config.loss.l1_weight,
         point_loss=self.config.loss.get('point_loss', 'sigmoid_ce'),
         limb_weight=self.config.loss.get('limb_weight', 1.0))
-    return loss, (dict(metrics), batch_stats)
+    return outputs, loss, dict(metrics), batch_stats
 
   def _eval_batches(self, role: str, drop_remainder: bool):
     return input_pipeline.make_iterator(
@@ -184,7 +195,7 @@ class HourglassTask:
       keep = batch['valid'] > 0
       pred_cube = np.asarray(self.predict_cube(variables, batch['image']))
       root = batch['jl_cam'][:, 0]
-      pred = np.asarray(camera.cube_to_camera(pred_cube, root)) - root[:, None]
+      pred = np.asarray(camera.cube_to_root_relative(pred_cube, root))
       values = dict(pred_jl=pred, gt_jl=batch['jl_cam'] - root[:, None],
                     jl_valid=batch['jl_valid'], pred_cube=pred_cube,
                     gt_cube=batch['jl_cube'])
