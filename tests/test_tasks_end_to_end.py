@@ -70,7 +70,7 @@ def test_smplr_loss_alone_reaches_the_hourglass(setup):
     return task.loss(params, variables['batch_stats'], batch,
                      jax.random.PRNGKey(3), False)[0]
 
-  grads = jax.grad(loss)(variables['params'])
+  grads = jax.jit(jax.grad(loss))(variables['params'])
   hourglass = jax.tree.leaves(grads['hourglass'])
   assert all(bool(jnp.all(jnp.isfinite(g))) for g in hourglass)
   norm = float(jnp.sqrt(sum(jnp.sum(g * g) for g in hourglass)))
@@ -82,7 +82,7 @@ def test_smplr_loss_alone_reaches_the_hourglass(setup):
   # With the switch, SMPLR gets gradients too.
   config.e2e.train_smplr = True
   task = end_to_end.EndToEndTask(config, sources)
-  grads = jax.grad(loss)(variables['params'])
+  grads = jax.jit(jax.grad(loss))(variables['params'])
   assert max(float(jnp.max(jnp.abs(g)))
              for g in jax.tree.leaves(grads['smplr'])) > 0.0
 
