@@ -1,7 +1,9 @@
 r"""Demo: a photo and a person box -> a body mesh (.obj, .png, .json).
 
     python -m experiments.demo --image=PHOTO --box=x0,y0,x1,y1 --output=DIR \
-        [--focal=PIXELS] [--weights=FOLDER] [--no_dae]
+        [--focal=PIXELS] [--weights=FOLDER] [--no_dae] [--refine]
+    python -m experiments.demo --front_end=blazepose --image=PHOTO \
+        --output=DIR                        # no box: BlazePose finds the person
 
 Crops the photo around the box the way the image network was trained (the
 paper's root-centred crop, `inference.crop_person`: the root at the box
@@ -17,23 +19,31 @@ third_party/weights unless --weights), and writes to --output:
   * body.json: pose (24 axis-angle rotations, camera frame), betas, the
     probability of male, the root position, focal length and box.
 
+--refine fits the body to the JL that SMPLR saw by a short batched
+Levenberg-Marquardt fit (`smplr_jax.fit.refine`) before writing.
+
+With --front_end=blazepose (needs `pip install -e ".[detector]"`) the
+photo goes whole to mediapipe's BlazePose, whose landmarks an adapter turns
+into JL for the DAE and SMPLR (`smplr_jax.detector`); body.json then also
+holds the detected box and 2D keypoints, and the root is placed so that the
+body's keypoints meet them.
+
 Grayscale and RGBA photos are converted; a file that is not an image, a box
-outside the image or a missing box get one line, and nothing is written.
+outside the image or a missing box, no person found, or a missing
+mediapipe get one line, and nothing is written.
 """
 
 from __future__ import annotations
 
 import json
 import pathlib
-import sys
 
 import numpy as np
-from absl import app
 from absl import flags
-from absl import logging
 from PIL import Image, UnidentifiedImageError
 from scipy.spatial.transform import Rotation
 
+from smplr_jax import cli
 from smplr_jax import draw
 from smplr_jax import inference
 
@@ -44,6 +54,12 @@ _FOCAL = flags.DEFINE_float('focal', None, 'Focal length in pixels.')
 _WEIGHTS = flags.DEFINE_string('weights', None, 'Pipeline folder (default: '
                                'the shipped weights).')
 _NO_DAE = flags.DEFINE_bool('no_dae', False, 'Skip the DAE.')
+_FRONT_END = flags.DEFINE_enum(
+    'front_end', 'crop', ['crop', 'blazepose'],
+    'crop: the image network on the --box crop; blazepose: the whole photo '
+    'to mediapipe BlazePose (no box).')
+_REFINE = flags.DEFINE_bool('refine', False, 'Refine the body to the JL '
+                            'SMPLR saw by a short fit (smplr_jax.fit).')
 _MAX_SIDE = 800  # the overlay picture's longer side (pixels)
 
 
@@ -80,14 +96,25 @@ def write_obj(path: pathlib.Path, vertices: np.ndarray,
 
 
 def run(image_path, box_text, output, focal=None, weights=None,
-        use_dae=True) -> dict:
+        use_dae=True, front_end='crop', refine=False) -> dict:
   """The demo as a function; returns the paths it wrote."""
-  box = parse_box(box_text)
+  if front_end == 'blazepose' and box_text:
+    raise ValueError('--box is not used with --front_end=blazepose: the '
+                     'detector finds the person.')
+  box = parse_box(box_text) if front_end != 'blazepose' else None
   photo = load_photo(image_path)
   if output is None:
     raise ValueError('no output folder: pass --output=DIR.')
-  predictor = inference.load_pipeline(weights, use_dae=use_dae)
-  out = predictor.predict_image(photo, box, focal)  # validates the box
+  try:
+    predictor = inference.load_pipeline(weights, use_dae=use_dae,
+                                        front_end=front_end, refine=refine)
+  except ImportError as e:  # the detector extra is not installed
+    raise ValueError(str(e)) from e
+  if box is None:  # raises detector.NoPersonError, a ValueError
+    out = predictor.predict_image(photo, focal)
+    box = [round(float(v), 1) for v in out['box']]
+  else:
+    out = predictor.predict_image(photo, box, focal)  # validates the box
   root = np.asarray(out['root_cam'])
   vertices = np.asarray(out['vertices']) + root
   joints = np.asarray(out['joints']) + root
@@ -120,21 +147,22 @@ def run(image_path, box_text, output, focal=None, weights=None,
       'male_probability': float(out['gender']),
       'root_cam_m': root.round(4).tolist(), 'focal_px': out['focal'],
       'box': list(box), 'frame': 'camera: x right, y down, z forward, m',
-      'used_dae': predictor.uses_dae}, indent=1))
+      'used_dae': predictor.uses_dae, 'front_end': front_end,
+      'refined': bool(refine),
+      **({'keypoints_2d_px': np.asarray(out['keypoints_2d']).round(1)
+          .tolist()} if 'keypoints_2d' in out else {})}, indent=1))
   return paths
 
 
 def main(argv):
   del argv
-  logging.set_verbosity(logging.WARNING)
-  try:
-    paths = run(_IMAGE.value, _BOX.value, _OUTPUT.value, _FOCAL.value,
-                _WEIGHTS.value, not _NO_DAE.value)
-  except ValueError as e:
-    sys.exit(f'demo: {e}')
+  # A ValueError (bad photo, box, focal, weights) is one line (`cli.run`).
+  paths = run(_IMAGE.value, _BOX.value, _OUTPUT.value, _FOCAL.value,
+              _WEIGHTS.value, not _NO_DAE.value, _FRONT_END.value,
+              _REFINE.value)
   for path in paths.values():
     print(f'wrote {path}')
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

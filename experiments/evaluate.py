@@ -10,10 +10,10 @@ from noisy JL; the table shows the `--input` variant, the JSON holds both.
 import json
 import pathlib
 
-from absl import app
 from absl import flags
 
 from smplr_jax import checkpoints
+from smplr_jax import cli
 from smplr_jax import metrics
 from smplr_jax import tasks
 
@@ -26,6 +26,9 @@ flags.mark_flag_as_required('workdirs')
 
 def main(argv):
   del argv
+  missing = [w for w in _WORKDIRS.value if not pathlib.Path(w).exists()]
+  if missing:  # before evaluating any run
+    raise ValueError(f'--workdirs: {", ".join(missing)} does not exist.')
   everything, rows = {}, {}
   for workdir in _WORKDIRS.value:
     config, variables, step = checkpoints.load_trained_variables(workdir)
@@ -43,4 +46,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

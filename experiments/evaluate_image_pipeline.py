@@ -20,11 +20,10 @@ whose variables hold all three networks: its image network is used).
 
 from __future__ import annotations
 
-from absl import app
 from absl import flags
-from absl import logging
 
 from smplr_jax import checkpoints
+from smplr_jax import cli
 from smplr_jax import inference
 from smplr_jax import metrics
 from smplr_jax import pipeline
@@ -40,7 +39,6 @@ _SPLIT = flags.DEFINE_string('split', 'test', 'Split to evaluate.')
 
 def main(argv):
   del argv
-  logging.set_verbosity(logging.WARNING)
   predictor = inference.load_pipeline(_WEIGHTS.value)
   variables = dict(predictor.variables)
   hourglass_config = checkpoints.load_config(
@@ -84,4 +82,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

@@ -15,14 +15,13 @@ workdir.
 
 import pathlib
 
-from absl import app
 from absl import flags
-from absl import logging
 import numpy as np
 from PIL import Image
 
 from experiments.smplr.configs import shipped as shipped_config
 from smplr_jax import augment
+from smplr_jax import cli
 from smplr_jax import draw
 from smplr_jax import inference
 from smplr_jax import metrics
@@ -102,8 +101,6 @@ def image_to_mesh_picture(workdir: pathlib.Path, config, count: int,
 
 def main(argv):
   del argv
-  if not flags.FLAGS['verbosity'].present:  # orbax logs every save at INFO
-    logging.set_verbosity(logging.WARNING)
   workdir = pathlib.Path(_WORKDIR.value)
   config = quickstart_config(_STEPS.value)
   results = train.train_and_evaluate(config, workdir,
@@ -121,4 +118,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

@@ -13,7 +13,9 @@ jitted forward does no per-call reshaping of the large blend-shape matrices:
 
 Files understood by `load_body_model`:
   * official SMPL `.pkl` files (latin-1 pickles holding chumpy arrays and a scipy
-    sparse `J_regressor`), read WITHOUT chumpy installed;
+    sparse `J_regressor`), read WITHOUT chumpy installed, by an unpickler
+    that admits only numpy, scipy-sparse, chumpy and container globals: a
+    crafted pickle is refused before any code of its runs;
   * smplx-style `.npz` files with the same keys;
   * a folder holding `SMPL_{NEUTRAL,MALE,FEMALE}.{npz,pkl}` (or the official
     `basicmodel_*` file names).
@@ -21,7 +23,11 @@ Files understood by `load_body_model`:
 
 from __future__ import annotations
 
+import builtins
+import codecs
+import copyreg
 import glob
+import importlib
 import io
 import os
 import pathlib
@@ -282,18 +288,93 @@ class _ChumpyStandIn:
     self.state = state if isinstance(state, dict) else {'state': state}
 
 
+class UnsafePickleError(ValueError):
+  """A pickle names a global that SMPL files and UP-3D fits never hold."""
+
+
+def _reconstructor(cls, base, state):
+  """`copyreg._reconstructor` for admitted classes only.
+
+  Python-2 pickles build chumpy objects as `_reconstructor(Ch, object,
+  None)`; it calls `base.__new__(cls)` (and `base.__init__`), so both
+  classes are checked here, whatever reached the unpickler's stack.
+  """
+  if not (isinstance(cls, type) and
+          (issubclass(cls, _ChumpyStandIn) or cls in _admitted_classes())):
+    raise UnsafePickleError(f'copyreg._reconstructor refused to build {cls!r}')
+  if base not in _RECONSTRUCTOR_BASES:
+    raise UnsafePickleError(f'copyreg._reconstructor refused base {base!r}')
+  return copyreg._reconstructor(cls, base, state)  # pylint: disable=protected-access
+
+
+def _encode(text, encoding='utf-8', errors='strict'):
+  """`_codecs.encode` as protocol-2 pickles use it for bytes (latin-1)."""
+  if not isinstance(text, str) or encoding not in ('latin1', 'latin-1'):
+    raise UnsafePickleError(f'_codecs.encode refused ({encoding!r})')
+  return codecs.encode(text, encoding, errors)
+
+
+# Plain containers (set: chumpy's `_dirty_vars`; bytes(): empty bytes in a
+# protocol-2 pickle) and the bases `_reconstructor` may use.
+_BUILTINS = ('object', 'dict', 'list', 'tuple', 'set', 'frozenset', 'bytes')
+_RECONSTRUCTOR_BASES = (object, dict, list, tuple, set, frozenset)
+# numpy: arrays (`_reconstruct`, or `_frombuffer` from protocol 5), dtypes
+# and scalars, under their numpy 1 (`numpy.core`) and 2 (`numpy._core`)
+# module paths.
+_NUMPY_MODULES = ('numpy', 'numpy.core.multiarray', 'numpy._core.multiarray',
+                  'numpy.core.numeric', 'numpy._core.numeric')
+_NUMPY_NAMES = ('ndarray', 'dtype', '_reconstruct', 'scalar', '_frombuffer')
+_SPARSE_NAMES = ('csc_matrix', 'csr_matrix', 'coo_matrix')
+
+
+def _numpy_global(name: str):
+  if name in ('ndarray', 'dtype'):
+    return getattr(np, name)
+  core = 'numpy._core' if hasattr(np, '_core') else 'numpy.core'
+  module = 'numeric' if name == '_frombuffer' else 'multiarray'
+  return getattr(importlib.import_module(f'{core}.{module}'), name)
+
+
+def _admitted_classes() -> tuple[type, ...]:
+  import scipy.sparse  # pylint: disable=g-import-not-at-top
+  return (tuple(getattr(builtins, n) for n in _BUILTINS) +
+          (np.ndarray, np.dtype) +
+          tuple(getattr(scipy.sparse, n) for n in _SPARSE_NAMES))
+
+
 class _ModelUnpickler(pickle.Unpickler):
-  """Unpickler that needs neither chumpy nor old scipy/numpy module paths."""
+  """Unpickler of SMPL files and UP-3D fits that runs no code of theirs.
+
+  `find_class` admits only what those files hold: numpy arrays, dtypes and
+  scalars, scipy sparse matrices (old `scipy.sparse.csc` and new
+  `scipy.sparse._csc` paths), chumpy objects (as inert stand-ins, so
+  chumpy is not needed), plain containers and a checked
+  `copyreg._reconstructor`. Any other global (`os.system`, `builtins.eval`,
+  `subprocess.Popen`, ...) raises `UnsafePickleError` before anything from
+  the file is called. Names arrive as written (Python 2's `__builtin__`,
+  `copy_reg`).
+  """
 
   def find_class(self, module, name):
     if module.split('.')[0] == 'chumpy':
       return type(name, (_ChumpyStandIn,), {'chumpy_module': module})
-    if module.startswith('scipy.sparse'):
+    if module in _NUMPY_MODULES and name in _NUMPY_NAMES:
+      return _numpy_global(name)
+    if (module == 'scipy.sparse' or module.startswith('scipy.sparse.')) and \
+        name in _SPARSE_NAMES:
       import scipy.sparse  # pylint: disable=g-import-not-at-top
       return getattr(scipy.sparse, name)
-    if module.startswith('numpy.core'):
-      module = 'numpy._core' + module[len('numpy.core'):]
-    return super().find_class(module, name)
+    if module in ('builtins', '__builtin__') and name in _BUILTINS:
+      return getattr(builtins, name)
+    if module in ('copyreg', 'copy_reg') and name == '_reconstructor':
+      return _reconstructor
+    if module == '_codecs' and name == 'encode':
+      return _encode
+    raise UnsafePickleError(
+        f'the pickle asks for {module}.{name}, which SMPL model files and '
+        'UP-3D fits never hold (admitted: numpy arrays, scipy sparse '
+        'matrices, chumpy arrays, plain containers); refused before running '
+        'anything from the file')
 
 
 def _unwrap_chumpy(value, key: str, source: str):
@@ -311,6 +392,8 @@ def _read_pickle(path: pathlib.Path) -> dict[str, Any]:
   try:
     with open(path, 'rb') as f:
       data = _ModelUnpickler(f, encoding='latin1').load()
+  except UnsafePickleError as e:
+    raise UnsafePickleError(f'{path}: {e}.') from None
   except (pickle.UnpicklingError, EOFError, AttributeError, ImportError,
           IndexError, TypeError, ValueError, UnicodeDecodeError,
           MemoryError) as e:

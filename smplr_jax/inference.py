@@ -20,7 +20,9 @@ import numpy as np
 
 from smplr_jax import augment
 from smplr_jax import checkpoints
+from smplr_jax import checks
 from smplr_jax import dae as dae_lib
+from smplr_jax import fit
 from smplr_jax import hourglass
 from smplr_jax import jl as jl_lib
 from smplr_jax import pipeline
@@ -53,8 +55,17 @@ def load_smplr(workdir: str | pathlib.Path,
     `predictor(jl)`: jl [B, 42, 3] root-relative metres -> dict with 'pose'
     [B, 24, 3, 3] (on SO(3)), 'betas' [B, S], 'gender' [B] (probability of
     male), 'vertices' [B, V, 3], 'joints' [B, 24, 3], 'landmarks' [B, 18, 3]
-    (all root-relative metres), 'faces' [F, 3].
+    (all root-relative metres), 'faces' [F, 3]. It raises ValueError on JL
+    with NaN/Inf, in millimetres or centimetres, or not root-relative
+    (`jl.check_jl_values`).
+
+  Raises:
+    ValueError: `workdir` does not exist, is not a run, or lacks a network.
   """
+  if not pathlib.Path(workdir).exists():
+    raise ValueError(f'{workdir} does not exist (expected an SMPLR training '
+                     'workdir or an exported folder such as '
+                     'third_party/weights/smplr).')
   if step is None:  # a workdir or an exported folder
     config, variables = checkpoints.load_variables(workdir)
   else:
@@ -75,10 +86,8 @@ def load_smplr(workdir: str | pathlib.Path,
                 joints=body_out['joints'], landmarks=body_out['landmarks'])
 
   def predictor(jl: jnp.ndarray) -> dict:
+    jl_lib.check_jl_values(jl)  # NaN, millimetres, a root off the origin
     jl = jnp.asarray(jl, jnp.float32)
-    jl_lib.check_jl(jl)
-    if not bool(jnp.all(jnp.isfinite(jl))):
-      raise ValueError('jl contains NaN or Inf values.')
     return dict(predict(variables, jl), faces=body.gendered.faces)
 
   return predictor
@@ -157,7 +166,8 @@ def crop_person(image: Any, box: tuple[float, float, float, float],
     cube_size: the network's cube side (metres).
 
   Raises:
-    ValueError: a malformed box, or one outside the image.
+    ValueError: a malformed box, one outside the image, or a focal length
+      that is not a positive number.
   """
   image = as_rgb(image)
   height, width = image.shape[:2]
@@ -170,6 +180,9 @@ def crop_person(image: Any, box: tuple[float, float, float, float],
   if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
     raise ValueError(f'box {tuple(round(float(v), 1) for v in box)} lies '
                      f'outside the {width} x {height} image.')
+  if focal is not None and not (math.isfinite(focal) and focal > 0):
+    raise ValueError(f'focal must be a positive number of pixels, got '
+                     f'{focal}.')
   if focal is None:
     focal = 0.5 * max(width, height) / math.tan(
         math.radians(DEFAULT_FIELD_OF_VIEW_DEG) / 2)
@@ -193,10 +206,14 @@ class ImagePredictor:
     input_size: S, the crops' side.
     faces: [F, 3] mesh triangles.
     uses_dae: whether the DAE runs between the image network and SMPLR.
+    refine: whether SMPLR's body is refined to SMPLR's input JL
+      (`fit.refine_prediction`).
   """
 
   def __init__(self, stages: pipeline.Stages, variables: dict[str, Any],
-               body: smplr_lib.GenderedModels, input_size: int):
+               body: smplr_lib.GenderedModels, input_size: int,
+               refine: bool = False):
+    self.refine = refine
     self.stages = stages
     self.variables = variables
     self.body = body
@@ -239,20 +256,24 @@ class ImagePredictor:
       images = crops.astype(np.float32) / 255.0
     else:
       images = crops.astype(np.float32)
-      if not np.all(np.isfinite(images)) or images.min() < 0 or \
-          images.max() > 1:
-        raise ValueError('float crops must be finite and in [0, 1].')
+      checks.check_finite(images, 'crops')
+      if images.min() < 0 or images.max() > 1:
+        raise ValueError('float crops must be in [0, 1].')
     if root_cam is not None:
       root_cam = np.asarray(root_cam, np.float32).reshape(-1, 3)
+      checks.check_finite(root_cam, 'root_cam')
       if root_cam.shape[0] != images.shape[0] or not np.all(
           root_cam[:, 2] > 0):
         raise ValueError('root_cam must be [B, 3] with positive depths.')
     out = jax.device_get(self._predict(self.variables, images, root_cam))
-    return dict(jl=out['jl_input'], jl_image=out['jl_image'],
-                joints=out['joints'], landmarks=out['landmarks'],
-                vertices=out['vertices'], pose=out['pose'],
-                betas=out['betas'], gender=out['male_prob'],
-                faces=self.faces)
+    result = dict(jl=out['jl_input'], jl_image=out['jl_image'],
+                  joints=out['joints'], landmarks=out['landmarks'],
+                  vertices=out['vertices'], pose=out['pose'],
+                  betas=out['betas'], gender=out['male_prob'],
+                  faces=self.faces)
+    if self.refine:
+      result = fit.refine_prediction(result, self.body)
+    return result
 
   def predict_image(self, image: Any, box: tuple[float, float, float, float],
                     focal: float | None = None) -> dict[str, Any]:
@@ -269,8 +290,10 @@ class ImagePredictor:
 
 def load_pipeline(path: str | pathlib.Path | None = None, *,
                   use_dae: bool = True,
-                  smplr: str | pathlib.Path | None = None) -> ImagePredictor:
-  """The image -> body predictor.
+                  smplr: str | pathlib.Path | None = None,
+                  front_end: str = 'crop', refine: bool = False) -> Any:
+  """The image -> body predictor: an `ImagePredictor`, or with
+  front_end='blazepose' a `detector.BlazePosePredictor`.
 
   Args:
     path: a folder with sub-folders 'hourglass', 'smplr' and (optionally)
@@ -281,10 +304,29 @@ def load_pipeline(path: str | pathlib.Path | None = None, *,
       is one).
     smplr: another SMPLR (exported folder or workdir) in place of the
       pipeline's.
+    front_end: 'crop' (the image network on person crops, this module's
+      `ImagePredictor`) or 'blazepose' (`detector.BlazePosePredictor`:
+      whole photos, mediapipe's BlazePose finds the person, an adapter
+      turns its landmarks into JL; needs `pip install -e ".[detector]"`).
+    refine: refine each body to the JL SMPLR saw by a short fit
+      (`fit.refine_prediction`; the 'crop' front end).
 
   Raises:
-    ValueError: a missing folder, or an SMPLR without both networks.
+    ValueError: a missing folder, an SMPLR without both networks, or an
+      unknown front end.
+    ImportError: front_end='blazepose' without mediapipe.
   """
+  if front_end == 'blazepose':
+    if refine:
+      raise ValueError("refine=True is implemented for front_end='crop'.")
+    # The optional extra: imported only here, so that the rest works
+    # without mediapipe.
+    from smplr_jax import detector  # pylint: disable=g-import-not-at-top
+    return detector.load_blazepose_pipeline(path, use_dae=use_dae,
+                                            smplr=smplr)
+  if front_end != 'crop':
+    raise ValueError(f"front_end must be 'crop' or 'blazepose', got "
+                     f'{front_end!r}.')
   root = pathlib.Path(path) if path is not None else SHIPPED_WEIGHTS
   if not root.is_dir():
     raise ValueError(f'{root} does not exist (expected a folder with '
@@ -310,4 +352,4 @@ def load_pipeline(path: str | pathlib.Path | None = None, *,
       cube_size=float(hourglass_config.cube_size))
   body = smplr_lib.GenderedModels.load(smplr_config.get('body_model_path'))
   return ImagePredictor(stages, variables, body,
-                        int(hourglass_config.input_size))
+                        int(hourglass_config.input_size), refine=refine)

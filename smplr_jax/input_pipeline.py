@@ -14,8 +14,17 @@ e = k // batches_per_epoch is shuffled by `default_rng([seed, e, 2**32 - 1])`
 and
 example i of epoch e is augmented with the seed (seed, e, i), so the result
 does not depend on the number of threads or the prefetch depth, and
-`start_step=k` resumes exactly where a run stopped. The trainer places host
-batches on the device mesh with `smplr_jax.parallel.shard_batch`.
+`start_step=k` resumes exactly where a run stopped. In a multi-process run
+each process reads only its share of every batch (`process_index` of
+`process_count`: rows [p * B / P, (p + 1) * B / P) of the global batch k),
+so over an epoch every record is read once, by one process; the trainer
+assembles the shares into global arrays on the device mesh with
+`smplr_jax.parallel.shard_batch`.
+
+A record that cannot be read or breaks the record contract (bad image bytes,
+a wrong shape) raises `CorruptRecordError` naming its file and index; with
+`skip_corrupt` it is logged, counted and replaced by the next readable
+record of the source instead.
 
 `subsample_min_distance` is the paper's subsampling of training frames (every
 kept pair at least 100 mm apart for some joint).
@@ -25,14 +34,16 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 import ml_collections
 import numpy as np
+from absl import logging
 from scipy import spatial
 
-from smplr_jax import augment
+from smplr_jax import augment, records
 
 # Appended to (seed, epoch) for the permutation (an example's seed is
 # (seed, epoch, index)); seeds must be non-negative integers.
@@ -49,6 +60,50 @@ class RandomAccessSource(Protocol):
     ...
 
 
+class CorruptRecordError(ValueError):
+  """A record could not be read or does not follow the record contract."""
+
+
+def describe_record(source: RandomAccessSource, index: int) -> str:
+  """Where record `index` of `source` is stored, for messages: its file and
+  position for a TFDS data source, else its index."""
+  try:  # TFDS data sources: the split's files, in reading order
+    instructions = source.dataset_info.splits[source.split].file_instructions
+  except (AttributeError, KeyError, TypeError):
+    instructions = None
+  offset = 0
+  for instruction in instructions or ():
+    if index < offset + instruction.take:
+      return (f'record {instruction.skip + index - offset} of '
+              f'{instruction.filename} (index {index} of the source)')
+    offset += instruction.take
+  return f'record {index} of the source ({type(source).__name__})'
+
+
+def read_record(source: RandomAccessSource, index: int) -> dict[str, Any]:
+  """`source[index]`, checked against the record contract.
+
+  Raises:
+    CorruptRecordError: the record cannot be decoded or breaks the contract
+      (`records.check_record`); the message names its file and index.
+  """
+  try:
+    record = source[int(index)]
+    records.check_record(record, describe_record(source, index))
+  except CorruptRecordError:
+    raise
+  except Exception as error:  # decoders raise anything (PIL, protobuf...)
+    where = describe_record(source, index)
+    message = str(error)
+    if not message.startswith(where):
+      message = f'{where}: {type(error).__name__}: {message}'
+    raise CorruptRecordError(
+        f'{message}. Rebuild the dataset, or set '
+        'config.data.skip_corrupt_records=True to skip such records.'
+    ) from error
+  return record
+
+
 def epoch_order(num_records: int, seed: int, epoch: int,
                 shuffle: bool = True) -> np.ndarray:
   """The source indices of one epoch, in reading order ([num_records])."""
@@ -58,9 +113,25 @@ def epoch_order(num_records: int, seed: int, epoch: int,
   return rng.permutation(num_records)
 
 
-def _batch_plan(num_records: int, batch_size: int, seed: int, start_step: int,
-                shuffle: bool, drop_remainder: bool, num_epochs: int | None):
-  """Yields (epoch, indices [B], valid [B]) for batch start_step, ..."""
+def batch_plan(num_records: int, batch_size: int, seed: int, start_step: int,
+               shuffle: bool, drop_remainder: bool, num_epochs: int | None,
+               process_index: int = 0, process_count: int = 1):
+  """Yields (epoch, indices [B / P], valid [B / P]) for batch start_step, ...
+
+  Batch k holds the source indices `epoch_order(...)[j * B:(j + 1) * B]` of
+  its epoch e, j = k mod batches per epoch (padded by repeating the last
+  index, valid 0, in a non-dropping epoch's last batch); process p of P
+  gets its rows [p * B / P, (p + 1) * B / P).
+
+  Raises:
+    ValueError: B not divisible by P, or fewer records than one batch when
+      dropping the remainder.
+  """
+  if batch_size % process_count:
+    raise ValueError(f'batch size {batch_size} is not divisible by the '
+                     f'{process_count} processes.')
+  share = batch_size // process_count
+  rows = slice(process_index * share, (process_index + 1) * share)
   if drop_remainder:
     per_epoch = num_records // batch_size
     if per_epoch == 0:
@@ -80,7 +151,7 @@ def _batch_plan(num_records: int, batch_size: int, seed: int, start_step: int,
       valid[len(indices):] = 0.0
       indices = np.concatenate(
           [indices, np.full(batch_size - len(indices), indices[-1])])
-    yield epoch, indices, valid
+    yield epoch, indices[rows], valid[rows]
     step += 1
 
 
@@ -97,7 +168,9 @@ def make_iterator(source: RandomAccessSource,
                   shuffle: bool = True, num_epochs: int | None = None,
                   drop_remainder: bool | None = None, num_threads: int = 2,
                   prefetch: int = 2,
-                  backgrounds: augment.BackgroundSource = None
+                  backgrounds: augment.BackgroundSource = None,
+                  process_index: int = 0, process_count: int = 1,
+                  skip_corrupt: bool = False
                   ) -> Iterator[dict[str, np.ndarray]]:
   """Batches of processed examples from a random-access source.
 
@@ -116,21 +189,47 @@ def make_iterator(source: RandomAccessSource,
     num_threads: worker threads for the per-example work; 0 runs inline.
     prefetch: batches being prepared ahead of the one returned.
     backgrounds: background and occluder images (`augment.process_example`).
+    process_index, process_count: this process reads rows
+      [p * B / P, (p + 1) * B / P) of every batch (`batch_plan`).
+    skip_corrupt: replace a corrupt record by the next readable one of the
+      source (logged and counted) instead of raising.
 
   Yields:
-    dict of numpy arrays with a leading [B] axis: the keys of
-    `augment.process_example` and `valid` float32 [B].
+    dict of numpy arrays with a leading [B / P] axis: the keys of
+    `augment.process_example` and `valid` float32 [B / P].
+
+  Raises:
+    CorruptRecordError: a record that cannot be read (`read_record`), unless
+      `skip_corrupt`.
   """
   if batch_size <= 0:
     raise ValueError(f'batch_size must be positive, got {batch_size}.')
   if drop_remainder is None:
     drop_remainder = train
-  plan = _batch_plan(len(source), batch_size, seed, start_step, shuffle,
-                     drop_remainder, num_epochs)
+  plan = batch_plan(len(source), batch_size, seed, start_step, shuffle,
+                    drop_remainder, num_epochs, process_index, process_count)
+  skipped = []  # indices replaced so far (appended from worker threads)
+  lock = threading.Lock()
+
+  def read(index: int) -> dict[str, Any]:
+    if not skip_corrupt:
+      return read_record(source, index)
+    for offset in range(len(source)):
+      try:
+        return read_record(source, (index + offset) % len(source))
+      except CorruptRecordError as error:
+        with lock:
+          skipped.append((index + offset) % len(source))
+          count = len(skipped)
+        logging.warning('Skipped a corrupt record (%d so far): %s', count,
+                        error)
+    raise CorruptRecordError(f'no record of the source could be read '
+                             f'({len(source)} tried).')
 
   def work(epoch: int, index: int) -> dict[str, np.ndarray]:
+    # The seed stays that of `index` when a stand-in replaces it.
     return augment.process_example(
-        source[int(index)], config, (seed, epoch, int(index)), train=train,
+        read(int(index)), config, (seed, epoch, int(index)), train=train,
         backgrounds=backgrounds)
 
   if num_threads <= 0:

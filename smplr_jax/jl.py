@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from smplr_jax import body_model as bm
+from smplr_jax import checks
 from smplr_jax import smpl
 from smplr_jax.body_model import BodyModel
 
@@ -67,6 +68,15 @@ LEFT_RIGHT_PERMUTATION = (
 
 # Squared length (m^2) under which a bone counts as zero length (1 micron).
 _TINY_SQUARED_LENGTH = 1e-12
+
+# Median bone length (metres) accepted as a human body's. The default
+# templates measure 0.144 (female), 0.154 (neutral), 0.168 m (male), 512
+# sampled bodies 0.127-0.185 m; the range leaves room for children and noisy
+# points and rejects centimetres and millimetres (x 100, x 1000).
+HUMAN_BONE_RANGE = (0.05, 0.6)
+# Distance (metres) from the origin beyond which point 0 is not the root:
+# root-relative JL hold exactly 0 there, up to rounding.
+ROOT_TOLERANCE = 0.01
 
 
 def joints_and_landmarks(model: BodyModel, vertices: jnp.ndarray,
@@ -195,6 +205,55 @@ def check_jl(jl, name: str = 'jl', batch: str = 'B') -> None:
   if len(shape) != 3 or shape[1:] != (NUM_POINTS, 3):
     raise ValueError(f'{name} must be [{batch}, {NUM_POINTS}, 3] (24 joints + '
                      f'18 landmarks, xyz in metres), got {shape}')
+
+
+def check_jl_values(jl, name: str = 'jl') -> None:
+  """Raises ValueError unless `jl` looks like root-relative metres.
+
+  For JL from outside (predictors, files): NaN/Inf, millimetres or a root
+  off the origin would otherwise give a confident wrong body (millimetres
+  gave betas of -6,170). Host-side numpy; not for use under `jit`.
+
+  Args:
+    jl: [B, 42, 3] points.
+    name: the array's name in messages.
+
+  Raises:
+    ValueError: naming the first bad example: NaN/Inf, a median bone length
+      outside `HUMAN_BONE_RANGE` (with the unit it suggests), or point 0
+      farther than `ROOT_TOLERANCE` from the origin.
+  """
+  check_jl(jl, name)
+  points = np.asarray(jl, np.float64)
+  checks.check_finite(points, name)
+  if not len(points):
+    return
+  bones = points[:, 1:] - points[:, JL_PARENTS[1:]]
+  median = np.median(np.linalg.norm(bones, axis=-1), axis=-1)
+  low, high = HUMAN_BONE_RANGE
+  bad = (median < low) | (median > high)
+  if bad.any():
+    i = int(np.argmax(bad))
+    where = checks.first_bad(bad, name)
+    scale = f'median bone length {median[i]:.4g}'
+    human = f'a body in metres has {low}-{high}'
+    if 1000 * low <= median[i] <= 1000 * high:
+      advice = f'look like millimetres: {scale} ({human}); divide by 1000.'
+    elif 100 * low <= median[i] <= 100 * high:
+      advice = f'look like centimetres: {scale} ({human}); divide by 100.'
+    else:
+      advice = (f'are not a human body in metres: {scale} ({human}); JL '
+                'must be root-relative metres.')
+    raise ValueError(f'{where}: JL {advice}')
+  distance = np.linalg.norm(points[:, 0], axis=-1)
+  bad = distance > ROOT_TOLERANCE
+  if bad.any():
+    i = int(np.argmax(bad))
+    root = ', '.join(f'{v:.3f}' for v in points[i, 0])
+    raise ValueError(
+        f'{checks.first_bad(bad, name)}: the root (point 0) is at ({root}), '
+        f'{distance[i]:.3f} m from the origin; JL must be root-relative: '
+        f'subtract {name}[:, :1].')
 
 
 def landmark_points_model(model: BodyModel) -> BodyModel:

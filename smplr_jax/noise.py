@@ -4,10 +4,13 @@ All take a PRNG key and root-relative JL [B, 42, 3] in metres, return noisy JL
 of the same shape with the root left at the origin, are pure and jit-able, and
 are a deterministic function of their key. The camera-depth axis is z.
 
-  * `uniform_point_noise`: the authors' "uniform noise with constraints": each
+  * `uniform_point_noise`: our version of the authors' "uniform noise with
+    constraints" (bounds set by hand, smaller on the torso than theirs): each
     coordinate of each point is perturbed uniformly in [-v, +v], with a bound v
     per point that grows from ~5 mm on the hips and spine to 7-9 cm on the
     wrists, hands and hand landmarks, and is largest along z.
+  * `authors_point_noise`: the same kind with the authors' exact 123 bounds
+    (`AUTHORS_NOISE_BOUNDS`), whose torso bounds are 2-3x larger.
   * `gaussian_point_noise`: independent Gaussian noise, a sigma per point (by
     default the uniform model's standard deviation, v / sqrt(3)).
   * `structured_point_noise`: errors shaped like a CNN's (paper Sec. 3.4):
@@ -69,6 +72,82 @@ def uniform_point_noise(rng: jax.Array, jl: jnp.ndarray,
   """
   axis = jnp.asarray([1.0, 1.0, depth_factor], jl.dtype)
   bound = jnp.asarray(bounds, jl.dtype)[:, None] * axis * scale
+  return jl + jax.random.uniform(rng, jl.shape, jl.dtype, -1.0, 1.0) * bound
+
+
+# The authors' per-coordinate bounds (mm), from `joint_gaussian_noise` in
+# their `Data/datagenerator_cloth3d.py` (docs/paper_facts.md, "The authors'
+# input-noise table"), used as uniform in [-v, +v] (`train_smplr.py`). Their
+# first column is the camera depth, then horizontal, then vertical; here the
+# columns are reordered to our camera frame: (x horizontal, y vertical, z
+# depth). Row 0 is the root (no noise: JL are root-relative).
+AUTHORS_NOISE_BOUNDS = np.asarray([
+    (0.0, 0.0, 0.0),  # pelvis
+    (6.9, 5.2, 8.3),  # left_hip
+    (7.1, 5.0, 8.0),  # right_hip
+    (6.9, 5.3, 8.5),  # spine1
+    (22.2, 19.6, 34.5),  # left_knee
+    (23.1, 19.1, 34.3),  # right_knee
+    (8.9, 9.8, 14.9),  # spine2
+    (23.5, 24.2, 53.5),  # left_ankle
+    (22.3, 25.5, 52.1),  # right_ankle
+    (9.0, 10.8, 16.7),  # spine3
+    (24.3, 25.3, 56.7),  # left_foot
+    (22.6, 24.7, 56.1),  # right_foot
+    (10.6, 14.4, 26.5),  # neck
+    (10.4, 12.2, 21.7),  # left_collar
+    (10.3, 12.2, 22.2),  # right_collar
+    (11.9, 15.8, 30.5),  # head
+    (16.4, 17.4, 26.2),  # left_shoulder
+    (15.9, 16.6, 27.0),  # right_shoulder
+    (25.8, 28.1, 44.1),  # left_elbow
+    (25.6, 27.2, 45.8),  # right_elbow
+    (30.7, 35.8, 64.8),  # left_wrist
+    (29.5, 33.4, 69.7),  # right_wrist
+    (33.6, 40.6, 75.7),  # left_hand
+    (32.5, 37.5, 81.7),  # right_hand
+    (14.6, 15.0, 20.6),  # left_chest
+    (14.8, 14.8, 21.6),  # right_chest
+    (11.4, 10.5, 11.3),  # lower_belly
+    (13.2, 8.7, 12.9),  # right_outer_hip
+    (12.9, 8.1, 13.2),  # left_outer_hip
+    (15.9, 14.4, 17.7),  # right_thigh_front
+    (15.3, 14.1, 18.6),  # left_thigh_front
+    (12.3, 10.4, 16.1),  # right_thigh_back
+    (11.6, 10.1, 15.3),  # left_thigh_back
+    (28.3, 29.5, 59.6),  # left_toe_tip
+    (26.3, 28.7, 60.4),  # right_toe_tip
+    (41.0, 48.6, 85.1),  # left_hand_tip
+    (17.2, 19.1, 30.4),  # left_biceps
+    (19.8, 21.8, 31.1),  # left_triceps
+    (17.8, 19.7, 33.9),  # right_biceps
+    (20.4, 22.3, 33.7),  # right_triceps
+    (41.6, 45.9, 91.2),  # right_hand_tip
+    (21.6, 29.1, 39.2),  # face
+], np.float32) / 1000.0
+
+
+def authors_point_noise(rng: jax.Array, jl: jnp.ndarray,
+                        scale: float | jnp.ndarray = 1.0,
+                        bounds=AUTHORS_NOISE_BOUNDS) -> jnp.ndarray:
+  """The authors' input noise: uniform in [-v, +v] with their 123 bounds.
+
+  Their torso bounds are 2-3x those of `uniform_point_noise` (spine3: 9.0 /
+  10.8 / 16.7 mm here against 5 / 5 / 7.5 mm there); their limb bounds are
+  close to ours. Their frame's axes are the camera's horizontal, vertical
+  and depth axes of a level camera; ours is the camera frame of a camera
+  that may be tilted by up to 30 degrees, where z is still the depth.
+
+  Args:
+    rng: PRNG key.
+    jl: [B, 42, 3] root-relative points (metres, camera frame).
+    scale: multiplies every bound (0 = no noise); scalar or [B, 1, 1].
+    bounds: [42, 3] per-point, per-axis bounds (metres), x, y, z.
+
+  Returns:
+    [B, 42, 3] noisy points; the root stays at the origin.
+  """
+  bound = jnp.asarray(bounds, jl.dtype) * scale
   return jl + jax.random.uniform(rng, jl.shape, jl.dtype, -1.0, 1.0) * bound
 
 
@@ -280,6 +359,7 @@ def no_noise(rng: jax.Array, jl: jnp.ndarray,
 NOISE_MODELS = {
     'none': no_noise,
     'uniform': uniform_point_noise,
+    'authors': authors_point_noise,
     'gaussian': gaussian_point_noise,
     'structured': structured_point_noise,
 }
@@ -292,7 +372,7 @@ def add_noise(rng: jax.Array, jl: jnp.ndarray, kind: str,
   Args:
     rng: PRNG key.
     jl: [B, 42, 3] root-relative points (metres).
-    kind: 'none', 'uniform', 'gaussian' or 'structured'.
+    kind: 'none', 'uniform', 'authors', 'gaussian' or 'structured'.
     scale: the model's noise scale (scalar or [B, 1, 1]).
     **params: the model's keyword parameters (see its docstring).
 

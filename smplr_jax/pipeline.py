@@ -43,22 +43,27 @@ PyTree = Any
 def jl_to_body(smplr: smplr_lib.SMPLR, body: smplr_lib.GenderedModels,
                variables: dict[str, PyTree], jl: jnp.ndarray,
                ground_truth: dict[str, jnp.ndarray] | None = None,
-               with_mesh: bool = True) -> dict[str, jnp.ndarray]:
+               with_mesh: bool = True,
+               project_rotations: bool = True) -> dict[str, jnp.ndarray]:
   """SMPLR's networks on JL, then SMPL: the recovered body.
 
-  Rotation-matrix outputs are projected onto SO(3) before SMPL; gender is
-  the hard switch of the authors' code (male when the logit > 0).
+  Rotation-matrix outputs are projected onto SO(3) before SMPL (the
+  authors feed the raw matrices: `project_rotations=False`); gender is the
+  hard switch of the authors' code (male when the logit > 0).
 
   Args:
     smplr: the networks (inference mode is used).
     body: the body models.
     variables: {'params', 'batch_stats'} of `smplr`.
-    jl: [B, 42, 3] root-relative input JL (metres).
+    jl: [B, 42, 3] root-relative input JL (metres). Called with concrete
+      arrays (not under `jit`), they are checked first
+      (`jl.check_jl_values`: NaN/Inf, millimetres, root off the origin).
     ground_truth: pose [B, 24, 3, 3], betas, gender standing in for a part
       `smplr` does not predict (a Psi-only or Omega-only run); None when it
       predicts both.
     with_mesh: False stops before SMPL (a training loss that needs only the
       networks' raw outputs).
+    project_rotations: project rotation-matrix outputs onto SO(3) (SVD).
 
   Returns:
     dict with predictions (the networks' raw outputs, `SMPLR.apply`), pose
@@ -67,11 +72,13 @@ def jl_to_body(smplr: smplr_lib.SMPLR, body: smplr_lib.GenderedModels,
     all root-relative metres: jl [B, 42, 3], joints [B, 24, 3], landmarks
     [B, 18, 3], vertices [B, V, 3].
   """
+  if not isinstance(jl, jax.core.Tracer):  # concrete JL from a caller
+    jl_lib.check_jl_values(jl)
   predictions, _ = smplr.apply(variables['params'], variables['batch_stats'],
                                jl, body.template_lengths, False)
   rotation, betas, gender = smplr_lib.smpl_parameters(predictions,
                                                       ground_truth,
-                                                      project=True)
+                                                      project_rotations)
   result = dict(predictions=predictions, pose=rotation, betas=betas,
                 gender=gender)
   if 'male_logit' in predictions:
@@ -182,17 +189,19 @@ def image_to_body(stages: Stages, variables: dict[str, PyTree],
 
 def smplr_jl_metrics(smplr: smplr_lib.SMPLR, body: smplr_lib.GenderedModels,
                      variables: dict[str, PyTree], jl_in: jnp.ndarray,
-                     batch: dict, gt_vertices: jnp.ndarray) -> dict:
+                     batch: dict, gt_vertices: jnp.ndarray,
+                     project_rotations: bool = True) -> dict:
   """SMPLR on input JL [B, 42, 3] -> per-sample `metrics.jl_metrics` of its
   SMPL output against the batch (ground truth for the parts not predicted).
 
   Args:
-    smplr, body, variables: as in `jl_to_body`.
+    smplr, body, variables, project_rotations: as in `jl_to_body`.
     jl_in: [B, 42, 3] input JL.
     batch: ground truth: jl [B, 42, 3], pose, betas, gender.
     gt_vertices: [B, V, 3] root-relative true mesh (`smplr.true_vertices`).
   """
-  recovered = jl_to_body(smplr, body, variables, jl_in, ground_truth=batch)
+  recovered = jl_to_body(smplr, body, variables, jl_in, ground_truth=batch,
+                         project_rotations=project_rotations)
   male_prob = recovered.get('male_prob')
   return metrics_lib.jl_metrics(
       recovered['jl'], batch['jl'], pred_vertices=recovered['vertices'],

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from smplr_jax import checks
 from smplr_jax import jl as jl_lib
 
 NUM_BETAS = 10
@@ -69,7 +70,8 @@ def check_record(record: Mapping[str, Any], source: str = 'record') -> None:
 
   Raises:
     ValueError: naming `source` and the key: a missing key, a wrong dtype or
-      shape (see `RECORD_SPEC`), a mask not of the image's size or not 0/1.
+      shape (see `RECORD_SPEC`), NaN or Inf values, a mask not of the
+      image's size or not 0/1.
   """
   missing = [k for k in RECORD_SPEC if k not in record]
   if missing:
@@ -84,6 +86,9 @@ def check_record(record: Mapping[str, Any], source: str = 'record') -> None:
         s is not None and s != v for s, v in zip(shape, value.shape)):
       raise ValueError(f'{source}: {key} must have shape {shape} (None: any), '
                        f'got {value.shape}.')
+  # Parameters before the JL they determine, so a NaN is named at its source.
+  for key in ('pose', 'betas', 'focal', 'principal', 'jl_cam', 'jl_valid'):
+    checks.check_finite(record[key], f'{source}: {key}', batched=False)
   image, mask = np.asarray(record['image']), np.asarray(record['mask'])
   if mask.shape != image.shape[:2]:
     raise ValueError(f'{source}: mask {mask.shape} must match the image size '

@@ -186,6 +186,14 @@ def smpl_forward(model: BodyModel,
       of this size (same results, better cache use); 0 disables, None picks
       `default_chunk_size()`.
 
+  Values are not checked here, so that the forward stays pure and jittable:
+  a NaN or Inf in `pose`, `betas` or `transl` propagates to that example's
+  outputs (other examples are unaffected). Inputs are checked where they
+  enter from outside: the record contract (`records.check_record`, for
+  every dataset loader), the predictors (`inference`, `pipeline.jl_to_body`
+  called with concrete arrays) and the demo; `checks.check_finite` names
+  the array and the first bad example.
+
   Returns:
     `SMPLOutput` with vertices [B, V, 3], joints [B, J, 3] and
     joint_transforms [B, J, 4, 4].

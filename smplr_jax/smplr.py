@@ -164,16 +164,28 @@ def true_vertices(body: GenderedModels, batch: dict) -> jnp.ndarray:
   return out.vertices - out.joints[:, :1]
 
 
+LOSS_STYLES = ('ours', 'authors')
+
+
 def loss_terms(predictions: dict[str, jnp.ndarray], batch: dict,
                points_model: bm.BodyModel, with_smpl: bool,
-               example_weights: jnp.ndarray | None = None
-               ) -> dict[str, jnp.ndarray]:
+               example_weights: jnp.ndarray | None = None,
+               style: str = 'ours') -> dict[str, jnp.ndarray]:
   """SMPLR's training losses (paper Sec. 3.2), each a scalar.
 
-  'betas' L1, 'gender' sigmoid cross-entropy, 'shape_reg' mean |betas|
-  (shape part); 'pose' L1 on the rotation entries (pose part); with
-  `with_smpl`, 'smpl': L1 on the 42 JL of the SMPL output of the predicted
-  parameters (ground truth for a part not predicted) against batch['jl'].
+  style 'ours': 'betas' L1, 'gender' sigmoid cross-entropy on the male logit,
+  'shape_reg' mean |betas| (shape part); 'pose' L1 on the rotation entries
+  (pose part); with `with_smpl`, 'smpl': L1 on the 42 JL (root included) of
+  the SMPL output of the predicted parameters (ground truth for a part not
+  predicted) against batch['jl'].
+
+  style 'authors' (their `Losses/losses.py`): 'betas' mean L1 over the 11
+  shape values, the 10 betas and gender as a +-1 target (the male logit is
+  their gender output: its sign picks the model either way), 'shape_reg'
+  mean |.| of those 11 predicted values (their weight is 0.01, set in
+  `loss_weights.shape_reg`), no separate 'gender' term; 'pose' as ours;
+  'smpl' the sum of two L1 terms, over the 23 non-root joints and over the
+  18 landmark vertices.
 
   Args:
     predictions: `SMPLR.apply` output.
@@ -183,7 +195,11 @@ def loss_terms(predictions: dict[str, jnp.ndarray], batch: dict,
     with_smpl: add the SMPL-output term.
     example_weights: [B] weights of the examples (0 masks one out: an image
       without SMPL ground truth); None weighs all equally.
+    style: 'ours' or 'authors' (see above).
   """
+  if style not in LOSS_STYLES:
+    raise ValueError(f'unknown SMPLR loss style {style!r}; known: '
+                     f'{LOSS_STYLES}.')
   def mean(per_example_values):  # [B, ...] -> weighted mean over examples
     per_example = jnp.mean(per_example_values.reshape(
         per_example_values.shape[0], -1), axis=1)
@@ -193,16 +209,29 @@ def loss_terms(predictions: dict[str, jnp.ndarray], batch: dict,
             jnp.maximum(jnp.sum(example_weights), 1.0))
 
   terms = {}
-  if 'betas' in predictions:
+  if 'betas' in predictions and style == 'ours':
     terms['betas'] = mean(jnp.abs(predictions['betas'] - batch['betas']))
     terms['gender'] = mean(optax.sigmoid_binary_cross_entropy(
         predictions['male_logit'], batch['gender'].astype(jnp.float32)))
     terms['shape_reg'] = mean(jnp.abs(predictions['betas']))
+  elif 'betas' in predictions:
+    shape = jnp.concatenate([predictions['betas'],
+                             predictions['male_logit'][:, None]], axis=-1)
+    sign = 2.0 * batch['gender'].astype(shape.dtype) - 1.0
+    target = jnp.concatenate([batch['betas'], sign[:, None]], axis=-1)
+    terms['betas'] = mean(jnp.abs(shape - target))
+    terms['shape_reg'] = mean(jnp.abs(shape))
   if 'rotation' in predictions:
     terms['pose'] = mean(jnp.abs(predictions['rotation'] - batch['pose']))
   if with_smpl:
     rotation, betas, gender = smpl_parameters(predictions, batch,
                                               project=False)
     points = jl_lib.smpl_points(points_model, rotation, betas, gender)
-    terms['smpl'] = mean(jnp.abs(points - batch['jl']))
+    error = jnp.abs(points - batch['jl'])
+    if style == 'ours':
+      terms['smpl'] = mean(error)
+    else:
+      joints = slice(1, jl_lib.NUM_JOINTS)
+      landmarks = slice(jl_lib.NUM_JOINTS, jl_lib.NUM_POINTS)
+      terms['smpl'] = mean(error[:, joints]) + mean(error[:, landmarks])
   return terms

@@ -1,4 +1,4 @@
-"""The training library: one data-parallel loop for every network of the project.
+"""The training library: one data-parallel loop for every network we train.
 
 A *task* (`Task`, e.g. `smplr_jax.tasks.smplr.SMPLRTask`) says what is
 trained: how to initialise its variables, how to draw a batch from a PRNG key
@@ -10,6 +10,11 @@ the `Task` interface and does the rest, the same way for all of them:
     pmap-style (explicit `lax.pmean` of gradients and metrics; BatchNorm
     averages its batch statistics over the same axis) and mapped with
     `jax.shard_map` inside `jax.jit`, the train state donated;
+  * the same code runs as several processes (one per host or GPU, joined by
+    `parallel.initialize_distributed` in the launcher): the mesh spans every
+    process's devices, host-fed batches are read as one share per process
+    and assembled into global arrays, checkpoints are written collectively,
+    and only process 0 writes logs and files;
   * batches are generated on device from `fold_in(data_key, step)`, so a run
     is a deterministic function of its config and resumes exactly;
   * metrics stay on device as running sums, fetched only on logging steps;
@@ -17,9 +22,12 @@ the `Task` interface and does the rest, the same way for all of them:
     that the host reads on logging/checkpoint steps (no per-step sync); the
     run then stops with `NonFiniteLossError`, its last good checkpoint intact;
   * orbax `CheckpointManager` keeps the last N checkpoints and the best one
-    (lowest validation loss); a run restarted on its workdir resumes
-    (`smplr_jax.checkpoints`); the mesh and batch placement come from
-    `smplr_jax.parallel`;
+    (lowest validation loss); a run restarted on its workdir resumes from
+    its newest usable checkpoint (a killed write leaves none half-made; an
+    unreadable one is reported and skipped; a failed write, e.g. a full
+    disk, stops the run with `checkpoints.CheckpointWriteError`), and
+    metrics.jsonl is cut back to that step (`smplr_jax.checkpoints`); the
+    mesh and batch placement come from `smplr_jax.parallel`;
   * progress bar (tqdm) and metrics (absl log, TensorBoard events, jsonl).
 """
 
@@ -30,22 +38,21 @@ import json
 import pathlib
 import sys
 import time
-from typing import Any, Callable, Mapping, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
-from absl import logging
 import flax.struct
 import jax
 import jax.numpy as jnp
-from jax.sharding import Mesh, PartitionSpec as P
 import ml_collections
 import numpy as np
 import optax
-import orbax.checkpoint as ocp
 import tqdm
+from absl import logging
+from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
 
-from smplr_jax import checkpoints
-from smplr_jax import metric_writers
-from smplr_jax import parallel
+from smplr_jax import checkpoints, metric_writers, parallel
 from smplr_jax.parallel import DATA_AXIS
 
 PyTree = Any
@@ -68,6 +75,8 @@ class Task(Protocol):
     `train_batches(start_step, batch_size) -> Iterator[host batch]`: the
     batches of steps start_step, start_step + 1, ... (the same batch for a
     step whether or not the run was resumed), fed to the step from the host.
+    With several processes each yields its share of every global batch
+    (`parallel.process_share`: batch_size / process_count rows).
     """
 
   def loss(self, params: PyTree, batch_stats: PyTree, batch: PyTree,
@@ -106,7 +115,8 @@ class TrainState:
   nonfinite_step: jax.Array
 
 
-def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
+def make_optimizer(
+    config: ml_collections.ConfigDict) -> optax.GradientTransformation:
   """Adam with the learning-rate schedule named in the config.
 
   'constant', 'cosine' (to `final_learning_rate`), or 'sigmoid' (the authors':
@@ -210,11 +220,16 @@ def make_train_step(task: Task, tx: optax.GradientTransformation, mesh: Mesh,
     return mapped(state, batch, loss_key)
 
   if host_batches:
+    process_index, process_count = parallel.process_share()
+    share = batch_size // process_count
+
     def host_train_step(state, data_key, batch):
       sizes = {x.shape[0] for x in jax.tree.leaves(batch)}
-      if sizes != {batch_size}:
+      if sizes != {share}:
+        of = (f' (process {process_index}\'s share of {process_count})'
+              if process_count > 1 else '')
         raise ValueError(f'a training batch has leading sizes {sorted(sizes)}; '
-                         f'expected {batch_size} (config.batch_size).')
+                         f'expected {share}{of} (config.batch_size).')
       return train_step(state, data_key,
                         parallel.shard_batch(batch, mesh))
     return host_train_step
@@ -223,7 +238,8 @@ def make_train_step(task: Task, tx: optax.GradientTransformation, mesh: Mesh,
 
 
 def make_eval_loss(task: Task, mesh: Mesh):
-  """Builds `eval_loss(state, batch) -> loss` (inference mode, data-parallel)."""
+  """Builds `eval_loss(state, batch) -> loss` (inference mode, data
+  parallel)."""
 
   def per_device(state, batch):
     loss, _ = task.loss(state.params, state.batch_stats, batch,
@@ -257,13 +273,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   Returns:
     The task's final evaluation metrics (also written to results.json).
 
+  With several processes (`parallel.initialize_distributed`), every process
+  calls this with the same config and workdir (a shared file system); they
+  train one model on one mesh, and process 0 writes the files.
+
   Raises:
     NonFiniteLossError: when the loss became NaN/Inf; checkpoints written
       before that step are kept.
+    checkpoints.CheckpointWriteError: a checkpoint could not be written (a
+      full disk); the earlier ones are intact.
   """
   workdir = pathlib.Path(workdir).resolve()
   workdir.mkdir(parents=True, exist_ok=True)
-  checkpoints.save_config(config, workdir)
+  main = parallel.is_main_process()
+  if main:
+    checkpoints.save_config(config, workdir)
 
   mesh = parallel.make_mesh(config.get('num_devices', 0))
   tx = make_optimizer(config)
@@ -272,12 +296,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   state = jax.device_put(create_train_state(task.init_variables(init_key), tx),
                          replicated)
 
-  manager = checkpoints.checkpoint_manager(workdir, config.keep_checkpoints)
-  if manager.latest_step() is not None:
-    state = jax.device_put(
-        checkpoints.restore_state(manager, manager.latest_step(), state),
-        replicated)
+  manager, restored = checkpoints.open_for_training(
+      workdir, config.keep_checkpoints, state)
+  if restored is not None:
+    state = jax.device_put(restored, replicated)
     logging.info('Resumed %s at step %d.', workdir, int(state.step))
+  if main:  # the rows of steps after the checkpoint are logged again
+    _truncate_log(workdir / 'metrics.jsonl', int(state.step))
 
   # Image tasks stream batches from the host; the others sample on device.
   make_batches = getattr(task, 'train_batches', None)
@@ -286,7 +311,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   eval_loss = make_eval_loss(task, mesh)
   validation = [jax.device_put(b, parallel.batch_sharding(mesh))
                 for b in task.validation_batches()]
-  writer = metric_writers.create_writer(workdir)
+  writer = metric_writers.create_writer(workdir, active=main)
 
   def check_finite(state):
     bad = int(state.nonfinite_step)
@@ -311,53 +336,78 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
                        'train_batches must yield num_steps batches.') from None
 
   totals, count, tick = None, 0, time.perf_counter()
-  with tqdm.trange(start, config.num_steps, initial=start,
-                   total=config.num_steps, desc=workdir.name,
-                   # Fewer redraws when logging to a file (CI, nohup).
-                   mininterval=0.1 if sys.stderr.isatty() else 30.0,
-                   disable=not config.get('progress_bar', True)) as bar:
-    for step_index in bar:
-      state, metrics = train_step(
-          state, data_key, *(() if batches is None else next_batch(step_index)))
-      totals = metrics if totals is None else _accumulate(totals, metrics)
-      count += 1
-      step = step_index + 1  # optimizer steps taken, as in state.step
-      if step % config.log_every == 0 or step == config.num_steps:
-        check_finite(state)
-        means = {k: float(v) / count for k, v in jax.device_get(totals).items()}
-        elapsed = time.perf_counter() - tick
-        means['steps_per_second'] = count / elapsed
-        means['examples_per_second'] = count * config.batch_size / elapsed
-        writer.write_scalars(step, {f'train/{k}': v for k, v in means.items()})
-        with open(workdir / 'metrics.jsonl', 'a') as f:
-          f.write(json.dumps(dict(step=step, **means)) + '\n')
-        bar.set_postfix(loss=f'{means["loss"]:.4g}')
-        totals, count, tick = None, 0, time.perf_counter()
-      if step % config.eval_every == 0 or step == config.num_steps:
-        check_finite(state)
-        val_loss = float(np.mean([float(eval_loss(state, b))
-                                  for b in validation]))
-        writer.write_scalars(step, {'val/loss': val_loss})
-        manager.save(step, args=ocp.args.StandardSave(state),
-                     metrics={'val_loss': val_loss})
-  if batches is not None and hasattr(batches, 'close'):
-    batches.close()  # stops the loader's worker threads
+  try:
+    with tqdm.trange(start, config.num_steps, initial=start,
+                     total=config.num_steps, desc=workdir.name,
+                     # Fewer redraws when logging to a file (CI, nohup).
+                     mininterval=0.1 if sys.stderr.isatty() else 30.0,
+                     disable=not (main and config.get('progress_bar', True))
+                     ) as bar:
+      for step_index in bar:
+        batch = () if batches is None else next_batch(step_index)
+        state, metrics = train_step(state, data_key, *batch)
+        totals = metrics if totals is None else _accumulate(totals, metrics)
+        count += 1
+        step = step_index + 1  # optimizer steps taken, as in state.step
+        if step % config.log_every == 0 or step == config.num_steps:
+          check_finite(state)
+          means = {k: float(v) / count
+                   for k, v in jax.device_get(totals).items()}
+          elapsed = time.perf_counter() - tick
+          means['steps_per_second'] = count / elapsed
+          means['examples_per_second'] = count * config.batch_size / elapsed
+          writer.write_scalars(step,
+                               {f'train/{k}': v for k, v in means.items()})
+          if main:
+            with open(workdir / 'metrics.jsonl', 'a') as f:
+              f.write(json.dumps(dict(step=step, **means)) + '\n')
+          bar.set_postfix(loss=f'{means["loss"]:.4g}')
+          totals, count, tick = None, 0, time.perf_counter()
+        if step % config.eval_every == 0 or step == config.num_steps:
+          check_finite(state)
+          val_loss = float(np.mean([float(eval_loss(state, b))
+                                    for b in validation]))
+          writer.write_scalars(step, {'val/loss': val_loss})
+          checkpoints.save_state(manager, step, state, val_loss)
+  except BaseException:
+    writer.close()  # what was logged reaches the events file
+    raise
+  finally:
+    if batches is not None and hasattr(batches, 'close'):
+      batches.close()  # stops the loader's worker threads
   manager.wait_until_finished()
 
   best = checkpoints.best_or_latest_step(manager)
   if best is not None and best != int(state.step):
     state = checkpoints.restore_state(manager, best, state)
-  variables = {'params': state.params, 'batch_stats': state.batch_stats}
+  # Every process evaluates a copy on one device (host-side loops, no
+  # collectives); process 0 writes.
+  variables = parallel.to_local({'params': state.params,
+                                 'batch_stats': state.batch_stats})
   evaluate_with_predictions = getattr(task, 'evaluate_with_predictions', None)
   if evaluate_with_predictions is not None:
     results, predictions = evaluate_with_predictions(variables)
-    np.savez(workdir / 'predictions.npz', **predictions)
+    if main:
+      np.savez(workdir / 'predictions.npz', **predictions)
   else:
     results = task.evaluate(variables)
   results['checkpoint_step'] = int(best if best is not None else state.step)
   writer.write_scalars(int(state.step),
                        {f'test/{k}': v for k, v in results.items()})
   writer.close()
-  (workdir / 'results.json').write_text(json.dumps(results, indent=2))
+  if main:
+    (workdir / 'results.json').write_text(json.dumps(results, indent=2))
   manager.close()
   return results
+
+
+def _truncate_log(path: pathlib.Path, step: int) -> None:
+  """Drops the rows of steps after `step` from a metrics.jsonl (a resumed
+  run logs them again)."""
+  if not path.exists():
+    return
+  lines = path.read_text().splitlines(keepends=True)
+  kept = [line for line in lines
+          if line.strip() and json.loads(line)['step'] <= step]
+  if len(kept) != len(lines):
+    path.write_text(''.join(kept))

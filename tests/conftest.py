@@ -15,13 +15,22 @@ jax.config.update('jax_num_cpu_devices', 2)
 from smplr_jax import testing
 
 
+def pytest_configure(config):
+  # The multi-process tests are all `slow`; asking for them by name
+  # (`pytest -k multiprocess`) runs them despite the default -m "not slow".
+  if ('multiprocess' in (config.option.keyword or '') and
+      config.option.markexpr == 'not slow'):
+    config.option.markexpr = ''
+
+
 @pytest.fixture(scope='session')
 def smpl_arrays():
   """Random SMPL-sized model with non-zero pose correctives (official keys)."""
   return testing.random_smpl_arrays(seed=0)
 
 
-def write_official_pickle(arrays: dict, path: pathlib.Path) -> None:
+def write_official_pickle(arrays: dict, path: pathlib.Path,
+                          protocol: int = 2) -> None:
   """Writes `arrays` like an official SMPL .pkl: chumpy arrays, sparse J.
 
   A stand-in `chumpy` module is registered only while pickling, so the file
@@ -62,7 +71,7 @@ def write_official_pickle(arrays: dict, path: pathlib.Path) -> None:
         'bs_type': 'lrotmin',
     }
     with open(path, 'wb') as f:
-      pickle.dump(data, f, protocol=2)
+      pickle.dump(data, f, protocol=protocol)
   finally:
     for k, v in saved.items():
       if v is None:

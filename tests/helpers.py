@@ -76,3 +76,24 @@ def stick_records(num, image_size=96, seed=0):
   return [draw_augmentations.stick_figure_record(
       random_body(seed + i), image_size=image_size, focal=image_size * 1.2,
       seed=seed + i) for i in range(num)]
+
+
+def garble_image_of_record(path, index):
+  """Rewrites the ArrayRecord file `path` with the first image (PNG or JPEG)
+  of record `index` garbled in place: the record still parses, its image
+  does not decode."""
+  # pylint: disable-next=g-import-not-at-top
+  from array_record.python import array_record_module
+  reader = array_record_module.ArrayRecordReader(str(path))
+  options = reader.writer_options_string()
+  records = list(reader.read_all())
+  reader.close()
+  data = bytearray(records[index])
+  starts = [data.find(magic) for magic in (b'\x89PNG', b'\xff\xd8\xff')]
+  start = min(s for s in starts if s >= 0)
+  data[start:start + 64] = bytes(64)
+  records[index] = bytes(data)
+  writer = array_record_module.ArrayRecordWriter(str(path), options)
+  for record in records:
+    writer.write(record)
+  writer.close()

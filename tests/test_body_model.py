@@ -1,6 +1,7 @@
 """Loading SMPL-layout models: official pickles without chumpy, npz, folders,
 and clear errors on every kind of bad file."""
 
+import os
 import pickle
 import sys
 
@@ -8,8 +9,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import write_official_pickle
 from smplr_jax import body_model as bm
 from smplr_jax import load_body_model, smpl_forward
+from smplr_jax import testing
+from smplr_jax.datasets import up3d
 from smplr_jax.tools import convert_model
 
 
@@ -218,3 +222,74 @@ def test_chumpy_object_without_array(tmp_path, smpl_arrays):
   with pytest.raises(ValueError, match=r"odd\.pkl: key 'shapedirs': chumpy "
                      r'object of class Select holds no array'):
     load_body_model(path)
+
+
+# --- Untrusted pickles: only model data is admitted, no code runs. ---
+
+
+class _Payload:
+  """Unpickles as `function(*args)`: what a crafted pickle would run."""
+
+  def __init__(self, function, *args):
+    self.call = (function, args)
+
+  def __reduce__(self):
+    return self.call
+
+
+def _touch_payloads(marker):
+  import subprocess  # pylint: disable=g-import-not-at-top
+  return {
+      'posix.system': _Payload(os.system, f'touch {marker}'),
+      'subprocess.Popen': _Payload(subprocess.Popen, ['touch', str(marker)]),
+      'builtins.eval': _Payload(
+          eval, f"__import__('pathlib').Path({str(marker)!r}).touch()"),
+  }
+
+
+@pytest.mark.parametrize('name', ['posix.system', 'subprocess.Popen',
+                                  'builtins.eval'])
+def test_crafted_pickle_runs_nothing(tmp_path, name):
+  marker = tmp_path / 'ran'
+  # Before the fix the command ran before the loader saw missing keys.
+  payload = pickle.dumps({'v_template': _touch_payloads(marker)[name]},
+                         protocol=4)
+  # The payload is live: plain pickle runs it.
+  ran = pickle.loads(payload)['v_template']
+  if hasattr(ran, 'wait'):  # subprocess.Popen
+    ran.wait()
+  assert marker.exists()
+  marker.unlink()
+  path = tmp_path / 'evil.pkl'
+  path.write_bytes(payload)
+  with pytest.raises(bm.UnsafePickleError,
+                     match=rf'evil\.pkl: the pickle asks for {name}, which'):
+    load_body_model(path)
+  with pytest.raises(ValueError, match=rf'asks for {name}'):
+    up3d.read_fit(path)  # the UP-3D reader shares the unpickler
+  assert not marker.exists()
+
+
+def test_reconstructor_builds_admitted_classes_only(tmp_path):
+  # Protocol-0 text: copy_reg._reconstructor(numpy.ndarray, numpy.ndarray,
+  # None), then the same with a numpy function as the class.
+  for text, refused in [
+      (b'ccopy_reg\n_reconstructor\n(cnumpy\nndarray\ncnumpy\nndarray\nNtR.',
+       'refused base'),
+      ((b'ccopy_reg\n_reconstructor\n(cnumpy.core.multiarray\nscalar\n'
+        b'c__builtin__\nobject\nNtR.'), 'refused to build'),
+  ]:
+    path = tmp_path / 'odd.pkl'
+    path.write_bytes(text)
+    with pytest.raises(bm.UnsafePickleError, match=refused):
+      load_body_model(path)
+
+
+@pytest.mark.parametrize('protocol', [0, 1, 2, 5])
+def test_official_layout_loads_at_every_protocol(tmp_path, protocol):
+  # Python 2 wrote chumpy objects with copy_reg._reconstructor (protocols 0
+  # and 1); protocol 5 stores arrays with numpy's _frombuffer.
+  arrays = testing.random_smpl_arrays(seed=3, num_vertices=50, num_faces=30)
+  path = tmp_path / f'model_p{protocol}.pkl'
+  write_official_pickle(arrays, path, protocol=protocol)
+  _assert_matches_arrays(load_body_model(path), arrays)

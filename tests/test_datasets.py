@@ -83,6 +83,10 @@ def test_synthetic_builds_and_reads(tmp_path, monkeypatch, real_generator):
   builder = datasets_lib.build_dataset('smplr_synthetic', tmp_path, config)
   assert {k: v.num_examples for k, v in builder.info.splits.items()} == {
       'train': 3, 'validation': 2, 'test': 1}
+  # TFDS's empty downloads/extracted/ is not left behind.
+  assert sorted(p.name for p in tmp_path.iterdir()) == ['smplr_synthetic']
+  assert not [d for d in tmp_path.rglob('*') if d.is_dir() and
+              not any(d.iterdir())]
 
   # The registered name reads it back too, with no TensorFlow.
   source = tfds.data_source(f'smplr_synthetic/{config.name}',
@@ -208,6 +212,7 @@ def test_surreal_missing_files_are_listed(tmp_path, gendered_points):
   with pytest.raises(common.MissingFilesError) as error:
     datasets_lib.build_dataset(
         'surreal', tmp_path / 'tfds', 'stride10', manual)
+  assert not (tmp_path / 'tfds').exists()  # no empty folders left
   message = str(error.value)
   assert str(manual) in message
   assert 'cmu/train/run0/01_01/01_01_c0001_info.mat' in message

@@ -49,8 +49,10 @@ def test_predictor_outputs(predictor, render):
   assert np.abs(weak['jl_image'][0] - out['jl_image'][0]).mean() < 0.05
   with pytest.raises(ValueError, match=f'crops must be .B, {size}, {size}'):
     predictor(np.zeros((1, size + 1, size + 1, 3), np.uint8))
-  with pytest.raises(ValueError, match='float crops must be finite'):
+  with pytest.raises(ValueError, match=r'crops\[0\] .*holds NaN or Inf'):
     predictor(np.full((1, size, size, 3), np.nan, np.float32))
+  with pytest.raises(ValueError, match=r'root_cam\[1\] .*holds NaN or Inf'):
+    predictor(np.stack([crop, crop]), [[0.0, 0.0, 3.0], [np.nan, 0.0, 3.0]])
 
 
 def test_crop_person_matches_the_training_crop(render):

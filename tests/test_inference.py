@@ -51,8 +51,14 @@ def test_predictor_outputs(workdir, body):
                              atol=1e-6)
   with pytest.raises(ValueError, match=r'jl must be \[B, 42, 3\]'):
     predictor(np.zeros((2, 24, 3)))
-  with pytest.raises(ValueError, match='NaN'):
+  with pytest.raises(ValueError, match=r'jl\[0\] .*holds NaN'):
     predictor(np.full((1, 42, 3), np.nan))
+  # Millimetres gave betas of -6,170 without a word; camera-frame points
+  # (root not at the origin) a body that looked right.
+  with pytest.raises(ValueError, match='millimetres.*divide by 1000'):
+    predictor(test_set['jl'] * 1000)
+  with pytest.raises(ValueError, match=r'jl\[1\] .*root \(point 0\)'):
+    predictor(test_set['jl'] + np.array([[[0.0]], [[3.0]], [[0.0]]]))
 
 
 def test_predictor_equals_the_pipeline(workdir, body):
@@ -100,3 +106,10 @@ def test_shipped_smplr_recovers_rendered_camera_frame_bodies():
   assert error < 45.0  # Table 1: SMPLR from true JL, ~21-31 mm Jt
   gender = np.array([r['gender'] for r in records])
   assert np.mean((out['gender'] > 0.5) == (gender == 1)) >= 0.75
+
+
+def test_crop_person_refuses_a_bad_focal():
+  photo = np.zeros((64, 48, 3), np.uint8)
+  for focal in (float('nan'), 0.0, -500.0):
+    with pytest.raises(ValueError, match='focal must be a positive number'):
+      inference.crop_person(photo, (10, 10, 30, 50), 32, focal)

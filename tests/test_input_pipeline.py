@@ -68,6 +68,76 @@ def test_evaluation_iterator_pads_the_last_batch(source):
                              atol=1e-6)
 
 
+@pytest.mark.parametrize('drop_remainder', [True, False])
+def test_processes_share_each_batch_and_read_every_record_once(
+    drop_remainder):
+  """37 records, batches of 12: the P processes' shares of batch k, in
+  process order, are the single-process batch k, and over an epoch every
+  record is read once (by one process)."""
+  plan = lambda p, n: list(input_pipeline.batch_plan(
+      37, 12, 5, 0, True, drop_remainder, 2, process_index=p,
+      process_count=n))
+  whole = plan(0, 1)
+  assert len(whole) == (6 if drop_remainder else 8)  # 2 epochs
+  for count in (2, 3, 4):
+    shares = [plan(p, count) for p in range(count)]
+    for k, (epoch, indices, valid) in enumerate(whole):
+      assert all(len(s[k][1]) == 12 // count for s in shares)
+      assert all(s[k][0] == epoch for s in shares)
+      np.testing.assert_array_equal(
+          np.concatenate([s[k][1] for s in shares]), indices)
+      np.testing.assert_array_equal(
+          np.concatenate([s[k][2] for s in shares]), valid)
+    for epoch in (0, 1):
+      read = np.concatenate([idx[val > 0] for s in shares
+                             for e, idx, val in s if e == epoch])
+      assert len(read) == len(set(read.tolist()))  # none twice
+      expected = 36 if drop_remainder else 37  # the remainder is dropped
+      assert len(read) == expected  # none skipped
+  with pytest.raises(ValueError, match='not divisible by the 5 processes'):
+    plan(0, 5)
+
+
+def test_process_shares_assemble_the_global_batch(source):
+  config = augment_config_with(crop_size=16, on=AUGMENTATIONS)
+  make = lambda **kw: input_pipeline.make_iterator(source, config, 4, seed=3,
+                                                   num_threads=0, **kw)
+  whole = _take(make(), 3)
+  shares = [_take(make(process_index=p, process_count=2), 3)
+            for p in (0, 1)]
+  for k in range(3):
+    for key in whole[k]:
+      np.testing.assert_array_equal(
+          np.concatenate([shares[0][k][key], shares[1][k][key]]),
+          whole[k][key], err_msg=key)
+
+
+def test_corrupt_records_are_named_or_skipped_and_counted(source, caplog):
+  records = list(source)
+  records[3] = dict(records[3], jl_cam=records[3]['jl_cam'][:41])
+  records[6] = dict(records[6], image=records[6]['image'][..., 0])
+  config = augment_config_with(crop_size=16)
+  make = lambda **kw: input_pipeline.make_iterator(
+      records, config, 5, seed=0, train=False, shuffle=False, num_epochs=1,
+      num_threads=2, **kw)
+  with pytest.raises(input_pipeline.CorruptRecordError,
+                     match=r'record 3 of the source \(list\): jl_cam must '
+                     r'have shape \(42, 3\).*skip_corrupt_records'):
+    list(make())
+  with caplog.at_level('WARNING'):
+    batches = list(make(skip_corrupt=True))
+  skips = [r.getMessage() for r in caplog.records
+           if r.getMessage().startswith('Skipped a corrupt record')]
+  assert len(skips) == 2 and '(2 so far)' in ' '.join(skips)
+  for index in (3, 6):
+    assert any(f'record {index} of the source (list)' in m for m in skips)
+  cams = np.concatenate([b['jl_cam'] for b in batches])
+  assert cams.shape == (10, 42, 3)
+  # Each stand-in is the next readable record.
+  expected = [records[i + (i in (3, 6))]['jl_cam'] for i in range(10)]
+  np.testing.assert_allclose(cams, np.stack(expected), atol=1e-6)
+
+
 def _brute_force_subsample(jl, min_distance):
   kept = []
   for i in range(len(jl)):

@@ -154,3 +154,30 @@ def test_template_lengths_of_a_stacked_model_use_the_first(model):
   stacked = bm.stack_body_models([model, other])
   np.testing.assert_allclose(jl.template_bone_lengths(stacked),
                              jl.template_bone_lengths(model), rtol=1e-6)
+
+
+def test_check_jl_values_names_the_mistake():
+  """Millimetres, centimetres, a root off the origin or NaN are refused."""
+  model = bm.load_body_model()  # the default neutral body
+  template = np.asarray(jl.joints_and_landmarks(
+      model, model.v_template[None], model.joint_template[None]))
+  points = np.repeat(template, 3, axis=0)
+  jl.check_jl_values(points)  # median bone 0.154 m
+  jl.check_jl_values(points * 0.5)  # a small child still passes
+  cases = [
+      (points * 1000, (r'jl\[0\] \(3 of 3 examples\): JL look like '
+                       r'millimetres: median bone length 153\.6 .*divide '
+                       r'by 1000')),
+      (points * 100, r'look like centimetres: .*divide by 100\.'),
+      (points * 1e-4, r'are not a human body in metres'),
+      (points + [0.0, 0.2, 4.0],
+       (r'jl\[0\] \(3 of 3 examples\): the root \(point 0\) is at '
+        r'\(0\.000, 0\.200, 4\.000\), 4\.005 m from the origin; JL must be '
+        r'root-relative: subtract jl\[:, :1\]')),
+  ]
+  nan = points.copy()
+  nan[2, 5, 1] = np.nan
+  cases.append((nan, r'jl\[2\] \(1 of 3 examples\) holds NaN or Inf'))
+  for bad, message in cases:
+    with pytest.raises(ValueError, match=message):
+      jl.check_jl_values(bad)

@@ -24,7 +24,8 @@ def bodies_jl(body):
                                            seed=3)['jl'])
 
 
-@pytest.mark.parametrize('kind', ['uniform', 'gaussian', 'structured'])
+@pytest.mark.parametrize('kind', ['uniform', 'authors', 'gaussian',
+                                  'structured'])
 def test_noise_is_deterministic_per_key_and_keeps_the_root(kind, bodies_jl):
   jl = bodies_jl[:64]
   a = noise.add_noise(jax.random.PRNGKey(0), jl, kind)
@@ -142,3 +143,35 @@ def test_uniform_point_noise_bounds(body):
   # Uniform in [-v, v]: mean |noise| = v / 2 on the wrists (v = 7 cm).
   wrist = jl_lib.JOINT_NAMES.index('left_wrist')
   assert delta[:, wrist, 0].mean() == pytest.approx(0.035, rel=0.15)
+
+
+def test_authors_noise_uses_their_table_in_our_frame(body):
+  jl = jnp.asarray(sampler.make_test_set(body.gendered, size=2048,
+                                         seed=3)['jl'])
+  noisy = noise.add_noise(jax.random.PRNGKey(0), jl, 'authors')
+  delta = np.abs(np.asarray(noisy) - np.asarray(jl))
+  bounds = noise.AUTHORS_NOISE_BOUNDS
+  assert bounds.shape == (42, 3)
+  assert np.all(delta <= bounds + 1e-6)
+  np.testing.assert_allclose(delta[:, 0], 0.0)
+  # Uniform in [-v, v] per coordinate: the largest |noise| nearly reaches v
+  # and the mean is v / 2, on every axis of every non-root point.
+  np.testing.assert_allclose(delta.max(axis=0)[1:], bounds[1:], rtol=0.01)
+  np.testing.assert_allclose(delta.mean(axis=0)[1:], bounds[1:] / 2,
+                             rtol=0.1)
+  # Their table (depth, horizontal, vertical) in our (x, y, z) order, mm:
+  # spine3 (16.7 / 9.0 / 10.8) and the right hand tip (91.2 / 41.6 / 45.9).
+  spine3 = jl_lib.JOINT_NAMES.index('spine3')
+  np.testing.assert_allclose(bounds[spine3] * 1000, [9.0, 10.8, 16.7],
+                             rtol=1e-6)
+  np.testing.assert_allclose(bounds[40] * 1000, [41.6, 45.9, 91.2],
+                             rtol=1e-6)
+  # Depth (z) is their largest bound on every limb point.
+  limbs = [jl_lib.JOINT_NAMES.index(n) for n in (
+      'left_knee', 'right_ankle', 'left_elbow', 'right_wrist', 'left_hand')]
+  assert np.all(bounds[limbs, 2] > bounds[limbs, :2].max(axis=1))
+  # On the torso theirs are ~2x ours (spine3: 1.8 / 2.2 / 2.2).
+  ours = noise.POINT_NOISE_BOUNDS[spine3] * np.asarray(
+      [1.0, 1.0, noise.DEPTH_FACTOR])
+  ratio = bounds[spine3] / ours
+  assert np.all((ratio > 1.75) & (ratio < 3.0)), ratio

@@ -44,3 +44,32 @@ def test_replicated_arrays_are_whole_on_every_device():
   value = jax.device_put(np.arange(6.0), parallel.replicated(mesh))
   for shard in value.addressable_shards:
     np.testing.assert_array_equal(shard.data, np.arange(6.0))
+
+
+def test_initialize_distributed_is_a_no_op_for_one_process():
+  # This process already runs JAX: joining a run would raise.
+  assert not parallel.initialize_distributed(environ={})
+  assert not parallel.initialize_distributed(
+      num_processes=1, environ={'SLURM_STEP_NUM_TASKS': '1'})
+  assert not parallel.initialize_distributed(
+      environ={'JAX_NUM_PROCESSES': '4', 'JAX_PROCESS_ID': '1'}, mode='off')
+  assert not parallel.initialize_distributed(
+      environ={'JAX_NUM_PROCESSES': '1', 'JAX_PROCESS_ID': '0'})
+  with pytest.raises(ValueError, match='process id 1 given without the '
+                     'number of processes'):
+    parallel.initialize_distributed(process_id=1, environ={})
+  with pytest.raises(ValueError, match="mode must be one of .* got 'yes'"):
+    parallel.initialize_distributed(mode='yes')
+  assert parallel.process_share() == (0, 1)
+  assert parallel.is_main_process()
+
+
+def test_to_local_keeps_values():
+  mesh = parallel.make_mesh()
+  tree = {'w': jax.device_put(np.arange(4.0), parallel.replicated(mesh))}
+  local = parallel.to_local(tree)
+  np.testing.assert_array_equal(local['w'], np.arange(4.0))
+  assert local['w'].sharding.device_set == {mesh.devices.flat[0]}
+  split = jax.device_put(np.arange(4.0), parallel.batch_sharding(mesh))
+  with pytest.raises(ValueError, match='is not held whole'):
+    parallel.to_local(split)

@@ -53,6 +53,9 @@ def test_jl_to_body_shapes_and_consistency(body, batch):
                                          seed=7)['jl'])
   out = jax.jit(lambda v, x: pipeline.jl_to_body(net, body, v, x))(
       variables, jl)
+  # Called from outside with concrete arrays, the JL are checked first.
+  with pytest.raises(ValueError, match='millimetres'):
+    pipeline.jl_to_body(net, body, variables, jl * 1000)
   num_vertices = body.gendered.num_vertices
   chex.assert_shape(out['pose'], (batch, 24, 3, 3))
   chex.assert_shape([out['betas'], out['male_prob'], out['gender']],

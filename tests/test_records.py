@@ -36,6 +36,11 @@ def test_record_check_names_the_bad_key():
     (dict(mask=np.zeros((31, 40), np.uint8)), 'must match the image size'),
     (dict(mask=np.full((32, 40), 2, np.uint8)), 'mask must hold 0/1'),
     (dict(image=np.zeros((32, 40), np.uint8)), 'image must have shape'),
+    (dict(betas=np.float32([0] * 9 + [np.inf])), 'betas holds NaN or Inf'),
+    # A NaN pose gives NaN JL: the pose is named, not its consequence.
+    (dict(pose=np.full((24, 3), np.nan, np.float32),
+          jl_cam=np.full((42, 3), np.nan, np.float32)),
+     'pose holds NaN or Inf'),
 ])
 def test_record_errors_name_the_source_and_problem(change, message):
   record = dict(_record(), **change)

@@ -68,3 +68,42 @@ def test_smpl_parameters_fill_in_the_parts_not_predicted():
       {'betas': jnp.zeros((2, 10)), 'male_logit': jnp.array([-0.5, 0.2])},
       truth, project=False)
   np.testing.assert_array_equal(gender, [0, 1])  # male when the logit > 0
+
+
+def test_loss_styles_ours_and_authors(body):
+  key = jax.random.PRNGKey(0)
+  rotation, betas, gender = sampler.sample_parameters(key, 4)
+  jl = jl_lib.smpl_points(body.points, rotation, betas, gender)
+  batch = dict(jl=jl, pose=rotation, betas=betas, gender=gender)
+  logit = jnp.array([2.0, -1.0, 0.5, -3.0])
+  predictions = dict(betas=betas + 0.1, male_logit=logit,
+                     rotation=rotation)
+  ours = smplr.loss_terms(predictions, batch, body.points, with_smpl=True)
+  authors = smplr.loss_terms(predictions, batch, body.points, with_smpl=True,
+                             style='authors')
+  assert set(ours) == {'betas', 'gender', 'shape_reg', 'pose', 'smpl'}
+  assert set(authors) == {'betas', 'shape_reg', 'pose', 'smpl'}
+  np.testing.assert_allclose(ours['betas'], 0.1, rtol=1e-5)
+  # Theirs: one L1 over 10 betas (off by 0.1) and gender as a +-1 target.
+  sign = 2.0 * np.asarray(gender) - 1.0
+  expected = (10 * 0.1 + np.abs(np.asarray(logit) - sign)) / 11
+  np.testing.assert_allclose(authors['betas'], expected.mean(), rtol=1e-5)
+  shape = np.concatenate([np.asarray(betas) + 0.1,
+                          np.asarray(logit)[:, None]], axis=1)
+  np.testing.assert_allclose(authors['shape_reg'], np.abs(shape).mean(),
+                             rtol=1e-5)
+  # The SMPL term: true pose, betas off by 0.1 and the gender of the logit.
+  # Ours averages the 42 points (the root's error is 0); theirs adds the
+  # means over the 23 non-root joints and the 18 landmarks.
+  hard = (logit > 0).astype(jnp.int32)
+  error = np.abs(np.asarray(jl_lib.smpl_points(
+      body.points, rotation, betas + 0.1, hard)) - np.asarray(jl))
+  np.testing.assert_allclose(ours['smpl'], error.mean(), rtol=1e-5)
+  np.testing.assert_allclose(
+      authors['smpl'], error[:, 1:24].mean() + error[:, 24:].mean(),
+      rtol=1e-5)
+  assert authors['smpl'] > ours['smpl'] > 0.0
+  np.testing.assert_allclose(ours['pose'], 0.0)
+  with pytest.raises(ValueError, match="unknown SMPLR loss style 'paper'"):
+    smplr.loss_terms(predictions, batch, body.points, with_smpl=False,
+                     style='paper')

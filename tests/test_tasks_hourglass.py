@@ -1,7 +1,10 @@
 """The hourglass task (smplr_jax.tasks.hourglass): a tiny end-to-end run on a
 freshly built synthetic dataset, its checkpoint, launcher and picture."""
 
+import itertools
 import json
+import re
+import shutil
 import subprocess
 import sys
 
@@ -10,8 +13,9 @@ import numpy as np
 import pytest
 
 from experiments.hourglass.configs import cpu as cpu_config
+from helpers import garble_image_of_record
 from smplr_jax import augment
-from smplr_jax import checkpoints, datasets, train
+from smplr_jax import checkpoints, datasets, input_pipeline, train
 from smplr_jax.tasks import hourglass as hourglass_task
 
 
@@ -129,3 +133,26 @@ def test_draw_predictions_writes_a_picture(tiny_run):
   # 2 rows x 2 pairs of 64 px crops drawn at 4x (256 px cells).
   assert picture.shape == (2 * (256 + 14 + 4) + 4, 2 * (2 * 256 + 12), 3)
   assert picture.std() > 10  # not a blank canvas
+
+
+def test_corrupt_training_record_is_named_or_skipped(tiny_run, tmp_path,
+                                                    caplog):
+  config = tiny_run[0].copy_and_resolve_references()
+  shutil.copytree(config.data.data_dir, tmp_path / 'tfds')
+  config.data.data_dir = str(tmp_path / 'tfds')
+  config.data.build = False
+  path = next((tmp_path / 'tfds').rglob('*-train.array_record-*'))
+  garble_image_of_record(path, 5)
+  # 32 records, batches of 8: one epoch of 4 batches reads record 5.
+  epoch = lambda task: list(itertools.islice(task.train_batches(0, 8), 4))
+  with pytest.raises(input_pipeline.CorruptRecordError,
+                     match=rf'record 5 of {re.escape(str(path))} \(index 5 '
+                     r'of the source\): .*skip_corrupt_records=True'):
+    epoch(hourglass_task.HourglassTask(config))
+  config.data.skip_corrupt_records = True
+  with caplog.at_level('WARNING'):
+    batches = epoch(hourglass_task.HourglassTask(config))
+  assert f'Skipped a corrupt record (1 so far): record 5 of {path}' in (
+      caplog.text)
+  assert [len(b['image']) for b in batches] == [8] * 4
+  assert all(np.all(np.isfinite(b['image'])) for b in batches)

@@ -7,9 +7,8 @@ Prints, per evaluation noise model, the held-out errors (mm) of the DAE's
 input ("before") and of its output ("after").
 """
 
-from absl import app
-
 from experiments import launch
+from smplr_jax import cli
 from smplr_jax import metrics
 
 
@@ -32,4 +31,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

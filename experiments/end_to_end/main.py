@@ -8,9 +8,8 @@ Prints the test-split errors (mm) of the image network's JL, of SMPLR's
 input (after the DAE) and of the recovered body.
 """
 
-from absl import app
-
 from experiments import launch
+from smplr_jax import cli
 from smplr_jax import metrics
 
 
@@ -27,4 +26,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

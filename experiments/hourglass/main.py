@@ -8,9 +8,8 @@ Prints the test-split errors (mm) of the last stack's soft-argmax and writes
 `predictions.npz` in the workdir (input of the DAE's `paired` config).
 """
 
-from absl import app
-
 from experiments import launch
+from smplr_jax import cli
 from smplr_jax import metrics
 
 
@@ -24,4 +23,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

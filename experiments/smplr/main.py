@@ -4,9 +4,8 @@ r"""Trains one SMPLR experiment: a thin launcher around `train_and_evaluate`.
         --workdir=workdirs/psi [--config.num_steps=...]
 """
 
-from absl import app
-
 from experiments import launch
+from smplr_jax import cli
 from smplr_jax import metrics
 
 
@@ -22,4 +21,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

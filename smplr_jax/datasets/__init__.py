@@ -15,7 +15,9 @@ docstring gives its manual-directory layout. `PairedJLDataset` holds
 (predicted, true) JL pairs of a trained network for the DAE.
 """
 
+import difflib
 import os
+import pathlib
 
 import tensorflow_datasets as tfds
 
@@ -34,12 +36,39 @@ BUILDERS = {
 }
 
 
+def _check_config(name: str, config: str) -> None:
+  """Raises ValueError naming the valid configs when `config` is not one."""
+  known = [k.split(':')[0] for k in BUILDERS[name].builder_configs]
+  if config.split(':')[0] in known:
+    return
+  close = difflib.get_close_matches(config, known, n=3, cutoff=0.5)
+  hint = f'did you mean {" or ".join(close)}? ' if close else ''
+  custom = (' (or make a custom one: --train_size=N [--validation_size=N '
+            '--test_size=N --seed=N])' if name == 'smplr_synthetic' else '')
+  raise ValueError(f'{name} has no config {config!r}; {hint}valid: '
+                   f'{", ".join(known)}{custom}.')
+
+
+def _check_manual_dir(name: str, manual_dir: str | None) -> None:
+  """Raises MissingFilesError when a given manual folder does not exist."""
+  instructions = getattr(BUILDERS[name], 'MANUAL_DOWNLOAD_INSTRUCTIONS', None)
+  if manual_dir is None or not instructions or os.path.isdir(manual_dir):
+    return
+  what = instructions.split(' Layout:')[0]
+  raise MissingFilesError(
+      f'{name}: the manual directory {manual_dir} does not exist. '
+      f'{what[0].upper()}{what[1:]}')
+
+
 def build_dataset(name: str, data_dir: str | os.PathLike[str],
                   config: str | tfds.core.BuilderConfig | None = None,
                   manual_dir: str | os.PathLike[str] | None = None,
                   body_model_dir: str | os.PathLike[str] | None = None
                   ) -> tfds.core.DatasetBuilder:
   """Builds (downloads nothing, prepares) a dataset and returns its builder.
+
+  Folders TFDS makes on the way (`downloads/`, and on a failed build the
+  dataset's own) are removed when the build leaves them empty.
 
   Args:
     name: a key of `smplr_jax.BUILDERS`.
@@ -50,17 +79,43 @@ def build_dataset(name: str, data_dir: str | os.PathLike[str],
 
   Returns:
     The prepared builder (`builder.as_data_source()` reads it).
+
+  Raises:
+    ValueError: an unknown dataset or config (naming the valid ones).
+    MissingFilesError: the manual directory does not exist, or lacks files.
   """
   if name not in BUILDERS:
     raise ValueError(f'unknown dataset {name!r}; choose one of '
                      f'{sorted(BUILDERS)}.')
+  if isinstance(config, str):
+    _check_config(name, config)
+  if manual_dir is not None:
+    manual_dir = os.path.expanduser(os.fspath(manual_dir))
+  _check_manual_dir(name, manual_dir)
   builder = BUILDERS[name](
       data_dir=os.path.expanduser(os.fspath(data_dir)), config=config,
       body_model_dir=body_model_dir)
-  download_config = tfds.download.DownloadConfig(
-      manual_dir=None if manual_dir is None else os.path.expanduser(
-          os.fspath(manual_dir)))
-  builder.download_and_prepare(download_config=download_config)
+  download_config = tfds.download.DownloadConfig(manual_dir=manual_dir)
+  # builder.data_dir is DATA/name/config/version.
+  version_dir = pathlib.Path(builder.data_dir)
+  dataset_dir = next(p for p in version_dir.parents if p.name == builder.name)
+  data_root = dataset_dir.parent
+  folders = [data_root, data_root / 'downloads',
+             data_root / 'downloads' / 'extracted', dataset_dir,
+             dataset_dir / '.config', version_dir.parent, version_dir]
+  made = [f for f in folders if not f.exists()]
+  try:
+    builder.download_and_prepare(download_config=download_config)
+  except BaseException:
+    if dataset_dir in made:  # TFDS's note of the default config, nothing else
+      (dataset_dir / '.config' / 'metadata.json').unlink(missing_ok=True)
+    raise
+  finally:
+    for folder in sorted(made, key=lambda p: len(p.parts), reverse=True):
+      try:
+        folder.rmdir()  # only if empty
+      except OSError:
+        pass
   return builder
 
 

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 
 from absl import app, flags
 
+from smplr_jax import cli
 from smplr_jax import datasets
 from smplr_jax.datasets import smplr_synthetic
 
@@ -70,4 +71,4 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

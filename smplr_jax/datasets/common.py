@@ -189,7 +189,8 @@ def manual_dir_of(dl_manager) -> pathlib.Path:
   """The manual directory of a TFDS download manager, even when empty.
 
   `dl_manager.manual_dir` raises a generic error for a missing or empty
-  folder; we want to list the missing files instead, so read its path.
+  folder; we want to list the missing files of an existing one instead, so
+  read its path (a folder that does not exist is reported as such).
   """
   path = getattr(dl_manager, '_manual_dir', None)
   if not path:
@@ -197,7 +198,11 @@ def manual_dir_of(dl_manager) -> pathlib.Path:
         'No manual directory was given. Pass --manual_dir=PATH to '
         '`python -m smplr_jax.datasets.build` (or DownloadConfig(manual_dir='
         'PATH) to download_and_prepare).')
-  return pathlib.Path(os.fspath(path))
+  path = pathlib.Path(os.fspath(path))
+  if not path.is_dir():  # say so rather than list every file as missing
+    raise MissingFilesError(f'the manual directory {path} does not exist; '
+                            'pass the folder of the official release.')
+  return path
 
 
 def raise_if_missing(dataset: str, manual_dir: pathlib.Path,

@@ -59,7 +59,7 @@ class PairedJLDataset:
           f'paired JL file {path!r} not found; expected an .npz with arrays '
           "'pred_jl' and 'gt_jl' of shape [N, 42, 3] (metres), e.g. "
           "np.savez(path, pred_jl=predictions, gt_jl=ground_truth).")
-    with np.load(path) as data:
+    with np.load(path, allow_pickle=False) as data:  # data only, no code
       missing = {'pred_jl', 'gt_jl'} - set(data.files)
       if missing:
         raise ValueError(f'{path}: missing arrays {sorted(missing)} (has '

@@ -2,16 +2,18 @@
 
 Each module defines one `train.Task`: `smplr.SMPLRTask` (Psi and Omega),
 `dae.DAETask` (the denoising autoencoder), `hourglass.HourglassTask` (the
-image network) and `end_to_end.EndToEndTask` (the image network trained
-through the DAE, SMPLR and SMPL). They sit above the library (networks, data, the trainer);
-nothing below imports them. `make_task` picks one by `config.task`, for
-launchers and evaluation scripts.
+image network), `end_to_end.EndToEndTask` (the image network trained
+through the DAE, SMPLR and SMPL) and `adapter.AdapterTask` (another
+detector's keypoints -> JL). They sit above the library (networks, data,
+the trainer); nothing below imports them. `make_task` picks one by
+`config.task`, for launchers and evaluation scripts.
 """
 
 from __future__ import annotations
 
 import ml_collections
 
+from smplr_jax.tasks import adapter
 from smplr_jax.tasks import dae
 from smplr_jax.tasks import end_to_end
 from smplr_jax.tasks import hourglass
@@ -22,6 +24,7 @@ TASKS = {
     'dae': dae.DAETask,
     'hourglass': hourglass.HourglassTask,
     'end_to_end': end_to_end.EndToEndTask,
+    'adapter': adapter.AdapterTask,
 }
 
 

@@ -127,7 +127,8 @@ class EndToEndTask(hourglass_task.HourglassTask):
              'betas': batch['betas'], 'gender': batch['gender']}
     terms = smplr_lib.loss_terms(
         predictions, truth, self.body.points, with_smpl=True,
-        example_weights=batch['has_smpl'].astype(jnp.float32))
+        example_weights=batch['has_smpl'].astype(jnp.float32),
+        style=self.config.e2e.get('loss_style', 'ours'))
     weights = self.config.e2e.term_weights
     smplr_loss = sum(weights[k] * v for k, v in terms.items())
     metrics.update({f'loss_smplr_{k}': v for k, v in terms.items()})

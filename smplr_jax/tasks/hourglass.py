@@ -33,7 +33,7 @@ import tqdm
 from smplr_jax import camera, datasets, heatmaps, hourglass, input_pipeline
 from smplr_jax import metrics as metrics_lib
 from smplr_jax.datasets import smplr_synthetic
-from smplr_jax.parallel import DATA_AXIS
+from smplr_jax.parallel import DATA_AXIS, process_share
 
 PyTree = Any
 # What the loss and the evaluation read from a pipeline batch.
@@ -114,10 +114,15 @@ class HourglassTask:
 
   def train_batches(self, start_step: int,
                     batch_size: int) -> Iterator[dict[str, np.ndarray]]:
+    """This process' share of the global training batches of steps
+    start_step, ... (`parallel.process_share`)."""
+    process_index, process_count = process_share()
     batches = input_pipeline.make_iterator(
         self.sources['train'], self.augment, batch_size, self.config.seed,
         train=True, start_step=start_step,
-        num_threads=self.config.data.num_threads)
+        num_threads=self.config.data.num_threads,
+        process_index=process_index, process_count=process_count,
+        skip_corrupt=self.config.data.get('skip_corrupt_records', False))
     for batch in batches:
       yield {k: batch[k] for k in self.batch_keys}
 

@@ -4,9 +4,12 @@
 `smplr_jax.smplr.SMPLR` with the paper's losses, on bodies drawn on device by
 `smplr_jax.sampler` and corrupted by `smplr_jax.noise`: L1 on betas, a
 cross-entropy on gender, L1 on the rotation entries and, with
-`loss_weights.smpl`, L1 on the JL of the SMPL output. Runs initialise
-networks from trained workdirs (`init_from`). Evaluation gives the Table-1
-metrics on the seeded held-out set, from clean and from noisy JL.
+`loss_weights.smpl`, L1 on the JL of the SMPL output (`loss_style` 'ours'
+or the authors' form, see `smplr.loss_terms`). The input noise is
+`input_noise` (a `noise.NOISE_MODELS` kind: 'uniform' is ours, 'authors'
+their table) times `input_noise_scale`. Runs initialise networks from
+trained workdirs (`init_from`). Evaluation gives the Table-1 metrics on the
+seeded held-out set, from clean and from noisy JL.
 """
 
 from __future__ import annotations
@@ -48,8 +51,8 @@ class SMPLRTask:
         body_key, batch_size, num_betas=self.config.smplr.num_betas)
     jl = jl_lib.smpl_points(self.body.points, rotation, betas, gender)
     return dict(jl=jl, pose=rotation, betas=betas, gender=gender,
-                jl_in=noise.uniform_point_noise(
-                    noise_key, jl, self.config.input_noise_scale))
+                jl_in=noise.add_noise(noise_key, jl, input_noise(self.config),
+                                      self.config.input_noise_scale))
 
   def validation_batches(self) -> list[dict]:
     key = jax.random.PRNGKey(self.config.validation_seed)
@@ -79,7 +82,8 @@ class SMPLRTask:
     predictions, new_stats = smplr.apply(params, batch_stats, batch['jl_in'],
                                          self.body.template_lengths, train)
     terms = smplr_lib.loss_terms(predictions, batch, self.body.points,
-                                 with_smpl=bool(weights.smpl))
+                                 with_smpl=bool(weights.smpl),
+                                 style=self.config.get('loss_style', 'ours'))
     loss = sum(weights[k] * v for k, v in terms.items())
     metrics = {f'loss_{k}': v for k, v in terms.items()}
     return loss, (metrics, new_stats)
@@ -87,33 +91,53 @@ class SMPLRTask:
   # --- evaluation -----------------------------------------------------------
 
   def evaluate(self, variables: dict[str, PyTree]) -> dict[str, float]:
-    """Table-1 metrics on the held-out set, from clean and from noisy JL."""
+    """Table-1 metrics on the held-out set, from clean and from noisy JL
+    (the training noise kind, `input_noise`).
+
+    Rotation-matrix networks are evaluated twice: with the predicted
+    matrices projected onto SO(3) before SMPL ('clean/...', 'noisy/...')
+    and raw, as the authors feed them ('clean_raw/...', 'noisy_raw/...').
+    """
     test_set = sampler.make_test_set(self.body.gendered,
                                      size=self.config.test_set_size,
                                      seed=self.config.test_seed)
+    raw_too = ('pose' in self.config.smplr.parts and
+               self.config.smplr.rotation == 'rotmat')
     results = {}
-    for name, scale in (('clean', 0.0), ('noisy', 1.0)):
-      results.update({f'{name}/{k}': v for k, v in evaluate_on(
-          self.eval_smplr, self.body, variables, test_set,
-          noise_scale=scale, batch_size=self.config.eval_batch_size,
-          noise_seed=self.config.test_noise_seed).items()})
+    for project in (True, False) if raw_too else (True,):
+      for name, scale in (('clean', 0.0), ('noisy', 1.0)):
+        prefix = name if project else f'{name}_raw'
+        results.update({f'{prefix}/{k}': v for k, v in evaluate_on(
+            self.eval_smplr, self.body, variables, test_set,
+            noise_scale=scale, batch_size=self.config.eval_batch_size,
+            noise_seed=self.config.test_noise_seed,
+            noise_kind=input_noise(self.config),
+            project_rotations=project).items()})
     return results
+
+
+def input_noise(config: ml_collections.ConfigDict) -> str:
+  """The config's input-noise kind (`noise.NOISE_MODELS`; 'uniform' when
+  unset, as in runs made before the field existed)."""
+  return config.get('input_noise', 'uniform')
 
 
 def evaluate_on(smplr: smplr_lib.SMPLR, body: smplr_lib.GenderedModels,
                 variables: dict[str, PyTree], test_set: dict[str, np.ndarray],
-                noise_scale: float, batch_size: int,
-                noise_seed: int) -> dict[str, float]:
+                noise_scale: float, batch_size: int, noise_seed: int,
+                noise_kind: str = 'uniform',
+                project_rotations: bool = True) -> dict[str, float]:
   """Runs SMPLR on a test set and reduces `metrics.jl_metrics` over it.
 
   Args:
     smplr, body, variables: the networks (as in `pipeline.jl_to_body`).
     test_set: `sampler.make_test_set` output.
-    noise_scale: input noise, x the bounds of `noise.uniform_point_noise`
-      (0: clean input).
+    noise_scale: input noise, x the bounds of the noise model (0: clean).
     batch_size: evaluation batch size (a remainder is dropped).
     noise_seed: the noise of batch `start` is drawn from
       fold_in(PRNGKey(noise_seed), start).
+    noise_kind: a key of `noise.NOISE_MODELS`.
+    project_rotations: as in `pipeline.jl_to_body`.
 
   Returns:
     Table-1 metrics (mm, %).
@@ -121,9 +145,10 @@ def evaluate_on(smplr: smplr_lib.SMPLR, body: smplr_lib.GenderedModels,
 
   @jax.jit
   def batch_metrics(variables, batch, key):
-    jl_in = noise.uniform_point_noise(key, batch['jl'], noise_scale)
+    jl_in = noise.add_noise(key, batch['jl'], noise_kind, noise_scale)
     return pipeline.smplr_jl_metrics(smplr, body, variables, jl_in, batch,
-                                     smplr_lib.true_vertices(body, batch))
+                                     smplr_lib.true_vertices(body, batch),
+                                     project_rotations)
 
   key = jax.random.PRNGKey(noise_seed)
   whole = len(test_set['jl']) // batch_size * batch_size  # drop a remainder

@@ -33,6 +33,10 @@ def convert(src: str | pathlib.Path, dst: str | pathlib.Path) -> dict:
 
 
 def main(argv: list[str]) -> int:
+  """`convert_model SRC.pkl DST.npz`; returns the exit status."""
+  if len(argv) == 2 and argv[1] in ('-h', '--help', '-help'):
+    print(__doc__.strip())  # asked for: stdout, success
+    return 0
   if len(argv) != 3:
     print(__doc__.strip(), file=sys.stderr)
     return 2

@@ -44,6 +44,7 @@ def get_config():
       smplr_weight=1e-3,
       hourglass_weight=1.0,
       train_smplr=False, train_dae=False,
+      loss_style='ours',  # or 'authors' (smplr.loss_terms)
       term_weights=dict(pose=1.0, betas=1.0, gender=1.0, shape_reg=0.0,
                         smpl=1.0))
   return config

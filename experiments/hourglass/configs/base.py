@@ -52,6 +52,10 @@ def base_config(input_size: int, num_stacks: int, num_features: int,
   config.data.validation_split = 'validation'
   config.data.test_split = 'test'
   config.data.num_threads = 2
+  # A corrupt training record (bad image bytes, a wrong shape) stops the run
+  # with an error naming its file and index; True logs, counts and replaces
+  # it by the next readable record. Evaluation always stops.
+  config.data.skip_corrupt_records = False
 
   config.log_every = 50
   config.eval_batch_size = 16

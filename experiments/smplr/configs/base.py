@@ -25,7 +25,14 @@ from experiments import common_config
 def base_config() -> ml_collections.ConfigDict:
   config = common_config.training_config('smplr', num_steps=20_000,
                                          eval_every=2_000)
-  config.input_noise_scale = 1.0  # x the per-point bounds of smplr_jax.noise
+  # Input noise kind (smplr_jax.noise.NOISE_MODELS): 'uniform' is ours (hand-
+  # set bounds), 'authors' the authors' 123 bounds; times this scale.
+  config.input_noise = 'uniform'
+  config.input_noise_scale = 1.0
+  # 'ours' (gender cross-entropy, one SMPL L1 over the 42 points) or
+  # 'authors' (gender as a +-1 L1 target with betas, two SMPL L1 terms:
+  # 23 joints and 18 landmarks; use shape_reg=0.01 with it).
+  config.loss_style = 'ours'
 
   config.smplr = ml_collections.ConfigDict()
   config.smplr.parts = ('shape', 'pose')

@@ -1,0 +1,192 @@
+"""The refinement fit (smplr_jax.fit): Jacobians, recovery, priors, 2D."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from PIL import Image
+
+from experiments import demo
+from smplr_jax import fit
+from smplr_jax import inference
+from smplr_jax import rotations
+from smplr_jax import sampler
+from smplr_jax import smplr
+
+B = 4  # one compilation of the 3D and one of the 2D fit serve every test
+INTRINSICS = np.array([[1000.0, 0.0, 500.0], [0.0, 1000.0, 480.0],
+                       [0.0, 0.0, 1.0]])
+
+
+@pytest.fixture(scope='module')
+def body():
+  return smplr.GenderedModels.load()
+
+
+@pytest.fixture(scope='module')
+def bodies(body):
+  return sampler.make_test_set(body.gendered, size=B, seed=3)
+
+
+def _perturbed(bodies, angle=0.15, seed=0):
+  """A start off the truth: every joint turned by ~angle rad, betas off by
+  ~0.5, gender as a predictor's probability of male."""
+  keys = jax.random.split(jax.random.PRNGKey(seed))
+  turn = angle * jax.random.normal(keys[0], (B, 24, 3))
+  pose = bodies['pose'] @ rotations.axis_angle_to_matrix(turn)
+  betas = bodies['betas'] + 0.5 * jax.random.normal(keys[1], (B, 10))
+  return dict(pose=pose, betas=betas,
+              gender=np.where(bodies['gender'] == 1, 0.9, 0.2))
+
+
+def _errors_mm(out, jl):
+  points = np.concatenate([out['joints'], out['landmarks']], axis=1)
+  return np.linalg.norm(points - jl, axis=-1) * 1000
+
+
+def test_jacobians_match_autodiff(body, bodies):
+  model = jax.tree.map(lambda x: x[1],
+                       fit._select_bodies(body.points,
+                                          jnp.asarray(bodies['gender']), 10))
+  rot, betas = jnp.asarray(bodies['pose'][1]), jnp.asarray(bodies['betas'][1])
+  parents = body.points.parents
+
+  def points(params):
+    increment = params[:72].reshape(24, 3)
+    return fit._points_and_jacobian(
+        model, rot @ rotations.axis_angle_to_matrix(increment),
+        betas + params[72:], parents, False)[0]
+
+  _, jac = jax.jit(lambda: fit._points_and_jacobian(model, rot, betas,
+                                                    parents, True))()
+  auto = jax.jit(jax.jacfwd(points))(jnp.zeros(82))
+  np.testing.assert_allclose(jac, auto, atol=2e-6)
+  assert np.abs(auto).max() > 0.5  # not trivially zero
+  # The joint-limit prior: Euler angles as `rotations.matrix_to_euler` in
+  # each joint's order, and their rates.
+  turns = rotations.axis_angle_to_matrix(
+      jnp.asarray(np.random.RandomState(0).randn(24, 3) * 0.5, jnp.float32))
+  zero_limits = jnp.zeros((24, 3, 2))  # the excess is then the angles
+
+  def excess(increment):
+    return fit._euler_excess(turns @ rotations.axis_angle_to_matrix(
+        increment), zero_limits, False)[0]
+
+  angles, rates = jax.jit(lambda: fit._euler_excess(turns, zero_limits,
+                                                    True))()
+  for joint in (1, 4, 7, 13, 16, 20):
+    np.testing.assert_allclose(angles[joint - 1], rotations.matrix_to_euler(
+        turns[joint], sampler.JOINT_EULER_ORDERS[joint]), atol=1e-6)
+  auto = jax.jit(jax.jacfwd(excess))(jnp.zeros((24, 3)))  # [23, 3, 24, 3]
+  auto = auto[np.arange(23), :, np.arange(1, 24)]  # own joint's block
+  np.testing.assert_allclose(rates, auto, atol=1e-5)
+
+
+def test_refine_recovers_clean_bodies(body, bodies):
+  init = _perturbed(bodies)
+  out = fit.refine(bodies['jl'], init, body=body)
+  before = _errors_mm(fit._body_outputs(body.gendered, init['pose'],
+                                        init['betas'],
+                                        jnp.asarray(bodies['gender'])),
+                      bodies['jl'])
+  after = _errors_mm(out, bodies['jl'])
+  assert before.mean() > 30.0
+  assert after.mean() < 2.0 and after.max() < 10.0
+  # Stature; the other betas are seen less well by 42 points.
+  np.testing.assert_allclose(out['betas'][:, 0], bodies['betas'][:, 0],
+                             atol=0.05)
+  # The predictor's keys and conventions.
+  assert out['vertices'].shape == (B, 13718, 3)
+  np.testing.assert_allclose(out['joints'][:, 0], 0.0, atol=1e-6)
+  ids = np.asarray(body.gendered.landmark_vertex_ids)
+  np.testing.assert_allclose(out['landmarks'], out['vertices'][:, ids],
+                             atol=1e-6)
+  np.testing.assert_allclose(jnp.linalg.det(out['pose']), 1.0, atol=1e-4)
+  np.testing.assert_array_equal(out['gender'], init['gender'])
+  # fit_points' JL is the mesh's.
+  core = fit.fit_points(body.points, bodies['jl'], init['pose'],
+                        init['betas'], init['gender'])
+  np.testing.assert_allclose(core['jl'], np.concatenate(
+      [out['joints'], out['landmarks']], axis=1), atol=1e-5)
+  with pytest.raises(ValueError, match=r'jl must be \[B, 42, 3\]'):
+    fit.refine(bodies['jl'][:, :24], init, body=body)
+
+
+def test_priors_alone_keep_the_pose_within_limits(body, bodies):
+  """No visible point: betas go to the prior's mean, the pose stays at the
+  start except for a joint beyond its limits, which is pulled back."""
+  pose = np.array(bodies['pose'])
+  knee = 4  # left knee: flexion 0..135 degrees about x
+  pose[:, knee] = np.asarray(rotations.euler_to_matrix(
+      jnp.asarray([np.deg2rad(-30.0), 0.0, 0.0]), 'XZY'))
+  out = fit.fit_points(body.points, bodies['jl'], pose, bodies['betas'],
+                       bodies['gender'], visible=np.zeros((B, 42)))
+  np.testing.assert_allclose(out['betas'], 0.0, atol=1e-3)
+  others = np.arange(24) != knee
+  np.testing.assert_allclose(out['pose'][:, others], pose[:, others],
+                             atol=1e-3)
+  flexion = np.rad2deg(rotations.matrix_to_euler(out['pose'][:, knee],
+                                                 'XZY')[:, 0])
+  assert np.all(flexion > -2.0 - 1.0)  # the margin and a soft prior's slack
+
+
+def test_robust_weights_ignore_an_outlier(body, bodies):
+  target = np.array(bodies['jl'])
+  target[0, 20] += [0.3, -0.2, 0.25]  # a wrist 45 cm off
+  out = fit.refine(target, _perturbed(bodies, seed=1), body=body)
+  errors = _errors_mm(out, bodies['jl'])
+  assert errors[0, 20] < 25.0  # the true wrist, not the outlier
+  assert errors.mean() < 3.0
+  assert np.linalg.norm(np.concatenate(
+      [out['joints'], out['landmarks']], 1)[0, 20] - target[0, 20]) > 0.4
+
+
+def test_refine_2d_matches_keypoints_and_finds_the_root(body, bodies):
+  root = np.array([[0.2, -0.1, 4.0], [-0.3, 0.2, 5.5], [0.0, 0.0, 3.0],
+                   [0.4, 0.3, 6.0]])
+  camera = bodies['jl'] + root[:, None]
+  keypoints = camera[..., :2] / camera[..., 2:] * 1000.0 + [500.0, 480.0]
+  init = _perturbed(bodies, angle=0.1, seed=2)
+  out = fit.refine_2d(keypoints, init, body=body, intrinsics=INTRINSICS,
+                      root_depth=root[:, 2])
+  np.testing.assert_allclose(out['root_cam'], root, atol=0.01)
+  fitted = np.concatenate([out['joints'], out['landmarks']], 1) + \
+      np.asarray(out['root_cam'])[:, None]
+  pixels = fitted[..., :2] / fitted[..., 2:] * 1000.0 + [500.0, 480.0]
+  assert np.abs(pixels - keypoints).mean() < 0.5
+  before = _errors_mm(fit._body_outputs(body.gendered, init['pose'],
+                                        init['betas'],
+                                        jnp.asarray(bodies['gender'])),
+                      bodies['jl'])
+  # 2D alone leaves depth to the priors: 3D error still drops a lot.
+  assert _errors_mm(out, bodies['jl']).mean() < 0.5 * before.mean()
+  with pytest.raises(ValueError, match=r'keypoints must be \[B, 42, 2\]'):
+    fit.refine_2d(keypoints[..., :1], init, body=body,
+                  intrinsics=INTRINSICS, root_depth=root[:, 2])
+
+
+@pytest.mark.slow  # loads and compiles the image pipeline (~40 s)
+def test_pipeline_and_demo_refine(tmp_path):
+  if not (inference.SHIPPED_WEIGHTS / 'hourglass').exists():
+    pytest.skip('no shipped weights in third_party/weights')
+  predictor = inference.load_pipeline(refine=True)
+  size = predictor.input_size
+  crop = np.random.RandomState(0).randint(0, 256, (size, size, 3), np.uint8)
+  refined = predictor(crop)
+  predictor.refine = False
+  plain = predictor(crop)
+  np.testing.assert_array_equal(refined['jl'], plain['jl'])
+
+  def gap(out):  # the body's JL vs SMPLR's input
+    return np.abs(np.concatenate([out['joints'], out['landmarks']], 1) -
+                  out['jl']).mean()
+
+  assert gap(refined) < 0.5 * gap(plain)
+  photo = tmp_path / 'photo.png'
+  Image.fromarray(np.random.RandomState(1).randint(
+      0, 256, (200, 160, 3), np.uint8)).save(photo)
+  paths = demo.run(str(photo), '20,10,140,190', str(tmp_path / 'out'),
+                   refine=True)
+  assert json.loads(paths['json'].read_text())['refined'] is True
