@@ -44,3 +44,35 @@ def check_finite(array: Any, name: str, batched: bool = True) -> None:
     where = name
   raise ValueError(f'{where} holds NaN or Inf values; fix or drop them '
                    'before they reach the networks.')
+
+
+def as_rgb(image: Any, name: str = 'image') -> np.ndarray:
+  """An image as uint8 [H, W, 3]: grayscale is replicated, RGBA loses its
+  alpha, floats in [0, 1] are scaled.
+
+  Raises:
+    ValueError: not an image array (wrong rank or channels, NaN, empty).
+  """
+  image = np.asarray(image)
+  if image.ndim == 3 and image.shape[-1] == 1:
+    image = image[..., 0]
+  if image.ndim == 2:
+    image = np.repeat(image[..., None], 3, axis=-1)
+  if image.ndim != 3 or image.shape[-1] not in (3, 4):
+    raise ValueError(f'{name} must be [H, W], [H, W, 3] or [H, W, 4], got '
+                     f'shape {image.shape}.')
+  image = image[..., :3]
+  if min(image.shape[:2]) < 8:
+    raise ValueError(f'{name} is too small ({image.shape[1]} x '
+                     f'{image.shape[0]} pixels).')
+  if np.issubdtype(image.dtype, np.floating):
+    if not np.all(np.isfinite(image)):
+      raise ValueError(f'{name} contains NaN or Inf values.')
+    if image.min() < 0.0 or image.max() > 1.0:
+      raise ValueError(f'{name}: float images must lie in [0, 1], got '
+                       f'[{image.min():.3g}, {image.max():.3g}].')
+    image = np.round(image * 255.0)
+  elif image.dtype != np.uint8:
+    if image.min() < 0 or image.max() > 255:
+      raise ValueError(f'{name}: integer images must lie in [0, 255].')
+  return image.astype(np.uint8)

@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from smplr_jax import adapter as adapter_lib
-from smplr_jax import inference
+from smplr_jax import checks
 from smplr_jax import keypoints as kp_lib
 
 # The mediapipe release whose wheel ships the legacy pose solution's models.
@@ -80,12 +80,12 @@ def check_photo(image: Any) -> np.ndarray:
   """A photo as uint8 [H, W, 3] for the detector.
 
   Grayscale is replicated to RGB and RGBA loses its alpha
-  (`inference.as_rgb`), as for the crop predictor.
+  (`checks.as_rgb`), as for the crop predictor.
 
   Raises:
     ValueError: not an image, or smaller than `MIN_IMAGE_SIDE` pixels.
   """
-  image = inference.as_rgb(image)
+  image = checks.as_rgb(image)
   height, width = image.shape[:2]
   if min(height, width) < MIN_IMAGE_SIDE:
     raise ValueError(

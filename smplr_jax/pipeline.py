@@ -44,7 +44,8 @@ def jl_to_body(smplr: smplr_lib.SMPLR, body: smplr_lib.GenderedModels,
                variables: dict[str, PyTree], jl: jnp.ndarray,
                ground_truth: dict[str, jnp.ndarray] | None = None,
                with_mesh: bool = True,
-               project_rotations: bool = True) -> dict[str, jnp.ndarray]:
+               project_rotations: bool = True,
+               check_inputs: bool = False) -> dict[str, jnp.ndarray]:
   """SMPLR's networks on JL, then SMPL: the recovered body.
 
   Rotation-matrix outputs are projected onto SO(3) before SMPL (the
@@ -55,15 +56,16 @@ def jl_to_body(smplr: smplr_lib.SMPLR, body: smplr_lib.GenderedModels,
     smplr: the networks (inference mode is used).
     body: the body models.
     variables: {'params', 'batch_stats'} of `smplr`.
-    jl: [B, 42, 3] root-relative input JL (metres). Called with concrete
-      arrays (not under `jit`), they are checked first
-      (`jl.check_jl_values`: NaN/Inf, millimetres, root off the origin).
+    jl: [B, 42, 3] root-relative input JL (metres).
     ground_truth: pose [B, 24, 3, 3], betas, gender standing in for a part
       `smplr` does not predict (a Psi-only or Omega-only run); None when it
       predicts both.
     with_mesh: False stops before SMPL (a training loss that needs only the
       networks' raw outputs).
     project_rotations: project rotation-matrix outputs onto SO(3) (SVD).
+    check_inputs: check concrete JL from a caller first
+      (`jl.check_jl_values`: NaN/Inf, millimetres, root off the origin);
+      off inside the chain, whose JL an untrained network may make tiny.
 
   Returns:
     dict with predictions (the networks' raw outputs, `SMPLR.apply`), pose
@@ -72,7 +74,7 @@ def jl_to_body(smplr: smplr_lib.SMPLR, body: smplr_lib.GenderedModels,
     all root-relative metres: jl [B, 42, 3], joints [B, 24, 3], landmarks
     [B, 18, 3], vertices [B, V, 3].
   """
-  if not isinstance(jl, jax.core.Tracer):  # concrete JL from a caller
+  if check_inputs:
     jl_lib.check_jl_values(jl)
   predictions, _ = smplr.apply(variables['params'], variables['batch_stats'],
                                jl, body.template_lengths, False)

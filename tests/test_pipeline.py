@@ -55,7 +55,7 @@ def test_jl_to_body_shapes_and_consistency(body, batch):
       variables, jl)
   # Called from outside with concrete arrays, the JL are checked first.
   with pytest.raises(ValueError, match='millimetres'):
-    pipeline.jl_to_body(net, body, variables, jl * 1000)
+    pipeline.jl_to_body(net, body, variables, jl * 1000, check_inputs=True)
   num_vertices = body.gendered.num_vertices
   chex.assert_shape(out['pose'], (batch, 24, 3, 3))
   chex.assert_shape([out['betas'], out['male_prob'], out['gender']],

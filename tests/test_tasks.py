@@ -7,6 +7,7 @@ from experiments.dae.configs import structured as dae_config
 from experiments.end_to_end.configs import cpu as e2e_config
 from experiments.smplr.configs import psi as psi_config
 from smplr_jax import tasks
+from smplr_jax.tasks import adapter as adapter_task
 from smplr_jax.tasks import dae as dae_task
 from smplr_jax.tasks import end_to_end
 from smplr_jax.tasks import hourglass as hourglass_task
@@ -17,7 +18,8 @@ def test_every_config_family_names_a_known_task():
   assert tasks.TASKS == {'smplr': smplr_task.SMPLRTask,
                          'dae': dae_task.DAETask,
                          'hourglass': hourglass_task.HourglassTask,
-                         'end_to_end': end_to_end.EndToEndTask}
+                         'end_to_end': end_to_end.EndToEndTask,
+                         'adapter': adapter_task.AdapterTask}
   assert e2e_config.get_config().task == 'end_to_end'
   assert isinstance(tasks.make_task(psi_config.get_config()),
                     smplr_task.SMPLRTask)
@@ -26,6 +28,6 @@ def test_every_config_family_names_a_known_task():
 
 
 def test_unknown_task_is_reported():
-  with pytest.raises(ValueError, match="unknown task 'gan'; known: dae, "
-                     'end_to_end, hourglass, smplr'):
+  with pytest.raises(ValueError, match="unknown task 'gan'; known: "
+                     'adapter, dae, end_to_end, hourglass, smplr'):
     tasks.make_task(ml_collections.ConfigDict({'task': 'gan'}))

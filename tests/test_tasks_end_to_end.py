@@ -116,6 +116,7 @@ def _log(workdir):
       json.loads, (workdir / 'metrics.jsonl').read_text().splitlines())}
 
 
+@pytest.mark.slow  # 50-100 s; the SMPLR, DAE and hourglass tiny runs stay
 def test_tiny_run_lowers_the_error(setup):
   task, workdir, results = _run(setup, 2, 'learn')
   init_key, _ = train.run_keys(task.config.seed)
