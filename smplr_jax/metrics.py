@@ -135,8 +135,27 @@ def reduce_batches(arrays: Mapping[str, np.ndarray], batch_size: int,
   return {row: finalize(t) for row, t in totals.items()}
 
 
-def format_table(rows: Mapping[str, Mapping[str, float]]) -> str:
-  """Markdown table with the paper's Table 1 columns (mm; gender in %)."""
+def rows_by_prefix(results: Mapping[str, float]
+                   ) -> dict[str, dict[str, float]]:
+  """'<a>/<b>/<metric>' results -> {'<a> <b>': {metric: value}} table rows
+  (e.g. a DAE run's '<noise>/<before|after>/<metric>'); other keys are
+  left out."""
+  rows = {}
+  for key, value in results.items():
+    parts = key.split('/')
+    if len(parts) == 3:
+      rows.setdefault(f'{parts[0]} {parts[1]}', {})[parts[2]] = value
+  return rows
+
+
+def format_table(rows: Mapping[str, Mapping[str, float]],
+                 spread: Mapping[str, Mapping[str, float]] | None = None
+                 ) -> str:
+  """Markdown table with the paper's Table 1 columns (mm; gender in %).
+
+  `spread` (same layout as `rows`, e.g. standard deviations over seeds)
+  turns a cell into 'value ± spread' where it has a finite entry.
+  """
   columns = list(JOINT_GROUPS) + ['Jt', 'Lm', 'Bn']
   keys = list(JOINT_GROUPS) + ['mpjpe', 'landmarks', 'bones']
   for extra, title in (('pa_mpjpe', 'PA-Jt'), ('surface', 'Surface'),
@@ -147,7 +166,9 @@ def format_table(rows: Mapping[str, Mapping[str, float]]) -> str:
   lines = ['| model | ' + ' | '.join(columns) + ' |',
            '|---|' + '---|' * len(columns)]
   for name, row in rows.items():
+    plus = (spread or {}).get(name, {})
     cells = ['—' if k not in row or not np.isfinite(row[k]) else
-             f'{row[k]:.1f}' for k in keys]
+             f'{row[k]:.1f} ± {plus[k]:.1f}' if np.isfinite(plus.get(k, np.nan))
+             else f'{row[k]:.1f}' for k in keys]
     lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
   return '\n'.join(lines)

@@ -142,6 +142,18 @@ def make_optimizer(
   return tx
 
 
+def sampled_batches(sample_batch: Callable[[jax.Array, int], PyTree],
+                    seed: int, num_examples: int,
+                    batch_size: int) -> list[PyTree]:
+  """Fixed held-out batches of a task that samples on device: batch i is
+  `sample_batch(fold_in(PRNGKey(seed), i), batch_size)`, fetched to the host;
+  `num_examples // batch_size` of them (at least one)."""
+  key = jax.random.PRNGKey(seed)
+  sample = jax.jit(sample_batch, static_argnums=1)
+  return [jax.device_get(sample(jax.random.fold_in(key, i), batch_size))
+          for i in range(max(1, num_examples // batch_size))]
+
+
 def run_keys(seed: int) -> tuple[jax.Array, jax.Array]:
   """(init_key, data_key) of a run: its variables are
   `task.init_variables(init_key)`, its batches come from `data_key`."""

@@ -3,14 +3,19 @@
 import pathlib
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from experiments.dae.configs import structured as dae_config
+from experiments.smplr.configs import smplr as smplr_config
 from experiments.tools import draw_augmentations
 from smplr_jax import augment
 from smplr_jax import checkpoints
+from smplr_jax import dae
 from smplr_jax import jl as jl_lib
+from smplr_jax import smplr
 
 
 def write_pairs(path, n=40, **overrides):
@@ -97,3 +102,16 @@ def garble_image_of_record(path, index):
   for record in records:
     writer.write(record)
   writer.close()
+
+
+def write_untrained_smplr_and_dae(folder: pathlib.Path) -> None:
+  """Workdirs `folder/smplr` (6D SMPLR) and `folder/dae` (a small DAE) of
+  untrained networks, the stages an end-to-end run starts from."""
+  smplr_cfg = smplr_config.get_config()
+  smplr_cfg.smplr.rotation = '6d'
+  write_workdir(folder / 'smplr', smplr_cfg,
+                smplr.SMPLR(smplr_cfg.smplr).init(jax.random.PRNGKey(1)))
+  dae_cfg = dae_config.get_config()
+  dae_cfg.dae.encoder, dae_cfg.dae.decoder = (16, 12, 8), (12, 16)
+  write_workdir(folder / 'dae', dae_cfg, dae.make_dae(dae_cfg.dae).init(
+      {'params': jax.random.PRNGKey(2)}, jnp.zeros((1, 42, 3)), train=False))

@@ -19,7 +19,6 @@ import signal
 import subprocess
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
@@ -27,12 +26,10 @@ import test_tasks_dae
 import test_tasks_hourglass
 import test_tasks_smplr
 import train_worker
-from helpers import write_pairs, write_workdir
+from helpers import write_pairs, write_untrained_smplr_and_dae
 
-from experiments.dae.configs import structured as dae_config
 from experiments.end_to_end.configs import cpu as e2e_config
-from experiments.smplr.configs import smplr as smplr_config
-from smplr_jax import checkpoints, dae, parallel, smplr, tasks, train
+from smplr_jax import checkpoints, parallel, tasks, train
 from smplr_jax.tasks import hourglass as hourglass_task
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -242,14 +239,7 @@ def _hourglass(tmp_path):
 def _end_to_end(tmp_path):
   """The tiny end-to-end run of test_tasks_end_to_end: a fresh image
   network, untrained SMPLR and DAE workdirs."""
-  smplr_cfg = smplr_config.get_config()
-  smplr_cfg.smplr.rotation = '6d'
-  write_workdir(tmp_path / 'smplr', smplr_cfg,
-                smplr.SMPLR(smplr_cfg.smplr).init(jax.random.PRNGKey(1)))
-  dae_cfg = dae_config.get_config()
-  dae_cfg.dae.encoder, dae_cfg.dae.decoder = (16, 12, 8), (12, 16)
-  write_workdir(tmp_path / 'dae', dae_cfg, dae.make_dae(dae_cfg.dae).init(
-      {'params': jax.random.PRNGKey(2)}, jnp.zeros((1, 42, 3)), train=False))
+  write_untrained_smplr_and_dae(tmp_path)
   config = e2e_config.get_config()
   config.update({'input_size': 64, 'batch_size': 8, 'eval_batch_size': 8,
                  'learning_rate': 2e-3, 'final_learning_rate': 2e-3,

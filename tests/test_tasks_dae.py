@@ -24,6 +24,7 @@ def _tiny_config(**overrides):
   return config
 
 
+@pytest.mark.slow  # 25-35 s; DAE runs also train in test_faults
 def test_tiny_training_end_to_end(tmp_path):
   config = _tiny_config(eval_noises=('uniform', 'structured'))
   results = train.train_and_evaluate(config, tmp_path,

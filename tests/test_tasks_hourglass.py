@@ -100,6 +100,7 @@ def test_crop_size_must_match_input_size(tmp_path):
   assert not (tmp_path / 'tfds').exists()  # refused before building data
 
 
+@pytest.mark.slow  # 15-20 s; resuming is tested on every task in test_faults
 def test_launcher_resumes_finished_run(tiny_run):
   workdir = tiny_run[1]
   out = subprocess.run(

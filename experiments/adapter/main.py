@@ -13,21 +13,11 @@ from experiments import launch
 from smplr_jax import cli, metrics
 
 
-def result_rows(results: dict[str, float]) -> dict[str, dict]:
-  """'<clean|noisy>/<row>/<metric>' results -> table rows."""
-  rows = {}
-  for key, value in results.items():
-    parts = key.split('/')
-    if len(parts) == 3:
-      rows.setdefault(f'{parts[0]} {parts[1]}', {})[parts[2]] = value
-  return rows
-
-
 def main(argv):
   del argv
   results = launch.train_from_flags()
   print(f'\n{launch.WORKDIR.value}, held-out set, mm:')
-  print(metrics.format_table(result_rows(results)))
+  print(metrics.format_table(metrics.rows_by_prefix(results)))
 
 
 if __name__ == '__main__':

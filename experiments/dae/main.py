@@ -12,22 +12,12 @@ from smplr_jax import cli
 from smplr_jax import metrics
 
 
-def before_after_rows(results: dict[str, float]) -> dict[str, dict]:
-  """'<noise>/<before|after>/<metric>' results -> table rows."""
-  rows = {}
-  for key, value in results.items():
-    parts = key.split('/')
-    if len(parts) == 3:
-      rows.setdefault(f'{parts[0]} {parts[1]}', {})[parts[2]] = value
-  return rows
-
-
 def main(argv):
   del argv
   results = launch.train_from_flags()
   print(f'\n{launch.WORKDIR.value}, held-out set, DAE input (before) and '
         'output (after), mm:')
-  print(metrics.format_table(before_after_rows(results)))
+  print(metrics.format_table(metrics.rows_by_prefix(results)))
 
 
 if __name__ == '__main__':

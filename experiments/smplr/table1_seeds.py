@@ -67,29 +67,15 @@ def summarise(values: dict[str, dict[str, list[float]]]
 
 
 def format_table(summary) -> str:
-  """`metrics.format_table` with 'mean +- std' cells."""
-  means = {row: {k: s['mean'] for k, s in m.items()}
+  """`metrics.format_table` of the means, 'mean ± std' where there is a
+  spread; each row named with its number of seeds."""
+  names = {row: f'{row} (n={max(s["n"] for s in m.values())})'
            for row, m in summary.items()}
-  table = metrics.format_table(means).splitlines()
-  lines = table[:2]
-  for line, (row, m) in zip(table[2:], summary.items()):
-    cells = line.strip('|').split('|')
-    name, cells = cells[0].strip(), [c.strip() for c in cells[1:]]
-    columns = table[0].strip('|').split('|')[1:]
-    out = []
-    for title, cell in zip(columns, cells):
-      key = _COLUMN_KEYS.get(title.strip(), title.strip())
-      if key in m and np.isfinite(m[key]['std']):
-        cell = f'{m[key]["mean"]:.1f} ± {m[key]["std"]:.1f}'
-      out.append(cell)
-    n = max(s['n'] for s in m.values())
-    lines.append(f'| {name} (n={n}) | ' + ' | '.join(out) + ' |')
-  return '\n'.join(lines)
-
-
-_COLUMN_KEYS = {'Jt': 'mpjpe', 'Lm': 'landmarks', 'Bn': 'bones',
-                'PA-Jt': 'pa_mpjpe', 'Surface': 'surface',
-                'Gender %': 'gender_acc'}
+  means = {names[row]: {k: s['mean'] for k, s in m.items()}
+           for row, m in summary.items()}
+  stds = {names[row]: {k: s['std'] for k, s in m.items()}
+          for row, m in summary.items()}
+  return metrics.format_table(means, spread=stds)
 
 
 def main(argv):

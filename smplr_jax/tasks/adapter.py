@@ -35,6 +35,7 @@ from smplr_jax import dae as dae_lib
 from smplr_jax import keypoints as kp_lib
 from smplr_jax import metrics as metrics_lib
 from smplr_jax import smplr as smplr_lib
+from smplr_jax import train
 from smplr_jax.tasks import dae as dae_task
 
 PyTree = Any
@@ -139,11 +140,10 @@ class AdapterTask:
                         self.pairs)
 
   def validation_batches(self) -> list[dict]:
-    key = jax.random.PRNGKey(self.config.validation_seed)
-    size = self.config.eval_batch_size
-    sample = jax.jit(self.sample_batch, static_argnums=1)
-    return [jax.device_get(sample(jax.random.fold_in(key, i), size))
-            for i in range(max(1, self.config.validation_size // size))]
+    return train.sampled_batches(self.sample_batch,
+                                 self.config.validation_seed,
+                                 self.config.validation_size,
+                                 self.config.eval_batch_size)
 
   # --- training ---------------------------------------------------------------
 

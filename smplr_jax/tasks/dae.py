@@ -22,6 +22,7 @@ from smplr_jax import metrics as metrics_lib
 from smplr_jax import noise
 from smplr_jax import sampler
 from smplr_jax import smplr as smplr_lib
+from smplr_jax import train
 from smplr_jax.datasets import paired
 from smplr_jax.parallel import DATA_AXIS
 
@@ -113,11 +114,10 @@ class DAETask:
       size = self._eval_batch_size(len(held))
       return [dict(jl=held.gt_jl[i:i + size], jl_in=held.pred_jl[i:i + size])
               for i in range(0, len(held) - size + 1, size)]
-    key = jax.random.PRNGKey(self.config.validation_seed)
-    size = self.config.eval_batch_size
-    sample = jax.jit(self.sample_batch, static_argnums=1)
-    return [jax.device_get(sample(jax.random.fold_in(key, i), size))
-            for i in range(max(1, self.config.validation_size // size))]
+    return train.sampled_batches(self.sample_batch,
+                                 self.config.validation_seed,
+                                 self.config.validation_size,
+                                 self.config.eval_batch_size)
 
   # --- training ---------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from smplr_jax import noise
 from smplr_jax import pipeline
 from smplr_jax import sampler
 from smplr_jax import smplr as smplr_lib
+from smplr_jax import train
 from smplr_jax.parallel import DATA_AXIS
 
 PyTree = Any
@@ -56,11 +57,10 @@ class SMPLRTask:
                                       self.config.input_noise_scale))
 
   def validation_batches(self) -> list[dict]:
-    key = jax.random.PRNGKey(self.config.validation_seed)
-    size, batch = self.config.validation_size, self.config.eval_batch_size
-    sample = jax.jit(self.sample_batch, static_argnums=1)
-    return [jax.device_get(sample(jax.random.fold_in(key, i), batch))
-            for i in range(max(1, size // batch))]
+    return train.sampled_batches(self.sample_batch,
+                                 self.config.validation_seed,
+                                 self.config.validation_size,
+                                 self.config.eval_batch_size)
 
   # --- training -------------------------------------------------------------
 
