@@ -145,7 +145,9 @@ def test_corrupt_training_record_is_named_or_skipped(tiny_run, tmp_path,
   path = next((tmp_path / 'tfds').rglob('*-train.array_record-*'))
   garble_image_of_record(path, 5)
   # 32 records, batches of 8: one epoch of 4 batches reads record 5.
-  epoch = lambda task: list(itertools.islice(task.train_batches(0, 8), 4))
+  def epoch(task):
+    return list(itertools.islice(task.train_batches(0, 8), 4))
+
   with pytest.raises(input_pipeline.CorruptRecordError,
                      match=rf'record 5 of {re.escape(str(path))} \(index 5 '
                      r'of the source\): .*skip_corrupt_records=True'):
