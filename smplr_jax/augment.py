@@ -218,7 +218,10 @@ def project_to_crop(points: np.ndarray, focal: np.ndarray,
   """
   k = camera_matrix(focal, principal)
   x = points @ (pixels @ k).T
-  return x[:, :2] / x[:, 2:]
+  # Unannotated points are stored as 0 (depth 0): they project to 0, not NaN.
+  depth = x[:, 2:]
+  return np.divide(x[:, :2], depth, out=np.zeros_like(x[:, :2]),
+                   where=depth != 0)
 
 
 def _grid(crop_size: int, homography: np.ndarray):

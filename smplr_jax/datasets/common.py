@@ -63,20 +63,26 @@ def finish_decoded_record(example: dict[str, Any]) -> dict[str, np.ndarray]:
   if mask.ndim == 3:
     mask = mask[..., 0]
   example['mask'] = mask
-  for key in INT_KEYS:
-    example[key] = np.asarray(example[key], np.int32)
+  for key, value in example.items():
+    # The contract's int keys, and any builder extra stored as a scalar int.
+    if key in INT_KEYS or isinstance(value, (int, np.integer)):
+      example[key] = np.asarray(value, np.int32)
   return example
 
 
-def record_features(image_format: str = 'jpeg') -> RecordFeatures:
+def record_features(image_format: str = 'jpeg',
+                    extra_spec: Mapping[str, tuple] | None = None
+                    ) -> RecordFeatures:
   """TFDS features of a dataset record.
 
   Args:
     image_format: 'png' (lossless) or 'jpeg' for the stored image; masks are
       always PNG.
+    extra_spec: a builder's own keys beyond the contract, key -> (numpy
+      dtype, shape) like `RECORD_SPEC` (e.g. Human3.6M's 17 joints).
 
   Returns:
-    The `RecordFeatures` dict of the keys of `RECORD_SPEC`.
+    The `RecordFeatures` dict of the keys of `RECORD_SPEC` and `extra_spec`.
   """
   if image_format not in IMAGE_FORMATS:
     raise ValueError(f'image_format must be one of {IMAGE_FORMATS}, got '
@@ -87,7 +93,7 @@ def record_features(image_format: str = 'jpeg') -> RecordFeatures:
                                    encoding_format=image_format),
       'mask': tfds.features.Image(shape=(None, None, 1), encoding_format='png'),
   }
-  for key, (dtype, shape) in RECORD_SPEC.items():
+  for key, (dtype, shape) in {**RECORD_SPEC, **(extra_spec or {})}.items():
     if key in features:
       continue
     if shape:
@@ -116,19 +122,31 @@ def encode_image(image: np.ndarray, image_format: str = 'jpeg',
 
 
 def encode_record(record: Mapping[str, Any], image_format: str = 'jpeg',
-                  quality: int = 95, source: str = 'record') -> dict[str, Any]:
+                  quality: int = 95, source: str = 'record',
+                  extra_spec: Mapping[str, tuple] | None = None
+                  ) -> dict[str, Any]:
   """A contract record -> the values `record_features` encodes.
 
   Images become file objects of PNG/JPEG bytes (TFDS stores them as they are,
-  with no TensorFlow involved).
+  with no TensorFlow involved). `extra_spec` (as in `record_features`) names
+  the builder's own keys, which must be in `record` with that dtype and
+  shape.
   """
   check_record(record, source)
-  example = {k: np.asarray(record[k]) for k in RECORD_SPEC}
+  for key, (dtype, shape) in (extra_spec or {}).items():
+    value = np.asarray(record.get(key))
+    if key not in record or value.dtype != dtype or value.shape != shape:
+      raise ValueError(f'{source}: {key} must be {np.dtype(dtype).name} '
+                       f'{shape}, got {value.dtype} {value.shape}.')
+  example = {k: np.asarray(record[k]) for k in {**RECORD_SPEC,
+                                                **(extra_spec or {})}}
   example['image'] = io.BytesIO(
       encode_image(example['image'], image_format, quality))
   example['mask'] = io.BytesIO(encode_image(example['mask'], 'png'))
-  for key in INT_KEYS:
-    example[key] = int(example[key])
+  for key, value in example.items():
+    if key in INT_KEYS or (isinstance(value, np.ndarray) and value.ndim == 0
+                           and value.dtype.kind == 'i'):
+      example[key] = int(value)
   return example
 
 
@@ -153,6 +171,8 @@ class ArrayRecordBuilder(tfds.core.GeneratorBasedBuilder,
   """
   DESCRIPTION: ClassVar[str] = ''
   HOMEPAGE: ClassVar[str | None] = None
+  # A builder's own record keys beyond the contract (see `record_features`).
+  EXTRA_SPEC: ClassVar[dict[str, tuple]] = {}
 
   def __init__(self, *, body_model_dir: str | os.PathLike[str] | None = None,
                **kwargs):
@@ -169,7 +189,8 @@ class ArrayRecordBuilder(tfds.core.GeneratorBasedBuilder,
     return tfds.core.DatasetInfo(
         builder=self,
         description=self.DESCRIPTION,
-        features=record_features(self.builder_config.image_format),
+        features=record_features(self.builder_config.image_format,
+                                 self.EXTRA_SPEC),
         disable_shuffling=True,
         homepage=self.HOMEPAGE,
         metadata=tfds.core.MetadataDict(

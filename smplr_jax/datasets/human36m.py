@@ -33,10 +33,19 @@ distortion is ignored.
 
 Records:
   * jl_cam: 16 of the 24 SMPL joints from the 32 Human3.6M joints
-    (`H36M_TO_SMPL`: pelvis, hips, knees, ankles, spine2 <- Spine1, neck <-
-    Neck (thorax), head <- Head, shoulders, elbows, wrists), in metres;
+    (`H36M_TO_SMPL`: pelvis, hips, knees, ankles, spine2 <- spine (12),
+    neck <- thorax (13), head <- neck/nose (14, the height of SMPL's head
+    joint; 15 is the top of the head), shoulders, elbows, wrists), metres;
     jl_valid is 1 exactly there, landmarks are invalid (0) and unmapped
     points are 0. The root is the Human3.6M pelvis.
+  * h36m17_cam [17, 3]: the standard 17-joint Human3.6M skeleton of the
+    evaluation protocols (`H36M17_FROM_32`: pelvis, right hip/knee/ankle,
+    left hip/knee/ankle, spine, thorax, neck/nose, head, left
+    shoulder/elbow/wrist, right shoulder/elbow/wrist), camera frame, metres,
+    absolute. This is the skeleton Table 2's P1 and P2 are computed on.
+  * subject (9 for S9, ...) and action (index into `ACTIONS`, the 15
+    standard action names; -1 if the sequence name matches none), for
+    per-subject and per-action tables.
   * no SMPL parameters (has_smpl = 0, pose and betas 0, gender -1) and no
     mask (has_mask = 0).
   * image: the full frame as JPEG (config `image_format`), optionally
@@ -80,7 +89,8 @@ CAMERAS = {
 
 # SMPL joint name -> Human3.6M joint index (32-joint skeleton of the release:
 # 0 hip centre, 1-3 right hip/knee/ankle, 6-8 left hip/knee/ankle, 12 Spine1,
-# 13 Neck (thorax), 14 Head, 17-19 left shoulder/elbow/wrist, 25-27 right).
+# 13 thorax, 14 neck/nose, 15 head top, 17-19 left shoulder/elbow/wrist,
+# 25-27 right).
 H36M_TO_SMPL = {
     'pelvis': 0, 'right_hip': 1, 'right_knee': 2, 'right_ankle': 3,
     'left_hip': 6, 'left_knee': 7, 'left_ankle': 8, 'spine2': 12,
@@ -90,6 +100,18 @@ H36M_TO_SMPL = {
 }
 SMPL_INDICES = np.array([jl_lib.JOINT_NAMES.index(n) for n in H36M_TO_SMPL])
 H36M_INDICES = np.array(list(H36M_TO_SMPL.values()))
+
+# The standard 17 of the 32 joints (Martinez et al. 2017 and most later
+# works): pelvis 0, right hip 1, knee 2, ankle 3, left hip 6, knee 7,
+# ankle 8, spine 12, thorax 13, neck/nose 14, head 15, left shoulder 17,
+# elbow 18, wrist 19, right shoulder 25, elbow 26, wrist 27 (the order of
+# `smplr_jax.keypoints.H36M17`).
+H36M17_FROM_32 = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)
+
+# The 15 actions of the protocols' per-action tables.
+ACTIONS = ('Directions', 'Discussion', 'Eating', 'Greeting', 'Phoning',
+           'Photo', 'Posing', 'Purchases', 'Sitting', 'SittingDown',
+           'Smoking', 'Waiting', 'WalkDog', 'Walking', 'WalkTogether')
 
 # Pose-file and video spellings that differ in the release.
 _ALIASES = (('TakingPhoto', 'Photo'), ('WalkingDog', 'WalkDog'))
@@ -195,6 +217,16 @@ def read_cameras(manual_dir: pathlib.Path) -> dict[str, tuple]:
   return cameras
 
 
+def action_index(name: str) -> int:
+  """`ACTIONS` index of a sequence name `<action>[ <k>].<camera>` (the
+  release's alternative spellings `TakingPhoto` and `WalkingDog` included),
+  -1 if it is none of them."""
+  action = re.sub(r'[\s_\d]+$', '', name.split('.')[0])
+  action = {'TakingPhoto': 'Photo', 'WalkingDog': 'WalkDog'}.get(action,
+                                                                 action)
+  return ACTIONS.index(action) if action in ACTIONS else -1
+
+
 def joints_to_jl(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   """Human3.6M joints [N, 32, 3] -> (jl_cam [N, 42, 3], jl_valid [42])."""
   jl_cam = np.zeros((joints.shape[0], jl_lib.NUM_POINTS, 3), np.float32)
@@ -205,10 +237,19 @@ def joints_to_jl(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class Human36m(common.ArrayRecordBuilder):
-  """Human3.6M frames with 16 camera-frame SMPL joints."""
+  """Human3.6M frames with 16 camera-frame SMPL joints and the 17-joint
+  evaluation skeleton."""
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES: ClassVar[dict[str, str]] = {'1.0.0': 'Initial release.'}
+  VERSION = tfds.core.Version('1.1.0')
+  RELEASE_NOTES: ClassVar[dict[str, str]] = {
+      '1.0.0': 'Initial release.',
+      '1.1.0': 'h36m17_cam (the 17-joint evaluation skeleton), subject and '
+               'action.'}
+  EXTRA_SPEC: ClassVar[dict[str, tuple]] = {
+      'h36m17_cam': (np.float32, (len(H36M17_FROM_32), 3)),
+      'subject': (np.int32, ()),
+      'action': (np.int32, ()),
+  }
   MANUAL_DOWNLOAD_INSTRUCTIONS = (
       'Download Human3.6M (http://vision.imar.ro/human3.6m/, licence '
       'required): for each of S1, S5, S6, S7, S8, S9, S11 the Videos and '
@@ -247,9 +288,11 @@ class Human36m(common.ArrayRecordBuilder):
     for subject, name, pose_file, video in sequences:
       for t, record in sequence_records(pose_file, video, cameras, stride,
                                         config.max_side):
+        record.update(subject=np.int32(subject[1:]),
+                      action=np.int32(action_index(name)))
         yield f'{subject}/{name}/{t:06d}', common.encode_record(
             record, config.image_format, config.jpeg_quality,
-            source=f'{video} frame {t}')
+            source=f'{video} frame {t}', extra_spec=self.EXTRA_SPEC)
 
 
 def sequence_records(pose_file: pathlib.Path, video: pathlib.Path,
@@ -280,4 +323,5 @@ def sequence_records(pose_file: pathlib.Path, video: pathlib.Path,
         'principal': np.asarray(c, np.float32),
         'pose': np.zeros((jl_lib.NUM_JOINTS, 3), np.float32),
         'betas': np.zeros(records.NUM_BETAS, np.float32),
-        'gender': np.int32(-1), 'has_smpl': np.int32(0)}
+        'gender': np.int32(-1), 'has_smpl': np.int32(0),
+        'h36m17_cam': joints[t, list(H36M17_FROM_32)]}
