@@ -22,9 +22,7 @@ import pathlib
 
 from absl import flags
 
-from smplr_jax import cli
-from smplr_jax import inference
-from smplr_jax import protocols
+from smplr_jax import cli, inference, protocols
 
 _DATASET = flags.DEFINE_enum('dataset', None, list(protocols.PROTOCOLS),
                              'Which protocol (and builder).')

@@ -47,10 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 import tqdm
 
-from smplr_jax import augment
-from smplr_jax import keypoints
-from smplr_jax import metrics
-from smplr_jax import rotations
+from smplr_jax import augment, keypoints, metrics, rotations
 from smplr_jax import smplr as smplr_lib
 from smplr_jax.datasets import human36m
 
@@ -146,7 +143,7 @@ def evaluate_human36m(predictor, source, *, batch_size: int = 16,
     ({'S9': ...}).
   """
   model = predictor.body.gendered
-  errors_fn = jax.jit(lambda p, t: h36m17_errors(p, t))
+  errors_fn = jax.jit(h36m17_errors)
   per_example = {'p1': [], 'p2': []}
   actions, subjects = [], []
   for _, records in _batches(source, batch_size, max_examples, progress,
@@ -160,8 +157,8 @@ def evaluate_human36m(predictor, source, *, batch_size: int = 16,
     truth = np.stack([np.asarray(r['h36m17_cam'], np.float32)
                       for r in records])
     errors = jax.device_get(errors_fn(pred, truth))
-    for key in per_example:
-      per_example[key].append(np.asarray(errors[key]))
+    for key, chunks in per_example.items():
+      chunks.append(np.asarray(errors[key]))
     actions += [int(r['action']) for r in records]
     subjects += [int(r['subject']) for r in records]
   p1 = np.concatenate(per_example['p1']) * 1000.0
@@ -216,12 +213,13 @@ def evaluate_surreal(predictor, source, *, batch_size: int = 16,
                        '(has_smpl 0 or gender -1); the surface protocol '
                        'needs it.')
     out = _predict(predictor, records, batch_size)
-    stack = lambda key: np.stack([np.asarray(r[key]) for r in records])
-    jl_cam = stack('jl_cam')
+    stack = {key: np.stack([np.asarray(r[key]) for r in records])
+             for key in ('jl_cam', 'pose', 'betas', 'gender')}
+    jl_cam = stack['jl_cam']
     per_sample = errors_fn(
         {k: jnp.asarray(out[k]) for k in ('joints', 'landmarks', 'vertices',
                                           'gender')},
-        stack('pose'), stack('betas'), stack('gender'),
+        stack['pose'], stack['betas'], stack['gender'],
         jl_cam - jl_cam[:, :1])
     totals = metrics.accumulate(totals, per_sample)
     count += len(records)

@@ -10,15 +10,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
+from test_datasets import h36m_joints, write_h36m_sequence, write_surreal_clip
 
 from smplr_jax import datasets as datasets_lib
-from smplr_jax import inference
-from smplr_jax import keypoints
-from smplr_jax import protocols
-from smplr_jax import rotations
+from smplr_jax import inference, keypoints, protocols, rotations
 from smplr_jax import smplr as smplr_lib
 from smplr_jax.datasets import common, human36m, surreal
-from test_datasets import h36m_joints, write_h36m_sequence, write_surreal_clip
 
 
 def test_h36m17_errors_are_p1_and_p2():
