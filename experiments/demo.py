@@ -1,7 +1,8 @@
 r"""Demo: a photo and a person box -> a body mesh (.obj, .png, .json).
 
     python -m experiments.demo --image=PHOTO --box=x0,y0,x1,y1 --output=DIR \
-        [--focal=PIXELS] [--weights=FOLDER] [--no_dae] [--refine]
+        [--focal=PIXELS] [--weights=FOLDER] [--no_dae] [--refine] \
+        [--flip_test]
     python -m experiments.demo --front_end=blazepose --image=PHOTO \
         --output=DIR                        # no box: BlazePose finds the person
 
@@ -21,6 +22,8 @@ third_party/weights unless --weights), and writes to --output:
 
 --refine fits the body to the JL that SMPLR saw by a short batched
 Levenberg-Marquardt fit (`smplr_jax.fit.refine`) before writing.
+--flip_test averages the image network's reading of the crop and of the
+mirrored crop.
 
 With --front_end=blazepose (needs `pip install -e ".[detector]"`) the
 photo goes whole to mediapipe's BlazePose, whose landmarks an adapter turns
@@ -60,6 +63,8 @@ _FRONT_END = flags.DEFINE_enum(
     'to mediapipe BlazePose (no box).')
 _REFINE = flags.DEFINE_bool('refine', False, 'Refine the body to the JL '
                             'SMPLR saw by a short fit (smplr_jax.fit).')
+_FLIP = flags.DEFINE_bool('flip_test', False, 'Average the image network '
+                          'over the crop and the mirrored crop.')
 _MAX_SIDE = 800  # the overlay picture's longer side (pixels)
 
 
@@ -96,7 +101,8 @@ def write_obj(path: pathlib.Path, vertices: np.ndarray,
 
 
 def run(image_path, box_text, output, focal=None, weights=None,
-        use_dae=True, front_end='crop', refine=False) -> dict:
+        use_dae=True, front_end='crop', refine=False,
+        flip_test=False) -> dict:
   """The demo as a function; returns the paths it wrote."""
   if front_end == 'blazepose' and box_text:
     raise ValueError('--box is not used with --front_end=blazepose: the '
@@ -107,7 +113,8 @@ def run(image_path, box_text, output, focal=None, weights=None,
     raise ValueError('no output folder: pass --output=DIR.')
   try:
     predictor = inference.load_pipeline(weights, use_dae=use_dae,
-                                        front_end=front_end, refine=refine)
+                                        front_end=front_end, refine=refine,
+                                        flip_test=flip_test)
   except ImportError as e:  # the detector extra is not installed
     raise ValueError(str(e)) from e
   if box is None:  # raises detector.NoPersonError, a ValueError
@@ -159,7 +166,7 @@ def main(argv):
   # A ValueError (bad photo, box, focal, weights) is one line (`cli.run`).
   paths = run(_IMAGE.value, _BOX.value, _OUTPUT.value, _FOCAL.value,
               _WEIGHTS.value, not _NO_DAE.value, _FRONT_END.value,
-              _REFINE.value)
+              _REFINE.value, _FLIP.value)
   for path in paths.values():
     print(f'wrote {path}')
 

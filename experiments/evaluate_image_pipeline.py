@@ -35,6 +35,8 @@ _HOURGLASS = flags.DEFINE_string('hourglass', None, 'Image-network run.')
 _DATA = flags.DEFINE_string('data_config', 'n32768_v512_t1024_s0',
                             'smplr_synthetic builder config.')
 _SPLIT = flags.DEFINE_string('split', 'test', 'Split to evaluate.')
+_FLIP = flags.DEFINE_bool('flip_test', False,
+                          'Average with the mirrored crops.')
 
 
 def main(argv):
@@ -63,7 +65,8 @@ def main(argv):
         hourglass=predictor.stages.hourglass, smplr=predictor.stages.smplr,
         dae=None, cube_size=predictor.stages.cube_size)
     results, _ = end_to_end.evaluate_chain(task, nested, _SPLIT.value,
-                                           stages, predictor.body)
+                                           stages, predictor.body,
+                                           flip_test=_FLIP.value)
     table = {}
     for key, value in results.items():
       if '/' in key:

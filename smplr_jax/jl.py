@@ -66,6 +66,16 @@ LEFT_RIGHT_PERMUTATION = (
     # toe tips, hand tip L<->R, biceps L<->R, triceps L<->R, face.
     25, 24, 26, 28, 27, 30, 29, 32, 31, 34, 33, 40, 38, 39, 36, 37, 35, 41)
 
+
+
+def mirror_points(points: jnp.ndarray) -> jnp.ndarray:
+  """[..., 42, 3] camera-frame JL of a body seen in a mirror (x -> -x),
+  relabelled left <-> right: the JL of the horizontally flipped image."""
+  points = jnp.asarray(points)
+  return jnp.take(points, jnp.asarray(LEFT_RIGHT_PERMUTATION), axis=-2) * (
+      jnp.asarray([-1.0, 1.0, 1.0], points.dtype))
+
+
 # Squared length (m^2) under which a bone counts as zero length (1 micron).
 _TINY_SQUARED_LENGTH = 1e-12
 

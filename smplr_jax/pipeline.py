@@ -169,7 +169,8 @@ def volume_to_body(stages: Stages, variables: dict[str, PyTree],
 def image_to_body(stages: Stages, variables: dict[str, PyTree],
                   body: smplr_lib.GenderedModels, images: jnp.ndarray,
                   root_cam: jnp.ndarray | None = None,
-                  zoom: jnp.ndarray | float = 1.0) -> dict[str, jnp.ndarray]:
+                  zoom: jnp.ndarray | float = 1.0,
+                  flip_test: bool = False) -> dict[str, jnp.ndarray]:
   """Root-centred crops -> body: the whole pipeline in inference mode.
 
   Args:
@@ -178,15 +179,35 @@ def image_to_body(stages: Stages, variables: dict[str, PyTree],
     images: [B, S, S, 3] float crops in [0, 1] (the paper's root-centred
       crop, `augment.process_example(..., train=False)`).
     root_cam, zoom: as in `volume_to_body`.
+    flip_test: also run the image network on the mirrored crops and average
+      the two JL (the mirrored crop is the crop of the mirrored scene, whose
+      root is (-x, y, z): its JL, converted with that root, mirrored back
+      and relabelled, `jl.mirror_points`). Twice the image network's cost.
 
   Returns:
     `volume_to_body`'s dict: jl_image, jl_input, pose [B, 24, 3, 3], betas,
     gender, male_prob, and the SMPL output jl, joints, landmarks, vertices
     (root-relative camera-frame metres).
   """
-  outputs = stages.hourglass.apply(variables['hourglass'], images,
-                                   train=False)
-  return volume_to_body(stages, variables, body, outputs[-1], root_cam, zoom)
+  if not flip_test:
+    outputs = stages.hourglass.apply(variables['hourglass'], images,
+                                     train=False)
+    return volume_to_body(stages, variables, body, outputs[-1], root_cam,
+                          zoom)
+  count = images.shape[0]
+  both = jnp.concatenate([images, images[:, :, ::-1]], axis=0)
+  logits = stages.hourglass.apply(variables['hourglass'], both,
+                                  train=False)[-1]
+  jl_cube = heatmaps.predict_jl(logits, stages.cube_size)
+  mirror = jnp.asarray([-1.0, 1.0, 1.0])
+  roots = None if root_cam is None else jnp.concatenate(
+      [root_cam, root_cam * mirror], axis=0)
+  zooms = jnp.concatenate([jnp.broadcast_to(jnp.asarray(zoom), (count,))] * 2)
+  jl_both = camera.cube_to_root_relative(jl_cube, roots, zooms)
+  jl_image = 0.5 * (jl_both[:count] +
+                    jl_lib.mirror_points(jl_both[count:]))
+  out = denoise_and_recover(stages, variables, body, jl_image)
+  return dict(out, jl_image=jl_image)
 
 
 def smplr_jl_metrics(smplr: smplr_lib.SMPLR, body: smplr_lib.GenderedModels,

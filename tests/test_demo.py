@@ -55,6 +55,28 @@ def test_predictor_outputs(predictor, render):
     predictor(np.stack([crop, crop]), [[0.0, 0.0, 3.0], [np.nan, 0.0, 3.0]])
 
 
+def test_flip_test_averages_the_mirrored_reading(render):
+  """With flip_test the image network's JL are mirror-equivariant: the
+  mirrored crop (root mirrored) gives the mirrored, relabelled JL; and
+  they are the mean of the plain and mirrored readings."""
+  flip = inference.load_pipeline(flip_test=True)
+  plain = inference.load_pipeline()
+  config = augment.augment_config()
+  config.crop_size = flip.input_size
+  example = augment.process_example(render, config, train=False)
+  crops = np.stack([example['image'], example['image'][:, ::-1]])
+  root = np.asarray(example['jl_cam'][0])
+  roots = np.stack([root, root * [-1.0, 1.0, 1.0]])
+  out = flip(crops, roots)['jl_image']
+  np.testing.assert_allclose(out[1], augment.mirror_points(out[0]),
+                             atol=1e-5)
+  single = plain(crops, roots)['jl_image']
+  np.testing.assert_allclose(
+      out[0], 0.5 * (single[0] + augment.mirror_points(single[1])),
+      atol=1e-5)
+  assert np.abs(out[0] - single[0]).mean() > 1e-3  # a different reading
+
+
 def test_crop_person_matches_the_training_crop(render):
   """With the true root and focal, crop_person's crop is the training crop;
   from a box it is centred on the box."""

@@ -157,7 +157,8 @@ def _split_variables(variables):
 def evaluate_chain(task: hourglass_task.HourglassTask,
                    variables: dict[str, PyTree], role: str = 'test',
                    stages: pipeline.Stages | None = None,
-                   body: smplr_lib.GenderedModels | None = None):
+                   body: smplr_lib.GenderedModels | None = None,
+                   flip_test: bool = False):
   """Image -> body errors on a split, through `pipeline.image_to_body`.
 
   Args:
@@ -166,6 +167,7 @@ def evaluate_chain(task: hourglass_task.HourglassTask,
       stages 'hourglass', 'smplr' and optionally 'dae'.
     role: the split.
     stages, body: default the task's.
+    flip_test: average with the mirrored crops (`pipeline.image_to_body`).
 
   Returns:
     (metrics, predictions): metrics 'image/<col>', 'input/<col>' (with a
@@ -180,7 +182,8 @@ def evaluate_chain(task: hourglass_task.HourglassTask,
   @jax.jit
   def run(batch):
     root = batch['jl_cam'][:, 0]
-    out = pipeline.image_to_body(stages, split, body, batch['image'], root)
+    out = pipeline.image_to_body(stages, split, body, batch['image'], root,
+                                 flip_test=flip_test)
     truth = batch['jl_cam'] - root[:, None]
     pose = rotations.axis_angle_to_matrix(batch['pose'])
     gt = {'pose': pose, 'betas': batch['betas'], 'gender': batch['gender']}
