@@ -55,12 +55,12 @@ def test_predictor_outputs(predictor, render):
     predictor(np.stack([crop, crop]), [[0.0, 0.0, 3.0], [np.nan, 0.0, 3.0]])
 
 
-def test_flip_test_averages_the_mirrored_reading(render):
+def test_flip_test_averages_the_mirrored_reading(predictor, render):
   """With flip_test the image network's JL are mirror-equivariant: the
   mirrored crop (root mirrored) gives the mirrored, relabelled JL; and
   they are the mean of the plain and mirrored readings."""
   flip = inference.load_pipeline(flip_test=True)
-  plain = inference.load_pipeline()
+  plain = predictor  # compiled for 2 crops with roots already
   config = augment.augment_config()
   config.crop_size = flip.input_size
   example = augment.process_example(render, config, train=False)

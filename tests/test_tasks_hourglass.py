@@ -121,6 +121,7 @@ def test_launcher_resumes_finished_run(tiny_run):
   assert 'cube-frame error of the 41 points' in out.stdout
 
 
+@pytest.mark.slow  # a picture of the tiny run's predictions
 def test_draw_predictions_writes_a_picture(tiny_run):
   workdir = tiny_run[1]
   output = workdir.parent / 'predictions.png'

@@ -102,6 +102,7 @@ def test_authors_noise_and_losses_from_the_config(body):
   np.testing.assert_allclose(loss, expected, rtol=1e-5)
 
 
+@pytest.mark.slow  # the evaluation itself is tested above; this, its CLI
 def test_evaluate_cli(trained_workdir, tmp_path):
   workdir, results, _ = trained_workdir
   out = subprocess.run(
