@@ -83,6 +83,7 @@ def test_rotation_matrices_are_evaluated_raw_and_projected(trained_workdir):
       assert np.isfinite(results[f'{variant}_raw/{metric}'])
 
 
+@pytest.mark.slow  # the losses and the noise are tested in test_smplr, test_noise
 def test_authors_noise_and_losses_from_the_config(body):
   config = _tiny_config(input_noise='authors', loss_style='authors')
   config.loss_weights.update(shape_reg=0.01, smpl=1.0)
