@@ -68,14 +68,11 @@ def main(argv):
                       _SPLIT.value)
   predictor = inference.load_pipeline(_WEIGHTS.value,
                                       use_dae=not _NO_DAE.value)
-  evaluate = {'human36m': protocols.evaluate_human36m,
-              'surreal': protocols.evaluate_surreal}[_DATASET.value]
+  evaluate, format_results = protocols.PROTOCOLS[_DATASET.value]
   results = evaluate(predictor, source, batch_size=_BATCH.value,
                      max_examples=_MAX.value)
-  fmt = {'human36m': protocols.format_human36m,
-         'surreal': protocols.format_surreal}[_DATASET.value]
   print(f'{_DATASET.value} {_SPLIT.value}, mm:')
-  print(fmt(results))
+  print(format_results(results))
   if _JSON_OUT.value:
     pathlib.Path(_JSON_OUT.value).write_text(json.dumps(results, indent=2))
 

@@ -139,6 +139,14 @@ def denoise_and_recover(stages: Stages, variables: dict[str, PyTree],
   return dict(out, jl_input=jl_input)
 
 
+def _volume_jl(stages: Stages, volume_logits: jnp.ndarray,
+               root_cam: jnp.ndarray | None,
+               zoom: jnp.ndarray | float) -> jnp.ndarray:
+  """Logit volumes -> the image network's root-relative camera-frame JL."""
+  jl_cube = heatmaps.predict_jl(volume_logits, stages.cube_size)
+  return camera.cube_to_root_relative(jl_cube, root_cam, zoom)
+
+
 def volume_to_body(stages: Stages, variables: dict[str, PyTree],
                    body: smplr_lib.GenderedModels, volume_logits: jnp.ndarray,
                    root_cam: jnp.ndarray | None = None,
@@ -159,8 +167,7 @@ def volume_to_body(stages: Stages, variables: dict[str, PyTree],
     `denoise_and_recover`'s dict plus jl_image [B, 42, 3] (the image
     network's root-relative camera-frame JL).
   """
-  jl_cube = heatmaps.predict_jl(volume_logits, stages.cube_size)
-  jl_image = camera.cube_to_root_relative(jl_cube, root_cam, zoom)
+  jl_image = _volume_jl(stages, volume_logits, root_cam, zoom)
   out = denoise_and_recover(stages, variables, body, jl_image, ground_truth,
                             with_mesh)
   return dict(out, jl_image=jl_image)
@@ -198,12 +205,10 @@ def image_to_body(stages: Stages, variables: dict[str, PyTree],
   both = jnp.concatenate([images, images[:, :, ::-1]], axis=0)
   logits = stages.hourglass.apply(variables['hourglass'], both,
                                   train=False)[-1]
-  jl_cube = heatmaps.predict_jl(logits, stages.cube_size)
-  mirror = jnp.asarray([-1.0, 1.0, 1.0])
   roots = None if root_cam is None else jnp.concatenate(
-      [root_cam, root_cam * mirror], axis=0)
+      [root_cam, root_cam * jnp.asarray([-1.0, 1.0, 1.0])], axis=0)
   zooms = jnp.concatenate([jnp.broadcast_to(jnp.asarray(zoom), (count,))] * 2)
-  jl_both = camera.cube_to_root_relative(jl_cube, roots, zooms)
+  jl_both = _volume_jl(stages, logits, roots, zooms)
   jl_image = 0.5 * (jl_both[:count] +
                     jl_lib.mirror_points(jl_both[count:]))
   out = denoise_and_recover(stages, variables, body, jl_image)

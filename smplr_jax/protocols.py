@@ -51,7 +51,9 @@ from smplr_jax import augment, keypoints, metrics, rotations
 from smplr_jax import smplr as smplr_lib
 from smplr_jax.datasets import human36m
 
-PROTOCOLS = ('human36m', 'surreal')
+# The metrics of the surface protocol's row (mm; gender_acc in %).
+SURREAL_METRICS = ('surface', 'mpjpe', 'pa_mpjpe', 'landmarks', 'bones',
+                   'gender_acc')
 
 
 def crop_records(records: Sequence[dict[str, Any]], input_size: int,
@@ -224,8 +226,7 @@ def evaluate_surreal(predictor, source, *, batch_size: int = 16,
     totals = metrics.accumulate(totals, per_sample)
     count += len(records)
   results = metrics.finalize(totals)
-  keep = ('surface', 'mpjpe', 'pa_mpjpe', 'landmarks', 'bones', 'gender_acc')
-  return dict({k: results[k] for k in keep}, count=count)
+  return dict({k: results[k] for k in SURREAL_METRICS}, count=count)
 
 
 def format_human36m(results: dict[str, Any]) -> str:
@@ -241,10 +242,17 @@ def format_human36m(results: dict[str, Any]) -> str:
 
 def format_surreal(results: dict[str, Any]) -> str:
   """Markdown: the surface protocol's row."""
-  keys = ('surface', 'mpjpe', 'pa_mpjpe', 'landmarks', 'bones', 'gender_acc')
   head = ['frames', 'surface', 'P1 (Jt)', 'P2 (PA-Jt)', 'Lm', 'Bn',
-          'gender %']
-  values = [str(results['count'])] + [f'{results[k]:.1f}' for k in keys]
+          'gender %']  # SURREAL_METRICS' order
+  values = [str(results['count'])] + [f'{results[k]:.1f}'
+                                      for k in SURREAL_METRICS]
   return '\n'.join(['| ' + ' | '.join(head) + ' |',
                     '|' + '---|' * len(head),
                     '| ' + ' | '.join(values) + ' |'])
+
+
+# Protocol name -> (evaluate, format): `experiments/evaluate_protocols.py`.
+PROTOCOLS = {
+    'human36m': (evaluate_human36m, format_human36m),
+    'surreal': (evaluate_surreal, format_surreal),
+}

@@ -61,23 +61,28 @@ RECORD_KEYS = tuple(RECORD_SPEC)
 INT_KEYS = ('has_mask', 'gender', 'has_smpl')
 
 
-def check_record(record: Mapping[str, Any], source: str = 'record') -> None:
+def check_record(record: Mapping[str, Any], source: str = 'record',
+                 extra_spec: Mapping[str, tuple] | None = None) -> None:
   """Raises ValueError unless `record` follows the contract.
 
   Args:
     record: a dict of arrays.
     source: what the record is (a file and index, ...), for the message.
+    extra_spec: a builder's own keys beyond the contract, key -> (numpy
+      dtype, shape) like `RECORD_SPEC`: required too, with that dtype and
+      shape.
 
   Raises:
     ValueError: naming `source` and the key: a missing key, a wrong dtype or
       shape (see `RECORD_SPEC`), NaN or Inf values, a mask not of the
       image's size or not 0/1.
   """
-  missing = [k for k in RECORD_SPEC if k not in record]
+  spec = {**RECORD_SPEC, **(extra_spec or {})}
+  missing = [k for k in spec if k not in record]
   if missing:
     raise ValueError(f'{source}: missing keys {missing}; a record needs '
-                     f'{list(RECORD_SPEC)}.')
-  for key, (dtype, shape) in RECORD_SPEC.items():
+                     f'{list(spec)}.')
+  for key, (dtype, shape) in spec.items():
     value = np.asarray(record[key])
     if value.dtype != dtype:
       raise ValueError(f'{source}: {key} must be {np.dtype(dtype).name}, got '

@@ -132,12 +132,7 @@ def encode_record(record: Mapping[str, Any], image_format: str = 'jpeg',
   the builder's own keys, which must be in `record` with that dtype and
   shape.
   """
-  check_record(record, source)
-  for key, (dtype, shape) in (extra_spec or {}).items():
-    value = np.asarray(record.get(key))
-    if key not in record or value.dtype != dtype or value.shape != shape:
-      raise ValueError(f'{source}: {key} must be {np.dtype(dtype).name} '
-                       f'{shape}, got {value.dtype} {value.shape}.')
+  check_record(record, source, extra_spec)
   example = {k: np.asarray(record[k]) for k in {**RECORD_SPEC,
                                                 **(extra_spec or {})}}
   example['image'] = io.BytesIO(
