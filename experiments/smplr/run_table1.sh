@@ -10,7 +10,7 @@
 # `omega_smpl_6d_long` is its control: Omega_smpl (6D) for the same
 # STEPS * 1.5 steps. NOISE is the input noise of training and of the noisy
 # evaluation (`smplr_jax.noise`: ours, or the authors' table). The held-out
-# set (test_seed) is the same for every seed. About 21 min per seed on the
+# set (test_seed) is the same for every seed. 30-38 min per seed on the
 # README's 2-core machine.
 set -euo pipefail
 root=${1:-workdirs/table1}
