@@ -15,7 +15,9 @@ camera frame, true root) of the last stack's JL on
     (`augment` garments 'coat', never drawn in training) cut from those
     photographs.
 
-Training hours come from the run's log (steps / logged steps per second).
+Training hours come from the run's log (steps / logged steps per second);
+with --rate_until=N, the steps after N are timed at the mean rate up to N
+(for a run whose later steps shared the cores or were paused).
 Also reported per checkpoint: the slope of the predicted on the true test
 coordinates per camera axis (x, y, z), a measure of how far the predictions
 are still shrunk toward the mean pose (1: not at all, 0: the mean pose).
@@ -46,6 +48,10 @@ matplotlib.use('Agg')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Image-network run.')
 _OUTPUT = flags.DEFINE_string('output', None, 'PNG to write.')
 _NUM_UNSEEN = flags.DEFINE_integer('num_unseen', 256, 'Unseen-style renders.')
+_RATE_UNTIL = flags.DEFINE_integer(
+    'rate_until', 0,
+    'If > 0: steps after this one are timed at the mean logged rate up to '
+    'it (for runs whose later steps shared the cores with other jobs).')
 flags.mark_flags_as_required(['workdir', 'output'])
 
 UNSEEN_SEED = 1
@@ -86,13 +92,23 @@ def errors(task, variables, crops: np.ndarray, truth: np.ndarray) -> dict:
   return metrics_lib.finalize(metrics_lib.accumulate(None, per_sample))
 
 
-def training_hours(workdir: pathlib.Path) -> dict[int, float]:
-  """step -> hours of training, from the logged steps per second."""
+def training_hours(workdir: pathlib.Path,
+                   rate_until: int = 0) -> dict[int, float]:
+  """step -> hours of training, from the logged steps per second.
+
+  With rate_until > 0, steps after it are timed at the mean rate of the
+  steps up to it instead of their own logged rate.
+  """
   hours, total, last = {0: 0.0}, 0.0, 0
   for line in (workdir / 'metrics.jsonl').read_text().splitlines():
     entry = json.loads(line)
     if 'steps_per_second' in entry:
-      total += (entry['step'] - last) / entry['steps_per_second'] / 3600
+      if rate_until and last >= rate_until:
+        cut = max(step for step in hours if step <= rate_until)
+        rate = cut / hours[cut] / 3600
+      else:
+        rate = entry['steps_per_second']
+      total += (entry['step'] - last) / rate / 3600
       last = entry['step']
       hours[entry['step']] = total
   return hours
@@ -110,7 +126,7 @@ def main(argv):
   manager = checkpoints.checkpoint_manager(workdir, create=False)
   steps = sorted(manager.all_steps())
   manager.close()
-  hours = training_hours(workdir)
+  hours = training_hours(workdir, _RATE_UNTIL.value)
   rows = []
   for step in steps:
     _, variables, _ = checkpoints.load_trained_variables(workdir, step)
@@ -144,7 +160,9 @@ def main(argv):
       ('unseen_pa_mpjpe', 'unseen-style PA-MPJPE', 'C1--')):
     ax.plot(x, [r[key] for r in rows], style, marker='o', label=label)
   ax.axhline(90, color='grey', lw=0.8, ls=':')
-  ax.set_xlabel('training hours (2 CPU cores)')
+  ax.set_xlabel('training hours (2 CPU cores)' + (
+      f', after step {_RATE_UNTIL.value:,} at the rate before it'
+      if _RATE_UNTIL.value else ''))
   ax.set_ylabel('error (mm)')
   ax.set_title(f'{workdir.name}: image network JL error')
   ax.legend(fontsize=8)

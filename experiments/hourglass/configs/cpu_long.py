@@ -22,12 +22,12 @@ What differs from `cpu.py` (the paper's recipe at CPU size), and why:
     drawn over them (`augment` 'garments') as well as the paper's
     augmentations.
 
-Measured (README "The CPU image network"): 18,000 of the 32,000 steps took
-1.59 hours on the 2-core machine (55-75 images/s while sharing the cores;
-the step alone runs at 95 images/s); at step 18,000 the synthetic test split
-gives MPJPE 212.9 mm, PA-MPJPE 154.8 mm, the unseen-style set 240 / 172 mm
-(`experiments/hourglass/learning_curve.py`), still falling. The run's state
-at step 18,000 is committed in `third_party/checkpoints/hourglass_cpu_long`.
+Measured (README "The CPU image network"): the 32,000 steps took 2.81 hours
+of training on the 2-core machine (about 3.2 steps/s alone, 51 images/s;
+the step alone runs at 95 images/s, the data pipeline shares the cores); the
+synthetic test split gives MPJPE 198.2 mm, PA-MPJPE 144.2 mm, the
+unseen-style set 231 / 163 mm (`experiments/hourglass/learning_curve.py`).
+These are the shipped weights, `third_party/weights/hourglass`.
 """
 
 from experiments.hourglass.configs import base
