@@ -6,6 +6,7 @@ writes the same event files without it.)
 
 from __future__ import annotations
 
+import json
 import pathlib
 from collections.abc import Mapping
 
@@ -43,3 +44,26 @@ def create_writer(workdir: str | pathlib.Path,
   """A writer of TensorBoard events in `workdir`; inactive (log lines only)
   on the processes of a multi-process run other than process 0."""
   return MetricWriter(workdir if active else None)
+
+
+def training_hours(workdir: str | pathlib.Path,
+                   rate_until: int = 0) -> dict[int, float]:
+  """step -> hours of training, from a run's metrics.jsonl (steps per second).
+
+  With rate_until > 0, steps after it are timed at the mean rate of the
+  steps up to it instead of their own logged rate.
+  """
+  hours, total, last = {0: 0.0}, 0.0, 0
+  log = (pathlib.Path(workdir) / 'metrics.jsonl').read_text()
+  for line in log.splitlines():
+    entry = json.loads(line)
+    if 'steps_per_second' in entry:
+      cut = max(step for step in hours if step <= rate_until)
+      if rate_until and last >= rate_until and cut > 0:
+        rate = cut / hours[cut] / 3600
+      else:
+        rate = entry['steps_per_second']
+      total += (entry['step'] - last) / rate / 3600
+      last = entry['step']
+      hours[entry['step']] = total
+  return hours

@@ -38,6 +38,7 @@ from matplotlib import pyplot as plt
 from smplr_jax import augment
 from smplr_jax import camera
 from smplr_jax import checkpoints
+from smplr_jax import metric_writers
 from smplr_jax import metrics as metrics_lib
 from smplr_jax import sampler
 from smplr_jax import synthetic
@@ -92,28 +93,6 @@ def errors(task, variables, crops: np.ndarray, truth: np.ndarray) -> dict:
   return metrics_lib.finalize(metrics_lib.accumulate(None, per_sample))
 
 
-def training_hours(workdir: pathlib.Path,
-                   rate_until: int = 0) -> dict[int, float]:
-  """step -> hours of training, from the logged steps per second.
-
-  With rate_until > 0, steps after it are timed at the mean rate of the
-  steps up to it instead of their own logged rate.
-  """
-  hours, total, last = {0: 0.0}, 0.0, 0
-  for line in (workdir / 'metrics.jsonl').read_text().splitlines():
-    entry = json.loads(line)
-    if 'steps_per_second' in entry:
-      if rate_until and last >= rate_until:
-        cut = max(step for step in hours if step <= rate_until)
-        rate = cut / hours[cut] / 3600
-      else:
-        rate = entry['steps_per_second']
-      total += (entry['step'] - last) / rate / 3600
-      last = entry['step']
-      hours[entry['step']] = total
-  return hours
-
-
 def main(argv):
   del argv
   workdir = pathlib.Path(_WORKDIR.value)
@@ -126,7 +105,7 @@ def main(argv):
   manager = checkpoints.checkpoint_manager(workdir, create=False)
   steps = sorted(manager.all_steps())
   manager.close()
-  hours = training_hours(workdir, _RATE_UNTIL.value)
+  hours = metric_writers.training_hours(workdir, _RATE_UNTIL.value)
   rows = []
   for step in steps:
     _, variables, _ = checkpoints.load_trained_variables(workdir, step)

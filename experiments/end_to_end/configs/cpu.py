@@ -14,11 +14,13 @@ times SMPLR's losses on its own JL, learning rate 1e-4 (the paper's) decayed
 to 1e-6.
 
 Measured (README "The CPU image network"): with --config.num_steps=600 from
-the step-18,000 image network, 3.5 minutes on the 2-core machine; test
-split image JL 212.9 -> 210.5 mm Jt, image + DAE + SMPLR 218.3 -> 216.5 mm
-Jt, surface 288.8 -> 286.9 mm. A control with --config.e2e.smplr_weight=0.0
-(the same steps, hourglass loss alone) gives 210.5 and 215.2 mm: at this
-error level the SMPLR terms add nothing measurable yet.
+the shipped step-32,000 image network, about 3.5 minutes on the 2-core
+machine; test split image JL 198.2 -> 198.4 mm Jt, image + DAE + SMPLR
+202.4 -> 204.1 mm Jt, bones 25.4 -> 23.4 mm. A control with
+--config.e2e.smplr_weight=0.0 (the same steps, hourglass loss alone) gives
+198.5 and 202.5 mm: at this error level the SMPLR terms add nothing
+measurable to the joints (from the step-18,000 network both runs gained
+2.4 mm from the extra steps alone).
 """
 
 from experiments.hourglass.configs import cpu_long
