@@ -54,15 +54,15 @@ def training_hours(workdir: str | pathlib.Path,
   steps up to it instead of their own logged rate.
   """
   hours, total, last = {0: 0.0}, 0.0, 0
+  frozen_rate = None  # steps/s up to rate_until, fixed once past it
   log = (pathlib.Path(workdir) / 'metrics.jsonl').read_text()
   for line in log.splitlines():
     entry = json.loads(line)
     if 'steps_per_second' in entry:
-      cut = max(step for step in hours if step <= rate_until)
-      if rate_until and last >= rate_until and cut > 0:
-        rate = cut / hours[cut] / 3600
-      else:
-        rate = entry['steps_per_second']
+      if rate_until and frozen_rate is None and last >= rate_until:
+        cut = max(step for step in hours if step <= rate_until)
+        frozen_rate = cut / hours[cut] / 3600 if cut else None
+      rate = frozen_rate or entry['steps_per_second']
       total += (entry['step'] - last) / rate / 3600
       last = entry['step']
       hours[entry['step']] = total
