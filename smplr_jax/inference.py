@@ -23,7 +23,7 @@ from smplr_jax import checkpoints
 from smplr_jax import checks
 from smplr_jax import dae as dae_lib
 from smplr_jax import fit
-from smplr_jax import hourglass
+from smplr_jax import image_net
 from smplr_jax import jl as jl_lib
 from smplr_jax import pipeline
 from smplr_jax import smplr as smplr_lib
@@ -328,7 +328,7 @@ def load_pipeline(path: str | pathlib.Path | None = None, *,
     dae_net = dae_lib.make_dae(dae_config.dae)
     variables['dae'] = dae_variables
   stages = pipeline.Stages(
-      hourglass=hourglass.from_config(hourglass_config),
+      hourglass=image_net.from_config(hourglass_config),
       smplr=smplr_lib.SMPLR(smplr_config.smplr), dae=dae_net,
       cube_size=float(hourglass_config.cube_size))
   body = smplr_lib.GenderedModels.load(smplr_config.get('body_model_path'))

@@ -19,22 +19,18 @@ them.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-import dataclasses
-
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from smplr_jax import camera
+from smplr_jax import camera, heatmaps, noise, smpl
 from smplr_jax import dae as dae_lib
-from smplr_jax import heatmaps
-from smplr_jax import hourglass as hourglass_lib
 from smplr_jax import jl as jl_lib
 from smplr_jax import metrics as metrics_lib
-from smplr_jax import noise
-from smplr_jax import smpl
 from smplr_jax import smplr as smplr_lib
 
 PyTree = Any
@@ -103,12 +99,13 @@ class Stages:
   and the body model are passed as arguments).
 
   Attributes:
-    hourglass: the image network (inference module), or None for JL input.
+    hourglass: the image network (`image_net.from_config`: the stacked
+      hourglass or the U-Net; inference module), or None for JL input.
     smplr: SMPLR with both parts.
     dae: the denoising autoencoder, or None to feed JL to SMPLR directly.
     cube_size: the hourglass' cube side (metres).
   """
-  hourglass: hourglass_lib.StackedHourglass | None
+  hourglass: nn.Module | None
   smplr: smplr_lib.SMPLR
   dae: dae_lib.DAE | None = None
   cube_size: float = 2.5

@@ -1,6 +1,7 @@
 """The hourglass task: the volumetric stacked hourglass on images (Sec. 3.3).
 
-`HourglassTask` (a `train.Task`) plugs `hourglass.StackedHourglass`,
+`HourglassTask` (a `train.Task`) plugs the image network of the config
+(`image_net.from_config`: `hourglass.StackedHourglass` or `unet.VolumetricUNet`),
 `heatmaps.hourglass_loss` and the image pipeline (`input_pipeline`,
 `augment`) into `train.train_and_evaluate`: batches are read from a TFDS dataset of
 `smplr_jax.datasets` (built on first use when `config.data.build`), cropped
@@ -30,7 +31,7 @@ import ml_collections
 import numpy as np
 import tqdm
 
-from smplr_jax import camera, datasets, heatmaps, hourglass, input_pipeline
+from smplr_jax import camera, datasets, heatmaps, image_net, input_pipeline
 from smplr_jax import metrics as metrics_lib
 from smplr_jax.datasets import smplr_synthetic
 from smplr_jax.parallel import DATA_AXIS, process_share
@@ -98,8 +99,8 @@ class HourglassTask:
     """Args: config (experiments/hourglass/configs); sources: split ->
     random-access record source (default: `load_sources(config)`)."""
     self.config = config
-    self.net = hourglass.from_config(config, axis_name=DATA_AXIS)
-    self.eval_net = hourglass.from_config(config)
+    self.net = image_net.from_config(config, axis_name=DATA_AXIS)
+    self.eval_net = image_net.from_config(config)
     self.augment = config.augment
     if self.augment.crop_size != config.input_size:
       raise ValueError(f'config.augment.crop_size ({self.augment.crop_size}) '
@@ -110,7 +111,8 @@ class HourglassTask:
         raise ValueError(f'the {role} split of {config.data.name} is empty.')
 
   def init_variables(self, rng: jax.Array) -> dict[str, PyTree]:
-    return hourglass.init_variables(self.eval_net, rng, self.config.input_size)
+    return image_net.init_variables(self.eval_net, rng,
+                                   self.config.input_size)
 
   def train_batches(self, start_step: int,
                     batch_size: int) -> Iterator[dict[str, np.ndarray]]:
