@@ -1,6 +1,10 @@
-r"""Benchmark: volumetric stacked hourglass training step.
+r"""Benchmark: the image network's training step (stacked hourglass or U-Net).
 
     python -m experiments.benchmarks.hourglass [--batch_size=16]
+    # the U-Net of configs/cpu_unet.py
+    python -m experiments.benchmarks.hourglass --architecture=unet \
+        --input_size=96 --paper_batch_size=0 --point_loss=softmax_ce \
+        --limb_weight=0 --l1_weight=1
 
 * CPU config (2 stacks, 128 features, 128 x 128 input, 32 x 32 x 16 x 45
   volumes): images/s of a jit-compiled train step (forward + backward +
@@ -23,7 +27,7 @@ import optax
 from absl import app, flags
 
 from experiments.benchmarks import timing, train_step
-from smplr_jax import heatmaps, hourglass
+from smplr_jax import heatmaps, hourglass, image_net, unet
 
 _BATCH_SIZE = flags.DEFINE_integer('batch_size', 16, 'CPU-config batch.')
 _PAPER_BATCH_SIZE = flags.DEFINE_integer('paper_batch_size', 8,
@@ -41,6 +45,10 @@ _POINT_LOSS = flags.DEFINE_enum('point_loss', 'sigmoid_ce',
 _LIMB_WEIGHT = flags.DEFINE_float('limb_weight', 1.0,
                                   'Limb-channel weight (0: no limb targets).')
 _L1_WEIGHT = flags.DEFINE_float('l1_weight', 0.0, 'Soft-argmax L1 weight.')
+_ARCHITECTURE = flags.DEFINE_enum(
+    'architecture', 'stacked_hourglass', image_net.ARCHITECTURES,
+    "CPU config's network; 'unet' is `unet.VolumetricUNet` with its default "
+    'widths (--num_stacks, --num_features and --hourglass_depth ignored).')
 
 
 CUBE = 2.5
@@ -120,8 +128,13 @@ def main(argv):
   peak = timing.matmul_peak_gflops(_MIN_TIME.value)
   print(f'devices: {jax.devices()}; f32 matmul peak {peak:.1f} GFLOP/s\n')
   b, s = _BATCH_SIZE.value, _INPUT_SIZE.value
-  net = hourglass.StackedHourglass(_STACKS.value, _FEATURES.value,
-                                   hourglass_depth=_DEPTH.value)
+  if _ARCHITECTURE.value == 'unet':
+    net = unet.VolumetricUNet()
+    what = f'U-Net {"-".join(map(str, net.widths))}, {s}px'
+  else:
+    net = hourglass.StackedHourglass(_STACKS.value, _FEATURES.value,
+                                     hourglass_depth=_DEPTH.value)
+    what = f'{_STACKS.value} stacks, F={_FEATURES.value}, {s}px'
   variables = hourglass.init_variables(net, jax.random.PRNGKey(0), s)
   tx = optax.adam(1e-3)
   batch = random_batch(jax.random.PRNGKey(1), b, s)
@@ -137,8 +150,8 @@ def main(argv):
     jax.block_until_ready(metrics)
 
   step_seconds = timing.median_seconds(lambda _: run_step(), _MIN_TIME.value)
-  rows = [_row(f'train step ({_STACKS.value} stacks, F={_FEATURES.value}, '
-               f'{s}px)', b, step_seconds, _flops(compiled), peak)]
+  rows = [_row(f'train step ({what})', b, step_seconds, _flops(compiled),
+               peak)]
 
   params, stats = holder[0], holder[1]
   net_grad = jax.jit(jax.grad(lambda p: sum(jnp.sum(o) for o in net.apply(

@@ -21,7 +21,15 @@ with --rate_until=N, the steps after N are timed at the mean rate up to N
 Also reported per checkpoint: the slope of the predicted on the true test
 coordinates per camera axis (x, y, z), a measure of how far the predictions
 are still shrunk toward the mean pose (1: not at all, 0: the mean pose).
-Writes the figure and `<output>.json` with the numbers.
+Writes the figure and `<output>.json` with the numbers. With --reference
+(the JSON of an earlier run of this command), that run's curves are drawn
+too, in thin lines:
+
+    python -m experiments.hourglass.learning_curve \
+        --workdir=workdirs/hourglass/cpu_unet \
+        --output=docs/unet_learning_curve.png \
+        --reference=docs/hourglass_learning_curve.json \
+        --reference_label=hourglass
 """
 
 from __future__ import annotations
@@ -53,6 +61,11 @@ _RATE_UNTIL = flags.DEFINE_integer(
     'rate_until', 0,
     'If > 0: steps after this one are timed at the mean logged rate up to '
     'it (for runs whose later steps shared the cores with other jobs).')
+_REFERENCE = flags.DEFINE_string(
+    'reference', None, 'JSON written by an earlier run of this command, '
+    'drawn in thin lines for comparison (e.g. the hourglass run).')
+_REFERENCE_LABEL = flags.DEFINE_string('reference_label', 'reference',
+                                       "The reference run's legend name.")
 flags.mark_flags_as_required(['workdir', 'output'])
 
 UNSEEN_SEED = 1
@@ -130,21 +143,28 @@ def main(argv):
   output = pathlib.Path(_OUTPUT.value)
   output.parent.mkdir(parents=True, exist_ok=True)
   output.with_suffix('.json').write_text(json.dumps(rows, indent=1))
-  fig, ax = plt.subplots(figsize=(6, 4))
+  fig, ax = plt.subplots(figsize=(6.4, 4.4))
+  curves = (('test_mpjpe', 'synthetic test MPJPE', 'C0-'),
+            ('test_pa_mpjpe', 'synthetic test PA-MPJPE', 'C0--'),
+            ('unseen_mpjpe', 'unseen-style MPJPE', 'C1-'),
+            ('unseen_pa_mpjpe', 'unseen-style PA-MPJPE', 'C1--'))
+  if _REFERENCE.value:
+    reference = json.loads(pathlib.Path(_REFERENCE.value).read_text())
+    for key, label, style in curves:
+      ax.plot([r['hours'] for r in reference], [r[key] for r in reference],
+              style, lw=0.8, alpha=0.5, marker='.',
+              label=f'{_REFERENCE_LABEL.value}: {label}')
   x = [r['hours'] for r in rows]
-  for key, label, style in (
-      ('test_mpjpe', 'synthetic test MPJPE', 'C0-'),
-      ('test_pa_mpjpe', 'synthetic test PA-MPJPE', 'C0--'),
-      ('unseen_mpjpe', 'unseen-style MPJPE', 'C1-'),
-      ('unseen_pa_mpjpe', 'unseen-style PA-MPJPE', 'C1--')):
-    ax.plot(x, [r[key] for r in rows], style, marker='o', label=label)
+  for key, label, style in curves:
+    ax.plot(x, [r[key] for r in rows], style, marker='o',
+            label=f'{workdir.name}: {label}' if _REFERENCE.value else label)
   ax.axhline(90, color='grey', lw=0.8, ls=':')
   ax.set_xlabel('training hours (2 CPU cores)' + (
       f', after step {_RATE_UNTIL.value:,} at the rate before it'
       if _RATE_UNTIL.value else ''))
   ax.set_ylabel('error (mm)')
   ax.set_title(f'{workdir.name}: image network JL error')
-  ax.legend(fontsize=8)
+  ax.legend(fontsize=7)
   ax.grid(alpha=0.3)
   fig.tight_layout()
   fig.savefig(output, dpi=110)
