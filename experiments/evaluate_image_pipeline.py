@@ -20,10 +20,13 @@ whose variables hold all three networks: its image network is used).
 
 from __future__ import annotations
 
+import dataclasses
+
 from absl import flags
 
 from smplr_jax import checkpoints
 from smplr_jax import cli
+from smplr_jax import image_net
 from smplr_jax import inference
 from smplr_jax import metrics
 from smplr_jax import pipeline
@@ -57,13 +60,17 @@ def main(argv):
   task = hourglass_task.HourglassTask(hourglass_config)
   nested = {'params': {k: v['params'] for k, v in variables.items()},
             'batch_stats': {k: v['batch_stats'] for k, v in variables.items()}}
+  # The image network of --hourglass may differ from the folder's (another
+  # architecture or size): the module follows the variables' config.
+  full = pipeline.Stages(
+      hourglass=image_net.from_config(hourglass_config),
+      smplr=predictor.stages.smplr, dae=predictor.stages.dae,
+      cube_size=float(hourglass_config.cube_size))
   rows = {}
   for use_dae in (False, True):
-    if use_dae and predictor.stages.dae is None:
+    if use_dae and full.dae is None:
       continue
-    stages = predictor.stages if use_dae else pipeline.Stages(
-        hourglass=predictor.stages.hourglass, smplr=predictor.stages.smplr,
-        dae=None, cube_size=predictor.stages.cube_size)
+    stages = full if use_dae else dataclasses.replace(full, dae=None)
     results, _ = end_to_end.evaluate_chain(task, nested, _SPLIT.value,
                                            stages, predictor.body,
                                            flip_test=_FLIP.value)

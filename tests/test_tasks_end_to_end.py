@@ -27,8 +27,9 @@ def setup(tmp_path_factory):
                      num_steps=30, log_every=10, eval_every=30,
                      learning_rate=2e-3, final_learning_rate=2e-3,
                      progress_bar=False, num_devices=1))
-  config.model.num_features = 32
-  config.model.hourglass_depth = 2
+  # A tiny U-Net, the architecture of the shipped image network.
+  config.model.update(widths=(8, 16, 16, 32, 32), blocks=(1, 1, 1, 1),
+                      head_features=16)
   # Dropout masks are drawn per device: off, so 1 and 2 devices can agree.
   config.model.dropout_rate = 0.0
   config.data.builder_config = 'n32_v8_t8_s0'

@@ -25,6 +25,7 @@ from ml_collections import config_flags
 
 from experiments.benchmarks import timing
 from smplr_jax import heatmaps
+from smplr_jax import image_net
 from smplr_jax import input_pipeline
 from smplr_jax.tasks import hourglass as hourglass_task
 
@@ -82,8 +83,12 @@ def main(argv):
   jax.block_until_ready(step(*state, *args))
   seconds = timing.median_seconds(
       lambda _: jax.block_until_ready(step(*state, *args)), _MIN_TIME.value)
-  print(f'| train step ({config.model.num_stacks} stack, '
-        f'F={config.model.num_features}, {config.loss.point_loss}) | '
+  if image_net.architecture_of(config) == 'unet':
+    network = f'U-Net {"-".join(map(str, config.model.widths))}'
+  else:
+    network = (f'{config.model.num_stacks} stack, '
+               f'F={config.model.num_features}')
+  print(f'| train step ({network}, {config.loss.point_loss}) | '
         f'{b / seconds:.0f} |')
 
 

@@ -13,8 +13,14 @@ fine-tunes the hourglass with its own loss plus lambda (`e2e.smplr_weight`)
 times SMPLR's losses on its own JL, learning rate 1e-4 (the paper's) decayed
 to 1e-6.
 
-Measured (README "The CPU image network"): with --config.num_steps=600 from
-the shipped step-32,000 image network, about 3.5 minutes on the 2-core
+The image network is the shipped U-Net (`cpu_unet.py`). For the earlier
+stacked hourglass, add --config=...cpu.py with
+--config.init_from.hourglass=third_party/weights/hourglass_cpu_long and the
+model of `cpu_long.py` (`--config.model.architecture=stacked_hourglass
+--config.model.hourglass_depth=3`).
+
+Measured (README "The CPU image network") with that hourglass: with
+--config.num_steps=600 from its step-32,000 weights, about 3.5 minutes on the 2-core
 machine; test split image JL 198.2 -> 198.4 mm Jt, image + DAE + SMPLR
 202.4 -> 204.1 mm Jt, bones 25.4 -> 23.4 mm. A control with
 --config.e2e.smplr_weight=0.0 (the same steps, hourglass loss alone) gives
@@ -23,12 +29,12 @@ measurable to the joints (from the step-18,000 network both runs gained
 2.4 mm from the extra steps alone).
 """
 
-from experiments.hourglass.configs import cpu_long
+from experiments.hourglass.configs import cpu_unet
 from smplr_jax import inference
 
 
 def get_config():
-  config = cpu_long.get_config()
+  config = cpu_unet.get_config()
   config.task = 'end_to_end'
   config.num_steps = 2000
   config.learning_rate = 1e-4

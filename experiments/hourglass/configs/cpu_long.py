@@ -1,6 +1,6 @@
 r"""The CPU image network: learns image-dependent 3D JL in 3 hours on 2 cores.
 
-Command (resumes from its workdir; `third_party/weights/hourglass_cpu/`
+Command (resumes from its workdir; `third_party/weights/hourglass_cpu_long/`
 ships the trained result and its log):
 
     python -m experiments.hourglass.main \
@@ -27,7 +27,8 @@ of training on the 2-core machine (about 3.2 steps/s alone, 51 images/s;
 the step alone runs at 95 images/s, the data pipeline shares the cores); the
 synthetic test split gives MPJPE 198.2 mm, PA-MPJPE 144.2 mm, the
 unseen-style set 231 / 163 mm (`experiments/hourglass/learning_curve.py`).
-These are the shipped weights, `third_party/weights/hourglass`.
+These weights ship in `third_party/weights/hourglass_cpu_long` (the
+pipeline's default image network is now `cpu_unet.py`'s U-Net).
 """
 
 from experiments.hourglass.configs import base
