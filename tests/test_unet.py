@@ -25,9 +25,12 @@ def _conv(k, cin, cout, bias):
 
 
 def _expected_parameters(widths, blocks, head, bins, channels):
-  bn = lambda c: 2 * c  # noqa: E731  (scale and bias)
-  block = lambda c: (bn(c) + _conv(3, c, c, False) + bn(c)  # noqa: E731
-                     + _conv(3, c, c, True))
+  def bn(c):
+    return 2 * c  # scale and bias
+
+  def block(c):
+    return bn(c) + _conv(3, c, c, False) + bn(c) + _conv(3, c, c, True)
+
   total = _conv(3, 3, widths[0], False) + bn(widths[0])
   for cin, cout, count in zip(widths[:-1], widths[1:], blocks):
     total += _conv(3, cin, cout, True) + count * block(cout)

@@ -13,16 +13,16 @@ fine-tunes the hourglass with its own loss plus lambda (`e2e.smplr_weight`)
 times SMPLR's losses on its own JL, learning rate 1e-4 (the paper's) decayed
 to 1e-6.
 
-The image network is the shipped U-Net (`cpu_unet.py`). For the earlier
-stacked hourglass, add --config=...cpu.py with
---config.init_from.hourglass=third_party/weights/hourglass_cpu_long and the
-model of `cpu_long.py` (`--config.model.architecture=stacked_hourglass
---config.model.hourglass_depth=3`).
+The image network is the shipped U-Net (`cpu_unet.py`). To start from the
+earlier stacked hourglass instead, add
+--config.init_from.hourglass=third_party/weights/hourglass_cpu_long
+--config.model.architecture=stacked_hourglass
+--config.model.hourglass_depth=3 (the model of `cpu_long.py`).
 
-Measured (README "The CPU image network") with that hourglass: with
---config.num_steps=600 from its step-32,000 weights, about 3.5 minutes on the 2-core
-machine; test split image JL 198.2 -> 198.4 mm Jt, image + DAE + SMPLR
-202.4 -> 204.1 mm Jt, bones 25.4 -> 23.4 mm. A control with
+Measured (README "The CPU image network") from that hourglass, with
+--config.num_steps=600: about 3.5 minutes on the 2-core machine; test
+split image JL 198.2 -> 198.4 mm Jt, image + DAE + SMPLR 202.4 -> 204.1 mm
+Jt, bones 25.4 -> 23.4 mm. A control with
 --config.e2e.smplr_weight=0.0 (the same steps, hourglass loss alone) gives
 198.5 and 202.5 mm: at this error level the SMPLR terms add nothing
 measurable to the joints (from the step-18,000 network both runs gained
