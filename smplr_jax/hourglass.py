@@ -215,6 +215,16 @@ def check_input_size(input_size: int, hourglass_depth: int) -> None:
         f'{2 ** hourglass_depth} (e.g. 256 -> 64 x 64 volumes, 128 -> 32).')
 
 
+def check_config_keys(config: ml_collections.ConfigDict,
+                      model_keys: tuple[str, ...], reader: str) -> None:
+  """Raises ValueError unless config.model has `model_keys` and config has
+  'input_size'; the message names the missing keys and `reader`."""
+  missing = [k for k in model_keys if k not in config.model]
+  if missing or 'input_size' not in config:
+    raise ValueError(f'config.model lacks {missing} or config lacks '
+                     f"'input_size'; see {reader}.")
+
+
 def from_config(config: ml_collections.ConfigDict, axis_name: str | None = None,
                 dtype: Any = jnp.float32) -> StackedHourglass:
   """The network of a config.
@@ -230,11 +240,9 @@ def from_config(config: ml_collections.ConfigDict, axis_name: str | None = None,
     The `StackedHourglass` (45 channels: `heatmaps.NUM_CHANNELS`).
   """
   model = config.model
-  missing = [k for k in ('num_stacks', 'num_features', 'hourglass_depth',
-                         'num_depth_bins', 'dropout_rate') if k not in model]
-  if missing or 'input_size' not in config:
-    raise ValueError(f'config.model lacks {missing} or config lacks '
-                     "'input_size'; see smplr_jax.hourglass.from_config.")
+  check_config_keys(config, ('num_stacks', 'num_features', 'hourglass_depth',
+                             'num_depth_bins', 'dropout_rate'),
+                    'smplr_jax.hourglass.from_config')
   check_input_size(config.input_size, model.hourglass_depth)
   return StackedHourglass(
       num_stacks=model.num_stacks, num_features=model.num_features,

@@ -39,11 +39,9 @@ def from_config(config: ml_collections.ConfigDict, axis_name: str | None = None,
   if architecture_of(config) == 'stacked_hourglass':
     return hourglass.from_config(config, axis_name=axis_name, dtype=dtype)
   model = config.model
-  missing = [k for k in ('widths', 'blocks', 'head_features',
-                         'num_depth_bins', 'dropout_rate') if k not in model]
-  if missing or 'input_size' not in config:
-    raise ValueError(f'config.model lacks {missing} or config lacks '
-                     "'input_size'; see smplr_jax.image_net.from_config.")
+  hourglass.check_config_keys(
+      config, ('widths', 'blocks', 'head_features', 'num_depth_bins',
+               'dropout_rate'), 'smplr_jax.image_net.from_config')
   unet.check_input_size(config.input_size)
   return unet.VolumetricUNet(
       widths=tuple(model.widths), blocks=tuple(model.blocks),
