@@ -68,6 +68,7 @@ from typing import Any
 
 import ml_collections
 import numpy as np
+import scipy.ndimage
 import skimage.draw
 from scipy.spatial.transform import Rotation
 
@@ -77,7 +78,7 @@ from smplr_jax import rotations
 
 # Random streams, one per augmentation (appended to an example's seed).
 _STREAMS = {'zoom': 0, 'rotation': 1, 'flip': 2, 'colour': 3, 'background': 4,
-            'occluders': 5, 'garments': 6}
+            'occluders': 5, 'garments': 6, 'shadow': 7, 'blur': 8}
 
 _MIRROR = np.diag([-1.0, 1.0, 1.0])
 _POINT_PERMUTATION = np.asarray(jl_lib.LEFT_RIGHT_PERMUTATION)
@@ -124,6 +125,15 @@ def augment_config() -> ml_collections.ConfigDict:
       'wide_trousers': 0.25, 'loose_shirt': 0.3, 'hair': 0.6,
       # A long open coat: never in training, for the unseen-style set.
       'coat': 0.0})
+  # Off unless a config turns them on (the runs shipped before them stay
+  # reproducible): a cast shadow, a soft-edged ellipse or half-plane darkened
+  # by a factor in [min_factor, max_factor]; and defocus, a Gaussian blur of
+  # sigma ~ U(0, max_sigma) pixels of the crop.
+  config.shadow = ml_collections.ConfigDict({
+      'enabled': False, 'probability': 0.3, 'min_factor': 0.35,
+      'max_factor': 0.8})
+  config.blur = ml_collections.ConfigDict({
+      'enabled': False, 'probability': 0.3, 'max_sigma': 1.5})
   return config
 
 
@@ -605,6 +615,40 @@ def _fill_garment(image: np.ndarray, shape: np.ndarray,
                          255.0)
 
 
+def _cast_shadow(image: np.ndarray, config: ml_collections.ConfigDict,
+                 rng: np.random.Generator) -> None:
+  """Darkens a soft-edged region of `image` (float32 [S, S, 3], [0, 255], in
+  place): an ellipse (a shadow cast by something off-picture) or a
+  half-plane (the edge of a shade), by a factor in [min_factor, max_factor].
+  """
+  size = image.shape[0]
+  rows, cols = np.mgrid[0:size, 0:size].astype(np.float32) / size
+  centre = rng.uniform(0.0, 1.0, 2)
+  angle = rng.uniform(0.0, np.pi)
+  across = (np.cos(angle) * (cols - centre[0]) +
+            np.sin(angle) * (rows - centre[1]))
+  if rng.random() < 0.5:
+    along = (-np.sin(angle) * (cols - centre[0]) +
+             np.cos(angle) * (rows - centre[1]))
+    radii = rng.uniform(0.15, 0.5, 2)
+    inside = 1.0 - np.sqrt((across / radii[0])**2 + (along / radii[1])**2)
+  else:
+    inside = across
+  softness = rng.uniform(0.01, 0.1)  # fraction of the crop
+  weight = np.clip(inside / softness + 0.5, 0.0, 1.0)
+  factor = rng.uniform(config.min_factor, config.max_factor)
+  image *= (1.0 - (1.0 - factor) * weight)[..., None]
+
+
+def _defocus(image: np.ndarray, config: ml_collections.ConfigDict,
+             rng: np.random.Generator) -> np.ndarray:
+  """Gaussian blur of `image` (float32 [S, S, 3]) with sigma ~ U(0,
+  max_sigma) pixels: out-of-focus or low-resolution photographs."""
+  sigma = rng.uniform(0.0, config.max_sigma)
+  return scipy.ndimage.gaussian_filter(image, (sigma, sigma, 0.0),
+                                       mode='nearest', truncate=3.0)
+
+
 def _colour_noise(image: np.ndarray, config: ml_collections.ConfigDict,
                   rng: np.random.Generator) -> np.ndarray:
   """Per-channel gain/bias, brightness, contrast, pixel noise.
@@ -713,6 +757,14 @@ def process_example(record: Mapping[str, Any],
       shapes = _occluder_shapes(config.occluders, rng, size,
                                 mask if has_mask else None)
       image[shapes] = _draw_background(backgrounds, rng, size, where=shapes)
+  if train and config.get('shadow') and config.shadow.enabled:
+    rng = _rng(seed, 'shadow')
+    if rng.random() < config.shadow.probability:
+      _cast_shadow(image, config.shadow, rng)
+  if train and config.get('blur') and config.blur.enabled:
+    rng = _rng(seed, 'blur')
+    if rng.random() < config.blur.probability:
+      image = _defocus(image, config.blur, rng)
   coloured = False
   if train and config.colour.enabled:
     rng = _rng(seed, 'colour')

@@ -398,3 +398,38 @@ def load_variables(path: str | pathlib.Path):
   variables = flax.traverse_util.unflatten_dict(flat, sep='/')
   variables.setdefault('batch_stats', {})
   return config, jax.tree.map(jnp.asarray, variables)
+
+
+def load_variables_like(path: str | pathlib.Path, reference: PyTree) -> PyTree:
+  """`load_variables(path)`'s variables, checked against `reference` (a fresh
+  init of the network that will use them) leaf by leaf, in its dtypes.
+
+  What a run that starts from trained weights (`config.init_from`) uses.
+
+  Raises:
+    ValueError: the path holds no variables, or they belong to another
+      network: a missing or extra entry, or another shape (the first
+      differences are named).
+  """
+  _, variables = load_variables(path)
+  empty = flax.traverse_util.empty_node
+
+  def leaves(tree):  # '/'-joined key -> array; empty sub-trees kept aside
+    flat = flax.traverse_util.flatten_dict(tree, sep='/',
+                                           keep_empty_nodes=True)
+    return ({k: v for k, v in flat.items() if v is not empty},
+            [k for k, v in flat.items() if v is empty])
+
+  flat, _ = leaves(variables)
+  wanted, wanted_empty = leaves(reference)
+  problems = [f'{k}: missing' for k in wanted if k not in flat]
+  problems += [f'{k}: not in the network' for k in flat if k not in wanted]
+  problems += [f'{k}: shape {tuple(flat[k].shape)}, the network has '
+               f'{tuple(wanted[k].shape)}' for k in wanted
+               if k in flat and tuple(flat[k].shape) != tuple(wanted[k].shape)]
+  if problems:
+    raise ValueError(f'{path} does not fit this network ({len(problems)} '
+                     'differences): ' + '; '.join(problems[:5]))
+  restored = {k: jnp.asarray(flat[k], wanted[k].dtype) for k in wanted}
+  restored.update({k: empty for k in wanted_empty})
+  return flax.traverse_util.unflatten_dict(restored, sep='/')

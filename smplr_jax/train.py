@@ -121,12 +121,19 @@ def make_optimizer(
 
   'constant', 'cosine' (to `final_learning_rate`), or 'sigmoid' (the authors':
   lr * (1 - sigmoid(epoch / 12.5 - 4)) + final_lr, over 200 "epochs" spread
-  across `num_steps`).
+  across `num_steps`). The cosine may start with a linear warm-up from 0 over
+  `warmup_steps` (a run that starts from trained weights with a fresh Adam).
   """
   lr, final = config.learning_rate, config.get('final_learning_rate', 0.0)
   kind = config.get('schedule', 'cosine')
+  warmup = config.get('warmup_steps', 0)
+  if warmup and kind != 'cosine':
+    raise ValueError(f'warmup_steps is for the cosine schedule, not {kind!r}.')
   if kind == 'constant':
     schedule = lr
+  elif kind == 'cosine' and warmup:
+    schedule = optax.warmup_cosine_decay_schedule(
+        0.0, lr, warmup, config.num_steps, end_value=final)
   elif kind == 'cosine':
     schedule = optax.cosine_decay_schedule(
         lr, config.num_steps, alpha=final / lr if lr else 0.0)

@@ -50,7 +50,7 @@ def write_workdir(workdir: pathlib.Path, config: ml_collections.ConfigDict,
 
 
 AUGMENTATIONS = ('scale', 'rotation', 'flip', 'colour', 'background',
-                 'occluders', 'garments')
+                 'occluders', 'garments', 'shadow', 'blur')
 
 
 def augment_config_with(crop_size=64, on=(), probability=1.0):

@@ -304,3 +304,34 @@ def test_garments_cover_the_person_and_keep_the_targets():
       assert rows.min() >= uv[:, 1].min() - margin
       assert rows.max() <= uv[:, 1].max() + margin
   assert changed > 100  # with every piece's probability 1, something is drawn
+
+
+def test_shadow_only_darkens_and_reaches_its_factor():
+  record = stick_records(1, image_size=96)[0]
+  plain = augment.process_example(record, augment_config_with(), (5,))
+  config = augment_config_with(on=('shadow',))
+  darkest = []
+  for seed in range(6):
+    shaded = augment.process_example(record, config, (seed,))
+    assert np.all(shaded['image'] <= plain['image'] + 1e-6)
+    for key in ('jl_cube', 'mask'):  # the labels do not move
+      np.testing.assert_array_equal(shaded[key], plain[key])
+    bright = plain['image'] > 0.05
+    darkest.append(np.min(shaded['image'][bright] / plain['image'][bright]))
+  # Each shadow has a core darkened by a factor in [0.35, 0.8].
+  assert all(0.35 - 1e-3 <= d <= 0.8 + 1e-3 for d in darkest), darkest
+
+
+def test_defocus_blurs_and_keeps_the_brightness():
+  record = stick_records(1, image_size=96)[0]
+  plain = augment.process_example(record, augment_config_with(), (5,))
+  config = augment_config_with(on=('blur',))
+  config.blur.max_sigma = 2.0
+  # Seed 0 draws sigma 1.55 px (sigma ~ U(0, 2)).
+  blurred = augment.process_example(record, config, (0,))['image']
+  # Fine detail (second differences) fades; the range cannot widen.
+  detail = lambda image: np.abs(np.diff(image, n=2, axis=0)).mean()
+  assert detail(blurred) < 0.6 * detail(plain['image'])
+  assert blurred.max() <= plain['image'].max() + 1e-6
+  assert blurred.min() >= plain['image'].min() - 1e-6
+  assert abs(blurred.mean() - plain['image'].mean()) < 2e-3

@@ -87,3 +87,26 @@ def test_exported_variables_round_trip(tmp_path):
   assert jax.tree.structure(from_workdir) == jax.tree.structure(variables)
   with pytest.raises(ValueError, match='does not exist'):
     checkpoints.load_variables(tmp_path / 'nowhere')
+
+
+def test_load_variables_like_checks_the_network(tmp_path):
+  """config.init_from's loader: the trained values in the fresh init's
+  dtypes; another network's variables are refused with the differences."""
+  variables = {'params': {'dense': {'kernel': np.full((4, 3), 0.25,
+                                                      np.float32)}},
+               'batch_stats': {}}
+  write_workdir(tmp_path / 'run', ml_collections.ConfigDict({'task': 'toy'}),
+                variables, step=3)
+  checkpoints.export_variables(tmp_path / 'run', tmp_path / 'export')
+  fresh = {'params': {'dense': {'kernel': jnp.zeros((4, 3), jnp.float32)}},
+           'batch_stats': {}}
+  loaded = checkpoints.load_variables_like(tmp_path / 'export', fresh)
+  assert jax.tree.structure(loaded) == jax.tree.structure(fresh)
+  assert loaded['params']['dense']['kernel'].dtype == jnp.float32
+  np.testing.assert_array_equal(loaded['params']['dense']['kernel'], 0.25)
+  wider = {'params': {'dense': {'kernel': jnp.zeros((4, 5)),
+                                'bias': jnp.zeros((5,))}}, 'batch_stats': {}}
+  with pytest.raises(ValueError, match=r'2 differences.*dense/bias: missing'
+                     r'.*dense/kernel: shape \(4, 3\), the network has '
+                     r'\(4, 5\)'):
+    checkpoints.load_variables_like(tmp_path / 'export', wider)

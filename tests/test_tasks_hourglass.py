@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 
+import jax
 import ml_collections
 import numpy as np
 import pytest
@@ -80,6 +81,27 @@ def test_tiny_run_checkpoint_reloads(tiny_run):
   predictions = task.predict_camera_jl(variables, 'validation')
   assert predictions['pred_jl'].shape == (8, 42, 3)
   assert np.all(np.isfinite(predictions['pred_jl']))
+
+
+def test_init_from_starts_where_the_trained_run_ended(tiny_run, tmp_path):
+  """config.init_from: a run starts from another run's best weights
+  (workdir or exported folder); another network is refused."""
+  config, workdir, _, _ = tiny_run
+  _, trained, _ = checkpoints.load_trained_variables(workdir)
+  checkpoints.export_variables(workdir, tmp_path / 'export')
+  init_key, _ = train.run_keys(config.seed)
+  for source, tolerance in ((workdir, 0.0), (tmp_path / 'export', 2e-3)):
+    restart = ml_collections.ConfigDict(config.to_dict())
+    restart.init_from = str(source)
+    task = hourglass_task.HourglassTask(restart)
+    start = task.init_variables(init_key)
+    for got, want in zip(jax.tree.leaves(start), jax.tree.leaves(trained)):
+      np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance)
+  wider = ml_collections.ConfigDict(config.to_dict())
+  wider.model.num_features = 48
+  wider.init_from = str(workdir)
+  with pytest.raises(ValueError, match='does not fit this network'):
+    hourglass_task.HourglassTask(wider).init_variables(init_key)
 
 
 def test_unbuilt_dataset_is_reported(tmp_path):

@@ -186,3 +186,26 @@ def test_nonfinite_loss_stops_with_last_good_checkpoint(tmp_path):
   assert good is not None and good <= bad_step
   variables = _params(tmp_path, good)
   assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(variables))
+
+
+def test_cosine_warmup_schedule():
+  """A linear warm-up from 0 (the first update moves nothing), the peak at
+  warmup_steps, the final rate at num_steps; only for the cosine."""
+  config = ml_collections.ConfigDict(dict(
+      learning_rate=1e-2, final_learning_rate=1e-4, num_steps=40,
+      warmup_steps=10, schedule='cosine'))
+  tx = train.make_optimizer(config)
+  params = {'w': jnp.ones(3)}
+  state = tx.init(params)
+  sizes = []
+  for _ in range(40):
+    updates, state = tx.update({'w': jnp.ones(3)}, state, params)
+    sizes.append(float(jnp.abs(updates['w'][0])))
+  # Adam's first step is lr-sized; with equal gradients every step is.
+  np.testing.assert_allclose(sizes[0], 0.0, atol=1e-9)
+  np.testing.assert_allclose(sizes[5], 5e-3, rtol=1e-3)
+  np.testing.assert_allclose(sizes[10], 1e-2, rtol=1e-3)
+  assert sizes[10] > sizes[25] > sizes[39] > 1e-4
+  config.schedule = 'sigmoid'
+  with pytest.raises(ValueError, match='warmup_steps is for the cosine'):
+    train.make_optimizer(config)

@@ -30,6 +30,19 @@ too, in thin lines:
         --output=docs/unet_learning_curve.png \
         --reference=docs/hourglass_learning_curve.json \
         --reference_label=hourglass
+
+A run that starts from another run's trained weights (`config.init_from`)
+continues that run's curve with --continues (the JSON of that run): its rows
+come first, this run's hours count on from its last row, and a dotted line
+marks the restart:
+
+    python -m experiments.hourglass.learning_curve \
+        --workdir=workdirs/hourglass/cpu_unet_styles \
+        --output=docs/unet_styles_learning_curve.png \
+        --continues=docs/unet_learning_curve.json \
+        --reference=docs/hourglass_learning_curve.json \
+        --reference_label=hourglass \
+        --label='cpu_unet, then cpu_unet_styles'
 """
 
 from __future__ import annotations
@@ -66,6 +79,12 @@ _REFERENCE = flags.DEFINE_string(
     'drawn in thin lines for comparison (e.g. the hourglass run).')
 _REFERENCE_LABEL = flags.DEFINE_string('reference_label', 'reference',
                                        "The reference run's legend name.")
+_CONTINUES = flags.DEFINE_string(
+    'continues', None, 'JSON written by this command for the run whose '
+    'weights this run started from (config.init_from): the curve goes on '
+    'from its last point.')
+_LABEL = flags.DEFINE_string('label', None, "This run's legend name "
+                             '(default: the workdir\'s name).')
 flags.mark_flags_as_required(['workdir', 'output'])
 
 UNSEEN_SEED = 1
@@ -119,7 +138,14 @@ def main(argv):
   steps = sorted(manager.all_steps())
   manager.close()
   hours = metric_writers.training_hours(workdir, _RATE_UNTIL.value)
-  rows = []
+  rows, restart = [], None
+  if _CONTINUES.value:
+    if not config.get('init_from'):
+      raise app.UsageError(f'--continues: {workdir} did not start from '
+                           'trained weights (its config has no init_from).')
+    rows = json.loads(pathlib.Path(_CONTINUES.value).read_text())
+    restart = rows[-1]['hours']
+    hours = {s: h + restart for s, h in hours.items()}
   for step in steps:
     _, variables, _ = checkpoints.load_trained_variables(workdir, step)
     test = task.predict_camera_jl(variables, 'test')
@@ -133,13 +159,14 @@ def main(argv):
     slopes = [float(np.polyfit(test['gt_jl'][:, 1:, a].ravel(),
                                test['pred_jl'][:, 1:, a].ravel(), 1)[0])
               for a in range(3)]
-    rows.append(dict(step=step, hours=hour,
+    rows.append(dict(run=workdir.name, step=step, hours=hour,
                      slope_x=slopes[0], slope_y=slopes[1], slope_z=slopes[2],
                      test_mpjpe=test_errors['mpjpe'],
                      test_pa_mpjpe=test_errors['pa_mpjpe'],
                      unseen_mpjpe=unseen_errors['mpjpe'],
                      unseen_pa_mpjpe=unseen_errors['pa_mpjpe']))
-    print(' '.join(f'{k}={v:.3g}' for k, v in rows[-1].items()))
+    print(' '.join(f'{k}={v:.3g}' if isinstance(v, float) else f'{k}={v}'
+                   for k, v in rows[-1].items()))
   output = pathlib.Path(_OUTPUT.value)
   output.parent.mkdir(parents=True, exist_ok=True)
   output.with_suffix('.json').write_text(json.dumps(rows, indent=1))
@@ -155,15 +182,20 @@ def main(argv):
               style, lw=0.8, alpha=0.5, marker='.',
               label=f'{_REFERENCE_LABEL.value}: {label}')
   x = [r['hours'] for r in rows]
+  name = _LABEL.value or workdir.name
   for key, label, style in curves:
     ax.plot(x, [r[key] for r in rows], style, marker='o',
-            label=f'{workdir.name}: {label}' if _REFERENCE.value else label)
+            label=f'{name}: {label}' if _REFERENCE.value else label)
   ax.axhline(90, color='grey', lw=0.8, ls=':')
+  if restart is not None:
+    ax.axvline(restart, color='k', lw=0.8, ls=':')
+    ax.text(restart, ax.get_ylim()[1], f' {workdir.name} starts', fontsize=7,
+            va='top')
   ax.set_xlabel('training hours (2 CPU cores)' + (
       f', after step {_RATE_UNTIL.value:,} at the rate before it'
       if _RATE_UNTIL.value else ''))
   ax.set_ylabel('error (mm)')
-  ax.set_title(f'{workdir.name}: image network JL error')
+  ax.set_title(f'{name}: image network JL error')
   ax.legend(fontsize=7)
   ax.grid(alpha=0.3)
   fig.tight_layout()

@@ -79,7 +79,8 @@ class EndToEndTask(hourglass_task.HourglassTask):
       _, hourglass_variables = _load(self.config.init_from.hourglass,
                                      'hourglass')
     else:
-      hourglass_variables = super().init_variables(rng)
+      # (config.init_from names every stage here, not one network.)
+      hourglass_variables = self.fresh_variables(rng)
     stages = {'hourglass': hourglass_variables,
               'smplr': self._smplr_variables}
     if self._dae_variables is not None:

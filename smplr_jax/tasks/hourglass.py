@@ -31,7 +31,8 @@ import ml_collections
 import numpy as np
 import tqdm
 
-from smplr_jax import camera, datasets, heatmaps, image_net, input_pipeline
+from smplr_jax import camera, checkpoints, datasets, heatmaps, image_net
+from smplr_jax import input_pipeline
 from smplr_jax import metrics as metrics_lib
 from smplr_jax.datasets import smplr_synthetic
 from smplr_jax.parallel import DATA_AXIS, process_share
@@ -110,9 +111,19 @@ class HourglassTask:
       if len(self.sources[role]) == 0:  # pylint: disable=g-explicit-length-test
         raise ValueError(f'the {role} split of {config.data.name} is empty.')
 
-  def init_variables(self, rng: jax.Array) -> dict[str, PyTree]:
+  def fresh_variables(self, rng: jax.Array) -> dict[str, PyTree]:
+    """The image network's random init."""
     return image_net.init_variables(self.eval_net, rng,
-                                   self.config.input_size)
+                                    self.config.input_size)
+
+  def init_variables(self, rng: jax.Array) -> dict[str, PyTree]:
+    """A fresh init, or the trained variables `config.init_from` names (an
+    exported folder or a workdir, checked against the fresh init)."""
+    variables = self.fresh_variables(rng)
+    if self.config.get('init_from'):
+      variables = checkpoints.load_variables_like(self.config.init_from,
+                                                  variables)
+    return variables
 
   def train_batches(self, start_step: int,
                     batch_size: int) -> Iterator[dict[str, np.ndarray]]:

@@ -16,8 +16,9 @@ run at 3-4x the hourglass' share of the CPU's matmul peak).
 
 Measured (README "A CPU-efficient image network"): 1.65 hours of training
 on the 2-core machine; synthetic test split MPJPE 166.1 mm, PA-MPJPE
-127.9 mm, unseen-style set 230 / 156 mm. These are the shipped weights,
-`third_party/weights/hourglass`.
+127.9 mm, unseen-style set 230 / 156 mm. The weights ship in
+`third_party/weights/hourglass_cpu_unet`, the start point of
+`cpu_unet_styles.py` (whose weights the pipeline loads).
 """
 
 from experiments.hourglass.configs import cpu_long
