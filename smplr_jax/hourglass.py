@@ -94,7 +94,7 @@ class Residual(nn.Module):
     return x + h
 
 
-def _upsample2(x: jnp.ndarray) -> jnp.ndarray:
+def upsample2(x: jnp.ndarray) -> jnp.ndarray:
   """Nearest-neighbour 2x upsampling [B, h, w, c] -> [B, 2h, 2w, c]."""
   b, h, w, c = x.shape
   x = jnp.broadcast_to(x[:, :, None, :, None, :], (b, h, 2, w, 2, c))
@@ -126,7 +126,7 @@ class Hourglass(nn.Module):
     else:
       low = residual(name='bottom')(low, train)
     low = residual(name='low3')(low, train)
-    return up + _upsample2(low)
+    return up + upsample2(low)
 
 
 class StackedHourglass(nn.Module):

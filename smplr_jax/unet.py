@@ -36,7 +36,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from smplr_jax import heatmaps
-from smplr_jax.hourglass import KERNEL_INIT, Conv1x1, _upsample2
+from smplr_jax.hourglass import KERNEL_INIT, Conv1x1, upsample2
 
 DEFAULT_WIDTHS = (32, 64, 128, 256, 256)
 DEFAULT_BLOCKS = (1, 2, 2, 1)
@@ -123,7 +123,7 @@ class VolumetricUNet(nn.Module):
     for level in range(len(skips), 0, -1):
       skip = skips.pop()
       x = Conv1x1(skip.shape[-1], dtype=self.dtype,
-                  name=f'up{level}')(_upsample2(x)) + skip
+                  name=f'up{level}')(upsample2(x)) + skip
       x = block(name=f'dec{level}')(x, train)
     x = nn.relu(norm(name='head_bn0')(x))
     x = conv(self.head_features, (3, 3), use_bias=False, name='head_conv')(x)

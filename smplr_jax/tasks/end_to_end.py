@@ -75,12 +75,12 @@ class EndToEndTask(hourglass_task.HourglassTask):
         dae=dae_net, cube_size=float(config.cube_size))
 
   def init_variables(self, rng: jax.Array) -> dict[str, PyTree]:
+    # A trained image network (checked against this config's network, as
+    # the hourglass task's init_from), or a fresh one.
+    hourglass_variables = self.fresh_variables(rng)
     if self.config.init_from.get('hourglass'):
-      _, hourglass_variables = _load(self.config.init_from.hourglass,
-                                     'hourglass')
-    else:
-      # (config.init_from names every stage here, not one network.)
-      hourglass_variables = self.fresh_variables(rng)
+      hourglass_variables = checkpoints.load_variables_like(
+          self.config.init_from.hourglass, hourglass_variables)
     stages = {'hourglass': hourglass_variables,
               'smplr': self._smplr_variables}
     if self._dae_variables is not None:
