@@ -10,7 +10,7 @@ import ml_collections
 
 def training_config(task: str, num_steps: int,
                     eval_every: int) -> ml_collections.ConfigDict:
-  """The fields `smplr_jax.train.train_and_evaluate` reads, with defaults."""
+  """The fields `smplr_jax.training.train.train_and_evaluate` reads, with defaults."""
   config = ml_collections.ConfigDict()
   config.task = task
   config.seed = 0

@@ -21,13 +21,13 @@ third_party/weights unless --weights), and writes to --output:
     probability of male, the root position, focal length and box.
 
 --refine fits the body to the JL that SMPLR saw by a short batched
-Levenberg-Marquardt fit (`smplr_jax.fit.refine`) before writing.
+Levenberg-Marquardt fit (`smplr_jax.predict.fit.refine`) before writing.
 --flip_test averages the image network's reading of the crop and of the
 mirrored crop.
 
 With --front_end=blazepose (needs `pip install -e ".[detector]"`) the
 photo goes whole to mediapipe's BlazePose, whose landmarks an adapter turns
-into JL for the DAE and SMPLR (`smplr_jax.detector`); body.json then also
+into JL for the DAE and SMPLR (`smplr_jax.predict.detector`); body.json then also
 holds the detected box and 2D keypoints, and the root is placed so that the
 body's keypoints meet them.
 
@@ -47,8 +47,8 @@ from PIL import Image, UnidentifiedImageError
 from scipy.spatial.transform import Rotation
 
 from smplr_jax import cli
-from smplr_jax import draw
-from smplr_jax import inference
+from smplr_jax.predict import draw
+from smplr_jax.predict import inference
 
 _IMAGE = flags.DEFINE_string('image', None, 'Photo (any format PIL reads).')
 _BOX = flags.DEFINE_string('box', None, 'Person box x0,y0,x1,y1 (pixels).')
@@ -62,7 +62,7 @@ _FRONT_END = flags.DEFINE_enum(
     'crop: the image network on the --box crop; blazepose: the whole photo '
     'to mediapipe BlazePose (no box).')
 _REFINE = flags.DEFINE_bool('refine', False, 'Refine the body to the JL '
-                            'SMPLR saw by a short fit (smplr_jax.fit).')
+                            'SMPLR saw by a short fit (smplr_jax.predict.fit).')
 _FLIP = flags.DEFINE_bool('flip_test', False, 'Average the image network '
                           'over the crop and the mirrored crop.')
 _MAX_SIDE = 800  # the overlay picture's longer side (pixels)

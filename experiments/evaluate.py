@@ -12,10 +12,10 @@ import pathlib
 
 from absl import flags
 
-from smplr_jax import checkpoints
+from smplr_jax.training import checkpoints
 from smplr_jax import cli
-from smplr_jax import metrics
-from smplr_jax import tasks
+from smplr_jax.evaluation import metrics
+from smplr_jax.training import tasks
 
 _WORKDIRS = flags.DEFINE_list('workdirs', None, 'Run folders to evaluate.')
 _INPUT = flags.DEFINE_enum('input', 'clean', ['clean', 'noisy'],

@@ -34,14 +34,14 @@ import jax
 import jax.numpy as jnp
 from absl import flags
 
-from smplr_jax import checkpoints
+from smplr_jax.training import checkpoints
 from smplr_jax import cli
-from smplr_jax import fit
-from smplr_jax import inference
-from smplr_jax import metrics
-from smplr_jax import noise
-from smplr_jax import sampler
-from smplr_jax import smplr as smplr_lib
+from smplr_jax.predict import fit
+from smplr_jax.predict import inference
+from smplr_jax.evaluation import metrics
+from smplr_jax.data import noise
+from smplr_jax.data import sampler
+from smplr_jax.nets import smplr as smplr_lib
 
 _WEIGHTS = flags.DEFINE_string('weights', None, 'SMPLR (default: shipped).')
 _SIZE = flags.DEFINE_integer('size', None, 'Bodies (default: the config).')

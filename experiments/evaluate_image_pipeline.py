@@ -24,14 +24,14 @@ import dataclasses
 
 from absl import flags
 
-from smplr_jax import checkpoints
+from smplr_jax.training import checkpoints
 from smplr_jax import cli
-from smplr_jax import image_net
-from smplr_jax import inference
-from smplr_jax import metrics
-from smplr_jax import pipeline
-from smplr_jax.tasks import end_to_end
-from smplr_jax.tasks import hourglass as hourglass_task
+from smplr_jax.nets import image_net
+from smplr_jax.predict import inference
+from smplr_jax.evaluation import metrics
+from smplr_jax.predict import pipeline
+from smplr_jax.training.tasks import end_to_end
+from smplr_jax.training.tasks import hourglass as hourglass_task
 
 _WEIGHTS = flags.DEFINE_string('weights', None, 'Pipeline folder.')
 _HOURGLASS = flags.DEFINE_string('hourglass', None, 'Image-network run.')

@@ -7,12 +7,12 @@ r"""The paper's Table 2 (Human3.6M) and Table 3 (SURREAL) protocols.
         --data_dir=DATA [--data_config=stride10] ...
 
 Builds nothing: build the dataset first (`python -m
-smplr_jax.datasets.build human36m --data_dir=DATA --manual_dir=...`; the
+smplr_jax.data.datasets.build human36m --data_dir=DATA --manual_dir=...`; the
 licensed release is needed). Runs `inference.load_pipeline(--weights)` (the
 shipped weights by default) on root-centred crops of the split and prints
 P1 / P2 on the 17-joint Human3.6M skeleton per action and subject (Table 2),
 or the surface error and joint errors (Table 3), in mm. The protocol's
-details: `smplr_jax/protocols.py`.
+details: `smplr_jax/evaluation/protocols.py`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ import pathlib
 
 from absl import flags
 
-from smplr_jax import cli, inference, protocols
+from smplr_jax import cli
+from smplr_jax.predict import inference
+from smplr_jax.evaluation import protocols
 
 _DATASET = flags.DEFINE_enum('dataset', None, list(protocols.PROTOCOLS),
                              'Which protocol (and builder).')
@@ -43,7 +45,7 @@ flags.mark_flag_as_required('dataset')
 def open_split(dataset: str, data_dir: str, config: str | None, split: str):
   """The random-access split of a built dataset, or a one-line error."""
   # Importing the builders imports TFDS: only when a split is opened.
-  from smplr_jax import datasets  # pylint: disable=g-import-not-at-top
+  from smplr_jax.data import datasets  # pylint: disable=g-import-not-at-top
 
   name = dataset if config is None else f'{dataset}/{config}'
   builder_cls = datasets.BUILDERS[dataset]
@@ -52,7 +54,7 @@ def open_split(dataset: str, data_dir: str, config: str | None, split: str):
   if not pathlib.Path(builder.data_dir).is_dir():
     raise ValueError(
         f'{name} (version {builder.version}) is not built in {data_dir}; '
-        f'build it with python -m smplr_jax.datasets.build {dataset} '
+        f'build it with python -m smplr_jax.data.datasets.build {dataset} '
         f'--data_dir={data_dir} --manual_dir=<the release>'
         + (f' --config={config}' if config else '') + '.')
   sources = builder.as_data_source()

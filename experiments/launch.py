@@ -4,8 +4,8 @@
     --workdir=workdirs/<run>          (a run resumes from its workdir)
 
 Importing this module defines the flags; `train_from_flags()` builds the
-config's task (`smplr_jax.tasks.make_task`) and runs
-`smplr_jax.train.train_and_evaluate`.
+config's task (`smplr_jax.training.tasks.make_task`) and runs
+`smplr_jax.training.train.train_and_evaluate`.
 
 Several processes (hosts, or one per GPU) train one model when started with
 
@@ -13,16 +13,16 @@ Several processes (hosts, or one per GPU) train one model when started with
 
 (or JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID, or under
 `srun` / `mpirun`, which JAX reads itself; --distributed=on on a TPU pod
-slice); see `smplr_jax.parallel.initialize_distributed`.
+slice); see `smplr_jax.training.parallel.initialize_distributed`.
 """
 
 from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-from smplr_jax import parallel
-from smplr_jax import tasks
-from smplr_jax import train
+from smplr_jax.training import parallel
+from smplr_jax.training import tasks
+from smplr_jax.training import train
 
 CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config.',
                                          lock_config=True)

@@ -20,16 +20,16 @@ import numpy as np
 from PIL import Image
 
 from experiments.smplr.configs import shipped as shipped_config
-from smplr_jax import augment
+from smplr_jax.data import augment
 from smplr_jax import cli
-from smplr_jax import draw
-from smplr_jax import inference
-from smplr_jax import metrics
-from smplr_jax import sampler
-from smplr_jax import smpl
-from smplr_jax import synthetic
-from smplr_jax import train
-from smplr_jax.tasks import smplr as smplr_task
+from smplr_jax.predict import draw
+from smplr_jax.predict import inference
+from smplr_jax.evaluation import metrics
+from smplr_jax.data import sampler
+from smplr_jax.body import smpl
+from smplr_jax.data import synthetic
+from smplr_jax.training import train
+from smplr_jax.training.tasks import smplr as smplr_task
 
 _WORKDIR = flags.DEFINE_string('workdir', 'workdirs/quickstart', 'Run folder.')
 _STEPS = flags.DEFINE_integer('num_steps', 2000, 'Training steps.')

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from smplr_jax.jl import SMPL_PARENTS
+from smplr_jax.body.jl import SMPL_PARENTS
 
 
 def random_smpl_arrays(seed: int = 0,

@@ -1,4 +1,4 @@
-"""Per-example processing (smplr_jax.augment): the root-centred crop and
+"""Per-example processing (smplr_jax.data.augment): the root-centred crop and
 its augmentations, consistent between pixels, points and SMPL parameters."""
 
 import jax
@@ -8,8 +8,8 @@ from scipy.spatial.transform import Rotation
 
 import helpers
 from helpers import augment_config_with, random_body, stick_records
-from smplr_jax import augment, sampler
-from smplr_jax import jl as jl_lib
+from smplr_jax.data import augment, sampler
+from smplr_jax.body import jl as jl_lib
 
 PERM = np.asarray(jl_lib.LEFT_RIGHT_PERMUTATION)
 

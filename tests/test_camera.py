@@ -1,10 +1,11 @@
-"""Camera-frame geometry (smplr_jax.camera)."""
+"""Camera-frame geometry (smplr_jax.crop)."""
 
 import jax
 import numpy as np
 
-from smplr_jax import augment, camera, sampler
-from smplr_jax import jl as jl_lib
+from smplr_jax.data import augment, sampler
+from smplr_jax import crop as camera
+from smplr_jax.body import jl as jl_lib
 
 
 def _records(num, seed=0, size=96):

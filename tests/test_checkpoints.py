@@ -1,4 +1,4 @@
-"""Checkpoints of training runs (smplr_jax.checkpoints) on fabricated
+"""Checkpoints of training runs (smplr_jax.training.checkpoints) on fabricated
 workdirs: loading, step choice and the errors users meet."""
 
 import json
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from helpers import write_workdir
-from smplr_jax import checkpoints
+from smplr_jax.training import checkpoints
 
 
 def _variables(value):

@@ -12,8 +12,8 @@ from absl import flags
 from ml_collections import config_flags
 
 from smplr_jax import cli
-from smplr_jax import datasets as datasets_lib
-from smplr_jax import inference
+from smplr_jax.data import datasets as datasets_lib
+from smplr_jax.predict import inference
 from smplr_jax.tools import convert_model
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -149,7 +149,7 @@ def test_dataset_build_errors(tmp_path):
 
 
 def test_build_cli_is_one_line(tmp_path):
-  result = _run('-m', 'smplr_jax.datasets.build', 'smplr_synthetic',
+  result = _run('-m', 'smplr_jax.data.datasets.build', 'smplr_synthetic',
                 f'--data_dir={tmp_path}', '--config=foo')
   line = _one_error_line(result, 1)  # was a 32-line traceback
   assert line.startswith("error: smplr_synthetic has no config 'foo'; valid: "

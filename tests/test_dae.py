@@ -1,4 +1,4 @@
-"""The denoising autoencoder network (smplr_jax.dae): structure, skips,
+"""The denoising autoencoder network (smplr_jax.nets.dae): structure, skips,
 parameter count, dropout and DAE2d."""
 
 
@@ -8,9 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from smplr_jax import dae
-from smplr_jax import models
-from smplr_jax import smplr
+from smplr_jax.nets import dae
+from smplr_jax.nets import mlp as models
+from smplr_jax.nets import smplr
 
 SMALL = dict(encoder=(16, 12, 8), decoder=(12, 16))
 

@@ -15,12 +15,12 @@ from cdflib.cdfwrite import CDF
 from PIL import Image
 from scipy.spatial.transform import Rotation
 
-from smplr_jax import datasets as datasets_lib
-from smplr_jax import jl as jl_lib
-from smplr_jax import records
-from smplr_jax import rotations
-from smplr_jax import smpl
-from smplr_jax.datasets import common, human36m, smplr_synthetic, surreal, up3d
+from smplr_jax.data import datasets as datasets_lib
+from smplr_jax.body import jl as jl_lib
+from smplr_jax.data import records
+from smplr_jax.body import rotations
+from smplr_jax.body import smpl
+from smplr_jax.data.datasets import common, human36m, smplr_synthetic, surreal, up3d
 
 
 def write_video(path: pathlib.Path, frames) -> None:
@@ -51,7 +51,7 @@ def gendered_points():
 
 
 def fake_render_examples(models, num_examples, seed, start=0, config=None):
-  """Stand-in for smplr_jax.synthetic.render_examples: seeded records."""
+  """Stand-in for smplr_jax.data.synthetic.render_examples: seeded records."""
   del models, config
   for index in range(start, start + num_examples):
     rng = np.random.default_rng([seed, index])
@@ -73,7 +73,7 @@ def fake_render_examples(models, num_examples, seed, start=0, config=None):
 @pytest.mark.parametrize('real_generator', [False, True])
 def test_synthetic_builds_and_reads(tmp_path, monkeypatch, real_generator):
   if real_generator:
-    from smplr_jax import synthetic  # pylint: disable=g-import-not-at-top
+    from smplr_jax.data import synthetic  # pylint: disable=g-import-not-at-top
     generate = synthetic.render_examples
   else:  # the builder renders through its module's `synthetic`
     monkeypatch.setattr(smplr_synthetic.synthetic, 'render_examples',

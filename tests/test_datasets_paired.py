@@ -1,11 +1,11 @@
 """(prediction, ground truth) JL pairs for the DAE
-(smplr_jax.datasets.paired)."""
+(smplr_jax.data.datasets.paired)."""
 
 import numpy as np
 import pytest
 
 from helpers import write_pairs
-from smplr_jax.datasets import paired
+from smplr_jax.data.datasets import paired
 
 
 def test_paired_dataset_loads_root_relative(tmp_path):

@@ -10,7 +10,7 @@ import pathlib
 import numpy as np
 import pytest
 
-from smplr_jax import jl as jl_lib
+from smplr_jax.body import jl as jl_lib
 
 MODEL_DIR = (pathlib.Path(__file__).resolve().parent.parent / 'third_party' /
              'body_models' / 'anny_smpl')

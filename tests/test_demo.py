@@ -7,10 +7,10 @@ import pytest
 from PIL import Image
 
 from experiments import demo
-from smplr_jax import augment
-from smplr_jax import inference
-from smplr_jax import sampler
-from smplr_jax import synthetic
+from smplr_jax.data import augment
+from smplr_jax.predict import inference
+from smplr_jax.data import sampler
+from smplr_jax.data import synthetic
 
 pytestmark = pytest.mark.skipif(
     not (inference.SHIPPED_WEIGHTS / 'hourglass').exists(),

@@ -1,4 +1,4 @@
-"""The BlazePose front end (`smplr_jax.detector`).
+"""The BlazePose front end (`smplr_jax.predict.detector`).
 
 Tests that run BlazePose need the detector extra (`pip install -e
 ".[detector]"`) and skip without it; the rest checks that the project
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from smplr_jax import detector as detector_lib
-from smplr_jax import inference
-from smplr_jax import jl as jl_lib
-from smplr_jax import keypoints as kp
+from smplr_jax.predict import detector as detector_lib
+from smplr_jax.predict import inference
+from smplr_jax.body import jl as jl_lib
+from smplr_jax.body import keypoints as kp
 
 # None when mediapipe is installed and its pose solution starts.
 UNAVAILABLE = detector_lib.availability()
@@ -65,10 +65,8 @@ needs_mediapipe = pytest.mark.skipif(
 
 @pytest.fixture(scope='module')
 def renders():
-  from smplr_jax import (
-    sampler,  # pylint: disable=g-import-not-at-top
-    synthetic,  # pylint: disable=g-import-not-at-top
-  )
+  from smplr_jax.data import sampler  # pylint: disable=g-import-not-at-top
+  from smplr_jax.data import synthetic  # pylint: disable=g-import-not-at-top
   models = sampler.load_gendered_models()
   return list(synthetic.render_examples(models, 5, RENDER_SEED,
                                         config={'batch_size': 5}))

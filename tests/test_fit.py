@@ -1,4 +1,4 @@
-"""The refinement fit (smplr_jax.fit): Jacobians, recovery, priors, 2D."""
+"""The refinement fit (smplr_jax.predict.fit): Jacobians, recovery, priors, 2D."""
 
 import json
 
@@ -9,11 +9,11 @@ import pytest
 from PIL import Image
 
 from experiments import demo
-from smplr_jax import fit
-from smplr_jax import inference
-from smplr_jax import rotations
-from smplr_jax import sampler
-from smplr_jax import smplr
+from smplr_jax.predict import fit
+from smplr_jax.predict import inference
+from smplr_jax.body import rotations
+from smplr_jax.data import sampler
+from smplr_jax.nets import smplr
 
 B = 4  # one compilation of the 3D and one of the 2D fit serve every test
 INTRINSICS = np.array([[1000.0, 0.0, 500.0], [0.0, 1000.0, 480.0],

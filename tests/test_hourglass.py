@@ -7,7 +7,7 @@ import numpy as np
 import optax
 import pytest
 
-from smplr_jax import heatmaps, hourglass, models
+from smplr_jax.nets import heatmaps, hourglass, mlp as models
 
 CUBE = 2.5
 

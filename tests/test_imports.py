@@ -66,9 +66,9 @@ def _edges_without_package_inits(graph):
 
 def test_graph_covers_the_package():
   graph = _import_graph()
-  assert {'smplr_jax.train', 'smplr_jax.tasks.smplr', 'smplr_jax.parallel',
-          'smplr_jax.datasets.paired'} <= set(graph)
-  assert 'smplr_jax.parallel' in graph['smplr_jax.train']
+  assert {'smplr_jax.training.train', 'smplr_jax.training.tasks.smplr', 'smplr_jax.training.parallel',
+          'smplr_jax.data.datasets.paired'} <= set(graph)
+  assert 'smplr_jax.training.parallel' in graph['smplr_jax.training.train']
 
 
 def test_no_import_cycle():
@@ -83,8 +83,8 @@ def test_cycle_finder_finds_a_planted_cycle():
 
 def test_the_trainer_knows_no_task():
   graph = _import_graph()
-  below = {'smplr_jax.train', 'smplr_jax.parallel', 'smplr_jax.checkpoints',
-           'smplr_jax.input_pipeline'}
+  below = {'smplr_jax.training.train', 'smplr_jax.training.parallel', 'smplr_jax.training.checkpoints',
+           'smplr_jax.data.input_pipeline'}
   for module in below:
-    tasks = {t for t in graph[module] if t.startswith('smplr_jax.tasks')}
+    tasks = {t for t in graph[module] if t.startswith('smplr_jax.training.tasks')}
     assert not tasks, f'{module} imports {tasks}'

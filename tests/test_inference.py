@@ -1,4 +1,4 @@
-"""Inference (smplr_jax.inference): a trained SMPLR run as JL -> mesh."""
+"""Inference (smplr_jax.predict.inference): a trained SMPLR run as JL -> mesh."""
 
 import jax
 import jax.numpy as jnp
@@ -7,10 +7,10 @@ import pytest
 
 from experiments.smplr.configs import smplr as smplr_config
 from helpers import write_workdir
-from smplr_jax import inference
-from smplr_jax import pipeline
-from smplr_jax import sampler
-from smplr_jax import smplr
+from smplr_jax.predict import inference
+from smplr_jax.predict import pipeline
+from smplr_jax.data import sampler
+from smplr_jax.nets import smplr
 
 
 @pytest.fixture(scope='module')
@@ -90,7 +90,7 @@ def test_shipped_smplr_recovers_rendered_camera_frame_bodies():
   """One frame for every stage: a render's ground-truth camera-frame JL
   (upright in the image, any heading, elevated camera) go through the
   shipped SMPLR to a mesh whose joints match them within Table-1 accuracy."""
-  from smplr_jax import synthetic  # pylint: disable=g-import-not-at-top
+  from smplr_jax.data import synthetic  # pylint: disable=g-import-not-at-top
   shipped = inference.SHIPPED_WEIGHTS / 'smplr'
   if not shipped.exists():
     pytest.skip(f'no shipped SMPLR weights in {shipped}')

@@ -1,11 +1,11 @@
-"""The image input pipeline (smplr_jax.input_pipeline): deterministic,
+"""The image input pipeline (smplr_jax.data.input_pipeline): deterministic,
 resumable batches and the paper's 100 mm subsampling."""
 
 import numpy as np
 import pytest
 
 from helpers import AUGMENTATIONS, augment_config_with, stick_records
-from smplr_jax import input_pipeline
+from smplr_jax.data import input_pipeline
 
 
 def _take(iterator, n):

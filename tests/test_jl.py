@@ -6,9 +6,9 @@ from jax import test_util as jtu
 import numpy as np
 import pytest
 
-from smplr_jax import body_model as bm
-from smplr_jax import jl
-from smplr_jax import smpl
+from smplr_jax.body import body_model as bm
+from smplr_jax.body import jl
+from smplr_jax.body import smpl
 from smplr_jax import testing
 
 

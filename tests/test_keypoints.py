@@ -1,5 +1,5 @@
 """Keypoint sets on the default body, their noise and normalisation, and the
-adapters (`smplr_jax.keypoints`, `smplr_jax.adapter`)."""
+adapters (`smplr_jax.body.keypoints`, `smplr_jax.nets.adapter`)."""
 
 import json
 
@@ -8,12 +8,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from smplr_jax import adapter as adapter_lib
-from smplr_jax import body_model as bm
-from smplr_jax import jl as jl_lib
-from smplr_jax import keypoints as kp
-from smplr_jax import metrics, sampler, smpl
-from smplr_jax import smplr as smplr_lib
+from smplr_jax.nets import adapter as adapter_lib
+from smplr_jax.body import body_model as bm
+from smplr_jax.body import jl as jl_lib
+from smplr_jax.body import keypoints as kp
+from smplr_jax.evaluation import metrics
+from smplr_jax.data import sampler
+from smplr_jax.body import smpl
+from smplr_jax.nets import smplr as smplr_lib
 
 # Jitted once per set and settings (eager dispatch is slower on a CPU).
 _noise = jax.jit(kp.detector_noise, static_argnums=2,
@@ -253,7 +255,7 @@ def test_2d_keypoints_need_the_camera(predictors):
 def _fake_pairs(path, gendered, count=6):
   """Pairs as `experiments.adapter.detect_pairs` writes them, with the
   true keypoints standing in for the detector's."""
-  from smplr_jax import rotations  # pylint: disable=g-import-not-at-top
+  from smplr_jax.body import rotations  # pylint: disable=g-import-not-at-top
   pose, betas, gender = sampler.sample_parameters(jax.random.PRNGKey(9),
                                                   count)
   _, keypoints = kp.smpl_keypoints(kp.keypoints_model(gendered,
@@ -274,7 +276,7 @@ def _fake_pairs(path, gendered, count=6):
 def test_adapter_task_mixes_pairs_into_batches(tmp_path, gendered):
   # pylint: disable=g-import-not-at-top
   from experiments.adapter.configs import base
-  from smplr_jax.tasks import adapter as adapter_task
+  from smplr_jax.training.tasks import adapter as adapter_task
   _fake_pairs(tmp_path / 'pairs.npz', gendered)
   config = base.base_config('blazepose33', 3)
   config.adapter.width, config.adapter.num_blocks = 32, 1
@@ -307,8 +309,8 @@ def test_adapter_task_mixes_pairs_into_batches(tmp_path, gendered):
 def test_adapter_training_learns(tmp_path):
   # pylint: disable=g-import-not-at-top
   from experiments.adapter.configs import base
-  from smplr_jax import train
-  from smplr_jax.tasks import adapter as adapter_task
+  from smplr_jax.training import train
+  from smplr_jax.training.tasks import adapter as adapter_task
   config = base.base_config('h36m17', 3)
   config.num_steps, config.log_every, config.eval_every = 300, 100, 300
   config.batch_size, config.eval_batch_size = 64, 64

@@ -1,4 +1,4 @@
-"""Metric logging (smplr_jax.metric_writers): log lines and TensorBoard
+"""Metric logging (smplr_jax.training.metric_writers): log lines and TensorBoard
 event files."""
 
 import struct
@@ -6,7 +6,7 @@ import struct
 from absl import logging as absl_logging
 from tensorboardX.proto import event_pb2
 
-from smplr_jax import metric_writers
+from smplr_jax.training import metric_writers
 
 
 def _read_scalars(logdir):

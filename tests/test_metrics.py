@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from smplr_jax import jl
-from smplr_jax import metrics
+from smplr_jax.body import jl
+from smplr_jax.evaluation import metrics
 
 
 def _random_jl(seed, batch=4):

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from smplr_jax import models
+from smplr_jax.nets import mlp as models
 
 
 def _count(tree):

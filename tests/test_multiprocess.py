@@ -27,8 +27,8 @@ import test_tasks_hourglass
 import test_tasks_smplr
 import train_worker
 
-from smplr_jax import checkpoints
-from smplr_jax.tasks import hourglass as hourglass_task
+from smplr_jax.training import checkpoints
+from smplr_jax.training.tasks import hourglass as hourglass_task
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 

@@ -1,15 +1,15 @@
-"""Noise models of JL (smplr_jax.noise): bounds, determinism, structure."""
+"""Noise models of JL (smplr_jax.data.noise): bounds, determinism, structure."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from smplr_jax import jl as jl_lib
-from smplr_jax import metrics
-from smplr_jax import noise
-from smplr_jax import sampler
-from smplr_jax import smplr
+from smplr_jax.body import jl as jl_lib
+from smplr_jax.evaluation import metrics
+from smplr_jax.data import noise
+from smplr_jax.data import sampler
+from smplr_jax.nets import smplr
 
 
 @pytest.fixture(scope='module')

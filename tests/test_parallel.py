@@ -1,10 +1,10 @@
-"""The device mesh and batch placement (smplr_jax.parallel), on 2 fake CPUs."""
+"""The device mesh and batch placement (smplr_jax.training.parallel), on 2 fake CPUs."""
 
 import jax
 import numpy as np
 import pytest
 
-from smplr_jax import parallel
+from smplr_jax.training import parallel
 
 
 def test_mesh_spans_all_devices_or_the_first_n():

@@ -1,4 +1,4 @@
-"""JL -> body (smplr_jax.pipeline): jl_to_body and the stitched evaluation."""
+"""JL -> body (smplr_jax.predict.pipeline): jl_to_body and the stitched evaluation."""
 
 import chex
 import jax
@@ -7,10 +7,10 @@ import ml_collections
 import numpy as np
 import pytest
 
-from smplr_jax import dae
-from smplr_jax import pipeline
-from smplr_jax import sampler
-from smplr_jax import smplr
+from smplr_jax.nets import dae
+from smplr_jax.predict import pipeline
+from smplr_jax.data import sampler
+from smplr_jax.nets import smplr
 
 SMALL = dict(encoder=(16, 12, 8), decoder=(12, 16))
 

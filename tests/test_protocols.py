@@ -12,10 +12,12 @@ import pytest
 from scipy.spatial.transform import Rotation
 from test_datasets import h36m_joints, write_h36m_sequence, write_surreal_clip
 
-from smplr_jax import datasets as datasets_lib
-from smplr_jax import inference, keypoints, protocols, rotations
-from smplr_jax import smplr as smplr_lib
-from smplr_jax.datasets import common, human36m, surreal
+from smplr_jax.data import datasets as datasets_lib
+from smplr_jax.predict import inference
+from smplr_jax.body import keypoints, rotations
+from smplr_jax.evaluation import protocols
+from smplr_jax.nets import smplr as smplr_lib
+from smplr_jax.data.datasets import common, human36m, surreal
 
 
 def test_h36m17_errors_are_p1_and_p2():
@@ -68,7 +70,7 @@ def test_h36m17_of_the_mesh_follows_the_skeleton(predictor):
   assert skeleton.shape == (17, 3)
   names = keypoints.H36M17.names
   joints = out['joints'][0]
-  from smplr_jax import jl as jl_lib  # pylint: disable=g-import-not-at-top
+  from smplr_jax.body import jl as jl_lib  # pylint: disable=g-import-not-at-top
   for name in ('pelvis', 'left_wrist', 'right_ankle'):
     np.testing.assert_allclose(skeleton[names.index(name)],
                                joints[jl_lib.JOINT_NAMES.index(name)],
@@ -178,4 +180,4 @@ def test_protocol_script_names_a_missing_build(tmp_path):
   assert result.returncode == 1
   lines = result.stderr.strip().splitlines()
   assert len(lines) == 1, result.stderr
-  assert 'is not built' in lines[0] and 'smplr_jax.datasets.build' in lines[0]
+  assert 'is not built' in lines[0] and 'smplr_jax.data.datasets.build' in lines[0]

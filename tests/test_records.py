@@ -1,10 +1,10 @@
-"""The record contract (smplr_jax.records): one spec, checked everywhere."""
+"""The record contract (smplr_jax.data.records): one spec, checked everywhere."""
 
 import numpy as np
 import pytest
 
-from smplr_jax import augment, records
-from smplr_jax.datasets import common
+from smplr_jax.data import augment, records
+from smplr_jax.data.datasets import common
 
 
 def _record(height=32, width=40):

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from smplr_jax import render
+from smplr_jax.data import render
 
 # A 30 x 30 pixel square at depth 2 made of two triangles, counter-clockwise
 # on screen (front facing): pixel centres 11..40 (columns) x 21..50 (rows).

@@ -1,4 +1,4 @@
-"""Rotation representations and conversions (smplr_jax.rotations)."""
+"""Rotation representations and conversions (smplr_jax.body.rotations)."""
 
 import jax
 import jax.numpy as jnp
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from smplr_jax import rotations
+from smplr_jax.body import rotations
 
 
 def test_axis_angle_to_matrix_matches_scipy():

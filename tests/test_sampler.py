@@ -5,11 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from smplr_jax import body_model as bm
-from smplr_jax import jl
-from smplr_jax import sampler
-from smplr_jax import rotations as smplr_rotations
-from smplr_jax import smpl
+from smplr_jax.body import body_model as bm
+from smplr_jax.body import jl
+from smplr_jax.data import sampler
+from smplr_jax.body import rotations as smplr_rotations
+from smplr_jax.body import smpl
 from smplr_jax import testing
 
 _LANDMARK_IDS = np.arange(18) * 7

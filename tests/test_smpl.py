@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from smplr_jax import body_model as bm
+from smplr_jax.body import body_model as bm
 from smplr_jax import load_body_model, smpl_forward, stack_body_models
 
 torch = pytest.importorskip('torch')

@@ -1,4 +1,4 @@
-"""SMPLR's networks and their outputs as SMPL parameters (smplr_jax.smplr)."""
+"""SMPLR's networks and their outputs as SMPL parameters (smplr_jax.nets.smplr)."""
 
 import jax
 import jax.numpy as jnp
@@ -6,9 +6,9 @@ import ml_collections
 import numpy as np
 import pytest
 
-from smplr_jax import jl as jl_lib
-from smplr_jax import sampler
-from smplr_jax import smplr
+from smplr_jax.body import jl as jl_lib
+from smplr_jax.data import sampler
+from smplr_jax.nets import smplr
 
 
 def _config(**overrides):

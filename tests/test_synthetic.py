@@ -8,8 +8,8 @@ import jax
 import numpy as np
 import pytest
 
-from smplr_jax import jl as jl_lib
-from smplr_jax import render, sampler, synthetic
+from smplr_jax.body import jl as jl_lib
+from smplr_jax.data import render, sampler, synthetic
 
 _CONFIG = synthetic.SyntheticConfig(batch_size=4)
 _SEED = 7

@@ -1,4 +1,4 @@
-"""The task table (smplr_jax.tasks): launchers pick a task by config name."""
+"""The task table (smplr_jax.training.tasks): launchers pick a task by config name."""
 
 import ml_collections
 import pytest
@@ -6,12 +6,12 @@ import pytest
 from experiments.dae.configs import structured as dae_config
 from experiments.end_to_end.configs import cpu as e2e_config
 from experiments.smplr.configs import psi as psi_config
-from smplr_jax import tasks
-from smplr_jax.tasks import adapter as adapter_task
-from smplr_jax.tasks import dae as dae_task
-from smplr_jax.tasks import end_to_end
-from smplr_jax.tasks import hourglass as hourglass_task
-from smplr_jax.tasks import smplr as smplr_task
+from smplr_jax.training import tasks
+from smplr_jax.training.tasks import adapter as adapter_task
+from smplr_jax.training.tasks import dae as dae_task
+from smplr_jax.training.tasks import end_to_end
+from smplr_jax.training.tasks import hourglass as hourglass_task
+from smplr_jax.training.tasks import smplr as smplr_task
 
 
 def test_every_config_family_names_a_known_task():

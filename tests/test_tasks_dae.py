@@ -1,4 +1,4 @@
-"""The DAE task end to end (smplr_jax.tasks.dae): synthetic and paired data."""
+"""The DAE task end to end (smplr_jax.training.tasks.dae): synthetic and paired data."""
 
 import json
 
@@ -8,8 +8,8 @@ import pytest
 
 from experiments.dae.configs import structured as structured_config
 from helpers import write_pairs
-from smplr_jax import train
-from smplr_jax.tasks import dae as dae_task
+from smplr_jax.training import train
+from smplr_jax.training.tasks import dae as dae_task
 
 SMALL = dict(encoder=(16, 12, 8), decoder=(12, 16))
 

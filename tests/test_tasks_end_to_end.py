@@ -1,4 +1,4 @@
-"""The end-to-end task (smplr_jax.tasks.end_to_end): gradients of SMPLR's
+"""The end-to-end task (smplr_jax.training.tasks.end_to_end): gradients of SMPLR's
 losses reach the image network through soft-argmax, DAE and SMPL; a tiny
 run learns; one and two devices agree."""
 
@@ -11,10 +11,10 @@ import pytest
 
 from experiments.end_to_end.configs import cpu as e2e_config
 from helpers import write_untrained_smplr_and_dae
-from smplr_jax import checkpoints
-from smplr_jax import train
-from smplr_jax.tasks import end_to_end
-from smplr_jax.tasks import hourglass as hourglass_task
+from smplr_jax.training import checkpoints
+from smplr_jax.training import train
+from smplr_jax.training.tasks import end_to_end
+from smplr_jax.training.tasks import hourglass as hourglass_task
 
 
 @pytest.fixture(scope='module')

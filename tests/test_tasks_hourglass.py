@@ -1,4 +1,4 @@
-"""The hourglass task (smplr_jax.tasks.hourglass): a tiny end-to-end run on a
+"""The hourglass task (smplr_jax.training.tasks.hourglass): a tiny end-to-end run on a
 freshly built synthetic dataset, its checkpoint, launcher and picture."""
 
 import itertools
@@ -15,9 +15,10 @@ import pytest
 
 from experiments.hourglass.configs import cpu as cpu_config
 from helpers import garble_image_of_record
-from smplr_jax import augment
-from smplr_jax import checkpoints, datasets, input_pipeline, train
-from smplr_jax.tasks import hourglass as hourglass_task
+from smplr_jax.data import augment
+from smplr_jax.training import checkpoints, train
+from smplr_jax.data import datasets, input_pipeline
+from smplr_jax.training.tasks import hourglass as hourglass_task
 
 
 def _tiny_config(tmp_path, **overrides):
@@ -107,7 +108,7 @@ def test_init_from_starts_where_the_trained_run_ended(tiny_run, tmp_path):
 def test_unbuilt_dataset_is_reported(tmp_path):
   config = _tiny_config(tmp_path)
   config.data.build = False
-  with pytest.raises(ValueError, match='is not built in .*smplr_jax.datasets'
+  with pytest.raises(ValueError, match='is not built in .*smplr_jax.data.datasets'
                      '.build smplr_synthetic'):
     hourglass_task.load_sources(config)
 

@@ -1,4 +1,4 @@
-"""The SMPLR task (smplr_jax.tasks.smplr) end to end on the default body
+"""The SMPLR task (smplr_jax.training.tasks.smplr) end to end on the default body
 model: a tiny training run that lowers the error, its evaluation from the
 checkpoint, and initialisation from trained runs."""
 
@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from experiments.smplr.configs import smplr as smplr_config
-from smplr_jax import checkpoints
-from smplr_jax import smplr
-from smplr_jax import tasks
-from smplr_jax import train
-from smplr_jax.tasks import smplr as smplr_task
+from smplr_jax.training import checkpoints
+from smplr_jax.nets import smplr
+from smplr_jax.training import tasks
+from smplr_jax.training import train
+from smplr_jax.training.tasks import smplr as smplr_task
 
 
 @pytest.fixture(scope='module')

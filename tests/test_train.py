@@ -10,9 +10,9 @@ import ml_collections
 import numpy as np
 import pytest
 
-from smplr_jax import checkpoints
-from smplr_jax import parallel
-from smplr_jax import train
+from smplr_jax.training import checkpoints
+from smplr_jax.training import parallel
+from smplr_jax.training import train
 
 
 class _Net(nn.Module):

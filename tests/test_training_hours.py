@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from smplr_jax import metric_writers
+from smplr_jax.training import metric_writers
 
 
 def _write_log(path, rates):

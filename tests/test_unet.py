@@ -7,7 +7,7 @@ import numpy as np
 import optax
 import pytest
 
-from smplr_jax import heatmaps, hourglass, image_net, unet
+from smplr_jax.nets import heatmaps, hourglass, image_net, unet
 
 CUBE = 2.5
 

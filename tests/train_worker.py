@@ -87,12 +87,12 @@ def main(spec_path):
   spec = json.loads(pathlib.Path(spec_path).read_text())
   jax.config.update('jax_num_cpu_devices', spec['devices'])
   # Before any other JAX call, as in experiments/launch.py.
-  from smplr_jax import parallel  # pylint: disable=g-import-not-at-top
+  from smplr_jax.training import parallel  # pylint: disable=g-import-not-at-top
   if spec['process']:
     parallel.initialize_distributed(*spec['process'])
   import ml_collections  # pylint: disable=g-import-not-at-top
 
-  from smplr_jax import tasks, train  # pylint: disable=g-import-not-at-top
+  from smplr_jax.training import tasks, train  # pylint: disable=g-import-not-at-top
   if spec['kill']:
     _install_kill(train, *spec['kill'])
   config = ml_collections.ConfigDict(spec['config'])

@@ -21,9 +21,10 @@ import pathlib
 import numpy as np
 from absl import app, flags, logging
 
-from smplr_jax import checkpoints, inference
-from smplr_jax import detector as detector_lib
-from smplr_jax.tasks import hourglass as hourglass_task
+from smplr_jax.training import checkpoints
+from smplr_jax.predict import inference
+from smplr_jax.predict import detector as detector_lib
+from smplr_jax.training.tasks import hourglass as hourglass_task
 
 _SPLIT = flags.DEFINE_enum('split', 'train', ['train', 'validation', 'test'],
                            'Split to run on.')

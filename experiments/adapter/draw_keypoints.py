@@ -3,7 +3,7 @@ r"""Draws the keypoint sets on the default body (docs/keypoints.png).
     python -m experiments.adapter.draw_keypoints [--output=docs/keypoints.png]
 
 Top row: the neutral rest pose from the front with each set's keypoints
-numbered in the detector's order (`smplr_jax.keypoints`): red for SMPL
+numbered in the detector's order (`smplr_jax.body.keypoints`): red for SMPL
 joints (or sums of joints), blue for surface vertices. Bottom row: close-ups
 of BlazePose's face, left hand (seen from above, palm down) and left foot
 (seen from the body's left). About 10 s on a CPU.
@@ -24,8 +24,8 @@ import numpy as np
 from PIL import Image
 
 from experiments.tools import draw_body_models as draw
-from smplr_jax import body_model as bm
-from smplr_jax import keypoints as kp
+from smplr_jax.body import body_model as bm
+from smplr_jax.body import keypoints as kp
 
 # Close-up views: (screen-right, screen-up, towards-camera) unit vectors.
 _VIEWS = {
@@ -102,7 +102,7 @@ def draw_sets(output: pathlib.Path) -> None:
     ax.set_title(f'blazepose33: {title}', fontsize=10)
   fig.suptitle('Keypoint sets on the default body (neutral rest pose; red: '
                'SMPL joints or joint mixtures, blue: surface vertices; '
-               'smplr_jax.keypoints)', fontsize=12)
+               'smplr_jax.body.keypoints)', fontsize=12)
   fig.tight_layout()
   fig.savefig(output, dpi=70)
   plt.close(fig)

@@ -37,21 +37,19 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags, logging
 
-from smplr_jax import adapter as adapter_lib
-from smplr_jax import (
-  augment,
-  checkpoints,
-  inference,
-  rotations,
-  sampler,
-  smpl,
-  synthetic,
-)
-from smplr_jax import detector as detector_lib
-from smplr_jax import jl as jl_lib
-from smplr_jax import keypoints as kp_lib
-from smplr_jax import metrics as metrics_lib
-from smplr_jax.tasks import hourglass as hourglass_task
+from smplr_jax.nets import adapter as adapter_lib
+from smplr_jax.data import augment
+from smplr_jax.training import checkpoints
+from smplr_jax.predict import inference
+from smplr_jax.body import rotations
+from smplr_jax.data import sampler
+from smplr_jax.body import smpl
+from smplr_jax.data import synthetic
+from smplr_jax.predict import detector as detector_lib
+from smplr_jax.body import jl as jl_lib
+from smplr_jax.body import keypoints as kp_lib
+from smplr_jax.evaluation import metrics as metrics_lib
+from smplr_jax.training.tasks import hourglass as hourglass_task
 
 _NUM_IMAGES = flags.DEFINE_integer('num_images', 1024,
                                    'Test-split images (0: skip the split).')

@@ -10,7 +10,8 @@ from noisy keypoints.
 """
 
 from experiments import launch
-from smplr_jax import cli, metrics
+from smplr_jax import cli
+from smplr_jax.evaluation import metrics
 
 
 def main(argv):

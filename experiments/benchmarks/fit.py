@@ -61,7 +61,7 @@ def smplfitter_model_dir(folder: pathlib.Path) -> pathlib.Path:
   `kid_template.npy` (an all-zero file means no kid shapes) from a folder;
   the arrays are ours, unchanged (their pose correctives are zero).
   """
-  from smplr_jax import body_model as bm  # pylint: disable=g-import-not-at-top
+  from smplr_jax.body import body_model as bm  # pylint: disable=g-import-not-at-top
   folder = pathlib.Path(folder) / 'smpl'
   folder.mkdir(parents=True, exist_ok=True)
   keys = ('v_template', 'shapedirs', 'posedirs', 'J_regressor', 'weights',
@@ -98,13 +98,13 @@ def main(argv):
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
 
-  from smplr_jax import checkpoints  # pylint: disable=g-import-not-at-top
-  from smplr_jax import fit  # pylint: disable=g-import-not-at-top
-  from smplr_jax import inference  # pylint: disable=g-import-not-at-top
-  from smplr_jax import metrics  # pylint: disable=g-import-not-at-top
-  from smplr_jax import sampler  # pylint: disable=g-import-not-at-top
-  from smplr_jax import smpl  # pylint: disable=g-import-not-at-top
-  from smplr_jax import smplr  # pylint: disable=g-import-not-at-top
+  from smplr_jax.training import checkpoints  # pylint: disable=g-import-not-at-top
+  from smplr_jax.predict import fit  # pylint: disable=g-import-not-at-top
+  from smplr_jax.predict import inference  # pylint: disable=g-import-not-at-top
+  from smplr_jax.evaluation import metrics  # pylint: disable=g-import-not-at-top
+  from smplr_jax.data import sampler  # pylint: disable=g-import-not-at-top
+  from smplr_jax.body import smpl  # pylint: disable=g-import-not-at-top
+  from smplr_jax.nets import smplr  # pylint: disable=g-import-not-at-top
 
   sizes = [int(b) for b in _BATCH_SIZES.value]
   path = inference.SHIPPED_WEIGHTS / 'smplr'

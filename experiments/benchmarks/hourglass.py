@@ -27,7 +27,7 @@ import optax
 from absl import app, flags
 
 from experiments.benchmarks import timing, train_step
-from smplr_jax import heatmaps, hourglass, image_net, unet
+from smplr_jax.nets import heatmaps, hourglass, image_net, unet
 
 _BATCH_SIZE = flags.DEFINE_integer('batch_size', 16, 'CPU-config batch.')
 _PAPER_BATCH_SIZE = flags.DEFINE_integer('paper_batch_size', 8,

@@ -24,10 +24,10 @@ from absl import flags
 from ml_collections import config_flags
 
 from experiments.benchmarks import timing
-from smplr_jax import heatmaps
-from smplr_jax import image_net
-from smplr_jax import input_pipeline
-from smplr_jax.tasks import hourglass as hourglass_task
+from smplr_jax.nets import heatmaps
+from smplr_jax.nets import image_net
+from smplr_jax.data import input_pipeline
+from smplr_jax.training.tasks import hourglass as hourglass_task
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', 'experiments/hourglass/configs/cpu_long.py', 'Image config.')

@@ -41,11 +41,9 @@ def main(argv):
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
 
-  from smplr_jax import (
-    render,  # pylint: disable=g-import-not-at-top
-    sampler,  # pylint: disable=g-import-not-at-top
-    synthetic,  # pylint: disable=g-import-not-at-top
-  )
+  from smplr_jax.data import render  # pylint: disable=g-import-not-at-top
+  from smplr_jax.data import sampler  # pylint: disable=g-import-not-at-top
+  from smplr_jax.data import synthetic  # pylint: disable=g-import-not-at-top
 
   models = sampler.load_gendered_models()
   backgrounds = synthetic.load_backgrounds()

@@ -39,9 +39,9 @@ def main(argv):
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
 
-  from smplr_jax import body_model as bm  # pylint: disable=g-import-not-at-top
-  from smplr_jax import jl as jl_lib  # pylint: disable=g-import-not-at-top
-  from smplr_jax import sampler  # pylint: disable=g-import-not-at-top
+  from smplr_jax.body import body_model as bm  # pylint: disable=g-import-not-at-top
+  from smplr_jax.body import jl as jl_lib  # pylint: disable=g-import-not-at-top
+  from smplr_jax.data import sampler  # pylint: disable=g-import-not-at-top
   from smplr_jax import testing  # pylint: disable=g-import-not-at-top
 
   if _MODEL.value == 'default':

@@ -61,8 +61,8 @@ def main(argv):
   import smplx  # pylint: disable=g-import-not-at-top
   from smplx.utils import Struct  # pylint: disable=g-import-not-at-top
 
-  from smplr_jax import body_model as bm  # pylint: disable=g-import-not-at-top
-  from smplr_jax import smpl  # pylint: disable=g-import-not-at-top
+  from smplr_jax.body import body_model as bm  # pylint: disable=g-import-not-at-top
+  from smplr_jax.body import smpl  # pylint: disable=g-import-not-at-top
   from smplr_jax import testing  # pylint: disable=g-import-not-at-top
 
   torch.set_num_threads(threads)

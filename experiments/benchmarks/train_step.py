@@ -20,10 +20,10 @@ from experiments.benchmarks import timing
 from experiments.smplr.configs import omega
 from experiments.smplr.configs import omega_smpl
 from experiments.smplr.configs import psi
-from smplr_jax import parallel
-from smplr_jax import smplr
-from smplr_jax import train
-from smplr_jax.tasks import smplr as smplr_task
+from smplr_jax.training import parallel
+from smplr_jax.nets import smplr
+from smplr_jax.training import train
+from smplr_jax.training.tasks import smplr as smplr_task
 
 _BATCH_SIZES = flags.DEFINE_list('batch_sizes', ['256', '1024'],
                                  'Global batch sizes.')

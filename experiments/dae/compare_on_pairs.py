@@ -21,10 +21,10 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from smplr_jax import checkpoints
-from smplr_jax import dae as dae_lib
-from smplr_jax import datasets
-from smplr_jax import metrics
+from smplr_jax.training import checkpoints
+from smplr_jax.nets import dae as dae_lib
+from smplr_jax.data import datasets
+from smplr_jax.evaluation import metrics
 
 _PAIRS = flags.DEFINE_string('pairs', None, 'Pairs file (.npz).')
 _DAES = flags.DEFINE_list('daes', None, 'DAE workdirs or exported folders.')

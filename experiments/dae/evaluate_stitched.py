@@ -19,18 +19,18 @@ import pathlib
 from absl import app
 from absl import flags
 
-from smplr_jax import checkpoints
-from smplr_jax import dae
-from smplr_jax import metrics
-from smplr_jax import pipeline
-from smplr_jax import sampler
-from smplr_jax import smplr
+from smplr_jax.training import checkpoints
+from smplr_jax.nets import dae
+from smplr_jax.evaluation import metrics
+from smplr_jax.predict import pipeline
+from smplr_jax.data import sampler
+from smplr_jax.nets import smplr
 
 _DAE_WORKDIR = flags.DEFINE_string('dae_workdir', None, 'A trained DAE run.')
 _SMPLR_WORKDIR = flags.DEFINE_string('smplr_workdir', None,
                                      'A trained SMPLR run (shape + pose).')
 _NOISE = flags.DEFINE_list('noise', ['structured'],
-                           'Noise models of the input (smplr_jax.noise).')
+                           'Noise models of the input (smplr_jax.data.noise).')
 _JSON_OUT = flags.DEFINE_string('json_out', None, 'Write the results here.')
 flags.mark_flags_as_required(['dae_workdir', 'smplr_workdir'])
 

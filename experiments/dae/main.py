@@ -9,7 +9,7 @@ input ("before") and of its output ("after").
 
 from experiments import launch
 from smplr_jax import cli
-from smplr_jax import metrics
+from smplr_jax.evaluation import metrics
 
 
 def main(argv):

@@ -13,7 +13,7 @@ import pathlib
 from absl import app
 from absl import flags
 
-from smplr_jax import metrics
+from smplr_jax.evaluation import metrics
 
 _ROOT = flags.DEFINE_string('root', 'workdirs/dae', 'Folder of DAE runs.')
 _RUNS = flags.DEFINE_list(

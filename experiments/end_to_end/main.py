@@ -10,7 +10,7 @@ input (after the DAE) and of the recovered body.
 
 from experiments import launch
 from smplr_jax import cli
-from smplr_jax import metrics
+from smplr_jax.evaluation import metrics
 
 
 def main(argv):

@@ -23,15 +23,15 @@ import jax.numpy as jnp
 import numpy as np
 from absl import flags
 
-from smplr_jax import augment
-from smplr_jax import camera
-from smplr_jax import checkpoints
+from smplr_jax.data import augment
+from smplr_jax import crop as camera
+from smplr_jax.training import checkpoints
 from smplr_jax import cli
-from smplr_jax import heatmaps
-from smplr_jax import jl as jl_lib
-from smplr_jax import sampler
-from smplr_jax import synthetic
-from smplr_jax.tasks import hourglass as hourglass_task
+from smplr_jax.nets import heatmaps
+from smplr_jax.body import jl as jl_lib
+from smplr_jax.data import sampler
+from smplr_jax.data import synthetic
+from smplr_jax.training.tasks import hourglass as hourglass_task
 
 _WEIGHTS = flags.DEFINE_string('weights', 'third_party/weights/hourglass',
                                'Exported folder or training workdir.')

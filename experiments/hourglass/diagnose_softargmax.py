@@ -24,7 +24,7 @@ units below it):
     `heatmaps.hourglass_loss`), against the softmax cross-entropy's
     (`point_loss='softmax_ce'`), which trains the softmax itself.
 
-Pure arithmetic on the definitions of `smplr_jax.heatmaps`; a second or two.
+Pure arithmetic on the definitions of `smplr_jax.nets.heatmaps`; a second or two.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from smplr_jax import heatmaps
+from smplr_jax.nets import heatmaps
 
 GRID = (32, 32, 16)  # H, W, D of the CPU config (128 px input)
 CUBE = 2.5

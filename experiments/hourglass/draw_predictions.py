@@ -16,8 +16,10 @@ from absl import app, flags
 from PIL import Image, ImageDraw
 
 from experiments.tools import draw_augmentations
-from smplr_jax import checkpoints, heatmaps, input_pipeline
-from smplr_jax.tasks import hourglass as hourglass_task
+from smplr_jax.training import checkpoints
+from smplr_jax.nets import heatmaps
+from smplr_jax.data import input_pipeline
+from smplr_jax.training.tasks import hourglass as hourglass_task
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'A trained hourglass run.')
 _OUTPUT = flags.DEFINE_string('output', None, 'PNG to write.')

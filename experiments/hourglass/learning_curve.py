@@ -56,14 +56,14 @@ from absl import app
 from absl import flags
 from matplotlib import pyplot as plt
 
-from smplr_jax import augment
-from smplr_jax import camera
-from smplr_jax import checkpoints
-from smplr_jax import metric_writers
-from smplr_jax import metrics as metrics_lib
-from smplr_jax import sampler
-from smplr_jax import synthetic
-from smplr_jax.tasks import hourglass as hourglass_task
+from smplr_jax.data import augment
+from smplr_jax import crop as camera
+from smplr_jax.training import checkpoints
+from smplr_jax.training import metric_writers
+from smplr_jax.evaluation import metrics as metrics_lib
+from smplr_jax.data import sampler
+from smplr_jax.data import synthetic
+from smplr_jax.training.tasks import hourglass as hourglass_task
 
 matplotlib.use('Agg')
 

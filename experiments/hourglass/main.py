@@ -10,7 +10,7 @@ Prints the test-split errors (mm) of the last stack's soft-argmax and writes
 
 from experiments import launch
 from smplr_jax import cli
-from smplr_jax import metrics
+from smplr_jax.evaluation import metrics
 
 
 def main(argv):

@@ -21,8 +21,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from smplr_jax import checkpoints
-from smplr_jax.tasks import hourglass as hourglass_task
+from smplr_jax.training import checkpoints
+from smplr_jax.training.tasks import hourglass as hourglass_task
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Image-network run.')
 _SPLIT = flags.DEFINE_enum('split', 'train', ['train', 'validation', 'test'],

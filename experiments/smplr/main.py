@@ -6,7 +6,7 @@ r"""Trains one SMPLR experiment: a thin launcher around `train_and_evaluate`.
 
 from experiments import launch
 from smplr_jax import cli
-from smplr_jax import metrics
+from smplr_jax.evaluation import metrics
 
 
 def main(argv):

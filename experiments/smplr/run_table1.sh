@@ -9,7 +9,7 @@
 # SMPLR (end to end) trains STEPS / 2 more from Psi and Omega_smpl (6D), and
 # `omega_smpl_6d_long` is its control: Omega_smpl (6D) for the same
 # STEPS * 1.5 steps. NOISE is the input noise of training and of the noisy
-# evaluation (`smplr_jax.noise`: ours, or the authors' table). The held-out
+# evaluation (`smplr_jax.data.noise`: ours, or the authors' table). The held-out
 # set (test_seed) is the same for every seed. 30-38 min per seed on the
 # README's 2-core machine.
 set -euo pipefail

@@ -21,7 +21,7 @@ import numpy as np
 from absl import app
 from absl import flags
 
-from smplr_jax import metrics
+from smplr_jax.evaluation import metrics
 
 _ROOT = flags.DEFINE_string('root', 'workdirs/table1', 'run_table1.sh root.')
 _VARIANT = flags.DEFINE_enum('variant', 'clean', ['clean', 'noisy',

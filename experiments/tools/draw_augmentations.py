@@ -2,10 +2,10 @@ r"""Draws a grid of augmented training crops with their 2D joints and landmarks.
 
   python -m experiments.tools.draw_augmentations --output=/tmp/augmentations.png
 
-Each row is one record of the synthetic renderer (`smplr_jax.synthetic` on
+Each row is one record of the synthetic renderer (`smplr_jax.data.synthetic` on
 the default body model); column 0 is its plain root-centred crop
 (`train=False`), the other columns are augmented versions (the seeds of
-epochs 1, 2, ... of `smplr_jax.input_pipeline`: zoom, in-plane rotation,
+epochs 1, 2, ... of `smplr_jax.data.input_pipeline`: zoom, in-plane rotation,
 flip, background, occluders, colour noise, per `augment_config()`). Drawn
 on top: the 24 joints (discs) and 18 landmarks (squares) from `jl_crop`,
 left side blue / cyan, right side red / orange, centre green / yellow, bones
@@ -29,8 +29,8 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from smplr_jax import augment
-from smplr_jax import jl as jl_lib
+from smplr_jax.data import augment
+from smplr_jax.body import jl as jl_lib
 
 LEFT, RIGHT, CENTRE = 0, 1, 2
 JOINT_COLOURS = ((40, 110, 255), (255, 50, 50), (40, 210, 60))
@@ -114,7 +114,7 @@ def _stick_records(num: int, seed: int, image_size: int) -> list[dict]:
   """Stick figures of sampled default-model bodies, facing the camera."""
   import jax  # pylint: disable=g-import-not-at-top
 
-  from smplr_jax import sampler  # pylint: disable=g-import-not-at-top
+  from smplr_jax.data import sampler  # pylint: disable=g-import-not-at-top
   models = sampler.load_gendered_models()
   bodies = sampler.sample_jl(jax.random.PRNGKey(seed), models, num)
   rng = np.random.default_rng(seed)
@@ -131,7 +131,7 @@ def _stick_records(num: int, seed: int, image_size: int) -> list[dict]:
 
 def _synthetic_records(num: int, seed: int) -> list[dict]:
   # pylint: disable=g-import-not-at-top
-  from smplr_jax import sampler, synthetic
+  from smplr_jax.data import sampler, synthetic
   models = sampler.load_gendered_models()
   return list(synthetic.render_examples(models, num, seed))
 
@@ -143,7 +143,7 @@ def _load_backgrounds(folder: str | None,
     if source != 'synthetic':
       return None
     # pylint: disable=g-import-not-at-top
-    from smplr_jax import synthetic
+    from smplr_jax.data import synthetic
     photos = synthetic.load_backgrounds(256, scales=(1.0,))
     return [image[:h, :w] for image, (h, w) in zip(photos.images,
                                                    photos.sizes)]

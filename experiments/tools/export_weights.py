@@ -22,8 +22,8 @@ import numpy as np
 from absl import app
 from absl import flags
 
-from smplr_jax import checkpoints
-from smplr_jax import tasks
+from smplr_jax.training import checkpoints
+from smplr_jax.training import tasks
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Trained run.')
 _OUTPUT = flags.DEFINE_string('output', None, 'Export folder.')

@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-from smplr_jax import body_model as bm
+from smplr_jax.body import body_model as bm
 
 
 def convert(src: str | pathlib.Path, dst: str | pathlib.Path) -> dict:

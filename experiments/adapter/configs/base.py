@@ -7,7 +7,7 @@ their export to third_party/weights/adapters:
 
     bash experiments/adapter/run_all.sh
 
-The adapter (`smplr_jax.adapter.Adapter`): the set's normalised points and
+The adapter (`smplr_jax.nets.adapter.Adapter`): the set's normalised points and
 visibility mask -> Dense(352) -> 2 residual blocks (LayerNorm, Dense, GELU,
 Dense) -> LayerNorm, GELU -> Dense to the 41 non-root JL, trained with L1
 on JL + L1 on the bone lengths, Adam 1e-3 cosine to 1e-5, batch 256, on
@@ -21,7 +21,7 @@ through the shipped DAE and SMPLR.
 import ml_collections
 
 from experiments import common_config
-from smplr_jax import keypoints
+from smplr_jax.body import keypoints
 
 
 def base_config(keypoint_set: str, dims: int) -> ml_collections.ConfigDict:

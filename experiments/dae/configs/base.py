@@ -38,7 +38,7 @@ def base_config() -> ml_collections.ConfigDict:
   config.dae.activation = 'elu'
   config.dae.zero_depth = False  # True: DAE2d (2D -> 3D lifting)
 
-  # Training input: synthetic bodies + a noise model of smplr_jax.noise, or
+  # Training input: synthetic bodies + a noise model of smplr_jax.data.noise, or
   # (prediction, ground truth) pairs of a real network (data='paired').
   config.data = 'synthetic'
   config.noise = ml_collections.ConfigDict()

@@ -17,7 +17,7 @@ Bn 22.8 -> 19.9 mm, wrists 79.4 -> 74.7 mm. In front of the end-to-end
 SMPLR (experiments.dae.evaluate_stitched) it changes little: Jt 27.8 mm
 with it, 27.9 mm without, surface 46.7 vs 46.8 mm.
 
-The noise bounds are those of `smplr_jax.noise`; docs/paper_facts.md
+The noise bounds are those of `smplr_jax.data.noise`; docs/paper_facts.md
 (Section 6) lists the authors' exact per-coordinate table for comparison.
 """
 

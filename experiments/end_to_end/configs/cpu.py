@@ -30,7 +30,7 @@ measurable to the joints (from the step-18,000 network both runs gained
 """
 
 from experiments.hourglass.configs import cpu_unet
-from smplr_jax import inference
+from smplr_jax.predict import inference
 
 
 def get_config():

@@ -7,15 +7,15 @@ run); their docstrings give the command, runtime and result.
 Network per the paper (Sec. 3.3) and the authors' code (docs/paper_facts.md,
 Section 8): stacked volumetric hourglass, 41 point + 4 limb channels, 2.5 m
 cube, sigmoid cross-entropy on every stack. Data: a TFDS dataset of
-`smplr_jax.datasets` (default: the rendered `smplr_synthetic`, built on
+`smplr_jax.data.datasets` (default: the rendered `smplr_synthetic`, built on
 first use), root-centred crops with the paper's augmentations
-(`smplr_jax.augment`).
+(`smplr_jax.data.augment`).
 """
 
 import ml_collections
 
 from experiments import common_config
-from smplr_jax import augment
+from smplr_jax.data import augment
 
 
 def base_config(input_size: int, num_stacks: int, num_features: int,

@@ -1,5 +1,5 @@
 r"""The CPU image network, U-Net version: 3x3 residual blocks instead of the
-hourglass' 1x1 bottlenecks (`smplr_jax.unet`).
+hourglass' 1x1 bottlenecks (`smplr_jax.nets.unet`).
 
 Command (resumes from its workdir):
 
@@ -22,7 +22,7 @@ on the 2-core machine; synthetic test split MPJPE 166.1 mm, PA-MPJPE
 """
 
 from experiments.hourglass.configs import cpu_long
-from smplr_jax import unet
+from smplr_jax.nets import unet
 
 
 def get_config():

@@ -25,7 +25,7 @@ from experiments import common_config
 def base_config() -> ml_collections.ConfigDict:
   config = common_config.training_config('smplr', num_steps=20_000,
                                          eval_every=2_000)
-  # Input noise kind (smplr_jax.noise.NOISE_MODELS): 'uniform' is ours (hand-
+  # Input noise kind (smplr_jax.data.noise.NOISE_MODELS): 'uniform' is ours (hand-
   # set bounds), 'authors' the authors' 123 bounds; times this scale.
   config.input_noise = 'uniform'
   config.input_noise_scale = 1.0

@@ -1,0 +1,347 @@
+r"""A pretrained detector front end: a whole photo -> a person -> a body.
+
+The optional extra `pip install -e ".[detector]"` installs mediapipe 0.10.14,
+whose wheel ships the legacy pose solution: BlazePose's person detector and
+its GHUM 'full' landmark model (`pose_landmark_full.tflite`), free and
+offline. `BlazePoseDetector` runs it on a photo and returns 33 landmarks
+(`keypoints.BLAZEPOSE33` order) as pixels and as 3D world landmarks, and a
+person box. `BlazePosePredictor` feeds the world landmarks to the shipped
+BlazePose adapter (`adapter.load_keypoint_predictor('blazepose33_3d')`),
+then the DAE and SMPLR: `inference.load_pipeline(front_end='blazepose')`.
+
+Frames. The world landmarks are metres with their origin at the hip
+midpoint and, as measured on our renders (Procrustes rotation to the true
+keypoints close to the identity when the body is found the right way
+round), the camera's axes: x right, y down, z away from the camera, our
+camera frame. The 2D landmarks are normalised to the image (x / width,
+y / height); here they are pixels.
+
+What it can and cannot detect. The legacy solution finds one person: the
+detector's most confident one. `detect_people` finds more by blanking each
+person's box and running it again (so two people overlapping may be found
+as one). Its detector keys on the head: people seen from behind, lying
+down or far smaller than the frame (under ~100 px) are often missed
+(`NoPersonError`). Like every monocular pose model it sometimes mirrors a
+body (left and right swapped with depth); the adapter cannot undo that.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import math
+import pathlib
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from smplr_jax.nets import adapter as adapter_lib
+from smplr_jax import checks
+from smplr_jax.body import keypoints as kp_lib
+
+# The mediapipe release whose wheel ships the legacy pose solution's models.
+MEDIAPIPE_VERSION = '0.10.14'
+INSTALL_HINT = ('pip install -e ".[detector]" (mediapipe==' +
+                MEDIAPIPE_VERSION + ')')
+# Smallest photo side (pixels) the front end accepts: BlazePose needs a
+# person of roughly 100 px.
+MIN_IMAGE_SIDE = 64
+# Margin added around the landmarks' extent for the person box (fraction of
+# the box's longer side).
+BOX_MARGIN = 0.1
+NUM_LANDMARKS = kp_lib.BLAZEPOSE33.num_keypoints  # 33
+
+
+class NoPersonError(ValueError):
+  """The detector found no person in the photo."""
+
+
+def import_mediapipe():
+  """The mediapipe module, or an ImportError saying how to install it."""
+  try:
+    return importlib.import_module('mediapipe')
+  except ImportError as e:
+    raise ImportError('The BlazePose front end needs mediapipe: '
+                      f'{INSTALL_HINT}.') from e
+
+
+def availability() -> str | None:
+  """None when the BlazePose front end can run here, else why not (for
+  tests and tools that skip without it)."""
+  try:
+    BlazePoseDetector().close()
+  except ImportError as e:
+    return str(e)
+  return None
+
+
+def check_photo(image: Any) -> np.ndarray:
+  """A photo as uint8 [H, W, 3] for the detector.
+
+  Grayscale is replicated to RGB and RGBA loses its alpha
+  (`checks.as_rgb`), as for the crop predictor.
+
+  Raises:
+    ValueError: not an image, or smaller than `MIN_IMAGE_SIDE` pixels.
+  """
+  image = checks.as_rgb(image)
+  height, width = image.shape[:2]
+  if min(height, width) < MIN_IMAGE_SIDE:
+    raise ValueError(
+        f'the image is {width} x {height} pixels; the BlazePose front end '
+        f'needs at least {MIN_IMAGE_SIDE} pixels on the shorter side (a '
+        'person about 100 pixels tall).')
+  return np.ascontiguousarray(image)
+
+
+@dataclasses.dataclass(frozen=True)
+class Detection:
+  """One person found by BlazePose.
+
+  Attributes:
+    keypoints_2d: [33, 2] landmarks in pixels (`keypoints.BLAZEPOSE33`).
+    keypoints_3d: [33, 3] world landmarks: metres, origin at the hip
+      midpoint, camera axes (x right, y down, z forward).
+    visibility: [33] BlazePose's probability that a landmark is visible.
+    box: [4] (x0, y0, x1, y1) person box in pixels: the landmarks' extent
+      plus `BOX_MARGIN`, clipped to the photo.
+  """
+  keypoints_2d: np.ndarray
+  keypoints_3d: np.ndarray
+  visibility: np.ndarray
+  box: np.ndarray
+
+
+class BlazePoseDetector:
+  """mediapipe's legacy pose solution on single photos (static mode).
+
+  Raises (on construction):
+    ImportError: mediapipe is missing, or installed but unable to start the
+      pose solution (e.g. next to a protobuf it was not built for).
+  """
+
+  def __init__(self, min_detection_confidence: float = 0.5):
+    mediapipe = import_mediapipe()
+    try:
+      self._pose = mediapipe.solutions.pose.Pose(
+          static_image_mode=True, model_complexity=1, smooth_landmarks=False,
+          enable_segmentation=False,
+          min_detection_confidence=min_detection_confidence)
+    except Exception as e:  # any failure inside mediapipe: say what to do
+      version = getattr(mediapipe, '__version__', '?')
+      raise ImportError(
+          f'mediapipe {version} is installed but its pose solution does not '
+          f'start ({type(e).__name__}: {e}); the extra pins versions that '
+          f'work: {INSTALL_HINT}.') from e
+
+  def close(self) -> None:
+    self._pose.close()
+
+  def __call__(self, image: Any) -> Detection:
+    """The most confident person of a photo.
+
+    Args:
+      image: uint8 [H, W, 3] photo (grayscale and RGBA are converted).
+
+    Raises:
+      NoPersonError: no person found.
+      ValueError: not an image, or too small.
+    """
+    image = check_photo(image)
+    height, width = image.shape[:2]
+    results = self._pose.process(image)
+    if results.pose_landmarks is None or results.pose_world_landmarks is None:
+      raise NoPersonError(
+          f'no person found in the {width} x {height} image (BlazePose keys '
+          'on the head: people seen from behind, lying down or under ~100 '
+          'pixels tall are often missed).')
+    image_points = np.asarray([(p.x * width, p.y * height, p.visibility)
+                               for p in results.pose_landmarks.landmark])
+    world = np.asarray([(p.x, p.y, p.z)
+                        for p in results.pose_world_landmarks.landmark])
+    pixels = image_points[:, :2]
+    low, high = pixels.min(axis=0), pixels.max(axis=0)
+    margin = BOX_MARGIN * float(np.max(high - low))
+    box = np.concatenate([np.maximum(low - margin, 0.0),
+                          np.minimum(high + margin, [width - 1, height - 1])])
+    return Detection(keypoints_2d=pixels, keypoints_3d=world,
+                     visibility=image_points[:, 2], box=box)
+
+  def detect_people(self, image: Any, max_people: int = 4
+                    ) -> list[Detection]:
+    """Every person found, most confident first, by blanking each found
+    person's box (grey) and detecting again; [] when there is none.
+
+    Raises:
+      ValueError: not an image, or too small.
+    """
+    image = check_photo(image).copy()
+    found = []
+    for _ in range(max_people):
+      try:
+        detection = self(image)
+      except NoPersonError:
+        break
+      found.append(detection)
+      x0, y0, x1, y1 = np.round(detection.box).astype(int)
+      image[y0:y1 + 1, x0:x1 + 1] = 128
+    return found
+
+
+def estimate_root(points: np.ndarray, pixels: np.ndarray,
+                  weights: np.ndarray, focal: float,
+                  principal: np.ndarray) -> np.ndarray:
+  """The translation t placing root-relative points at their pixels.
+
+  Least squares on the linear projection constraints
+  f (X + t)_x - (u - c_x) (X + t)_z = 0 (and likewise for y).
+
+  Args:
+    points: [K, 3] root-relative camera-frame points (metres).
+    pixels: [K, 2] their detected pixels.
+    weights: [K] confidence per point.
+    focal: focal length (pixels).
+    principal: [2] principal point (pixels).
+
+  Returns:
+    [3] the root's camera-frame position (metres).
+  """
+  du = np.asarray(pixels, np.float64) - principal
+  rows, rhs = [], []
+  for axis in range(2):
+    a = np.zeros((len(points), 3))
+    a[:, axis] = focal
+    a[:, 2] = -du[:, axis]
+    rows.append(a)
+    rhs.append(du[:, axis] * points[:, 2] - focal * points[:, axis])
+  w = np.sqrt(np.concatenate([weights, weights]))[:, None]
+  a, b = np.concatenate(rows), np.concatenate(rhs)
+  root, *_ = np.linalg.lstsq(a * w, b * w[:, 0], rcond=None)
+  return root
+
+
+class BlazePosePredictor:
+  """A whole photo -> BlazePose -> adapter -> (DAE) -> SMPLR -> body.
+
+  Attributes:
+    detector: the `BlazePoseDetector`.
+    keypoints: the `adapter.KeypointPredictor` of BlazePose's landmarks.
+    faces: [F, 3] mesh triangles.
+    uses_dae: whether the DAE runs between the adapter and SMPLR.
+  """
+
+  def __init__(self, detector: BlazePoseDetector,
+               keypoints: adapter_lib.KeypointPredictor):
+    if keypoints.keypoint_set.name != kp_lib.BLAZEPOSE33.name:
+      raise ValueError('the adapter must read blazepose33 keypoints, got '
+                       f'{keypoints.keypoint_set.name}.')
+    self.detector = detector
+    self.keypoints = keypoints
+    self.faces = keypoints.faces
+    self.uses_dae = keypoints.uses_dae
+
+  def predict_detection(self, detection: Detection, image_size,
+                        focal: float | None = None) -> dict[str, Any]:
+    """A detection of a photo of `image_size` (width, height) -> body (the
+    dict of `predict_image`)."""
+    width, height = image_size
+    if focal is None:
+      focal = adapter_lib.default_focal(width, height)
+    if not (math.isfinite(focal) and focal > 0):
+      raise ValueError(f'focal must be a positive number of pixels, got '
+                       f'{focal}.')
+    if self.keypoints.dims == 3:
+      out = self.keypoints(detection.keypoints_3d[None])
+    else:
+      out = self.keypoints(detection.keypoints_2d[None], focal=focal,
+                           principal=((width - 1) / 2, (height - 1) / 2))
+    out = {k: v if k == 'faces' else v[0] for k, v in out.items()}
+    # The body's keypoints on its mesh, placed at the detected pixels.
+    points = np.asarray(kp_lib.keypoints_from_mesh(
+        kp_lib.BLAZEPOSE33, self.keypoints.body.gendered,
+        jnp.asarray(out['joints'][None]),
+        jnp.asarray(out['vertices'][None]))[0])
+    principal = np.array([(width - 1) / 2, (height - 1) / 2])
+    root = estimate_root(points, detection.keypoints_2d,
+                         np.clip(detection.visibility, 0.05, 1.0), focal,
+                         principal)
+    return dict(out, keypoints_2d=detection.keypoints_2d,
+                keypoints_3d=detection.keypoints_3d,
+                visibility=detection.visibility, box=detection.box,
+                root_cam=root, focal=float(focal))
+
+  def predict_image(self, image: Any,
+                    focal: float | None = None) -> dict[str, Any]:
+    """A whole photo (no box: the detector finds the person) -> body.
+
+    Args:
+      image: uint8 [H, W, 3] photo (grayscale and RGBA are converted).
+      focal: focal length in pixels; None assumes a
+        `adapter.DEFAULT_FIELD_OF_VIEW_DEG` field of view (only the
+        estimated root position depends on it).
+
+    Returns:
+      The crop predictor's dict (`inference.ImagePredictor.__call__`, one
+      person: 'jl', 'jl_image' (the adapter's JL), 'joints', 'landmarks',
+      'vertices', 'pose', 'betas', 'gender', 'faces'; camera frame,
+      root-relative metres) plus 'keypoints_2d' [33, 2] pixels,
+      'keypoints_3d' [33, 3] world landmarks, 'visibility' [33], 'box' [4]
+      (x0, y0, x1, y1) pixels, 'root_cam' [3] (the root placed so that the
+      body's keypoints meet the detected pixels, metres), 'focal', and
+      'crop' (the box's square window of the photo, for display).
+
+    Raises:
+      NoPersonError: no person found.
+      ValueError: not an image, too small, or a bad focal length.
+    """
+    photo = check_photo(image)
+    detection = self.detector(photo)
+    height, width = photo.shape[:2]
+    out = self.predict_detection(detection, (width, height), focal)
+    return dict(out, crop=_square_crop(photo, detection.box))
+
+
+def _square_crop(photo: np.ndarray, box: np.ndarray) -> np.ndarray:
+  """The photo inside the square around `box` (edges padded with grey)."""
+  x0, y0, x1, y1 = box
+  side = max(x1 - x0, y1 - y0, 1.0)
+  cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+  left, top = round(cx - side / 2), round(cy - side / 2)
+  size = round(side)
+  out = np.full((size, size, 3), 128, np.uint8)
+  height, width = photo.shape[:2]
+  sx0, sy0 = max(left, 0), max(top, 0)
+  sx1, sy1 = min(left + size, width), min(top + size, height)
+  out[sy0 - top:sy1 - top, sx0 - left:sx1 - left] = photo[sy0:sy1, sx0:sx1]
+  return out
+
+
+def load_blazepose_pipeline(weights: str | pathlib.Path | None = None,
+                            use_dae: bool = False,
+                            adapter: str | pathlib.Path = 'blazepose33_3d',
+                            min_detection_confidence: float = 0.5,
+                            smplr: str | pathlib.Path | None = None
+                            ) -> BlazePosePredictor:
+  """The BlazePose front end with an adapter, the DAE and SMPLR.
+
+  Args:
+    weights: a folder with 'smplr' and (optionally) 'dae' sub-folders; None
+      the shipped weights.
+    use_dae: run the DAE between the adapter and SMPLR (no measurable
+      change on BlazePose's outputs; `inference.load_pipeline` passes its
+      own `use_dae`, True by default).
+    adapter: 'blazepose33_3d' (world landmarks), 'blazepose33_2d' (pixels)
+      or an adapter folder for the blazepose33 set.
+    min_detection_confidence: BlazePose's detection threshold.
+    smplr: another SMPLR (exported folder or workdir) in place of
+      `weights`' one.
+
+  Raises:
+    ImportError: mediapipe is not installed (`INSTALL_HINT`).
+    ValueError: missing weights.
+  """
+  detector = BlazePoseDetector(min_detection_confidence)
+  keypoints = adapter_lib.load_keypoint_predictor(adapter, weights, use_dae,
+                                                  smplr)
+  return BlazePosePredictor(detector, keypoints)

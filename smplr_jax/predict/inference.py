@@ -1,0 +1,336 @@
+"""Inference: from JL (`load_smplr`) or from an image (`load_pipeline`) to a
+body mesh, in the camera frame (x right, y down, z forward), root-relative
+metres.
+
+`load_pipeline()` uses the weights shipped in `third_party/weights/` (the
+image network, the DAE and SMPLR, each with its model card); `crop_person`
+makes the paper's root-centred crop of a photo from a person box.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import pathlib
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from smplr_jax.data import augment
+from smplr_jax.training import checkpoints
+from smplr_jax import checks, resources
+from smplr_jax.nets import dae as dae_lib
+from smplr_jax.predict import fit
+from smplr_jax.nets import image_net
+from smplr_jax.body import jl as jl_lib
+from smplr_jax.predict import pipeline
+from smplr_jax.nets import smplr as smplr_lib
+
+# The weights shipped with the repository (see their model cards).
+SHIPPED_WEIGHTS = resources.weights_dir()
+# Sub-folders of a pipeline folder: the image network, SMPLR, the DAE.
+STAGE_FOLDERS = ('hourglass', 'smplr', 'dae')
+# Field of view assumed by `crop_person` when the focal length is unknown
+# (degrees, along the image's longer side): a typical phone or compact
+# camera at its widest zoom.
+DEFAULT_FIELD_OF_VIEW_DEG = 55.0
+# Body extent (metres) that a person box's longer side is taken to cover.
+BOX_BODY_EXTENT = 1.8
+
+
+def load_smplr(workdir: str | pathlib.Path,
+               step: int | None = None) -> Callable[[jnp.ndarray], dict]:
+  """Loads a trained SMPLR run (both networks) from its workdir.
+
+  Args:
+    workdir: workdir of a run trained with parts ('shape', 'pose'), e.g. the
+      `experiments/smplr/configs/smplr.py` experiment, or an exported
+      folder (`third_party/weights/smplr`).
+    step: checkpoint step; default the best one.
+
+  Returns:
+    `predictor(jl)`: jl [B, 42, 3] root-relative metres -> dict with 'pose'
+    [B, 24, 3, 3] (on SO(3)), 'betas' [B, S], 'gender' [B] (probability of
+    male), 'vertices' [B, V, 3], 'joints' [B, 24, 3], 'landmarks' [B, 18, 3]
+    (all root-relative metres), 'faces' [F, 3]. It raises ValueError on JL
+    with NaN/Inf, in millimetres or centimetres, or not root-relative
+    (`jl.check_jl_values`).
+
+  Raises:
+    ValueError: `workdir` does not exist, is not a run, or lacks a network.
+  """
+  if not pathlib.Path(workdir).exists():
+    raise ValueError(f'{workdir} does not exist (expected an SMPLR training '
+                     'workdir or an exported folder such as '
+                     'third_party/weights/smplr).')
+  if step is None:  # a workdir or an exported folder
+    config, variables = checkpoints.load_variables(workdir)
+  else:
+    config, variables, _ = checkpoints.load_trained_variables(workdir, step)
+  missing = set(smplr_lib.PARTS) - set(variables['params'])
+  if missing:
+    raise ValueError(f'{workdir}: the run trained only '
+                     f'{sorted(variables["params"])}; a predictor needs both '
+                     'networks (train experiments/smplr/configs/smplr.py).')
+  body = smplr_lib.GenderedModels.load(config.get('body_model_path'))
+  net = smplr_lib.SMPLR(config.smplr)
+
+  @jax.jit
+  def predict(variables, jl):
+    body_out = pipeline.jl_to_body(net, body, variables, jl)
+    return dict(pose=body_out['pose'], betas=body_out['betas'],
+                gender=body_out['male_prob'], vertices=body_out['vertices'],
+                joints=body_out['joints'], landmarks=body_out['landmarks'])
+
+  def predictor(jl: jnp.ndarray) -> dict:
+    jl_lib.check_jl_values(jl)  # NaN, millimetres, a root off the origin
+    jl = jnp.asarray(jl, jnp.float32)
+    return dict(predict(variables, jl), faces=body.gendered.faces)
+
+  return predictor
+
+
+# One place converts and checks photos (`checks.as_rgb`); kept here too, the
+# crop predictor's public name for it.
+as_rgb = checks.as_rgb
+
+
+@dataclasses.dataclass(frozen=True)
+class Crop:
+  """A root-centred crop of a photo and the camera it implies.
+
+  Attributes:
+    image: uint8 [S, S, 3] the crop.
+    root_cam: [3] the estimated root position in the photo's camera frame
+      (metres): the box centre's ray at depth focal * 2.5 m / window.
+    focal: the focal length used (pixels).
+    window: the crop window's side in the photo (pixels).
+    pixels: [3, 3] homography from photo pixels to crop pixels.
+  """
+  image: np.ndarray
+  root_cam: np.ndarray
+  focal: float
+  window: float
+  pixels: np.ndarray
+
+
+def crop_person(image: Any, box: tuple[float, float, float, float],
+                size: int, focal: float | None = None,
+                cube_size: float = 2.5) -> Crop:
+  """The paper's root-centred crop of a photo, from a person box.
+
+  The root (pelvis) is taken at the box centre, and the box's longer side
+  to span `BOX_BODY_EXTENT` (1.8 m) at the root's depth, so the window (the
+  crop's side in the photo, 2.5 m at that depth) is 2.5 / 1.8 times the
+  box's longer side, and the root depth is focal * 2.5 m / window. The
+  focal length, when unknown, follows from an assumed field of view of
+  `DEFAULT_FIELD_OF_VIEW_DEG` along the photo's longer side (the principal
+  point is the image centre). Only the body's scale depends on these
+  assumptions: the root-relative pose and shape do not.
+
+  Args:
+    image: [H, W, 3] uint8 photo (grayscale and RGBA are converted).
+    box: (x0, y0, x1, y1) person box in pixels.
+    size: S, the crop side (the predictor's `input_size`).
+    focal: focal length in pixels, or None.
+    cube_size: the network's cube side (metres).
+
+  Raises:
+    ValueError: a malformed box, one outside the image, or a focal length
+      that is not a positive number.
+  """
+  image = as_rgb(image)
+  height, width = image.shape[:2]
+  box = np.asarray(box, np.float64).reshape(-1)
+  if box.shape != (4,) or not np.all(np.isfinite(box)):
+    raise ValueError(f'box must be 4 numbers x0, y0, x1, y1; got {box}.')
+  x0, y0, x1, y1 = box
+  if not (x1 > x0 and y1 > y0):
+    raise ValueError(f'box must have x1 > x0 and y1 > y0; got {box}.')
+  if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
+    raise ValueError(f'box {tuple(round(float(v), 1) for v in box)} lies '
+                     f'outside the {width} x {height} image.')
+  if focal is not None and not (math.isfinite(focal) and focal > 0):
+    raise ValueError(f'focal must be a positive number of pixels, got '
+                     f'{focal}.')
+  if focal is None:
+    focal = 0.5 * max(width, height) / math.tan(
+        math.radians(DEFAULT_FIELD_OF_VIEW_DEG) / 2)
+  principal = np.array([(width - 1) / 2, (height - 1) / 2])
+  window = max(x1 - x0, y1 - y0) * cube_size / BOX_BODY_EXTENT
+  depth = focal * cube_size / window
+  centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+  root = np.array([*(centre - principal) * depth / focal, depth])
+  focal2 = np.array([focal, focal])
+  _, pixels = augment.crop_transform(root, focal2, principal, size,
+                                     cube_size)
+  crop = augment.warp(image, None, pixels, size, True)[..., :3]
+  return Crop(image=np.round(crop).astype(np.uint8), root_cam=root,
+              focal=float(focal), window=float(window), pixels=pixels)
+
+
+class ImagePredictor:
+  """Root-centred crops -> bodies (`pipeline.image_to_body`), jitted.
+
+  Attributes:
+    input_size: S, the crops' side.
+    faces: [F, 3] mesh triangles.
+    uses_dae: whether the DAE runs between the image network and SMPLR.
+    refine: whether SMPLR's body is refined to SMPLR's input JL
+      (`fit.refine_prediction`).
+    flip_test: whether the image network also sees the mirrored crop and
+      the two JL are averaged (`pipeline.image_to_body`).
+  """
+
+  def __init__(self, stages: pipeline.Stages, variables: dict[str, Any],
+               body: smplr_lib.GenderedModels, input_size: int,
+               refine: bool = False, flip_test: bool = False):
+    self.refine = refine
+    self.flip_test = flip_test
+    self.stages = stages
+    self.variables = variables
+    self.body = body
+    self.input_size = input_size
+    self.faces = np.asarray(body.gendered.faces)
+    self.uses_dae = stages.dae is not None
+    # root None (weak perspective) is an empty pytree: its own compilation.
+    self._predict = jax.jit(
+        lambda v, images, root: pipeline.image_to_body(
+            stages, v, body, images, root, flip_test=flip_test))
+
+  def __call__(self, crops: Any, root_cam: Any = None) -> dict[str, Any]:
+    """Bodies from crops.
+
+    Args:
+      crops: uint8 [B, S, S, 3] (or [S, S, 3]) root-centred crops, each a
+        square window of side f * 2.5 m / z_root centred on the root's pixel
+        resized to S (`crop_person`, or `augment.process_example(...,
+        train=False)`).
+      root_cam: [B, 3] roots in camera coordinates (`Crop.root_cam`) for the
+        exact perspective conversion; None reads the crops under weak
+        perspective (`camera.cube_to_root_relative`).
+
+    Returns:
+      dict of numpy arrays, root-relative camera-frame metres: 'jl' [B, 42,
+      3] (SMPLR's input: after the DAE), 'jl_image' (the image network's),
+      'joints' [B, 24, 3], 'landmarks' [B, 18, 3], 'vertices' [B, V, 3]
+      (SMPL output), 'pose' [B, 24, 3, 3], 'betas' [B, 10], 'gender' [B]
+      (probability of male), 'faces' [F, 3].
+    """
+    crops = np.asarray(crops)
+    if crops.ndim == 3:
+      crops = crops[None]
+    size = self.input_size
+    if crops.ndim != 4 or crops.shape[1:] != (size, size, 3):
+      raise ValueError(f'crops must be [B, {size}, {size}, 3] (this '
+                       f'pipeline\'s input_size is {size}), got '
+                       f'{crops.shape}; make them with crop_person.')
+    if crops.dtype == np.uint8:
+      images = crops.astype(np.float32) / 255.0
+    else:
+      images = crops.astype(np.float32)
+      checks.check_finite(images, 'crops')
+      if images.min() < 0 or images.max() > 1:
+        raise ValueError('float crops must be in [0, 1].')
+    if root_cam is not None:
+      root_cam = np.asarray(root_cam, np.float32).reshape(-1, 3)
+      checks.check_finite(root_cam, 'root_cam')
+      if root_cam.shape[0] != images.shape[0] or not np.all(
+          root_cam[:, 2] > 0):
+        raise ValueError('root_cam must be [B, 3] with positive depths.')
+    out = jax.device_get(self._predict(self.variables, images, root_cam))
+    result = dict(jl=out['jl_input'], jl_image=out['jl_image'],
+                  joints=out['joints'], landmarks=out['landmarks'],
+                  vertices=out['vertices'], pose=out['pose'],
+                  betas=out['betas'], gender=out['male_prob'],
+                  faces=self.faces)
+    if self.refine:
+      result = fit.refine_prediction(result, self.body)
+    return result
+
+  def predict_image(self, image: Any, box: tuple[float, float, float, float],
+                    focal: float | None = None) -> dict[str, Any]:
+    """One photo and a person box -> body (`crop_person`, then the
+    predictor with the crop's camera). Adds 'crop', 'root_cam' (the
+    estimated root position, metres) and 'focal' (pixels) to the returned
+    dict."""
+    crop = crop_person(image, box, self.input_size, focal,
+                       self.stages.cube_size)
+    out = self(crop.image[None], crop.root_cam[None])
+    return dict({k: v[0] if k != 'faces' else v for k, v in out.items()},
+                crop=crop.image, root_cam=crop.root_cam, focal=crop.focal)
+
+
+def load_pipeline(path: str | pathlib.Path | None = None, *,
+                  use_dae: bool = True,
+                  smplr: str | pathlib.Path | None = None,
+                  front_end: str = 'crop', refine: bool = False,
+                  flip_test: bool = False) -> Any:
+  """The image -> body predictor: an `ImagePredictor`, or with
+  front_end='blazepose' a `detector.BlazePosePredictor`.
+
+  Args:
+    path: a folder with sub-folders 'hourglass', 'smplr' and (optionally)
+      'dae', each an exported folder (`checkpoints.export_variables`) or a
+      training workdir; None loads the weights shipped in
+      `third_party/weights/`.
+    use_dae: run the DAE between the image network and SMPLR (when there
+      is one).
+    smplr: another SMPLR (exported folder or workdir) in place of the
+      pipeline's.
+    front_end: 'crop' (the image network on person crops, this module's
+      `ImagePredictor`) or 'blazepose' (`detector.BlazePosePredictor`:
+      whole photos, mediapipe's BlazePose finds the person, an adapter
+      turns its landmarks into JL; needs `pip install -e ".[detector]"`).
+    refine: refine each body to the JL SMPLR saw by a short fit
+      (`fit.refine_prediction`; the 'crop' front end).
+    flip_test: the image network also reads the mirrored crop and the two
+      JL are averaged ('crop' front end; twice its cost, 2.4 mm better
+      MPJPE with the shipped weights, README "From an image to a mesh").
+
+  Raises:
+    ValueError: a missing folder, an SMPLR without both networks, or an
+      unknown front end.
+    ImportError: front_end='blazepose' without mediapipe.
+  """
+  if front_end == 'blazepose':
+    if refine or flip_test:
+      raise ValueError("refine and flip_test are implemented for "
+                       "front_end='crop'.")
+    # The optional extra: imported only here, so that the rest works
+    # without mediapipe.
+    from smplr_jax.predict import detector  # pylint: disable=g-import-not-at-top
+    return detector.load_blazepose_pipeline(path, use_dae=use_dae,
+                                            smplr=smplr)
+  if front_end != 'crop':
+    raise ValueError(f"front_end must be 'crop' or 'blazepose', got "
+                     f'{front_end!r}.')
+  root = pathlib.Path(path) if path is not None else SHIPPED_WEIGHTS
+  if not root.is_dir():
+    raise ValueError(f'{root} does not exist (expected a folder with '
+                     f'{", ".join(STAGE_FOLDERS)} sub-folders).')
+  hourglass_config, hourglass_variables = checkpoints.load_variables(
+      root / 'hourglass')
+  smplr_config, smplr_variables = checkpoints.load_variables(
+      smplr if smplr is not None else root / 'smplr')
+  missing = set(smplr_lib.PARTS) - set(smplr_variables['params'])
+  if missing:
+    raise ValueError(f'the SMPLR run trained only '
+                     f'{sorted(smplr_variables["params"])}; the pipeline '
+                     'needs both networks.')
+  dae_net, variables = None, {'hourglass': hourglass_variables,
+                              'smplr': smplr_variables}
+  if use_dae and (root / 'dae').exists():
+    dae_config, dae_variables = checkpoints.load_variables(root / 'dae')
+    dae_net = dae_lib.make_dae(dae_config.dae)
+    variables['dae'] = dae_variables
+  stages = pipeline.Stages(
+      hourglass=image_net.from_config(hourglass_config),
+      smplr=smplr_lib.SMPLR(smplr_config.smplr), dae=dae_net,
+      cube_size=float(hourglass_config.cube_size))
+  body = smplr_lib.GenderedModels.load(smplr_config.get('body_model_path'))
+  return ImagePredictor(stages, variables, body,
+                        int(hourglass_config.input_size), refine=refine,
+                        flip_test=flip_test)
