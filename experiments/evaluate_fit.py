@@ -41,7 +41,7 @@ from smplr_jax.predict import inference
 from smplr_jax.evaluation import metrics
 from smplr_jax.data import noise
 from smplr_jax.data import sampler
-from smplr_jax.nets import smplr as smplr_lib
+from smplr_jax.body import gendered
 
 _WEIGHTS = flags.DEFINE_string('weights', None, 'SMPLR (default: shipped).')
 _SIZE = flags.DEFINE_integer('size', None, 'Bodies (default: the config).')
@@ -78,13 +78,13 @@ def main(argv):
   del argv
   path = _WEIGHTS.value or inference.SHIPPED_WEIGHTS / 'smplr'
   config = checkpoints.load_config(path)
-  body = smplr_lib.GenderedModels.load(config.get('body_model_path'))
+  body = gendered.GenderedModels.load(config.get('body_model_path'))
   predictor = inference.load_smplr(path)
   test_set = sampler.make_test_set(
       body.gendered, size=_SIZE.value or config.test_set_size,
       seed=config.test_seed)
   key = jax.random.PRNGKey(config.test_noise_seed)
-  true_vertices = jax.jit(lambda b: smplr_lib.true_vertices(body, b))
+  true_vertices = jax.jit(lambda b: gendered.true_vertices(body, b))
   per_sample = jax.jit(metrics.jl_metrics)
   seconds = {}
 

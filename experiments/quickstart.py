@@ -25,11 +25,11 @@ from smplr_jax import cli
 from smplr_jax.predict import draw
 from smplr_jax.predict import inference
 from smplr_jax.evaluation import metrics
-from smplr_jax.data import sampler
 from smplr_jax.body import smpl
 from smplr_jax.data import synthetic
 from smplr_jax.training import train
 from smplr_jax.training.tasks import smplr as smplr_task
+from smplr_jax.body import gendered
 
 _WORKDIR = flags.DEFINE_string('workdir', 'workdirs/quickstart', 'Run folder.')
 _STEPS = flags.DEFINE_integer('num_steps', 2000, 'Training steps.')
@@ -55,7 +55,7 @@ def image_to_mesh_picture(workdir: pathlib.Path, config, count: int,
   """Held-out renders -> bodies; writes the picture, returns the surface
   errors (mm)."""
   predictor = inference.load_pipeline(smplr=workdir)
-  body = sampler.load_gendered_models(config.body_model_path)
+  body = gendered.load_gendered_models(config.body_model_path)
   records = list(synthetic.render_examples(
       body, count, _RENDER_SEED, start=_RENDER_START,
       config={'batch_size': count}))

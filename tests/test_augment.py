@@ -10,6 +10,7 @@ import helpers
 from helpers import augment_config_with, random_body, stick_records
 from smplr_jax.data import augment, sampler
 from smplr_jax.body import jl as jl_lib
+from smplr_jax.body import gendered
 
 PERM = np.asarray(jl_lib.LEFT_RIGHT_PERMUTATION)
 
@@ -139,7 +140,7 @@ def test_flip_twice_is_identity():
 def smpl_bodies():
   """Records of 3 sampled default-model bodies, SMPL fields included."""
   try:
-    models = sampler.load_gendered_models()
+    models = gendered.load_gendered_models()
   except ValueError as e:
     pytest.skip(f'default body model not available: {e}')
   rotations, betas, gender = sampler.sample_parameters(

@@ -6,11 +6,12 @@ import numpy as np
 from smplr_jax.data import augment, sampler
 from smplr_jax import crop as camera
 from smplr_jax.body import jl as jl_lib
+from smplr_jax.body import gendered
 
 
 def _records(num, seed=0, size=96):
   """Records with real body JL in front of a camera, random pixels."""
-  models = sampler.load_gendered_models()
+  models = gendered.load_gendered_models()
   bodies = sampler.sample_jl(jax.random.PRNGKey(seed), models, num)
   rng = np.random.default_rng(seed)
   out = []

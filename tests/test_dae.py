@@ -10,14 +10,14 @@ import pytest
 
 from smplr_jax.nets import dae
 from smplr_jax.nets import mlp as models
-from smplr_jax.nets import smplr
+from smplr_jax.body import gendered
 
 SMALL = dict(encoder=(16, 12, 8), decoder=(12, 16))
 
 
 @pytest.fixture(scope='module')
 def body():
-  return smplr.GenderedModels.load()
+  return gendered.GenderedModels.load()
 
 
 def _random_jl(key, batch):

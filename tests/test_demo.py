@@ -9,8 +9,8 @@ from PIL import Image
 from experiments import demo
 from smplr_jax.data import augment
 from smplr_jax.predict import inference
-from smplr_jax.data import sampler
 from smplr_jax.data import synthetic
+from smplr_jax.body import gendered
 
 pytestmark = pytest.mark.skipif(
     not (inference.SHIPPED_WEIGHTS / 'hourglass').exists(),
@@ -24,7 +24,7 @@ def predictor():
 
 @pytest.fixture(scope='module')
 def render():
-  models = sampler.load_gendered_models()
+  models = gendered.load_gendered_models()
   return next(synthetic.render_examples(models, 1, seed=0, start=33_281,
                                         config={'batch_size': 1}))
 

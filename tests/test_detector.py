@@ -14,6 +14,7 @@ from smplr_jax.predict import detector as detector_lib
 from smplr_jax.predict import inference
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.body import keypoints as kp
+from smplr_jax.body import gendered
 
 # None when mediapipe is installed and its pose solution starts.
 UNAVAILABLE = detector_lib.availability()
@@ -65,9 +66,8 @@ needs_mediapipe = pytest.mark.skipif(
 
 @pytest.fixture(scope='module')
 def renders():
-  from smplr_jax.data import sampler  # pylint: disable=g-import-not-at-top
   from smplr_jax.data import synthetic  # pylint: disable=g-import-not-at-top
-  models = sampler.load_gendered_models()
+  models = gendered.load_gendered_models()
   return list(synthetic.render_examples(models, 5, RENDER_SEED,
                                         config={'batch_size': 5}))
 

@@ -13,7 +13,8 @@ from smplr_jax.predict import fit
 from smplr_jax.predict import inference
 from smplr_jax.body import rotations
 from smplr_jax.data import sampler
-from smplr_jax.nets import smplr
+from smplr_jax.body import gendered
+from smplr_jax.body import limits
 
 B = 4  # one compilation of the 3D and one of the 2D fit serve every test
 INTRINSICS = np.array([[1000.0, 0.0, 500.0], [0.0, 1000.0, 480.0],
@@ -22,7 +23,7 @@ INTRINSICS = np.array([[1000.0, 0.0, 500.0], [0.0, 1000.0, 480.0],
 
 @pytest.fixture(scope='module')
 def body():
-  return smplr.GenderedModels.load()
+  return gendered.GenderedModels.load()
 
 
 @pytest.fixture(scope='module')
@@ -78,7 +79,7 @@ def test_jacobians_match_autodiff(body, bodies):
                                                     True))()
   for joint in (1, 4, 7, 13, 16, 20):
     np.testing.assert_allclose(angles[joint - 1], rotations.matrix_to_euler(
-        turns[joint], sampler.JOINT_EULER_ORDERS[joint]), atol=1e-6)
+        turns[joint], limits.JOINT_EULER_ORDERS[joint]), atol=1e-6)
   auto = jax.jit(jax.jacfwd(excess))(jnp.zeros((24, 3)))  # [23, 3, 24, 3]
   auto = auto[np.arange(23), :, np.arange(1, 24)]  # own joint's block
   np.testing.assert_allclose(rates, auto, atol=1e-5)
@@ -87,7 +88,7 @@ def test_jacobians_match_autodiff(body, bodies):
 def test_refine_recovers_clean_bodies(body, bodies):
   init = _perturbed(bodies)
   out = fit.refine(bodies['jl'], init, body=body)
-  before = _errors_mm(fit._body_outputs(body.gendered, init['pose'],
+  before = _errors_mm(gendered.posed_body(body.gendered, init['pose'],
                                         init['betas'],
                                         jnp.asarray(bodies['gender'])),
                       bodies['jl'])
@@ -156,7 +157,7 @@ def test_refine_2d_matches_keypoints_and_finds_the_root(body, bodies):
       np.asarray(out['root_cam'])[:, None]
   pixels = fitted[..., :2] / fitted[..., 2:] * 1000.0 + [500.0, 480.0]
   assert np.abs(pixels - keypoints).mean() < 0.5
-  before = _errors_mm(fit._body_outputs(body.gendered, init['pose'],
+  before = _errors_mm(gendered.posed_body(body.gendered, init['pose'],
                                         init['betas'],
                                         jnp.asarray(bodies['gender'])),
                       bodies['jl'])

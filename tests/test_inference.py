@@ -11,11 +11,12 @@ from smplr_jax.predict import inference
 from smplr_jax.predict import pipeline
 from smplr_jax.data import sampler
 from smplr_jax.nets import smplr
+from smplr_jax.body import gendered
 
 
 @pytest.fixture(scope='module')
 def body():
-  return smplr.GenderedModels.load()
+  return gendered.GenderedModels.load()
 
 
 def _workdir(path, parts=('shape', 'pose'), seed=0):
@@ -94,7 +95,7 @@ def test_shipped_smplr_recovers_rendered_camera_frame_bodies():
   shipped = inference.SHIPPED_WEIGHTS / 'smplr'
   if not shipped.exists():
     pytest.skip(f'no shipped SMPLR weights in {shipped}')
-  models = sampler.load_gendered_models()
+  models = gendered.load_gendered_models()
   records = list(synthetic.render_examples(models, 8, seed=0, start=33_280,
                                            config={'batch_size': 8}))
   jl = np.stack([r['jl_cam'] - r['jl_cam'][0] for r in records])

@@ -15,7 +15,7 @@ from smplr_jax.body import keypoints as kp
 from smplr_jax.evaluation import metrics
 from smplr_jax.data import sampler
 from smplr_jax.body import smpl
-from smplr_jax.nets import smplr as smplr_lib
+from smplr_jax.body import gendered as gendered_lib
 
 # Jitted once per set and settings (eager dispatch is slower on a CPU).
 _noise = jax.jit(kp.detector_noise, static_argnums=2,
@@ -33,7 +33,7 @@ def neutral():
 
 @pytest.fixture(scope='module')
 def gendered():
-  return sampler.load_gendered_models()
+  return gendered_lib.load_gendered_models()
 
 
 def test_surface_rules_give_the_stored_ids(neutral):
@@ -182,7 +182,7 @@ def test_adapter_shapes_and_root():
 
 @pytest.fixture(scope='module')
 def test_bodies():
-  body = smplr_lib.GenderedModels.load()
+  body = gendered.GenderedModels.load()
   test_set = sampler.make_test_set(body.gendered, size=32, seed=5)
   return body, test_set
 

@@ -9,12 +9,12 @@ from smplr_jax.body import jl as jl_lib
 from smplr_jax.evaluation import metrics
 from smplr_jax.data import noise
 from smplr_jax.data import sampler
-from smplr_jax.nets import smplr
+from smplr_jax.body import gendered
 
 
 @pytest.fixture(scope='module')
 def body():
-  return smplr.GenderedModels.load()
+  return gendered.GenderedModels.load()
 
 
 @pytest.fixture(scope='module')

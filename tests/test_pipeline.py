@@ -11,13 +11,14 @@ from smplr_jax.nets import dae
 from smplr_jax.predict import pipeline
 from smplr_jax.data import sampler
 from smplr_jax.nets import smplr
+from smplr_jax.body import gendered
 
 SMALL = dict(encoder=(16, 12, 8), decoder=(12, 16))
 
 
 @pytest.fixture(scope='module')
 def body():
-  return smplr.GenderedModels.load()
+  return gendered.GenderedModels.load()
 
 
 def test_stitched_identity_dae_changes_nothing(body):

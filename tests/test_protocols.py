@@ -16,8 +16,8 @@ from smplr_jax.data import datasets as datasets_lib
 from smplr_jax.predict import inference
 from smplr_jax.body import keypoints, rotations
 from smplr_jax.evaluation import protocols
-from smplr_jax.nets import smplr as smplr_lib
 from smplr_jax.data.datasets import common, human36m, surreal
+from smplr_jax.body import gendered
 
 
 def test_h36m17_errors_are_p1_and_p2():
@@ -157,7 +157,7 @@ def test_surreal_protocol_end_to_end_on_a_fake_release(tmp_path, predictor):
   halves = [predictor(crops[i:i + 2], roots[i:i + 2]) for i in (0, 2)]
   out = {k: np.concatenate([h[k] for h in halves])
          for k in ('vertices', 'gender')}
-  truth = smplr_lib.true_vertices(predictor.body, {
+  truth = gendered.true_vertices(predictor.body, {
       'pose': rotations.axis_angle_to_matrix(
           jnp.asarray(np.stack([r['pose'] for r in records]))),
       'betas': jnp.asarray(np.stack([r['betas'] for r in records])),

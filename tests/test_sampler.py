@@ -11,6 +11,8 @@ from smplr_jax.data import sampler
 from smplr_jax.body import rotations as smplr_rotations
 from smplr_jax.body import smpl
 from smplr_jax import testing
+from smplr_jax.body import gendered
+from smplr_jax.body import limits
 
 _LANDMARK_IDS = np.arange(18) * 7
 _sample_bodies = jax.jit(sampler.sample_bodies, static_argnums=(2, 3))
@@ -31,21 +33,21 @@ def models():
 
 
 def test_limits_table():
-  assert list(sampler.JOINT_LIMITS) == list(jl.JOINT_NAMES[1:])
-  limits = sampler.joint_limits_degrees()
-  assert limits.shape == (24, 3, 2)
-  assert np.all(limits[..., 0] <= 0) and np.all(limits[..., 1] >= 0)
-  assert np.all(limits[..., 0] <= limits[..., 1])
-  for name, (order, x, y, z) in sampler.JOINT_LIMITS.items():
+  assert list(limits.JOINT_LIMITS) == list(jl.JOINT_NAMES[1:])
+  table = limits.joint_limits_degrees()
+  assert table.shape == (24, 3, 2)
+  assert np.all(table[..., 0] <= 0) and np.all(table[..., 1] >= 0)
+  assert np.all(table[..., 0] <= table[..., 1])
+  for name, (order, x, y, z) in limits.JOINT_LIMITS.items():
     assert sorted(order) == ['X', 'Y', 'Z'], name
     if name.startswith('left'):  # right = left mirrored in the x = 0 plane
-      r_order, rx, ry, rz = sampler.JOINT_LIMITS['right' + name[4:]]
+      r_order, rx, ry, rz = limits.JOINT_LIMITS['right' + name[4:]]
       assert r_order == order and rx == x
       assert ry == (-y[1], -y[0]) and rz == (-z[1], -z[0])
   # Anatomical spot checks in SMPL's frames (x left, y up, z forward).
-  assert sampler.JOINT_LIMITS['left_knee'][1] == (0, 135)  # bends backwards
-  assert sampler.JOINT_LIMITS['left_elbow'][2][1] == 0  # y <= 0: forward
-  assert sampler.JOINT_LIMITS['right_elbow'][2][0] == 0
+  assert limits.JOINT_LIMITS['left_knee'][1] == (0, 135)  # bends backwards
+  assert limits.JOINT_LIMITS['left_elbow'][2][1] == 0  # y <= 0: forward
+  assert limits.JOINT_LIMITS['right_elbow'][2][0] == 0
 
 
 def test_sampled_poses_are_within_limits():
@@ -55,15 +57,15 @@ def test_sampled_poses_are_within_limits():
   assert pose.shape == (batch, 24, 3)
   assert np.all(np.linalg.norm(pose, axis=-1) <= np.pi + 1e-5)
   rotations = smplr_rotations.axis_angle_to_matrix(pose)
-  limits = np.deg2rad(sampler.joint_limits_degrees())
+  radians = np.deg2rad(limits.joint_limits_degrees())
   tolerance = 1e-3
-  for j, order in enumerate(sampler.JOINT_EULER_ORDERS):
+  for j, order in enumerate(limits.JOINT_EULER_ORDERS):
     angles = np.asarray(smplr_rotations.matrix_to_euler(rotations[:, j], order))
     if j == 0:  # yaw wraps around
       angles = angles[:, [0, 2]]
-      lower, upper = limits[0, [0, 2], 0], limits[0, [0, 2], 1]
+      lower, upper = radians[0, [0, 2], 0], radians[0, [0, 2], 1]
     else:
-      lower, upper = limits[j, :, 0], limits[j, :, 1]
+      lower, upper = radians[j, :, 0], radians[j, :, 1]
     assert np.all(angles >= lower - tolerance), jl.JOINT_NAMES[j]
     assert np.all(angles <= upper + tolerance), jl.JOINT_NAMES[j]
     # The samples fill the range (not all near rest).
@@ -159,19 +161,19 @@ def test_make_test_set(models):
 
 
 def test_load_gendered_models(model_dir):
-  stacked = sampler.load_gendered_models(model_dir)
+  stacked = gendered.load_gendered_models(model_dir)
   female = bm.load_body_model(model_dir, 'female')
   male = bm.load_body_model(model_dir, 'male')
   assert stacked.is_stacked and stacked.v_template.shape[0] == 2
-  np.testing.assert_array_equal(stacked.v_template[sampler.FEMALE],
+  np.testing.assert_array_equal(stacked.v_template[gendered.FEMALE],
                                 female.v_template)
-  np.testing.assert_array_equal(stacked.v_template[sampler.MALE],
+  np.testing.assert_array_equal(stacked.v_template[gendered.MALE],
                                 male.v_template)
 
 
 def test_default_model_bodies_look_human():
   try:
-    models = sampler.load_gendered_models()
+    models = gendered.load_gendered_models()
   except ValueError as e:
     pytest.skip(f'default body model not available: {e}')
   bodies = _sample_jl(jax.random.PRNGKey(0), models, 256, 10)

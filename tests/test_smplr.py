@@ -9,6 +9,7 @@ import pytest
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.data import sampler
 from smplr_jax.nets import smplr
+from smplr_jax.body import gendered
 
 
 def _config(**overrides):
@@ -21,7 +22,7 @@ def _config(**overrides):
 
 @pytest.fixture(scope='module')
 def body():
-  return smplr.GenderedModels.load()
+  return gendered.GenderedModels.load()
 
 
 def test_gendered_models(body):

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from smplr_jax.body import jl as jl_lib
-from smplr_jax.data import render, sampler, synthetic
+from smplr_jax.data import render, synthetic
+from smplr_jax.body import gendered
 
 _CONFIG = synthetic.SyntheticConfig(batch_size=4)
 _SEED = 7
@@ -17,7 +18,7 @@ _SEED = 7
 
 @pytest.fixture(scope='module')
 def models():
-  return sampler.load_gendered_models()
+  return gendered.load_gendered_models()
 
 
 @pytest.fixture(scope='module')

@@ -12,15 +12,15 @@ import pytest
 
 from experiments.smplr.configs import smplr as smplr_config
 from smplr_jax.training import checkpoints
-from smplr_jax.nets import smplr
 from smplr_jax.training import tasks
 from smplr_jax.training import train
 from smplr_jax.training.tasks import smplr as smplr_task
+from smplr_jax.body import gendered
 
 
 @pytest.fixture(scope='module')
 def body():
-  return smplr.GenderedModels.load()
+  return gendered.GenderedModels.load()
 
 
 def _tiny_config(**overrides):

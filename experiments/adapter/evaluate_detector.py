@@ -42,7 +42,6 @@ from smplr_jax.data import augment
 from smplr_jax.training import checkpoints
 from smplr_jax.predict import inference
 from smplr_jax.body import rotations
-from smplr_jax.data import sampler
 from smplr_jax.body import smpl
 from smplr_jax.data import synthetic
 from smplr_jax.predict import detector as detector_lib
@@ -50,6 +49,7 @@ from smplr_jax.body import jl as jl_lib
 from smplr_jax.body import keypoints as kp_lib
 from smplr_jax.evaluation import metrics as metrics_lib
 from smplr_jax.training.tasks import hourglass as hourglass_task
+from smplr_jax.body import gendered
 
 _NUM_IMAGES = flags.DEFINE_integer('num_images', 1024,
                                    'Test-split images (0: skip the split).')
@@ -215,7 +215,7 @@ def main(argv):
     results[f'synthetic test split ({len(records)} images)'] = evaluate_set(
         records, predictors, own, hourglass_config.augment, own.body)
   if _NUM_RENDERS.value:
-    models = sampler.load_gendered_models()
+    models = gendered.load_gendered_models()
     records = list(synthetic.render_examples(
         models, _NUM_RENDERS.value, _RENDER_SEED.value,
         config={'style': 'unseen'}))

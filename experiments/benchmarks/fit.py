@@ -38,6 +38,7 @@ import time
 import numpy as np
 from absl import app
 from absl import flags
+from smplr_jax.body import gendered
 
 _BATCH_SIZES = flags.DEFINE_list('batch_sizes', ['1', '64', '1024'],
                                  'Batch sizes to time.')
@@ -104,12 +105,11 @@ def main(argv):
   from smplr_jax.evaluation import metrics  # pylint: disable=g-import-not-at-top
   from smplr_jax.data import sampler  # pylint: disable=g-import-not-at-top
   from smplr_jax.body import smpl  # pylint: disable=g-import-not-at-top
-  from smplr_jax.nets import smplr  # pylint: disable=g-import-not-at-top
 
   sizes = [int(b) for b in _BATCH_SIZES.value]
   path = inference.SHIPPED_WEIGHTS / 'smplr'
   config = checkpoints.load_config(path)
-  body = smplr.GenderedModels.load()
+  body = gendered.GenderedModels.load()
   predictor = inference.load_smplr(path)
   bodies = sampler.make_test_set(body.gendered, size=max(sizes),
                                  seed=config.test_seed,

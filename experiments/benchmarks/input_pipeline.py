@@ -21,6 +21,7 @@ from absl import app
 from experiments.tools import draw_augmentations
 from smplr_jax.data import augment, input_pipeline, sampler
 from smplr_jax.body import jl
+from smplr_jax.body import gendered
 
 _REPEATS = 20
 
@@ -52,7 +53,7 @@ def augment_rows() -> list[str]:
 
 
 def subsample_rows() -> list[str]:
-  models = jl.landmark_points_model(sampler.load_gendered_models())
+  models = jl.landmark_points_model(gendered.load_gendered_models())
   sample = jax.jit(sampler.sample_jl, static_argnums=(2,))
   keyframes = np.asarray(sample(jax.random.PRNGKey(0), models, 2001)['jl'])
   keyframes = keyframes[:, :jl.NUM_JOINTS]

@@ -22,6 +22,7 @@ import time
 from absl import app, flags
 
 from experiments.benchmarks import timing
+from smplr_jax.body import gendered
 
 _BATCH_SIZE = flags.DEFINE_integer('batch_size', 16,
                                    'Examples per jitted render batch.')
@@ -45,7 +46,7 @@ def main(argv):
   from smplr_jax.data import sampler  # pylint: disable=g-import-not-at-top
   from smplr_jax.data import synthetic  # pylint: disable=g-import-not-at-top
 
-  models = sampler.load_gendered_models()
+  models = gendered.load_gendered_models()
   backgrounds = synthetic.load_backgrounds()
   config = synthetic.SyntheticConfig(batch_size=_BATCH_SIZE.value)
   batch = config.batch_size

@@ -18,6 +18,7 @@ from absl import app
 from absl import flags
 
 from experiments.benchmarks import timing
+from smplr_jax.body import gendered
 
 _BATCH_SIZES = flags.DEFINE_list('batch_sizes', ['256', '1024', '4096',
                                                  '16384'],
@@ -45,7 +46,7 @@ def main(argv):
   from smplr_jax import testing  # pylint: disable=g-import-not-at-top
 
   if _MODEL.value == 'default':
-    models = sampler.load_gendered_models()
+    models = gendered.load_gendered_models()
   else:
     singles = []
     for seed in (0, 1):

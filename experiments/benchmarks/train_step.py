@@ -21,9 +21,9 @@ from experiments.smplr.configs import omega
 from experiments.smplr.configs import omega_smpl
 from experiments.smplr.configs import psi
 from smplr_jax.training import parallel
-from smplr_jax.nets import smplr
 from smplr_jax.training import train
 from smplr_jax.training.tasks import smplr as smplr_task
+from smplr_jax.body import gendered
 
 _BATCH_SIZES = flags.DEFINE_list('batch_sizes', ['256', '1024'],
                                  'Global batch sizes.')
@@ -44,7 +44,7 @@ def main(argv):
   print('| config | batch | what | steps/s | samples/s | GFLOP/step | '
         'GFLOP/s | % of peak |')
   print('|---|---|---|---|---|---|---|---|')
-  body = smplr.GenderedModels.load()
+  body = gendered.GenderedModels.load()
   mesh = parallel.make_mesh()
   for name, module in (('psi', psi), ('omega', omega),
                        ('omega_smpl', omega_smpl)):

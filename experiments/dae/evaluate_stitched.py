@@ -25,6 +25,7 @@ from smplr_jax.evaluation import metrics
 from smplr_jax.predict import pipeline
 from smplr_jax.data import sampler
 from smplr_jax.nets import smplr
+from smplr_jax.body import gendered
 
 _DAE_WORKDIR = flags.DEFINE_string('dae_workdir', None, 'A trained DAE run.')
 _SMPLR_WORKDIR = flags.DEFINE_string('smplr_workdir', None,
@@ -41,7 +42,7 @@ def main(argv):
       _DAE_WORKDIR.value)
   smplr_config, smplr_variables, _ = checkpoints.load_trained_variables(
       _SMPLR_WORKDIR.value)
-  body = smplr.GenderedModels.load(smplr_config.get('body_model_path'))
+  body = gendered.GenderedModels.load(smplr_config.get('body_model_path'))
   test_set = sampler.make_test_set(body.gendered,
                                    size=smplr_config.test_set_size,
                                    seed=smplr_config.test_seed)

@@ -29,9 +29,9 @@ from smplr_jax.training import checkpoints
 from smplr_jax import cli
 from smplr_jax.nets import heatmaps
 from smplr_jax.body import jl as jl_lib
-from smplr_jax.data import sampler
 from smplr_jax.data import synthetic
 from smplr_jax.training.tasks import hourglass as hourglass_task
+from smplr_jax.body import gendered
 
 _WEIGHTS = flags.DEFINE_string('weights', 'third_party/weights/hourglass',
                                'Exported folder or training workdir.')
@@ -68,7 +68,7 @@ def main(argv):
   config, variables = checkpoints.load_variables(_WEIGHTS.value)
   config.progress_bar = False
   task = hourglass_task.HourglassTask(config)
-  records = synthetic.render_examples(sampler.load_gendered_models(),
+  records = synthetic.render_examples(gendered.load_gendered_models(),
                                       _NUM.value, _SEED.value, start=0)
   crop_config = augment.augment_config()
   crop_config.crop_size = config.input_size

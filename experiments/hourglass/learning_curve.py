@@ -61,9 +61,9 @@ from smplr_jax import crop as camera
 from smplr_jax.training import checkpoints
 from smplr_jax.training import metric_writers
 from smplr_jax.evaluation import metrics as metrics_lib
-from smplr_jax.data import sampler
 from smplr_jax.data import synthetic
 from smplr_jax.training.tasks import hourglass as hourglass_task
+from smplr_jax.body import gendered
 
 matplotlib.use('Agg')
 
@@ -92,7 +92,7 @@ UNSEEN_SEED = 1
 
 def unseen_examples(num: int, crop_size: int) -> list[dict]:
   """Crops of the unseen-style set (see the module docstring)."""
-  models = sampler.load_gendered_models()
+  models = gendered.load_gendered_models()
   backgrounds = synthetic.load_backgrounds(
       names=synthetic.UNSEEN_BACKGROUND_PHOTOS)
   photos = [image[:h, :w] for image, (h, w) in zip(backgrounds.images,

@@ -31,6 +31,7 @@ from PIL import Image, ImageDraw
 
 from smplr_jax.data import augment
 from smplr_jax.body import jl as jl_lib
+from smplr_jax.body import gendered
 
 LEFT, RIGHT, CENTRE = 0, 1, 2
 JOINT_COLOURS = ((40, 110, 255), (255, 50, 50), (40, 210, 60))
@@ -115,7 +116,7 @@ def _stick_records(num: int, seed: int, image_size: int) -> list[dict]:
   import jax  # pylint: disable=g-import-not-at-top
 
   from smplr_jax.data import sampler  # pylint: disable=g-import-not-at-top
-  models = sampler.load_gendered_models()
+  models = gendered.load_gendered_models()
   bodies = sampler.sample_jl(jax.random.PRNGKey(seed), models, num)
   rng = np.random.default_rng(seed)
   flip_yz = np.diag([1.0, -1.0, -1.0])  # body frame -> camera frame
@@ -131,8 +132,8 @@ def _stick_records(num: int, seed: int, image_size: int) -> list[dict]:
 
 def _synthetic_records(num: int, seed: int) -> list[dict]:
   # pylint: disable=g-import-not-at-top
-  from smplr_jax.data import sampler, synthetic
-  models = sampler.load_gendered_models()
+  from smplr_jax.data import synthetic
+  models = gendered.load_gendered_models()
   return list(synthetic.render_examples(models, num, seed))
 
 

@@ -180,7 +180,7 @@ def smpl_forward(model: BodyModel,
     gender: [B] int index into a stacked model's leading axis: the position
       of the model in the list given to `stack_body_models`. The project's
       gendered model is `stack_body_models([female, male])`, so 0 = female,
-      1 = male (`sampler.FEMALE`, `sampler.MALE`). Changing the mix does not
+      1 = male (`smplr_jax.body.gendered.FEMALE`, `MALE`). Changing the mix does not
       recompile.
     chunk_size: batches larger than this run as a sequential map over chunks
       of this size (same results, better cache use); 0 disables, None picks

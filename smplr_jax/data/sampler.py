@@ -1,51 +1,12 @@
 r"""Synthetic SMPL bodies without motion capture: poses within joint limits.
 
 Each of the 23 body joints is posed by three intrinsic Euler angles drawn
-uniformly inside anatomical ranges of motion (`JOINT_LIMITS`); the global
+uniformly inside anatomical ranges of motion (`smplr_jax.body.limits`);
+the global
 orientation is a uniform yaw times a small pitch and roll; betas are Gaussian
 and clipped; the gender is a fair coin. `sample_bodies` runs the SMPL forward
 on a stacked [female, male] model and returns root-relative JL and meshes,
 `sample_jl` only the 42 points (18 landmark vertices skinned, not the mesh).
-
-Joint frames and signs
-----------------------
-Angles are in SMPL's joint frames, which are world aligned in the rest pose
-(the T-pose, arms along +-x, palms down): x to the body's left, y up,
-z forward. Rotations are relative to the parent and right handed, so for
-example a positive x rotation bends the spine forward, swings a leg backward
-(hip extension) and bends a knee. Each joint composes its three angles in an
-intrinsic order chosen so that the first angle is the main hinge axis and the
-last one twists the segment about its own long axis (the joint-coordinate-
-system convention of Grood & Suntay, J. Biomech. Eng. 1983, and of the ISB
-recommendations): 'XZY' for legs, spine, neck and head (long axis y), 'XYZ'
-for ankles and toes (long axis z), 'YZX' / 'ZYX' for the arm chain (long axis
-x in the T-pose). Angles are stored per axis (x, y, z) whatever the order.
-Right-side limits are the left ones mirrored through the sagittal plane
-(x kept, y and z negated and swapped).
-
-Ranges of motion (degrees, left side and centre; source below)
----------------------------------------------------------------
-| joint | order | x | y | z | anatomical meaning |
-|---|---|---|---|---|---|
-| hip | XZY | -120 .. 30 | -45 .. 45 | -30 .. 45 | flexion 120 / extension 30; internal / external rotation 45 / 45; adduction 30 / abduction 45 |
-| knee | XZY | 0 .. 135 | -10 .. 10 | 0 | flexion 135; small axial rotation (ours) |
-| ankle | XYZ | -20 .. 50 | -15 .. 15 | -35 .. 15 | dorsiflexion 20 / plantar flexion 50; forefoot ab/adduction (ours); inversion 35 / eversion 15 |
-| foot (toes) | XYZ | -70 .. 45 | 0 | 0 | first MTP extension 70 / flexion 45 |
-| spine1-3 (each) | XZY | -8.3 .. 26.7 | -15 .. 15 | -11.7 .. 11.7 | thoracolumbar flexion 80 / extension 25, rotation 45, lateral bending 35, split equally over 3 joints |
-| neck, head (each) | XZY | -22.5 .. 22.5 | -30 .. 30 | -22.5 .. 22.5 | cervical flexion 45 / extension 45, rotation 60, lateral bending 45, split over 2 joints |
-| collar | YZX | -10 .. 10 | -15 .. 15 | -10 .. 30 | clavicle axial roll; protraction / retraction; depression 10 / elevation 30 |
-| shoulder | YZX | -90 .. 70 | -120 .. 30 | -80 .. 60 | external 90 / internal 70 rotation; horizontal flexion / extension 135 / 45 and abduction 180 from the arms-down pose, less the collar's share (from the T-pose: up 90 = 60 + 30, down 90 = 80 + 10, in line with the 2:1 scapulohumeral rhythm) |
-| elbow | YZX | -160 .. 0 | -150 .. 0 | 0 | supination from the palm-down (pronated) T-pose 160 (pronation 80 + supination 80); flexion 150 |
-| wrist | ZYX | 0 | -20 .. 30 | -80 .. 70 | radial 20 / ulnar 30 deviation; flexion 80 / extension 70 |
-| hand | ZYX | 0 | 0 | -90 .. 45 | MCP flexion 90 / hyperextension 45 (all fingers as one) |
-
-Source: average normal ranges of motion of the American Academy of
-Orthopaedic Surgeons (AAOS, "Joint Motion: Method of Measuring and
-Recording", 1965; reprinted in Greene & Heckman, "The Clinical Measurement of
-Joint Motion", AAOS 1994), including horizontal flexion / extension of the
-shoulder (135 / 45). Entries marked "ours" and the collar (sternoclavicular)
-ranges are our own approximations; the splits over several SMPL joints are
-equal shares (spine, neck) or follow the scapulohumeral rhythm (shoulder).
 
 Distribution
 ------------
@@ -71,62 +32,17 @@ renderer applies its own camera).
 
 from __future__ import annotations
 
-import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from smplr_jax.body import body_model as bm
+from smplr_jax.body import gendered
 from smplr_jax.body import jl as jl_lib
+from smplr_jax.body import limits
+from smplr_jax.body.gendered import FEMALE, MALE  # noqa: F401 (re-exported)
 from smplr_jax.body import rotations
-from smplr_jax.body import smpl
-
-FEMALE, MALE = 0, 1  # gender indices into a stacked [female, male] model
-
-# (order, (x_lo, x_hi), (y_lo, y_hi), (z_lo, z_hi)) in degrees; left side and
-# centre. See the module docstring for meanings and sources.
-_LEFT_AND_CENTRE_LIMITS = {
-    'left_hip': ('XZY', (-120, 30), (-45, 45), (-30, 45)),
-    'left_knee': ('XZY', (0, 135), (-10, 10), (0, 0)),
-    'left_ankle': ('XYZ', (-20, 50), (-15, 15), (-35, 15)),
-    'left_foot': ('XYZ', (-70, 45), (0, 0), (0, 0)),
-    'spine1': ('XZY', (-25 / 3, 80 / 3), (-15, 15), (-35 / 3, 35 / 3)),
-    'spine2': ('XZY', (-25 / 3, 80 / 3), (-15, 15), (-35 / 3, 35 / 3)),
-    'spine3': ('XZY', (-25 / 3, 80 / 3), (-15, 15), (-35 / 3, 35 / 3)),
-    'neck': ('XZY', (-22.5, 22.5), (-30, 30), (-22.5, 22.5)),
-    'head': ('XZY', (-22.5, 22.5), (-30, 30), (-22.5, 22.5)),
-    'left_collar': ('YZX', (-10, 10), (-15, 15), (-10, 30)),
-    'left_shoulder': ('YZX', (-90, 70), (-120, 30), (-80, 60)),
-    'left_elbow': ('YZX', (-160, 0), (-150, 0), (0, 0)),
-    'left_wrist': ('ZYX', (0, 0), (-20, 30), (-80, 70)),
-    'left_hand': ('ZYX', (0, 0), (0, 0), (-90, 45)),
-}
-
-
-def _mirror(limits):
-  order, x, y, z = limits
-  return order, x, (-y[1], -y[0]), (-z[1], -z[0])
-
-
-def _build_joint_limits() -> dict[str, tuple]:
-  table = {}
-  for name in jl_lib.JOINT_NAMES[1:]:
-    if name in _LEFT_AND_CENTRE_LIMITS:
-      table[name] = _LEFT_AND_CENTRE_LIMITS[name]
-    else:
-      table[name] = _mirror(_LEFT_AND_CENTRE_LIMITS['left' +
-                                                    name[len('right'):]])
-  return table
-
-
-# name -> (intrinsic order, x range, y range, z range), degrees, for the 23
-# non-root SMPL joints in SMPL order.
-JOINT_LIMITS = _build_joint_limits()
-
-# Global orientation (joint 0): yaw about y, then pitch (x) and roll (z).
-GLOBAL_ORIENTATION_ORDER = 'YXZ'
-GLOBAL_ORIENTATION_LIMITS = ((-20, 20), (-180, 180), (-20, 20))  # x, y, z
 
 # The camera of `frame='camera'` samples (degrees): the renderer's
 # elevation range (`synthetic.SyntheticConfig`) and the augmentation's
@@ -138,10 +54,6 @@ FRAMES = ('camera', 'body')
 # body-frame draws do not depend on the frame.
 CAMERA_VIEW_STREAM = 0xCA3
 
-# Per-joint Euler order of all 24 joints (joint 0: global orientation).
-JOINT_EULER_ORDERS = (GLOBAL_ORIENTATION_ORDER,) + tuple(
-    JOINT_LIMITS[name][0] for name in jl_lib.JOINT_NAMES[1:])
-
 # Fraction of samples whose body pose is scaled toward the rest pose.
 REST_MIXTURE_PROBABILITY = 0.5
 
@@ -149,13 +61,6 @@ REST_MIXTURE_PROBABILITY = 0.5
 # shares keys with training or validation streams drawn from the same seed.
 TEST_SET_STREAM = 0x7E57
 TEST_SET_CHUNK = 256  # bodies generated per jitted call of make_test_set
-
-
-def joint_limits_degrees() -> np.ndarray:
-  """[24, 3, 2] (lower, upper) per joint and axis x, y, z; joint 0 global."""
-  limits = [GLOBAL_ORIENTATION_LIMITS] + [
-      JOINT_LIMITS[name][1:] for name in jl_lib.JOINT_NAMES[1:]]
-  return np.asarray(limits, np.float64)
 
 
 # ----------------------------------------------------------------------------
@@ -173,11 +78,11 @@ def sample_euler_angles(key: jax.Array, batch: int,
 
   Returns:
     [B, 24, 3] angles (radians) about x, y, z of each joint, to be composed
-    in `JOINT_EULER_ORDERS`; joint 0 is the global orientation.
+    in `limits.JOINT_EULER_ORDERS`; joint 0 is the global orientation.
   """
-  limits = np.deg2rad(joint_limits_degrees())
-  lower = jnp.asarray(limits[..., 0], dtype)
-  upper = jnp.asarray(limits[..., 1], dtype)
+  radians = np.deg2rad(limits.joint_limits_degrees())
+  lower = jnp.asarray(radians[..., 0], dtype)
+  upper = jnp.asarray(radians[..., 1], dtype)
   angle_key, mix_key, scale_key = jax.random.split(key, 3)
   unit = jax.random.uniform(angle_key, (batch, jl_lib.NUM_JOINTS, 3), dtype)
   angles = lower + unit * (upper - lower)
@@ -192,7 +97,7 @@ def sample_euler_angles(key: jax.Array, batch: int,
 
 
 def _order_axes_table() -> np.ndarray:
-  return np.asarray([rotations.order_axes(o) for o in JOINT_EULER_ORDERS],
+  return np.asarray([rotations.order_axes(o) for o in limits.JOINT_EULER_ORDERS],
                     np.int32)
 
 
@@ -307,7 +212,7 @@ def sample_parameters(key: jax.Array, batch: int, num_betas: int = 10,
 def _check_gendered(models: bm.BodyModel) -> None:
   if not models.is_stacked or models.v_template.shape[0] != 2:
     raise ValueError('expected a stacked [female, male] model '
-                     '(load_gendered_models or stack_body_models([female, '
+                     '(gendered.load_gendered_models or stack_body_models([female, '
                      f'male])), got one with v_template {models.v_template.shape}.')
 
 
@@ -344,10 +249,9 @@ def sample_bodies(key: jax.Array, models: bm.BodyModel, batch: int,
   rotations, betas, gender = sample_parameters(
       key, batch, num_betas, beta_std, beta_clip, models.v_template.dtype,
       frame)
-  out = smpl.smpl_forward(models, rotations, betas, gender=gender)
-  jl = jl_lib.joints_and_landmarks(models, out.vertices, out.joints)
-  return dict(jl=jl, vertices=out.vertices - out.joints[:, :1],
-              pose=rotations, betas=betas, gender=gender)
+  posed = gendered.posed_body(models, rotations, betas, gender)
+  return dict(jl=posed['jl'], vertices=posed['vertices'], pose=rotations,
+              betas=betas, gender=gender)
 
 
 def sample_jl(key: jax.Array, models: bm.BodyModel, batch: int,
@@ -378,22 +282,6 @@ def sample_jl(key: jax.Array, models: bm.BodyModel, batch: int,
       frame)
   jl = jl_lib.smpl_points(models, rotations, betas, gender)
   return dict(jl=jl, pose=rotations, betas=betas, gender=gender)
-
-
-def load_gendered_models(path: str | os.PathLike[str] | None = None,
-                         dtype=jnp.float32) -> bm.BodyModel:
-  """Loads the female and male models, stacked as [female, male].
-
-  Args:
-    path: a folder of SMPL models (see `load_body_model`); None means the
-      default model.
-    dtype: floating dtype.
-
-  Returns:
-    Stacked `BodyModel`: gender index 0 female (`FEMALE`), 1 male (`MALE`).
-  """
-  return bm.stack_body_models([bm.load_body_model(path, 'female', dtype),
-                               bm.load_body_model(path, 'male', dtype)])
 
 
 # Compiled once per process (per model shapes), not per make_test_set call.

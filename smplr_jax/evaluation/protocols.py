@@ -50,8 +50,8 @@ import tqdm
 from smplr_jax.data import augment
 from smplr_jax.body import keypoints, rotations
 from smplr_jax.evaluation import metrics
-from smplr_jax.nets import smplr as smplr_lib
 from smplr_jax.data.datasets import human36m
+from smplr_jax.body import gendered
 
 # The metrics of the surface protocol's row (mm; gender_acc in %).
 SURREAL_METRICS = ('surface', 'mpjpe', 'pa_mpjpe', 'landmarks', 'bones',
@@ -203,7 +203,7 @@ def evaluate_surreal(predictor, source, *, batch_size: int = 16,
     body_jl = jnp.concatenate([out['joints'], out['landmarks']], axis=1)
     return metrics.jl_metrics(
         body_jl, truth_jl, pred_vertices=out['vertices'],
-        gt_vertices=smplr_lib.true_vertices(body, truth),
+        gt_vertices=gendered.true_vertices(body, truth),
         pred_male_prob=out['gender'], gt_male=gender == 1)
 
   totals = None

@@ -33,6 +33,7 @@ from smplr_jax.nets import dae as dae_lib
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.body import keypoints as kp_lib
 from smplr_jax.nets import smplr as smplr_lib
+from smplr_jax.body import gendered
 
 PyTree = Any
 WEIGHTS = resources.weights_dir()
@@ -113,7 +114,7 @@ class KeypointPredictor:
 
   def __init__(self, net: Adapter, adapter_variables: PyTree,
                keypoint_set: kp_lib.KeypointSet, stages: pipeline.Stages,
-               variables: dict[str, PyTree], body: smplr_lib.GenderedModels):
+               variables: dict[str, PyTree], body: gendered.GenderedModels):
     self.net = net
     self.keypoint_set = keypoint_set
     self.dims = net.dims
@@ -280,6 +281,6 @@ def load_keypoint_predictor(adapter: str | pathlib.Path = 'blazepose33_3d',
   stages = pipeline.Stages(hourglass=None,
                            smplr=smplr_lib.SMPLR(smplr_config.smplr),
                            dae=dae_net)
-  body = smplr_lib.GenderedModels.load(smplr_config.get('body_model_path'))
+  body = gendered.GenderedModels.load(smplr_config.get('body_model_path'))
   return KeypointPredictor(net, variables, kp_lib.get_set(
       config.adapter.keypoint_set), stages, stage_variables, body)

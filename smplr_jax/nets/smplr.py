@@ -13,7 +13,6 @@ Gender: index 0 = female, 1 = male (the stacked body model is
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import jax
@@ -26,36 +25,9 @@ from smplr_jax.body import body_model as bm
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.nets import mlp as models
 from smplr_jax.body import rotations
-from smplr_jax.data import sampler
-from smplr_jax.body import smpl
 
 PARTS = ('shape', 'pose')
 PyTree = Any
-
-
-@dataclasses.dataclass(frozen=True)
-class GenderedModels:
-  """The body models SMPLR works with (a pytree-free bundle of `BodyModel`s).
-
-  Attributes:
-    gendered: stacked [female, male] model (full mesh); gender index 0 =
-      female, 1 = male.
-    points: `gendered` restricted to the landmark vertices (cheap JL,
-      `jl.smpl_points`).
-    template_lengths: [41] B*, bone lengths of the neutral template.
-  """
-  gendered: bm.BodyModel
-  points: bm.BodyModel
-  template_lengths: jnp.ndarray
-
-  @classmethod
-  def load(cls, path: str | None = None) -> 'GenderedModels':
-    """Loads the models from a folder of SMPL files (None: the default)."""
-    gendered = sampler.load_gendered_models(path)
-    neutral = bm.load_body_model(path, 'neutral')
-    return cls(gendered=gendered,
-               points=jl_lib.landmark_points_model(gendered),
-               template_lengths=jl_lib.template_bone_lengths(neutral))
 
 
 class SMPLR:
@@ -155,13 +127,6 @@ def smpl_parameters(predictions: dict[str, jnp.ndarray],
   else:
     betas, gender = ground_truth['betas'], ground_truth['gender']
   return rotation, betas, gender
-
-
-def true_vertices(body: GenderedModels, batch: dict) -> jnp.ndarray:
-  """[B, V, 3] root-relative ground-truth mesh of a batch's SMPL parameters."""
-  out = smpl.smpl_forward(body.gendered, batch['pose'], batch['betas'],
-                          gender=batch['gender'])
-  return out.vertices - out.joints[:, :1]
 
 
 LOSS_STYLES = ('ours', 'authors')

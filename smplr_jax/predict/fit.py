@@ -19,7 +19,7 @@ given. Residuals, each divided by its sigma (`FitOptions`):
   * betas: betas / beta_sigma, the sampler's N(0, 1) shapes;
   * pose: log(R0_j^T R_j) / pose_sigma, toward the start (SMPLR's pose);
   * limits: how far each joint's Euler angles leave the sampler's ranges of
-    motion (`sampler.JOINT_LIMITS`, widened by `limit_margin_deg`).
+    motion (`limits.JOINT_LIMITS`, widened by `limit_margin_deg`).
 
 Jacobians are analytic. Turning joint j by d (in its own frame) turns its
 subtree about the posed joint p_j by the world vector G_j d, so a joint x
@@ -45,9 +45,9 @@ import numpy as np
 from smplr_jax.body import body_model as bm
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.body import rotations
-from smplr_jax.data import sampler
 from smplr_jax.body import smpl
-from smplr_jax.nets import smplr as smplr_lib
+from smplr_jax.body import gendered
+from smplr_jax.body import limits
 
 NUM_JOINTS = jl_lib.NUM_JOINTS
 NUM_POSE_PARAMS = 3 * NUM_JOINTS
@@ -94,7 +94,7 @@ def _euler_axes() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
   """Joints 1..23: their Euler orders as axes [23, 3] (i, j, k), the
   position of axis x, y, z in the order [23, 3], and the parity [23]."""
   axes = np.asarray([rotations.order_axes(o)
-                     for o in sampler.JOINT_EULER_ORDERS[1:]])
+                     for o in limits.JOINT_EULER_ORDERS[1:]])
   position = np.argsort(axes, axis=1)
   parity = np.where((axes[:, 1] - axes[:, 0]) % 3 == 1, 1.0, -1.0)
   return axes, position, parity.astype(np.float32)
@@ -102,9 +102,9 @@ def _euler_axes() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _limits_radians(margin_deg: float) -> np.ndarray:
   """[24, 3, 2] (lower, upper) per joint and axis, widened by the margin."""
-  limits = sampler.joint_limits_degrees()
-  limits = limits + np.asarray([-margin_deg, margin_deg])
-  return np.deg2rad(limits).astype(np.float32)
+  degrees = limits.joint_limits_degrees() + np.asarray([-margin_deg,
+                                                        margin_deg])
+  return np.deg2rad(degrees).astype(np.float32)
 
 
 class _Body(NamedTuple):
@@ -272,7 +272,7 @@ def _euler_excess(rot: jnp.ndarray, limits: jnp.ndarray,
                   with_jacobian: bool):
   """Joint-limit excess and its Jacobian, for joints 1..23.
 
-  Each joint's intrinsic Euler angles (`sampler.JOINT_EULER_ORDERS`, as
+  Each joint's intrinsic Euler angles (`limits.JOINT_EULER_ORDERS`, as
   `rotations.matrix_to_euler` computes them), for all joints at once with
   per-joint index tables. For R = R_i(a) R_j(b) R_k(c), a right increment d
   is d = M (da, db, dc) with columns M = (R_k^T R_j^T e_i, R_k^T e_j, e_k),
@@ -481,7 +481,7 @@ def fit_points(points_model: bm.BodyModel, jl: jnp.ndarray,
 
   Args:
     points_model: `jl.landmark_points_model` of the (stacked) body model
-      (`smplr.GenderedModels.points`).
+      (`gendered.GenderedModels.points`).
     jl: [B, 42, 3] target JL, camera frame, root-relative metres.
     pose: [B, 24, 3, 3] (or axis-angle [B, 24, 3]) start pose.
     betas: [B, S] start betas.
@@ -565,28 +565,23 @@ def _start_root(points_model, normalised, weight, rot, betas, gender, depth):
   return jnp.sum(weight[..., None] * offsets, axis=1) / total
 
 
-@jax.jit
-def _body_outputs(gendered: bm.BodyModel, pose, betas, gender):
-  out = smpl.smpl_forward(gendered, pose, betas, gender=gender)
-  root = out.joints[:, :1]
-  points = jl_lib.joints_and_landmarks(gendered, out.vertices, out.joints)
-  return dict(joints=out.joints - root,
-              landmarks=points[:, jl_lib.NUM_JOINTS:],
-              vertices=out.vertices - root)
+# The posed body's points and mesh (drops the JL: the fit returns its own).
+_posed_body = jax.jit(gendered.posed_body)
 
 
-def _with_mesh(body: smplr_lib.GenderedModels, fitted: dict,
+def _with_mesh(body: gendered.GenderedModels, fitted: dict,
                init: dict) -> dict:
   gender = gender_index(init['gender'])
   out = dict(pose=fitted['pose'], betas=fitted['betas'],
              gender=init['gender'], fit_cost=fitted['cost'])
-  out.update(_body_outputs(body.gendered, fitted['pose'], fitted['betas'],
-                           gender))
+  posed = _posed_body(body.gendered, fitted['pose'], fitted['betas'], gender)
+  out.update(joints=posed['joints'], landmarks=posed['landmarks'],
+             vertices=posed['vertices'])
   return out
 
 
 def refine(jl: jnp.ndarray, init: dict[str, Any], *,
-           body: smplr_lib.GenderedModels,
+           body: gendered.GenderedModels,
            weights: jnp.ndarray | None = None,
            visible: jnp.ndarray | None = None,
            options: FitOptions = FitOptions()) -> dict[str, jnp.ndarray]:
@@ -598,7 +593,7 @@ def refine(jl: jnp.ndarray, init: dict[str, Any], *,
     init: a predictor's dict (`inference.load_smplr`): pose [B, 24, 3, 3]
       (or axis-angle), betas [B, S], gender [B] (probability of male, or
       int 0 female / 1 male). Gender is kept.
-    body: the body models (`smplr.GenderedModels`).
+    body: the body models (`gendered.GenderedModels`).
     weights: [B, 42] or [42] per-point confidences (default 1).
     visible: [B, 42] visibility mask (0: the point is ignored).
     options: `FitOptions`.
@@ -615,7 +610,7 @@ def refine(jl: jnp.ndarray, init: dict[str, Any], *,
 
 
 def refine_2d(keypoints: jnp.ndarray, init: dict[str, Any], *,
-              body: smplr_lib.GenderedModels, intrinsics: jnp.ndarray,
+              body: gendered.GenderedModels, intrinsics: jnp.ndarray,
               root_depth: jnp.ndarray, weights: jnp.ndarray | None = None,
               visible: jnp.ndarray | None = None,
               options: FitOptions = FitOptions()) -> dict[str, jnp.ndarray]:
@@ -639,7 +634,7 @@ def refine_2d(keypoints: jnp.ndarray, init: dict[str, Any], *,
 
 
 def refine_prediction(prediction: dict[str, Any],
-                      body: smplr_lib.GenderedModels,
+                      body: gendered.GenderedModels,
                       options: FitOptions = FitOptions()) -> dict[str, Any]:
   """An image predictor's output with each body refined to the JL that
   SMPLR saw (`prediction['jl']`, after the DAE): pose, betas, joints,

@@ -27,6 +27,7 @@ from smplr_jax.nets import image_net
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.predict import pipeline
 from smplr_jax.nets import smplr as smplr_lib
+from smplr_jax.body import gendered
 
 # The weights shipped with the repository (see their model cards).
 SHIPPED_WEIGHTS = resources.weights_dir()
@@ -74,7 +75,7 @@ def load_smplr(workdir: str | pathlib.Path,
     raise ValueError(f'{workdir}: the run trained only '
                      f'{sorted(variables["params"])}; a predictor needs both '
                      'networks (train experiments/smplr/configs/smplr.py).')
-  body = smplr_lib.GenderedModels.load(config.get('body_model_path'))
+  body = gendered.GenderedModels.load(config.get('body_model_path'))
   net = smplr_lib.SMPLR(config.smplr)
 
   @jax.jit
@@ -185,7 +186,7 @@ class ImagePredictor:
   """
 
   def __init__(self, stages: pipeline.Stages, variables: dict[str, Any],
-               body: smplr_lib.GenderedModels, input_size: int,
+               body: gendered.GenderedModels, input_size: int,
                refine: bool = False, flip_test: bool = False):
     self.refine = refine
     self.flip_test = flip_test
@@ -330,7 +331,7 @@ def load_pipeline(path: str | pathlib.Path | None = None, *,
       hourglass=image_net.from_config(hourglass_config),
       smplr=smplr_lib.SMPLR(smplr_config.smplr), dae=dae_net,
       cube_size=float(hourglass_config.cube_size))
-  body = smplr_lib.GenderedModels.load(smplr_config.get('body_model_path'))
+  body = gendered.GenderedModels.load(smplr_config.get('body_model_path'))
   return ImagePredictor(stages, variables, body,
                         int(hourglass_config.input_size), refine=refine,
                         flip_test=flip_test)

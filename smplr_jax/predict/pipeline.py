@@ -30,16 +30,16 @@ import numpy as np
 from smplr_jax import crop as camera
 from smplr_jax.nets import heatmaps
 from smplr_jax.data import noise
-from smplr_jax.body import smpl
 from smplr_jax.nets import dae as dae_lib
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.evaluation import metrics as metrics_lib
 from smplr_jax.nets import smplr as smplr_lib
+from smplr_jax.body import gendered
 
 PyTree = Any
 
 
-def jl_to_body(smplr: smplr_lib.SMPLR, body: smplr_lib.GenderedModels,
+def jl_to_body(smplr: smplr_lib.SMPLR, body: gendered.GenderedModels,
                variables: dict[str, PyTree], jl: jnp.ndarray,
                ground_truth: dict[str, jnp.ndarray] | None = None,
                with_mesh: bool = True,
@@ -86,13 +86,7 @@ def jl_to_body(smplr: smplr_lib.SMPLR, body: smplr_lib.GenderedModels,
     result['male_prob'] = jax.nn.sigmoid(predictions['male_logit'])
   if not with_mesh:
     return result
-  out = smpl.smpl_forward(body.gendered, rotation, betas, gender=gender)
-  root = out.joints[:, :1]
-  points = jl_lib.joints_and_landmarks(body.gendered, out.vertices,
-                                       out.joints)
-  result.update(jl=points, joints=out.joints - root,
-                landmarks=points[:, jl_lib.NUM_JOINTS:],
-                vertices=out.vertices - root)
+  result.update(gendered.posed_body(body.gendered, rotation, betas, gender))
   return result
 
 
@@ -115,7 +109,7 @@ class Stages:
 
 
 def denoise_and_recover(stages: Stages, variables: dict[str, PyTree],
-                        body: smplr_lib.GenderedModels, jl: jnp.ndarray,
+                        body: gendered.GenderedModels, jl: jnp.ndarray,
                         ground_truth: dict[str, jnp.ndarray] | None = None,
                         with_mesh: bool = True) -> dict[str, jnp.ndarray]:
   """Camera-frame JL -> (DAE) -> SMPLR -> SMPL.
@@ -148,7 +142,7 @@ def _volume_jl(stages: Stages, volume_logits: jnp.ndarray,
 
 
 def volume_to_body(stages: Stages, variables: dict[str, PyTree],
-                   body: smplr_lib.GenderedModels, volume_logits: jnp.ndarray,
+                   body: gendered.GenderedModels, volume_logits: jnp.ndarray,
                    root_cam: jnp.ndarray | None = None,
                    zoom: jnp.ndarray | float = 1.0,
                    ground_truth: dict[str, jnp.ndarray] | None = None,
@@ -174,7 +168,7 @@ def volume_to_body(stages: Stages, variables: dict[str, PyTree],
 
 
 def image_to_body(stages: Stages, variables: dict[str, PyTree],
-                  body: smplr_lib.GenderedModels, images: jnp.ndarray,
+                  body: gendered.GenderedModels, images: jnp.ndarray,
                   root_cam: jnp.ndarray | None = None,
                   zoom: jnp.ndarray | float = 1.0,
                   flip_test: bool = False) -> dict[str, jnp.ndarray]:
@@ -215,7 +209,7 @@ def image_to_body(stages: Stages, variables: dict[str, PyTree],
   return dict(out, jl_image=jl_image)
 
 
-def smplr_jl_metrics(smplr: smplr_lib.SMPLR, body: smplr_lib.GenderedModels,
+def smplr_jl_metrics(smplr: smplr_lib.SMPLR, body: gendered.GenderedModels,
                      variables: dict[str, PyTree], jl_in: jnp.ndarray,
                      batch: dict, gt_vertices: jnp.ndarray,
                      project_rotations: bool = True) -> dict:
@@ -226,7 +220,7 @@ def smplr_jl_metrics(smplr: smplr_lib.SMPLR, body: smplr_lib.GenderedModels,
     smplr, body, variables, project_rotations: as in `jl_to_body`.
     jl_in: [B, 42, 3] input JL.
     batch: ground truth: jl [B, 42, 3], pose, betas, gender.
-    gt_vertices: [B, V, 3] root-relative true mesh (`smplr.true_vertices`).
+    gt_vertices: [B, V, 3] root-relative true mesh (`gendered.true_vertices`).
   """
   recovered = jl_to_body(smplr, body, variables, jl_in, ground_truth=batch,
                          project_rotations=project_rotations)
@@ -240,7 +234,7 @@ def smplr_jl_metrics(smplr: smplr_lib.SMPLR, body: smplr_lib.GenderedModels,
 def evaluate_stitched(dae_net: dae_lib.DAE, dae_variables: dict[str, PyTree],
                       smplr_net: smplr_lib.SMPLR,
                       smplr_variables: dict[str, PyTree],
-                      body: smplr_lib.GenderedModels,
+                      body: gendered.GenderedModels,
                       test_set: dict[str, np.ndarray], noise_kind: str,
                       noise_seed: int, batch_size: int,
                       noise_params: dict | None = None
@@ -292,7 +286,7 @@ def evaluate_stitched(dae_net: dae_lib.DAE, dae_variables: dict[str, PyTree],
     jl_in = noise.add_noise(noise_key, batch['jl'], noise_kind, 1.0,
                             **noise_params)
     recovered = denoise_and_recover(with_dae, variables, body, jl_in)
-    gt_vertices = smplr_lib.true_vertices(body, batch)
+    gt_vertices = gendered.true_vertices(body, batch)
     dae_in = dae_lib.drop_depth(jl_in) if dae_net.zero_depth else jl_in
     return {'input': metrics_lib.jl_metrics(dae_in, batch['jl']),
             'dae': metrics_lib.jl_metrics(recovered['jl_input'], batch['jl']),

@@ -31,8 +31,8 @@ from PIL import Image
 
 from smplr_jax.body import body_model as bm
 from smplr_jax.body import jl as jl_lib
-from smplr_jax.data import sampler
 from smplr_jax.data.records import INT_KEYS, RECORD_SPEC, check_record
+from smplr_jax.body import gendered
 
 IMAGE_FORMATS = ('png', 'jpeg')
 # How many missing files an error message names before it counts the rest.
@@ -381,7 +381,7 @@ def load_models(path: str | os.PathLike[str] | None,
     kind: 'gendered' or 'neutral'.
   """
   if kind == 'gendered':
-    return sampler.load_gendered_models(path)
+    return gendered.load_gendered_models(path)
   if kind == 'neutral':
     return bm.load_body_model(path, 'neutral')
   raise ValueError(f"kind must be 'gendered' or 'neutral', got {kind!r}.")

@@ -40,6 +40,7 @@ from smplr_jax.evaluation import metrics as metrics_lib
 from smplr_jax.nets import smplr as smplr_lib
 from smplr_jax.training import train
 from smplr_jax.training.tasks import dae as dae_task
+from smplr_jax.body import gendered
 
 PyTree = Any
 
@@ -58,12 +59,12 @@ class AdapterTask:
   """
 
   def __init__(self, config: ml_collections.ConfigDict,
-               body: smplr_lib.GenderedModels | None = None):
+               body: gendered.GenderedModels | None = None):
     self.config = config
     self.keypoint_set = kp_lib.get_set(config.adapter.keypoint_set)
     self.dims = int(config.adapter.dims)
     self.net = adapter_lib.make_adapter(config.adapter)
-    self.body = body or smplr_lib.GenderedModels.load(
+    self.body = body or gendered.GenderedModels.load(
         config.get('body_model_path'))
     self.points = kp_lib.keypoints_model(self.body.gendered,
                                          self.keypoint_set)
@@ -189,7 +190,7 @@ class AdapterTask:
     if stages is None:
       return out
     with_dae, stage_variables = stages
-    gt_vertices = smplr_lib.true_vertices(self.body, truth)
+    gt_vertices = gendered.true_vertices(self.body, truth)
     for row, net in (('smplr', None), ('dae+smplr', with_dae.dae)):
       chain = pipeline.Stages(hourglass=None, smplr=with_dae.smplr, dae=net)
       body = pipeline.denoise_and_recover(chain, stage_variables, self.body,

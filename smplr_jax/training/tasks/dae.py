@@ -21,10 +21,10 @@ from smplr_jax.body import jl as jl_lib
 from smplr_jax.evaluation import metrics as metrics_lib
 from smplr_jax.data import noise
 from smplr_jax.data import sampler
-from smplr_jax.nets import smplr as smplr_lib
 from smplr_jax.training import train
 from smplr_jax.data.datasets import paired
 from smplr_jax.training.parallel import DATA_AXIS
+from smplr_jax.body import gendered
 
 PyTree = Any
 
@@ -59,12 +59,12 @@ class DAETask:
   """
 
   def __init__(self, config: ml_collections.ConfigDict,
-               body: smplr_lib.GenderedModels | None = None):
+               body: gendered.GenderedModels | None = None):
     self.config = config
     self.net = dae_lib.make_dae(config.dae, axis_name=DATA_AXIS)
     self.eval_net = dae_lib.make_dae(config.dae)
     if config.data == 'synthetic':
-      self.body = body or smplr_lib.GenderedModels.load(
+      self.body = body or gendered.GenderedModels.load(
           config.get('body_model_path'))
       self.train_pairs = self.held_out_pairs = None
     elif config.data == 'paired':

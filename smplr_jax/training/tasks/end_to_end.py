@@ -35,6 +35,7 @@ from smplr_jax.predict import pipeline
 from smplr_jax.body import rotations
 from smplr_jax.nets import smplr as smplr_lib
 from smplr_jax.training.tasks import hourglass as hourglass_task
+from smplr_jax.body import gendered
 
 PyTree = Any
 # Batch keys of the end-to-end loss: the hourglass' and the SMPL ground truth.
@@ -64,7 +65,7 @@ class EndToEndTask(hourglass_task.HourglassTask):
     if missing:
       raise ValueError(f'{config.init_from.smplr}: the SMPLR run lacks '
                        f'{sorted(missing)}; the end-to-end task needs both.')
-    self.body = smplr_lib.GenderedModels.load(config.get('body_model_path'))
+    self.body = gendered.GenderedModels.load(config.get('body_model_path'))
     dae_net = None
     self._dae_variables = None
     if config.init_from.get('dae'):
@@ -158,7 +159,7 @@ def _split_variables(variables):
 def evaluate_chain(task: hourglass_task.HourglassTask,
                    variables: dict[str, PyTree], role: str = 'test',
                    stages: pipeline.Stages | None = None,
-                   body: smplr_lib.GenderedModels | None = None,
+                   body: gendered.GenderedModels | None = None,
                    flip_test: bool = False):
   """Image -> body errors on a split, through `pipeline.image_to_body`.
 
@@ -188,7 +189,7 @@ def evaluate_chain(task: hourglass_task.HourglassTask,
     truth = batch['jl_cam'] - root[:, None]
     pose = rotations.axis_angle_to_matrix(batch['pose'])
     gt = {'pose': pose, 'betas': batch['betas'], 'gender': batch['gender']}
-    gt_vertices = smplr_lib.true_vertices(body, gt)
+    gt_vertices = gendered.true_vertices(body, gt)
     rows = {'image': metrics_lib.jl_metrics(out['jl_image'], truth),
             'body': metrics_lib.jl_metrics(
                 out['jl'], truth, pred_vertices=out['vertices'],

@@ -29,6 +29,7 @@ from smplr_jax.data import sampler
 from smplr_jax.nets import smplr as smplr_lib
 from smplr_jax.training import train
 from smplr_jax.training.parallel import DATA_AXIS
+from smplr_jax.body import gendered
 
 PyTree = Any
 
@@ -37,9 +38,9 @@ class SMPLRTask:
   """Trains SMPLR networks on synthetic bodies (a `train.Task`)."""
 
   def __init__(self, config: ml_collections.ConfigDict,
-               body: smplr_lib.GenderedModels | None = None):
+               body: gendered.GenderedModels | None = None):
     self.config = config
-    self.body = body or smplr_lib.GenderedModels.load(
+    self.body = body or gendered.GenderedModels.load(
         config.get('body_model_path'))
     self.smplr = smplr_lib.SMPLR(config.smplr, axis_name=DATA_AXIS)
     self.eval_smplr = smplr_lib.SMPLR(config.smplr)
@@ -123,7 +124,7 @@ def input_noise(config: ml_collections.ConfigDict) -> str:
   return config.get('input_noise', 'uniform')
 
 
-def evaluate_on(smplr: smplr_lib.SMPLR, body: smplr_lib.GenderedModels,
+def evaluate_on(smplr: smplr_lib.SMPLR, body: gendered.GenderedModels,
                 variables: dict[str, PyTree], test_set: dict[str, np.ndarray],
                 noise_scale: float, batch_size: int, noise_seed: int,
                 noise_kind: str = 'uniform',
@@ -154,7 +155,7 @@ def evaluate_on(smplr: smplr_lib.SMPLR, body: smplr_lib.GenderedModels,
     def step(variables, batch, key, scale):
       jl_in = noise.add_noise(key, batch['jl'], noise_kind, scale)
       return pipeline.smplr_jl_metrics(smplr, body, variables, jl_in, batch,
-                                       smplr_lib.true_vertices(body, batch),
+                                       gendered.true_vertices(body, batch),
                                        project_rotations)
     cache[noise_kind, project_rotations] = step
   step = cache[noise_kind, project_rotations]

@@ -1,0 +1,90 @@
+"""The gendered body models SMPLR works with, and the root-relative posed
+body: the one place that turns SMPL parameters into the camera-frame,
+root-relative points and mesh that every stage compares.
+
+Gender: index 0 = female (`FEMALE`), 1 = male (`MALE`); the stacked body
+model is [female, male].
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import jax.numpy as jnp
+
+from smplr_jax.body import body_model as bm
+from smplr_jax.body import jl as jl_lib
+from smplr_jax.body import smpl
+
+FEMALE, MALE = 0, 1  # gender indices into a stacked [female, male] model
+
+
+def load_gendered_models(path: str | os.PathLike[str] | None = None,
+                         dtype=jnp.float32) -> bm.BodyModel:
+  """Loads the female and male models, stacked as [female, male].
+
+  Args:
+    path: a folder of SMPL models (see `load_body_model`); None means the
+      default model.
+    dtype: floating dtype.
+
+  Returns:
+    Stacked `BodyModel`: gender index 0 female (`FEMALE`), 1 male (`MALE`).
+  """
+  return bm.stack_body_models([bm.load_body_model(path, 'female', dtype),
+                               bm.load_body_model(path, 'male', dtype)])
+
+
+@dataclasses.dataclass(frozen=True)
+class GenderedModels:
+  """The body models SMPLR works with (a pytree-free bundle of `BodyModel`s).
+
+  Attributes:
+    gendered: stacked [female, male] model (full mesh); gender index 0 =
+      female, 1 = male.
+    points: `gendered` restricted to the landmark vertices (cheap JL,
+      `jl.smpl_points`).
+    template_lengths: [41] B*, bone lengths of the neutral template.
+  """
+  gendered: bm.BodyModel
+  points: bm.BodyModel
+  template_lengths: jnp.ndarray
+
+  @classmethod
+  def load(cls, path: str | None = None) -> 'GenderedModels':
+    """Loads the models from a folder of SMPL files (None: the default)."""
+    gendered = load_gendered_models(path)
+    neutral = bm.load_body_model(path, 'neutral')
+    return cls(gendered=gendered,
+               points=jl_lib.landmark_points_model(gendered),
+               template_lengths=jl_lib.template_bone_lengths(neutral))
+
+
+def posed_body(gendered: bm.BodyModel, pose: jnp.ndarray, betas: jnp.ndarray,
+               gender: jnp.ndarray) -> dict[str, jnp.ndarray]:
+  """SMPL parameters -> the posed body, root-relative (metres).
+
+  Args:
+    gendered: stacked [female, male] model.
+    pose: [B, 24, 3, 3] relative rotations (joint 0: global orientation).
+    betas: [B, S] shape coefficients.
+    gender: [B] int gender index.
+
+  Returns:
+    dict with jl [B, 42, 3], joints [B, 24, 3], landmarks [B, 18, 3] and
+    vertices [B, V, 3], all minus the root joint.
+  """
+  out = smpl.smpl_forward(gendered, pose, betas, gender=gender)
+  root = out.joints[:, :1]
+  points = jl_lib.joints_and_landmarks(gendered, out.vertices, out.joints)
+  return dict(jl=points, joints=out.joints - root,
+              landmarks=points[:, jl_lib.NUM_JOINTS:],
+              vertices=out.vertices - root)
+
+
+def true_vertices(body: GenderedModels, batch: dict) -> jnp.ndarray:
+  """[B, V, 3] root-relative mesh of a batch's SMPL parameters (pose, betas,
+  gender), the ground truth of the surface error."""
+  return posed_body(body.gendered, batch['pose'], batch['betas'],
+                    batch['gender'])['vertices']
