@@ -7,7 +7,7 @@ r"""Demo: a photo and a person box -> a body mesh (.obj, .png, .json).
         --output=DIR                        # no box: BlazePose finds the person
 
 Crops the photo around the box the way the image network was trained (the
-paper's root-centred crop, `inference.crop_person`: the root at the box
+paper's root-centred crop, `crop.crop_person`: the root at the box
 centre, the box's longer side taken as 1.8 m, the focal length from a 55
 degree field of view unless --focal is given), runs the image network, the
 DAE and SMPLR (`inference.load_pipeline`: the weights shipped in
@@ -48,6 +48,7 @@ from scipy.spatial.transform import Rotation
 
 from smplr_jax import cli
 from smplr_jax.predict import draw
+from smplr_jax import checks
 from smplr_jax.predict import inference
 
 _IMAGE = flags.DEFINE_string('image', None, 'Photo (any format PIL reads).')
@@ -85,7 +86,7 @@ def load_photo(path: str | None) -> np.ndarray:
     raise ValueError('no photo: pass --image=PATH.')
   try:
     with Image.open(path) as image:
-      return inference.as_rgb(np.asarray(image.convert('RGBA')
+      return checks.as_rgb(np.asarray(image.convert('RGBA')
                                          if image.mode == 'P' else image))
   except FileNotFoundError as e:
     raise ValueError(f'{path} does not exist.') from e

@@ -12,10 +12,10 @@ import pathlib
 
 from absl import flags
 
-from smplr_jax.training import checkpoints
 from smplr_jax import cli
 from smplr_jax.evaluation import metrics
 from smplr_jax.training import tasks
+from smplr_jax.nets import weights_io
 
 _WORKDIRS = flags.DEFINE_list('workdirs', None, 'Run folders to evaluate.')
 _INPUT = flags.DEFINE_enum('input', 'clean', ['clean', 'noisy'],
@@ -31,7 +31,7 @@ def main(argv):
     raise ValueError(f'--workdirs: {", ".join(missing)} does not exist.')
   everything, rows = {}, {}
   for workdir in _WORKDIRS.value:
-    config, variables, step = checkpoints.load_trained_variables(workdir)
+    config, variables, step = weights_io.load_trained_variables(workdir)
     results = tasks.make_task(config).evaluate(variables)
     results['checkpoint_step'] = step
     (pathlib.Path(workdir) / 'eval.json').write_text(

@@ -12,7 +12,7 @@ priors switched off (sigmas of 1e3), to show what they earn:
   * clean: the true JL;
   * uniform / structured: `noise.add_noise` of that kind at scale 1, the
     noise of batch `start` drawn from fold_in(PRNGKey(test_noise_seed),
-    start) as in `pipeline.evaluate_stitched`;
+    start) as in `stitched.evaluate_stitched`;
   * detector: 2D keypoints as a 2D detector gives them (`detector_input`):
     the true points seen by a 1000 x 1000 px camera (focal 1000 px) with the
     root 3-6 m away, 3 px Gaussian noise, 5% outliers (up to 40 px off) and
@@ -34,7 +34,6 @@ import jax
 import jax.numpy as jnp
 from absl import flags
 
-from smplr_jax.training import checkpoints
 from smplr_jax import cli
 from smplr_jax.predict import fit
 from smplr_jax.predict import inference
@@ -42,6 +41,7 @@ from smplr_jax.evaluation import metrics
 from smplr_jax.data import noise
 from smplr_jax.data import sampler
 from smplr_jax.body import gendered
+from smplr_jax.nets import weights_io
 
 _WEIGHTS = flags.DEFINE_string('weights', None, 'SMPLR (default: shipped).')
 _SIZE = flags.DEFINE_integer('size', None, 'Bodies (default: the config).')
@@ -77,7 +77,7 @@ def detector_input(key: jax.Array, jl: jnp.ndarray):
 def main(argv):
   del argv
   path = _WEIGHTS.value or inference.SHIPPED_WEIGHTS / 'smplr'
-  config = checkpoints.load_config(path)
+  config = weights_io.load_config(path)
   body = gendered.GenderedModels.load(config.get('body_model_path'))
   predictor = inference.load_smplr(path)
   test_set = sampler.make_test_set(

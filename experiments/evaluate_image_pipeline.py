@@ -24,7 +24,6 @@ import dataclasses
 
 from absl import flags
 
-from smplr_jax.training import checkpoints
 from smplr_jax import cli
 from smplr_jax.nets import image_net
 from smplr_jax.predict import inference
@@ -32,6 +31,7 @@ from smplr_jax.evaluation import metrics
 from smplr_jax.predict import pipeline
 from smplr_jax.training.tasks import end_to_end
 from smplr_jax.training.tasks import hourglass as hourglass_task
+from smplr_jax.nets import weights_io
 
 _WEIGHTS = flags.DEFINE_string('weights', None, 'Pipeline folder.')
 _HOURGLASS = flags.DEFINE_string('hourglass', None, 'Image-network run.')
@@ -46,11 +46,11 @@ def main(argv):
   del argv
   predictor = inference.load_pipeline(_WEIGHTS.value)
   variables = dict(predictor.variables)
-  hourglass_config = checkpoints.load_config(
+  hourglass_config = weights_io.load_config(
       inference.SHIPPED_WEIGHTS / 'hourglass' if _WEIGHTS.value is None
       else f'{_WEIGHTS.value}/hourglass')
   if _HOURGLASS.value:
-    hourglass_config, run = checkpoints.load_variables(_HOURGLASS.value)
+    hourglass_config, run = weights_io.load_variables(_HOURGLASS.value)
     if 'hourglass' in run['params']:  # an end-to-end run
       run = {'params': run['params']['hourglass'],
              'batch_stats': run['batch_stats']['hourglass']}

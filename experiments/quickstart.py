@@ -30,6 +30,7 @@ from smplr_jax.data import synthetic
 from smplr_jax.training import train
 from smplr_jax.training.tasks import smplr as smplr_task
 from smplr_jax.body import gendered
+from smplr_jax import crop
 
 _WORKDIR = flags.DEFINE_string('workdir', 'workdirs/quickstart', 'Run folder.')
 _STEPS = flags.DEFINE_integer('num_steps', 2000, 'Training steps.')
@@ -64,21 +65,20 @@ def image_to_mesh_picture(workdir: pathlib.Path, config, count: int,
   rows, errors = [], []
   for record in records:
     example = augment.process_example(record, crop_config, train=False)
-    crop = np.round(example['image'] * 255).astype(np.uint8)
+    crop_image = np.round(example['image'] * 255).astype(np.uint8)
     root = example['jl_cam'][0]
-    out = predictor(crop[None], root[None])
+    out = predictor(crop_image[None], root[None])
     truth = smpl.smpl_forward(body, np.asarray(record['pose'])[None],
                               np.asarray(record['betas'])[None],
                               gender=np.asarray([record['gender']]))
     true_vertices = np.asarray(truth.vertices[0] - truth.joints[0, :1])
     errors.append(float(np.linalg.norm(out['vertices'][0] - true_vertices,
                                        axis=-1).mean() * 1000))
-    _, pixels = augment.crop_transform(root, record['focal'],
-                                       record['principal'],
-                                       predictor.input_size)
+    _, pixels = crop.crop_transform(root, record['focal'],
+                                    record['principal'], predictor.input_size)
     # The panel: the crop enlarged; crop pixels scaled by the same factor.
     scale = _PANEL / predictor.input_size
-    panel = np.asarray(Image.fromarray(crop).resize((_PANEL, _PANEL),
+    panel = np.asarray(Image.fromarray(crop_image).resize((_PANEL, _PANEL),
                                                     Image.BILINEAR))
     homography = np.diag([scale, scale, 1.0]) @ pixels
     panels = [panel]

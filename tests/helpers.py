@@ -16,6 +16,7 @@ from smplr_jax.training import checkpoints
 from smplr_jax.nets import dae
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.nets import smplr
+from smplr_jax.nets import weights_io
 
 
 def write_pairs(path, n=40, **overrides):
@@ -41,7 +42,7 @@ def write_workdir(workdir: pathlib.Path, config: ml_collections.ConfigDict,
   state = {'params': variables['params'],
            'batch_stats': variables.get('batch_stats', {}),
            'step': jax.numpy.asarray(step, jax.numpy.int32)}
-  manager = checkpoints.checkpoint_manager(workdir)
+  manager = weights_io.checkpoint_manager(workdir)
   manager.save(step, args=ocp.args.StandardSave(state),
                metrics={'val_loss': val_loss})
   manager.wait_until_finished()

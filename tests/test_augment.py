@@ -11,6 +11,7 @@ from helpers import augment_config_with, random_body, stick_records
 from smplr_jax.data import augment, sampler
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.body import gendered
+from smplr_jax import crop
 
 PERM = np.asarray(jl_lib.LEFT_RIGHT_PERMUTATION)
 
@@ -117,7 +118,7 @@ def test_flip_mirrors_image_and_swaps_left_and_right():
   np.testing.assert_allclose(flipped['jl_cube'],
                              plain['jl_cube'][PERM] * [-1, 1, 1], atol=1e-5)
   np.testing.assert_allclose(flipped['jl_cam'],
-                             augment.mirror_points(plain['jl_cam']),
+                             crop.mirror_points(plain['jl_cam']),
                              atol=1e-6)
   np.testing.assert_array_equal(flipped['jl_valid'], plain['jl_valid'][PERM])
   # Left-side points are on the picture's other side after the flip.
@@ -130,10 +131,10 @@ def test_flip_twice_is_identity():
   rng = np.random.default_rng(0)
   pose = rng.normal(size=(5, 24, 3))
   points = rng.normal(size=(5, 42, 3))
-  np.testing.assert_allclose(augment.mirror_pose(augment.mirror_pose(pose)),
+  np.testing.assert_allclose(crop.mirror_pose(crop.mirror_pose(pose)),
                              pose)
   np.testing.assert_allclose(
-      augment.mirror_points(augment.mirror_points(points)), points)
+      crop.mirror_points(crop.mirror_points(points)), points)
 
 
 @pytest.fixture(scope='module')

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 
 from smplr_jax.data import augment, sampler
-from smplr_jax import crop as camera
+from smplr_jax import crop
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.body import gendered
 
@@ -35,7 +35,7 @@ def test_cube_to_camera_inverts_the_plain_crop():
   for record in _records(4):
     example = augment.process_example(record, config, (0,), train=False)
     np.testing.assert_allclose(example['jl_cube'][0], 0.0, atol=1e-6)
-    back = camera.cube_to_camera(example['jl_cube'][None],
+    back = crop.cube_to_camera(example['jl_cube'][None],
                               example['jl_cam'][None, 0])[0]
     np.testing.assert_allclose(back, example['jl_cam'], atol=1e-4)
 
@@ -49,14 +49,14 @@ def test_cube_and_camera_invert_each_other_with_zoom():
     example = augment.process_example(record, config, (i, 3), train=True)
     cube, cam = example['jl_cube'][None], example['jl_cam'][None]
     zoom = example['zoom'][None]
-    np.testing.assert_allclose(camera.camera_to_cube(cam, zoom), cube,
+    np.testing.assert_allclose(crop.camera_to_cube(cam, zoom), cube,
                                atol=1e-4)
-    np.testing.assert_allclose(camera.cube_to_camera(cube, cam[:, 0], zoom),
+    np.testing.assert_allclose(crop.cube_to_camera(cube, cam[:, 0], zoom),
                                cam, atol=1e-4)
-    relative = camera.cube_to_root_relative(cube, cam[:, 0], zoom)
+    relative = crop.cube_to_root_relative(cube, cam[:, 0], zoom)
     np.testing.assert_allclose(relative, cam - cam[:, :1], atol=1e-4)
     # Weak perspective (no root known): bone lengths ~5% off on average.
-    weak = np.asarray(camera.cube_to_root_relative(cube, None, zoom))
+    weak = np.asarray(crop.cube_to_root_relative(cube, None, zoom))
     ratio = (np.asarray(jl_lib.bone_lengths(weak)) /
              np.asarray(jl_lib.bone_lengths(cam - cam[:, :1])))
     assert np.mean(np.abs(ratio - 1.0)) < 0.08, ratio

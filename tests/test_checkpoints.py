@@ -11,6 +11,7 @@ import pytest
 
 from helpers import write_workdir
 from smplr_jax.training import checkpoints
+from smplr_jax.nets import weights_io
 
 
 def _variables(value):
@@ -25,39 +26,39 @@ def _config():
 def test_loads_the_best_checkpoint_with_its_config(tmp_path):
   write_workdir(tmp_path, _config(), _variables(1.0), step=5, val_loss=0.2)
   write_workdir(tmp_path, _config(), _variables(2.0), step=9, val_loss=0.7)
-  config, variables, step = checkpoints.load_trained_variables(tmp_path)
+  config, variables, step = weights_io.load_trained_variables(tmp_path)
   assert step == 5  # lowest val_loss, not the latest
   assert config.seed == 3
   np.testing.assert_array_equal(variables['params']['dense']['kernel'], 1.0)
   np.testing.assert_array_equal(variables['batch_stats']['bn']['mean'], 1.0)
   assert variables['params']['dense']['kernel'].sharding.device_set == {
       jax.devices()[0]}
-  _, latest, _ = checkpoints.load_trained_variables(tmp_path, step=9)
+  _, latest, _ = weights_io.load_trained_variables(tmp_path, step=9)
   np.testing.assert_array_equal(latest['params']['dense']['kernel'], 2.0)
 
 
 def test_missing_config_checkpoint_or_step_are_reported(tmp_path):
   with pytest.raises(ValueError, match='no config.json; is this a training '
                      'workdir'):
-    checkpoints.load_trained_variables(tmp_path)
+    weights_io.load_trained_variables(tmp_path)
   (tmp_path / 'config.json').write_text(json.dumps({'task': 'toy'}))
   with pytest.raises(ValueError, match='no checkpoint found under'):
-    checkpoints.load_trained_variables(tmp_path)
+    weights_io.load_trained_variables(tmp_path)
   write_workdir(tmp_path, _config(), _variables(1.0), step=4)
   with pytest.raises(ValueError, match=r'no checkpoint for step 7 \(have '
                      r'\[4\]\)'):
-    checkpoints.load_trained_variables(tmp_path, step=7)
+    weights_io.load_trained_variables(tmp_path, step=7)
 
 
 def test_save_config_warns_when_a_resumed_run_changes_it(tmp_path, caplog):
   checkpoints.save_config(_config(), tmp_path)
-  assert checkpoints.load_config(tmp_path).to_dict() == _config().to_dict()
+  assert weights_io.load_config(tmp_path).to_dict() == _config().to_dict()
   changed = _config()
   changed.seed = 4
   with caplog.at_level('WARNING'):
     checkpoints.save_config(changed, tmp_path)
   assert 'differs from the config of this run' in caplog.text
-  assert checkpoints.load_config(tmp_path).seed == 4
+  assert weights_io.load_config(tmp_path).seed == 4
 
 
 def test_exported_variables_round_trip(tmp_path):
@@ -71,22 +72,22 @@ def test_exported_variables_round_trip(tmp_path):
           np.float32)}, 'no_norm': {}}}
   config = ml_collections.ConfigDict({'task': 'toy', 'width': 3})
   write_workdir(tmp_path / 'run', config, variables, step=7)
-  step = checkpoints.export_variables(tmp_path / 'run', tmp_path / 'export')
+  step = weights_io.export_variables(tmp_path / 'run', tmp_path / 'export')
   assert step == 7
-  loaded_config, loaded = checkpoints.load_variables(tmp_path / 'export')
-  assert loaded_config == checkpoints.load_config(tmp_path / 'run')
+  loaded_config, loaded = weights_io.load_variables(tmp_path / 'export')
+  assert loaded_config == weights_io.load_config(tmp_path / 'run')
   assert jax.tree.structure(loaded) == jax.tree.structure(variables)
   for got, want in zip(jax.tree.leaves(loaded), jax.tree.leaves(variables)):
     assert got.dtype == jnp.float32
     np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)  # float16
-  with np.load(tmp_path / 'export' / checkpoints.EXPORTED_VARIABLES) as data:
+  with np.load(tmp_path / 'export' / weights_io.EXPORTED_VARIABLES) as data:
     assert all(data[k].dtype == np.float16 for k in data.files
                if k != '__empty_subtrees__')
   # A workdir loads the same way; a missing path says so.
-  _, from_workdir = checkpoints.load_variables(tmp_path / 'run')
+  _, from_workdir = weights_io.load_variables(tmp_path / 'run')
   assert jax.tree.structure(from_workdir) == jax.tree.structure(variables)
   with pytest.raises(ValueError, match='does not exist'):
-    checkpoints.load_variables(tmp_path / 'nowhere')
+    weights_io.load_variables(tmp_path / 'nowhere')
 
 
 def test_load_variables_like_checks_the_network(tmp_path):
@@ -97,10 +98,10 @@ def test_load_variables_like_checks_the_network(tmp_path):
                'batch_stats': {}}
   write_workdir(tmp_path / 'run', ml_collections.ConfigDict({'task': 'toy'}),
                 variables, step=3)
-  checkpoints.export_variables(tmp_path / 'run', tmp_path / 'export')
+  weights_io.export_variables(tmp_path / 'run', tmp_path / 'export')
   fresh = {'params': {'dense': {'kernel': jnp.zeros((4, 3), jnp.float32)}},
            'batch_stats': {}}
-  loaded = checkpoints.load_variables_like(tmp_path / 'export', fresh)
+  loaded = weights_io.load_variables_like(tmp_path / 'export', fresh)
   assert jax.tree.structure(loaded) == jax.tree.structure(fresh)
   assert loaded['params']['dense']['kernel'].dtype == jnp.float32
   np.testing.assert_array_equal(loaded['params']['dense']['kernel'], 0.25)
@@ -109,4 +110,4 @@ def test_load_variables_like_checks_the_network(tmp_path):
   with pytest.raises(ValueError, match=r'2 differences.*dense/bias: missing'
                      r'.*dense/kernel: shape \(4, 3\), the network has '
                      r'\(4, 5\)'):
-    checkpoints.load_variables_like(tmp_path / 'export', wider)
+    weights_io.load_variables_like(tmp_path / 'export', wider)

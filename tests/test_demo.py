@@ -11,6 +11,7 @@ from smplr_jax.data import augment
 from smplr_jax.predict import inference
 from smplr_jax.data import synthetic
 from smplr_jax.body import gendered
+from smplr_jax import crop
 
 pytestmark = pytest.mark.skipif(
     not (inference.SHIPPED_WEIGHTS / 'hourglass').exists(),
@@ -68,11 +69,11 @@ def test_flip_test_averages_the_mirrored_reading(predictor, render):
   root = np.asarray(example['jl_cam'][0])
   roots = np.stack([root, root * [-1.0, 1.0, 1.0]])
   out = flip(crops, roots)['jl_image']
-  np.testing.assert_allclose(out[1], augment.mirror_points(out[0]),
+  np.testing.assert_allclose(out[1], crop.mirror_points(out[0]),
                              atol=1e-5)
   single = plain(crops, roots)['jl_image']
   np.testing.assert_allclose(
-      out[0], 0.5 * (single[0] + augment.mirror_points(single[1])),
+      out[0], 0.5 * (single[0] + crop.mirror_points(single[1])),
       atol=1e-5)
   assert np.abs(out[0] - single[0]).mean() > 1e-3  # a different reading
 
@@ -87,25 +88,26 @@ def test_crop_person_matches_the_training_crop(render):
   uv = render['jl_cam'][:, :2] / render['jl_cam'][:, 2:] * render['focal'] + \
       render['principal']
   box = (uv[:, 0].min(), uv[:, 1].min(), uv[:, 0].max(), uv[:, 1].max())
-  crop = inference.crop_person(render['image'], box, size,
-                               focal=float(render['focal'][0]))
-  assert crop.image.shape == (size, size, 3) and crop.image.dtype == np.uint8
+  window = crop.crop_person(render['image'], box, size,
+                            focal=float(render['focal'][0]))
+  assert window.image.shape == (size, size, 3)
+  assert window.image.dtype == np.uint8
   # The estimated root depth follows from the box: same order as the truth.
-  assert 0.5 < crop.root_cam[2] / render['jl_cam'][0, 2] < 2.0
-  assert np.abs(crop.image.astype(float) -
+  assert 0.5 < window.root_cam[2] / render['jl_cam'][0, 2] < 2.0
+  assert np.abs(window.image.astype(float) -
                 plain['image'] * 255).mean() < 80  # similar framing
   # Grayscale and RGBA photos work; bad boxes are refused.
   gray = render['image'].mean(axis=-1).astype(np.uint8)
-  assert inference.crop_person(gray, box, size).image.shape == (size, size, 3)
+  assert crop.crop_person(gray, box, size).image.shape == (size, size, 3)
   rgba = np.concatenate([render['image'], np.full((256, 256, 1), 255,
                                                   np.uint8)], axis=-1)
-  assert inference.crop_person(rgba, box, size).image.shape == (size, size, 3)
+  assert crop.crop_person(rgba, box, size).image.shape == (size, size, 3)
   with pytest.raises(ValueError, match='outside'):
-    inference.crop_person(render['image'], (300, 300, 400, 400), size)
+    crop.crop_person(render['image'], (300, 300, 400, 400), size)
   with pytest.raises(ValueError, match='x1 > x0'):
-    inference.crop_person(render['image'], (50, 50, 40, 80), size)
+    crop.crop_person(render['image'], (50, 50, 40, 80), size)
   with pytest.raises(ValueError, match='too small'):
-    inference.crop_person(np.zeros((4, 4, 3), np.uint8), (0, 0, 2, 2), size)
+    crop.crop_person(np.zeros((4, 4, 3), np.uint8), (0, 0, 2, 2), size)
 
 
 def test_demo_writes_mesh_picture_and_parameters(render, tmp_path):

@@ -31,6 +31,7 @@ from helpers import write_pairs, write_untrained_smplr_and_dae
 from experiments.end_to_end.configs import cpu as e2e_config
 from smplr_jax.training import checkpoints, parallel, tasks, train
 from smplr_jax.training.tasks import hourglass as hourglass_task
+from smplr_jax.nets import weights_io
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 # Every run: checkpoints at steps 2, 4, 6, a log row per step.
@@ -85,8 +86,8 @@ def _assert_resumed_exactly(straight, resumed):
   assert [r['step'] for r in b] == [r['step'] for r in a] == list(range(1, 7))
   for x, y in zip(a, b):
     assert y['loss'] == pytest.approx(x['loss'], rel=1e-6), (x, y)
-  _, params_a, _ = checkpoints.load_trained_variables(straight, 6)
-  _, params_b, _ = checkpoints.load_trained_variables(resumed, 6)
+  _, params_a, _ = weights_io.load_trained_variables(straight, 6)
+  _, params_b, _ = weights_io.load_trained_variables(resumed, 6)
   jax.tree.map(lambda u, v: np.testing.assert_allclose(u, v, atol=1e-6),
                params_a, params_b)
 
@@ -110,7 +111,7 @@ def test_dae_killed_while_writing_a_checkpoint_resumes_exactly(
   # committed: the last complete checkpoint is step 2.
   assert [r['step'] for r in _log(workdir)] == [1, 2, 3, 4]
   assert list((workdir / 'checkpoints').glob('4.orbax-checkpoint-tmp*'))
-  manager = checkpoints.checkpoint_manager(workdir, create=False)
+  manager = weights_io.checkpoint_manager(workdir, create=False)
   assert manager.all_steps() == [2]
   train.train_and_evaluate(config, workdir, tasks.make_task(config))
   _assert_resumed_exactly(straight, workdir)
@@ -171,7 +172,7 @@ def test_corrupted_latest_checkpoint_is_reported_and_skipped(
   assert (workdir / checkpoints.UNUSABLE_DIR / '6').is_dir()
   assert manager.all_steps() == [2, 4]
   # ... and it is step 4 indeed.
-  _, saved, _ = checkpoints.load_trained_variables(straight, 4)
+  _, saved, _ = weights_io.load_trained_variables(straight, 4)
   jax.tree.map(np.testing.assert_array_equal, saved['params'],
                jax.device_get(state.params))
 
@@ -183,7 +184,7 @@ def test_a_changed_config_is_not_taken_for_corruption(tmp_path, dae_run):
   with pytest.raises(ValueError, match='checkpoint step 6 in .* holds a '
                      'state of other shapes than this run builds'):
     checkpoints.open_for_training(straight, 3, _template(changed))
-  assert checkpoints.checkpoint_manager(
+  assert weights_io.checkpoint_manager(
       straight, create=False).all_steps() == [2, 4, 6]  # nothing moved
 
 
@@ -269,7 +270,7 @@ def test_killed_runs_resume_exactly(tmp_path, make_config,
     workdir = tmp_path / moment
     _kill(tmp_path, config, workdir, moment, step, compilation_cache)
     last = {'step': 4, 'save': 2, 'commit': 4}[moment]
-    assert checkpoints.checkpoint_manager(
+    assert weights_io.checkpoint_manager(
         workdir, create=False).latest_step() == last
     train.train_and_evaluate(config, workdir, tasks.make_task(config))
     _assert_resumed_exactly(straight, workdir)

@@ -88,3 +88,64 @@ def test_the_trainer_knows_no_task():
   for module in below:
     tasks = {t for t in graph[module] if t.startswith('smplr_jax.training.tasks')}
     assert not tasks, f'{module} imports {tasks}'
+
+
+# The layers, lowest first: a module imports only its own layer, lower
+# layers and the shared top-level modules (checks, resources, crop).
+LAYERS = ('body', 'nets', 'data', 'predict', 'evaluation', 'training')
+SHARED = ('smplr_jax.checks', 'smplr_jax.resources', 'smplr_jax.crop')
+
+
+def _layer(module: str) -> str | None:
+  parts = module.split('.')
+  return parts[1] if len(parts) > 1 and parts[1] in LAYERS else None
+
+
+def test_layers_point_down():
+  graph = _import_graph()
+  wrong = []
+  for module, targets in graph.items():
+    layer = _layer(module)
+    if layer is None:
+      continue
+    rank = LAYERS.index(layer)
+    for target in targets:
+      other = _layer(target)
+      if other is not None and LAYERS.index(other) > rank:
+        wrong.append(f'{module} -> {target}')
+  assert not wrong, wrong
+
+
+def test_shared_modules_import_no_layer_above_body():
+  graph = _import_graph()
+  for module in SHARED:
+    above = {t for t in graph[module] if _layer(t) not in (None, 'body')}
+    assert not above, f'{module} imports {above}'
+
+
+def test_serving_imports_no_training_code():
+  """Prediction needs no trainer, task, augmentation, sampler or dataset:
+  from data/ it may use only the rasteriser that draws overlays."""
+  graph = _import_graph()
+  forbidden = ('smplr_jax.training', 'smplr_jax.evaluation')
+  allowed_data = {'smplr_jax.data', 'smplr_jax.data.render'}
+  for module, targets in graph.items():
+    if not module.startswith('smplr_jax.predict'):
+      continue
+    for target in targets:
+      assert not target.startswith(forbidden), f'{module} -> {target}'
+      if target.startswith('smplr_jax.data'):
+        assert target in allowed_data, f'{module} -> {target}'
+
+
+def test_the_layer_checks_catch_a_planted_edge(monkeypatch):
+  planted = dict(_import_graph())
+  planted['smplr_jax.body.jl'] = planted['smplr_jax.body.jl'] | {
+      'smplr_jax.training.train'}
+  monkeypatch.setattr(__import__(__name__), '_import_graph', lambda: planted)
+  try:
+    test_layers_point_down()
+  except AssertionError as error:
+    assert 'smplr_jax.body.jl -> smplr_jax.training.train' in str(error)
+  else:
+    raise AssertionError('the planted upward edge was not found')

@@ -12,6 +12,7 @@ from smplr_jax.predict import pipeline
 from smplr_jax.data import sampler
 from smplr_jax.nets import smplr
 from smplr_jax.body import gendered
+from smplr_jax import crop
 
 
 @pytest.fixture(scope='module')
@@ -113,4 +114,4 @@ def test_crop_person_refuses_a_bad_focal():
   photo = np.zeros((64, 48, 3), np.uint8)
   for focal in (float('nan'), 0.0, -500.0):
     with pytest.raises(ValueError, match='focal must be a positive number'):
-      inference.crop_person(photo, (10, 10, 30, 50), 32, focal)
+      crop.crop_person(photo, (10, 10, 30, 50), 32, focal)

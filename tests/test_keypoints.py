@@ -16,6 +16,8 @@ from smplr_jax.evaluation import metrics
 from smplr_jax.data import sampler
 from smplr_jax.body import smpl
 from smplr_jax.body import gendered as gendered_lib
+from smplr_jax import crop
+from smplr_jax.predict import keypoint_predictor
 
 # Jitted once per set and settings (eager dispatch is slower on a CPU).
 _noise = jax.jit(kp.detector_noise, static_argnums=2,
@@ -162,7 +164,7 @@ def test_virtual_camera_undoes_an_off_axis_view():
   body = rng.normal(0, 0.3, (33, 3)) + [1.5, -0.8, 5.0]  # off-axis
   focal, principal = 500.0, np.array([320.0, 240.0])
   pixels = focal * body[:, :2] / body[:, 2:] + principal
-  xy, rotation = kp.virtual_camera(pixels, kp.BLAZEPOSE33, focal,
+  xy, rotation = crop.virtual_camera(pixels, kp.BLAZEPOSE33.centre_ids, focal,
                                    principal)
   turned = body @ rotation.T
   np.testing.assert_allclose(xy, turned[:, :2] / turned[:, 2:], atol=1e-9)
@@ -194,7 +196,7 @@ def predictors():
 
   def get(name):
     if name not in loaded:
-      loaded[name] = adapter_lib.load_keypoint_predictor(name, use_dae=False)
+      loaded[name] = keypoint_predictor.load_keypoint_predictor(name, use_dae=False)
     return loaded[name]
 
   return get

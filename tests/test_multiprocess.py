@@ -27,8 +27,8 @@ import test_tasks_hourglass
 import test_tasks_smplr
 import train_worker
 
-from smplr_jax.training import checkpoints
 from smplr_jax.training.tasks import hourglass as hourglass_task
+from smplr_jax.nets import weights_io
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -86,8 +86,8 @@ def group(tmp_path, name, config, workdir, processes, devices):
 
 
 def max_difference(a_workdir, b_workdir, step):
-  _, a, _ = checkpoints.load_trained_variables(a_workdir, step)
-  _, b, _ = checkpoints.load_trained_variables(b_workdir, step)
+  _, a, _ = weights_io.load_trained_variables(a_workdir, step)
+  _, b, _ = weights_io.load_trained_variables(b_workdir, step)
   return max(float(np.max(np.abs(x - y))) for x, y in zip(
       jax.tree.leaves(a), jax.tree.leaves(b)))
 

@@ -12,6 +12,7 @@ from smplr_jax.predict import pipeline
 from smplr_jax.data import sampler
 from smplr_jax.nets import smplr
 from smplr_jax.body import gendered
+from smplr_jax.evaluation import stitched
 
 SMALL = dict(encoder=(16, 12, 8), decoder=(12, 16))
 
@@ -32,7 +33,7 @@ def test_stitched_identity_dae_changes_nothing(body):
   smplr_net = smplr.SMPLR(smplr_config)
   smplr_vars = smplr_net.init(jax.random.PRNGKey(1))
   test_set = sampler.make_test_set(body.gendered, size=8, seed=4)
-  rows = pipeline.evaluate_stitched(net, dae_vars, smplr_net, smplr_vars,
+  rows = stitched.evaluate_stitched(net, dae_vars, smplr_net, smplr_vars,
                                     body, test_set, 'structured',
                                     noise_seed=0, batch_size=8)
   assert set(rows) == {'input', 'dae', 'smplr', 'dae+smplr'}

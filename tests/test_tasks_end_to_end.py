@@ -11,10 +11,10 @@ import pytest
 
 from experiments.end_to_end.configs import cpu as e2e_config
 from helpers import write_untrained_smplr_and_dae
-from smplr_jax.training import checkpoints
 from smplr_jax.training import train
 from smplr_jax.training.tasks import end_to_end
 from smplr_jax.training.tasks import hourglass as hourglass_task
+from smplr_jax.nets import weights_io
 
 
 @pytest.fixture(scope='module')
@@ -135,8 +135,8 @@ def test_one_and_two_devices_agree(setup):
                                rtol=1e-3)
   for key in ('image/mpjpe', 'body/mpjpe', 'body/surface'):
     np.testing.assert_allclose(runs[1][2][key], runs[2][2][key], rtol=2e-3)
-  _, one, _ = checkpoints.load_trained_variables(runs[1][1], 6)
-  _, two, _ = checkpoints.load_trained_variables(runs[2][1], 6)
+  _, one, _ = weights_io.load_trained_variables(runs[1][1], 6)
+  _, two, _ = weights_io.load_trained_variables(runs[2][1], 6)
   # 6 Adam steps move a parameter by at most 6 x lr = 1.2e-2.
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=2e-3,
                                                        rtol=0), one, two)

@@ -16,9 +16,10 @@ import pytest
 from experiments.hourglass.configs import cpu as cpu_config
 from helpers import garble_image_of_record
 from smplr_jax.data import augment
-from smplr_jax.training import checkpoints, train
+from smplr_jax.training import train
 from smplr_jax.data import datasets, input_pipeline
 from smplr_jax.training.tasks import hourglass as hourglass_task
+from smplr_jax.nets import weights_io
 
 
 def _tiny_config(tmp_path, **overrides):
@@ -75,7 +76,7 @@ def test_tiny_training_run_learns_and_writes_predictions(tiny_run):
 
 def test_tiny_run_checkpoint_reloads(tiny_run):
   config, workdir, _, _ = tiny_run
-  saved, variables, step = checkpoints.load_trained_variables(workdir)
+  saved, variables, step = weights_io.load_trained_variables(workdir)
   assert step in (30, 60)
   assert saved.model.num_features == config.model.num_features
   task = hourglass_task.HourglassTask(ml_collections.ConfigDict(saved))
@@ -88,8 +89,8 @@ def test_init_from_starts_where_the_trained_run_ended(tiny_run, tmp_path):
   """config.init_from: a run starts from another run's best weights
   (workdir or exported folder); another network is refused."""
   config, workdir, _, _ = tiny_run
-  _, trained, _ = checkpoints.load_trained_variables(workdir)
-  checkpoints.export_variables(workdir, tmp_path / 'export')
+  _, trained, _ = weights_io.load_trained_variables(workdir)
+  weights_io.export_variables(workdir, tmp_path / 'export')
   init_key, _ = train.run_keys(config.seed)
   for source, tolerance in ((workdir, 0.0), (tmp_path / 'export', 2e-3)):
     restart = ml_collections.ConfigDict(config.to_dict())

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from experiments.smplr.configs import smplr as smplr_config
-from smplr_jax.training import checkpoints
 from smplr_jax.training import tasks
 from smplr_jax.training import train
 from smplr_jax.training.tasks import smplr as smplr_task
 from smplr_jax.body import gendered
+from smplr_jax.nets import weights_io
 
 
 @pytest.fixture(scope='module')
@@ -124,7 +124,7 @@ def test_init_from_trained_runs(trained_workdir, body):
   config.init_from.pose = str(workdir)
   task = smplr_task.SMPLRTask(config, body)
   variables = task.init_variables(jax.random.PRNGKey(123))
-  _, trained, _ = checkpoints.load_trained_variables(workdir)
+  _, trained, _ = weights_io.load_trained_variables(workdir)
   jax.tree.map(np.testing.assert_array_equal, variables['params'],
                trained['params'])
 

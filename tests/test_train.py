@@ -10,9 +10,9 @@ import ml_collections
 import numpy as np
 import pytest
 
-from smplr_jax.training import checkpoints
 from smplr_jax.training import parallel
 from smplr_jax.training import train
+from smplr_jax.nets import weights_io
 
 
 class _Net(nn.Module):
@@ -87,7 +87,7 @@ def _config(**overrides):
 
 
 def _params(workdir, step=None):
-  _, variables, _ = checkpoints.load_trained_variables(workdir, step)
+  _, variables, _ = weights_io.load_trained_variables(workdir, step)
   return variables
 
 
@@ -166,7 +166,7 @@ def test_host_batches_of_the_wrong_size_are_refused(tmp_path):
 
 def test_keeps_last_n_and_best_checkpoints(tmp_path):
   train.train_and_evaluate(_config(num_steps=60), tmp_path, ToyTask())
-  manager = checkpoints.checkpoint_manager(tmp_path, create=False)
+  manager = weights_io.checkpoint_manager(tmp_path, create=False)
   steps = sorted(manager.all_steps())
   assert steps[-2:] == [50, 60]  # the last two (keep_checkpoints=2)
   assert manager.best_step() in steps
@@ -181,7 +181,7 @@ def test_nonfinite_loss_stops_with_last_good_checkpoint(tmp_path):
     train.train_and_evaluate(config, tmp_path, ToyTask(0.05))
   message = str(error.value)
   bad_step = int(message.split('at step ')[1].split(';')[0])
-  manager = checkpoints.checkpoint_manager(tmp_path, create=False)
+  manager = weights_io.checkpoint_manager(tmp_path, create=False)
   good = manager.latest_step()
   assert good is not None and good <= bad_step
   variables = _params(tmp_path, good)

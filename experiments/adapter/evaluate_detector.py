@@ -37,9 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags, logging
 
-from smplr_jax.nets import adapter as adapter_lib
 from smplr_jax.data import augment
-from smplr_jax.training import checkpoints
 from smplr_jax.predict import inference
 from smplr_jax.body import rotations
 from smplr_jax.body import smpl
@@ -50,6 +48,8 @@ from smplr_jax.body import keypoints as kp_lib
 from smplr_jax.evaluation import metrics as metrics_lib
 from smplr_jax.training.tasks import hourglass as hourglass_task
 from smplr_jax.body import gendered
+from smplr_jax.nets import weights_io
+from smplr_jax.predict import keypoint_predictor
 
 _NUM_IMAGES = flags.DEFINE_integer('num_images', 1024,
                                    'Test-split images (0: skip the split).')
@@ -202,9 +202,9 @@ def main(argv):
                         ('2D adapter -> SMPLR', False)):
     adapter = 'blazepose33_2d' if name.startswith('2D') else 'blazepose33_3d'
     predictors[name] = detector_lib.BlazePosePredictor(
-        detector, adapter_lib.load_keypoint_predictor(adapter,
+        detector, keypoint_predictor.load_keypoint_predictor(adapter,
                                                       use_dae=use_dae))
-  hourglass_config = checkpoints.load_config(inference.SHIPPED_WEIGHTS /
+  hourglass_config = weights_io.load_config(inference.SHIPPED_WEIGHTS /
                                              'hourglass')
   hourglass_config.data.builder_config = _DATA.value
   results = {}

@@ -39,6 +39,7 @@ import numpy as np
 from absl import app
 from absl import flags
 from smplr_jax.body import gendered
+from smplr_jax.nets import weights_io
 
 _BATCH_SIZES = flags.DEFINE_list('batch_sizes', ['1', '64', '1024'],
                                  'Batch sizes to time.')
@@ -99,7 +100,6 @@ def main(argv):
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
 
-  from smplr_jax.training import checkpoints  # pylint: disable=g-import-not-at-top
   from smplr_jax.predict import fit  # pylint: disable=g-import-not-at-top
   from smplr_jax.predict import inference  # pylint: disable=g-import-not-at-top
   from smplr_jax.evaluation import metrics  # pylint: disable=g-import-not-at-top
@@ -108,7 +108,7 @@ def main(argv):
 
   sizes = [int(b) for b in _BATCH_SIZES.value]
   path = inference.SHIPPED_WEIGHTS / 'smplr'
-  config = checkpoints.load_config(path)
+  config = weights_io.load_config(path)
   body = gendered.GenderedModels.load()
   predictor = inference.load_smplr(path)
   bodies = sampler.make_test_set(body.gendered, size=max(sizes),

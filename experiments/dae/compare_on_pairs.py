@@ -21,10 +21,10 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from smplr_jax.training import checkpoints
 from smplr_jax.nets import dae as dae_lib
 from smplr_jax.data import datasets
 from smplr_jax.evaluation import metrics
+from smplr_jax.nets import weights_io
 
 _PAIRS = flags.DEFINE_string('pairs', None, 'Pairs file (.npz).')
 _DAES = flags.DEFINE_list('daes', None, 'DAE workdirs or exported folders.')
@@ -41,7 +41,7 @@ def main(argv):
   rows = {'input (network output)': metrics.finalize(metrics.accumulate(
       None, metrics.jl_metrics(held_out.pred_jl, held_out.gt_jl)))}
   for path in _DAES.value:
-    config, variables = checkpoints.load_variables(path)
+    config, variables = weights_io.load_variables(path)
     net = dae_lib.make_dae(config.dae)
     denoised = jax.jit(lambda v, jl, n=net: n.apply(v, jl, train=False))(
         variables, held_out.pred_jl)

@@ -19,13 +19,13 @@ import pathlib
 from absl import app
 from absl import flags
 
-from smplr_jax.training import checkpoints
 from smplr_jax.nets import dae
 from smplr_jax.evaluation import metrics
-from smplr_jax.predict import pipeline
 from smplr_jax.data import sampler
 from smplr_jax.nets import smplr
 from smplr_jax.body import gendered
+from smplr_jax.nets import weights_io
+from smplr_jax.evaluation import stitched
 
 _DAE_WORKDIR = flags.DEFINE_string('dae_workdir', None, 'A trained DAE run.')
 _SMPLR_WORKDIR = flags.DEFINE_string('smplr_workdir', None,
@@ -38,9 +38,9 @@ flags.mark_flags_as_required(['dae_workdir', 'smplr_workdir'])
 
 def main(argv):
   del argv
-  dae_config, dae_variables, _ = checkpoints.load_trained_variables(
+  dae_config, dae_variables, _ = weights_io.load_trained_variables(
       _DAE_WORKDIR.value)
-  smplr_config, smplr_variables, _ = checkpoints.load_trained_variables(
+  smplr_config, smplr_variables, _ = weights_io.load_trained_variables(
       _SMPLR_WORKDIR.value)
   body = gendered.GenderedModels.load(smplr_config.get('body_model_path'))
   test_set = sampler.make_test_set(body.gendered,
@@ -50,7 +50,7 @@ def main(argv):
   for kind in _NOISE.value:
     params = (dae_config.noise.params.to_dict()
               if kind == dae_config.noise.kind else {})
-    rows = pipeline.evaluate_stitched(
+    rows = stitched.evaluate_stitched(
         dae.make_dae(dae_config.dae), dae_variables,
         smplr.SMPLR(smplr_config.smplr), smplr_variables, body, test_set,
         noise_kind=kind, noise_seed=dae_config.test_noise_seed,

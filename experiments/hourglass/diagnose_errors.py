@@ -24,14 +24,14 @@ import numpy as np
 from absl import flags
 
 from smplr_jax.data import augment
-from smplr_jax import crop as camera
-from smplr_jax.training import checkpoints
+from smplr_jax import crop
 from smplr_jax import cli
 from smplr_jax.nets import heatmaps
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.data import synthetic
 from smplr_jax.training.tasks import hourglass as hourglass_task
 from smplr_jax.body import gendered
+from smplr_jax.nets import weights_io
 
 _WEIGHTS = flags.DEFINE_string('weights', 'third_party/weights/hourglass',
                                'Exported folder or training workdir.')
@@ -65,7 +65,7 @@ def local_readout(logits: np.ndarray, radius: int,
 
 def main(argv):
   del argv
-  config, variables = checkpoints.load_variables(_WEIGHTS.value)
+  config, variables = weights_io.load_variables(_WEIGHTS.value)
   config.progress_bar = False
   task = hourglass_task.HourglassTask(config)
   records = synthetic.render_examples(gendered.load_gendered_models(),
@@ -84,7 +84,7 @@ def main(argv):
                            for i in range(0, len(crops), 64)])
 
   def errors(pred_cube):  # [N, 42] mm
-    pred = np.asarray(camera.cube_to_root_relative(pred_cube, root))
+    pred = np.asarray(crop.cube_to_root_relative(pred_cube, root))
     return pred, np.linalg.norm(pred - gt, axis=-1) * 1000
 
   pred, per_point = errors(heatmaps.predict_jl(jnp.asarray(logits),

@@ -16,10 +16,10 @@ from absl import app, flags
 from PIL import Image, ImageDraw
 
 from experiments.tools import draw_augmentations
-from smplr_jax.training import checkpoints
 from smplr_jax.nets import heatmaps
 from smplr_jax.data import input_pipeline
 from smplr_jax.training.tasks import hourglass as hourglass_task
+from smplr_jax.nets import weights_io
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'A trained hourglass run.')
 _OUTPUT = flags.DEFINE_string('output', None, 'PNG to write.')
@@ -42,7 +42,7 @@ def cube_to_crop_pixels(jl_cube: np.ndarray, crop_size: int,
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  config, variables, step = checkpoints.load_trained_variables(
+  config, variables, step = weights_io.load_trained_variables(
       _WORKDIR.value)
   task = hourglass_task.HourglassTask(config)
   size, cube = config.input_size, config.cube_size

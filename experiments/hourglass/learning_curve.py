@@ -57,13 +57,13 @@ from absl import flags
 from matplotlib import pyplot as plt
 
 from smplr_jax.data import augment
-from smplr_jax import crop as camera
-from smplr_jax.training import checkpoints
+from smplr_jax import crop
 from smplr_jax.training import metric_writers
 from smplr_jax.evaluation import metrics as metrics_lib
 from smplr_jax.data import synthetic
 from smplr_jax.training.tasks import hourglass as hourglass_task
 from smplr_jax.body import gendered
+from smplr_jax.nets import weights_io
 
 matplotlib.use('Agg')
 
@@ -120,7 +120,7 @@ def errors(task, variables, crops: np.ndarray, truth: np.ndarray) -> dict:
     preds.append(np.asarray(task.predict_cube(variables, batch)))
   pred_cube = np.concatenate(preds)
   root = truth[:, 0]
-  pred = np.asarray(camera.cube_to_root_relative(pred_cube, root))
+  pred = np.asarray(crop.cube_to_root_relative(pred_cube, root))
   per_sample = metrics_lib.jl_metrics(pred, truth - root[:, None])
   return metrics_lib.finalize(metrics_lib.accumulate(None, per_sample))
 
@@ -128,13 +128,13 @@ def errors(task, variables, crops: np.ndarray, truth: np.ndarray) -> dict:
 def main(argv):
   del argv
   workdir = pathlib.Path(_WORKDIR.value)
-  config = checkpoints.load_config(workdir)
+  config = weights_io.load_config(workdir)
   config.progress_bar = False
   task = hourglass_task.HourglassTask(config)
   unseen = unseen_examples(_NUM_UNSEEN.value, config.input_size)
   unseen_crops = np.stack([e['image'] for e in unseen])
   unseen_truth = np.stack([e['jl_cam'] for e in unseen])
-  manager = checkpoints.checkpoint_manager(workdir, create=False)
+  manager = weights_io.checkpoint_manager(workdir, create=False)
   steps = sorted(manager.all_steps())
   manager.close()
   hours = metric_writers.training_hours(workdir, _RATE_UNTIL.value)
@@ -147,7 +147,7 @@ def main(argv):
     restart = rows[-1]['hours']
     hours = {s: h + restart for s, h in hours.items()}
   for step in steps:
-    _, variables, _ = checkpoints.load_trained_variables(workdir, step)
+    _, variables, _ = weights_io.load_trained_variables(workdir, step)
     test = task.predict_camera_jl(variables, 'test')
     per_sample = metrics_lib.jl_metrics(test['pred_jl'], test['gt_jl'])
     test_errors = metrics_lib.finalize(metrics_lib.accumulate(None,

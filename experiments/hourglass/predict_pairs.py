@@ -21,8 +21,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from smplr_jax.training import checkpoints
 from smplr_jax.training.tasks import hourglass as hourglass_task
+from smplr_jax.nets import weights_io
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Image-network run.')
 _SPLIT = flags.DEFINE_enum('split', 'train', ['train', 'validation', 'test'],
@@ -55,7 +55,7 @@ class _First:
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
-  config, variables, step = checkpoints.load_trained_variables(_WORKDIR.value)
+  config, variables, step = weights_io.load_trained_variables(_WORKDIR.value)
   config.progress_bar = False
   sources = hourglass_task.load_sources(config)
   sources[_SPLIT.value] = _First(sources[_SPLIT.value], _NUM.value)

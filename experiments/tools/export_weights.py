@@ -22,8 +22,8 @@ import numpy as np
 from absl import app
 from absl import flags
 
-from smplr_jax.training import checkpoints
 from smplr_jax.training import tasks
+from smplr_jax.nets import weights_io
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Trained run.')
 _OUTPUT = flags.DEFINE_string('output', None, 'Export folder.')
@@ -36,7 +36,7 @@ flags.mark_flags_as_required(['workdir', 'output'])
 def main(argv):
   del argv
   workdir, output = pathlib.Path(_WORKDIR.value), pathlib.Path(_OUTPUT.value)
-  step = checkpoints.export_variables(workdir, output, _DTYPE.value)
+  step = weights_io.export_variables(workdir, output, _DTYPE.value)
   summary = {'checkpoint_step': step}
   if (workdir / 'results.json').exists():
     summary['results'] = json.loads((workdir / 'results.json').read_text())
@@ -46,16 +46,16 @@ def main(argv):
     summary['last_training_log'] = json.loads(lines[-1]) if lines else None
     summary['num_log_lines'] = len(lines)
   (output / 'log_summary.json').write_text(json.dumps(summary, indent=1))
-  size = (output / checkpoints.EXPORTED_VARIABLES).stat().st_size
-  _, exported = checkpoints.load_variables(output)
-  _, original, _ = checkpoints.load_trained_variables(workdir, step)
+  size = (output / weights_io.EXPORTED_VARIABLES).stat().st_size
+  _, exported = weights_io.load_variables(output)
+  _, original, _ = weights_io.load_trained_variables(workdir, step)
   change = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
                for a, b in zip(jax.tree.leaves(exported),
                                jax.tree.leaves(original)))
   print(f'{output}: step {step}, {size / 1e6:.1f} MB, largest weight change '
         f'from the cast {change:.2e}')
   if _COMPARE.value:
-    config = checkpoints.load_config(workdir)
+    config = weights_io.load_config(workdir)
     config.progress_bar = False
     task = tasks.make_task(config)
     for name, variables in (('original', original), (_DTYPE.value, exported)):

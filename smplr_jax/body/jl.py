@@ -68,14 +68,6 @@ LEFT_RIGHT_PERMUTATION = (
 
 
 
-def mirror_points(points: jnp.ndarray) -> jnp.ndarray:
-  """[..., 42, 3] camera-frame JL of a body seen in a mirror (x -> -x),
-  relabelled left <-> right: the JL of the horizontally flipped image."""
-  points = jnp.asarray(points)
-  return jnp.take(points, jnp.asarray(LEFT_RIGHT_PERMUTATION), axis=-2) * (
-      jnp.asarray([-1.0, 1.0, 1.0], points.dtype))
-
-
 # Squared length (m^2) under which a bone counts as zero length (1 micron).
 _TINY_SQUARED_LENGTH = 1e-12
 

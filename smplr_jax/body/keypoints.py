@@ -48,7 +48,7 @@ and are zeroed.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import jax
 import jax.numpy as jnp
@@ -476,46 +476,6 @@ def normalise_2d(points: jnp.ndarray, visible: jnp.ndarray,
   count = jnp.maximum(visible.sum(axis=1), 1.0)
   rms = jnp.sqrt(jnp.sum(centred ** 2, axis=(1, 2)) / count)
   return centred / jnp.maximum(rms, 1e-6)[:, None, None]
-
-
-def virtual_camera(pixels: np.ndarray, keypoint_set: KeypointSet,
-                   focal: float, principal: Sequence[float]):
-  """Turns a photo's 2D keypoints into a camera looking at the hips.
-
-  The rays of the keypoints are rotated so that the hip midpoint's ray is
-  the optical axis (the adapters are trained on such centred views); a
-  point X predicted in this virtual camera is `rotation.T @ X` in the
-  photo's camera.
-
-  Args:
-    pixels: [K, 2] keypoints (pixels); the hips must be detected.
-    keypoint_set: the set.
-    focal: focal length (pixels).
-    principal: (cx, cy) principal point (pixels).
-
-  Returns:
-    (points [K, 2] normalised image coordinates in the virtual camera,
-    rotation [3, 3] from the photo's camera frame to the virtual one).
-  """
-  rays = np.concatenate([(np.asarray(pixels, np.float64) -
-                          np.asarray(principal)) / focal,
-                         np.ones((len(pixels), 1))], axis=1)
-  centre = rays[list(keypoint_set.centre_ids)].mean(axis=0)
-  rotation = _rotation_to_axis(centre / np.linalg.norm(centre))
-  turned = rays @ rotation.T
-  return turned[:, :2] / turned[:, 2:], rotation
-
-
-def _rotation_to_axis(direction: np.ndarray) -> np.ndarray:
-  """[3, 3] the smallest rotation taking unit `direction` to +z."""
-  z = np.array([0.0, 0.0, 1.0])
-  axis = np.cross(direction, z)
-  sin, cos = np.linalg.norm(axis), float(direction @ z)
-  if sin < 1e-12:
-    return np.eye(3)
-  k = axis / sin
-  skew = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-  return np.eye(3) + sin * skew + (1 - cos) * skew @ skew
 
 
 def project_centred(points: jnp.ndarray, keypoint_set: KeypointSet,

@@ -70,8 +70,8 @@ import ml_collections
 import numpy as np
 import scipy.ndimage
 import skimage.draw
-from scipy.spatial.transform import Rotation
 
+from smplr_jax import crop
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.data import records
 from smplr_jax.body import rotations
@@ -80,9 +80,7 @@ from smplr_jax.body import rotations
 _STREAMS = {'zoom': 0, 'rotation': 1, 'flip': 2, 'colour': 3, 'background': 4,
             'occluders': 5, 'garments': 6, 'shadow': 7, 'blur': 8}
 
-_MIRROR = np.diag([-1.0, 1.0, 1.0])
 _POINT_PERMUTATION = np.asarray(jl_lib.LEFT_RIGHT_PERMUTATION)
-_SMPL_PERMUTATION = _POINT_PERMUTATION[:jl_lib.NUM_JOINTS]
 # A background: a list of uint8 [h, w, 3] images, or rng -> such an image.
 BackgroundSource = (Sequence[np.ndarray] |
                     Callable[[np.random.Generator], np.ndarray] | None)
@@ -137,245 +135,8 @@ def augment_config() -> ml_collections.ConfigDict:
   return config
 
 
-def mirror_pose(pose: np.ndarray) -> np.ndarray:
-  """SMPL pose of the body mirrored through the camera's x = 0 plane.
-
-  Swaps the left and right joints and negates the y and z components of
-  every axis-angle (the mirror x -> -x of the body frame conjugates each
-  relative rotation; for the global orientation, camera and body frames are
-  both mirrored). Its own inverse.
-
-  Args:
-    pose: [..., 24, 3] axis-angle, joint 0 the global orientation in the
-      camera frame.
-
-  Returns:
-    [..., 24, 3] the mirrored pose.
-  """
-  pose = np.asarray(pose)
-  return np.take(pose, _SMPL_PERMUTATION, axis=-2) * np.array(
-      [1.0, -1.0, -1.0], pose.dtype)
-
-
-def mirror_points(points: np.ndarray) -> np.ndarray:
-  """[..., 42, 3] camera-frame JL mirrored (x -> -x) and relabelled L <-> R."""
-  points = np.asarray(points)
-  return np.take(points, _POINT_PERMUTATION, axis=-2) * np.array(
-      [-1.0, 1.0, 1.0], points.dtype)
-
-
 def _rng(seed: Sequence[int], stream: str) -> np.random.Generator:
   return np.random.default_rng([*seed, _STREAMS[stream]])
-
-
-def camera_matrix(focal: np.ndarray, principal: np.ndarray) -> np.ndarray:
-  """[3, 3] intrinsics K from focal [2] and principal point [2] (pixels)."""
-  return np.array([[focal[0], 0.0, principal[0]],
-                   [0.0, focal[1], principal[1]],
-                   [0.0, 0.0, 1.0]])
-
-
-def crop_transform(root: np.ndarray, focal: np.ndarray, principal: np.ndarray,
-                   crop_size: int, cube_size: float = 2.5, zoom: float = 1.0,
-                   rotation: float = 0.0,
-                   flip: bool = False) -> tuple[np.ndarray, np.ndarray]:
-  """The point map and the pixel map of one (augmented) crop.
-
-  Args:
-    root: [3] root position in the camera frame (metres, z > 0).
-    focal: [2] fx, fy (pixels).
-    principal: [2] cx, cy (pixels).
-    crop_size: S, the crop's side in pixels.
-    cube_size: metres covered by the crop's side at the root's depth.
-    zoom: k; the window side is f * cube / (z_root * k).
-    rotation: in-plane angle (radians, counter-clockwise on the picture)
-      about the ray through the root.
-    flip: mirror the camera frame's x axis.
-
-  Returns:
-    (M [3, 3], H [3, 3]): camera-frame points map as `p -> M p` (before the
-    left/right relabelling), and a homogeneous source pixel `x` maps to the
-    crop pixel `H x`.
-  """
-  root = np.asarray(root, np.float64)
-  if not root[2] > 0:
-    raise ValueError(f'the root must be in front of the camera (z > 0); got '
-                     f'jl_cam[0] = {root}.')
-  axis = root / np.linalg.norm(root)
-  # Camera y points down: a right-handed turn about the viewing ray is
-  # clockwise on the picture, hence the minus sign.
-  points = Rotation.from_rotvec(-rotation * np.asarray(axis)).as_matrix()
-  if flip:
-    points = _MIRROR @ points
-  k = camera_matrix(focal, principal)
-  centre = k @ (points @ root)
-  centre = centre[:2] / centre[2]
-  window = float(np.mean(focal)) * cube_size / root[2]
-  s = crop_size * zoom / window
-  similarity = np.array([[s, 0.0, crop_size / 2 - s * centre[0]],
-                         [0.0, s, crop_size / 2 - s * centre[1]],
-                         [0.0, 0.0, 1.0]])
-  pixels = similarity @ k @ points @ np.linalg.inv(k)
-  return points, pixels / pixels[2, 2]
-
-
-def project_to_crop(points: np.ndarray, focal: np.ndarray,
-                    principal: np.ndarray, pixels: np.ndarray) -> np.ndarray:
-  """The record's camera-frame points [N, 3] -> crop pixels [N, 2].
-
-  `pixels` is the `H` of `crop_transform`; the points are those of the
-  record (before `M`), which `H` already includes.
-  """
-  k = camera_matrix(focal, principal)
-  x = points @ (pixels @ k).T
-  # Unannotated points are stored as 0 (depth 0): they project to 0, not NaN.
-  depth = x[:, 2:]
-  return np.divide(x[:, :2], depth, out=np.zeros_like(x[:, :2]),
-                   where=depth != 0)
-
-
-def _grid(crop_size: int, homography: np.ndarray):
-  """Source array coordinates (x, y) [S, S] of the crop's pixel centres.
-
-  `homography` maps crop coordinates (pixel (r, c) centred at (c + 0.5,
-  r + 0.5)) to the source's array coordinates (pixel centres at integers).
-  """
-  c = np.arange(crop_size, dtype=np.float64) + 0.5
-  h = homography
-  den = h[2, 0] * c[None, :] + h[2, 1] * c[:, None] + h[2, 2]
-  x = (h[0, 0] * c[None, :] + h[0, 1] * c[:, None] + h[0, 2]) / den
-  y = (h[1, 0] * c[None, :] + h[1, 1] * c[:, None] + h[1, 2]) / den
-  return x.astype(np.float32), y.astype(np.float32)
-
-
-def bilinear(packed: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-  """Bilinear samples of a 4-channel uint8 image, 0 outside it.
-
-  The 4 channels are gathered as one uint32 per pixel (4 gathers in all).
-
-  Args:
-    packed: uint8 [h, w, 4], C-contiguous.
-    x: float32 [...] column coordinates (pixel centres at integers).
-    y: float32 [...] row coordinates.
-
-  Returns:
-    float32 [..., 4] in [0, 255]; samples blend towards 0 within one pixel
-    outside the image.
-  """
-  h, w = packed.shape[:2]
-  # A zero border: coordinates clamped onto it read 0.
-  padded = np.zeros((h + 2, w + 2, 4), np.uint8)
-  padded[1:-1, 1:-1] = packed
-  flat = padded.view(np.uint32).reshape(-1)
-  x = np.clip(x + 1.0, 0.0, w + 1.0)
-  y = np.clip(y + 1.0, 0.0, h + 1.0)
-  x0 = np.minimum(x.astype(np.int32), w)  # floor (x >= 0)
-  y0 = np.minimum(y.astype(np.int32), h)
-  fx = (x - x0)[..., None]
-  fy = (y - y0)[..., None]
-  index = y0 * (w + 2) + x0
-  shape = x.shape + (4,)
-
-  def gather(offset):
-    return np.take(flat, index + offset).view(np.uint8).reshape(shape).astype(
-        np.float32)
-
-  top = gather(0)
-  top += (gather(1) - top) * fx
-  bottom = gather(w + 2)
-  bottom += (gather(w + 3) - bottom) * fx
-  top += (bottom - top) * fy
-  return top
-
-
-def _pack(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-  """uint8 [h, w, 4]: the image's 3 channels and the mask (or 0)."""
-  packed = np.empty(image.shape[:2] + (4,), np.uint8)
-  packed[..., :3] = image
-  packed[..., 3] = 0 if mask is None else mask
-  return packed
-
-
-def warp(image: np.ndarray, mask: np.ndarray | None, homography: np.ndarray,
-         crop_size: int, antialias: bool = True,
-         where: np.ndarray | None = None) -> np.ndarray:
-  """Resamples an image and its mask through a homography onto S x S.
-
-  Only the region of the source that the crop reads is touched. With
-  `antialias`, a region shrunk by d >= 2 (at the crop centre) is first
-  averaged over d x d blocks.
-
-  Args:
-    image: uint8 [H, W, 3] source frame.
-    mask: uint8 [H, W] values in {0, 1}, or None.
-    homography: [3, 3] source pixel (centres at integers) -> crop pixel
-      (pixel (r, c) centred at (c + 0.5, r + 0.5)).
-    crop_size: S.
-    antialias: box-filter before shrinking by 2 or more.
-    where: optional bool [S, S]; only these crop pixels are sampled.
-
-  Returns:
-    float32 [S, S, 4] (or [K, 4] for the K pixels of `where`): image
-    channels in [0, 255], then 255 * mask (0 outside the source frame).
-  """
-  height, width = image.shape[:2]
-  inverse = np.linalg.inv(homography)
-  # Region of the source that the crop reads (corners' pre-images + margin).
-  corners = np.array([[0, 0, 1], [crop_size, 0, 1], [0, crop_size, 1],
-                      [crop_size, crop_size, 1]], np.float64) @ inverse.T
-  corners = corners[:, :2] / corners[:, 2:]
-  x_lo = int(np.clip(np.floor(corners[:, 0].min()) - 2, 0, width))
-  x_hi = int(np.clip(np.ceil(corners[:, 0].max()) + 2, 0, width))
-  y_lo = int(np.clip(np.floor(corners[:, 1].min()) - 2, 0, height))
-  y_hi = int(np.clip(np.ceil(corners[:, 1].max()) + 2, 0, height))
-  if x_hi <= x_lo or y_hi <= y_lo:
-    shape = (crop_size, crop_size) if where is None else (int(where.sum()),)
-    return np.zeros(shape + (4,), np.float32)
-  # Source pixels per crop pixel at the crop centre (sqrt |det| of the
-  # inverse map's Jacobian there).
-  centre = inverse @ np.array([crop_size / 2, crop_size / 2, 1.0])
-  jacobian = (inverse[:2, :2] * centre[2] -
-              np.outer(centre[:2], inverse[2, :2])) / centre[2] ** 2
-  factor = int(np.sqrt(abs(np.linalg.det(jacobian)))) if antialias else 1
-  factor = max(1, min(factor, 16, y_hi - y_lo, x_hi - x_lo))
-  if factor > 1:
-    h = (y_hi - y_lo) // factor * factor
-    w = (x_hi - x_lo) // factor * factor
-    y_hi, x_hi = y_lo + h, x_lo + w
-  image = image[y_lo:y_hi, x_lo:x_hi]
-  mask = None if mask is None else mask[y_lo:y_hi, x_lo:x_hi, None]
-  if factor > 1:  # shrink first: packing costs a pass over the pixels
-    image = _box_downsample(image, factor)
-    mask = None if mask is None else _box_downsample(mask * np.uint8(255),
-                                                     factor)
-  elif mask is not None:
-    mask = mask * np.uint8(255)
-  region = _pack(image, None if mask is None else mask[..., 0])
-  # Source pixel -> region pixel; region pixel c averages source pixels
-  # x_lo + d c .. x_lo + d c + d - 1, centred at x_lo + d c + (d - 1) / 2.
-  shift = (factor - 1) / 2
-  to_region = np.array([[1.0 / factor, 0.0, -(x_lo + shift) / factor],
-                        [0.0, 1.0 / factor, -(y_lo + shift) / factor],
-                        [0.0, 0.0, 1.0]])
-  x, y = _grid(crop_size, to_region @ inverse)
-  if where is not None:
-    x, y = x[where], y[where]
-  return bilinear(region, x, y)
-
-
-def _box_downsample(array: np.ndarray, factor: int) -> np.ndarray:
-  """uint8 [h, w, C] -> uint8 [h / d, w / d, C] rounded block means.
-
-  h and w are multiples of d <= 16 (the uint16 sums cannot overflow).
-  """
-  rows = np.zeros((array.shape[0] // factor,) + array.shape[1:], np.uint16)
-  for i in range(factor):
-    rows += array[i::factor]
-  sums = rows[:, 0::factor].copy()
-  for j in range(1, factor):
-    sums += rows[:, j::factor]
-  sums += factor * factor // 2
-  return (sums // (factor * factor)).astype(np.uint8)
 
 
 def _random_field(rng: np.random.Generator, crop_size: int) -> np.ndarray:
@@ -424,7 +185,7 @@ def _draw_background(backgrounds: BackgroundSource, rng: np.random.Generator,
   else:
     homography = np.array([[s, 0.0, -s * x0], [0.0, s, -s * y0],
                            [0.0, 0.0, 1.0]])
-  return warp(image.astype(np.uint8, copy=False), None, homography,
+  return crop.warp(image.astype(np.uint8, copy=False), None, homography,
               crop_size, where=where)[..., :3]
 
 
@@ -723,14 +484,14 @@ def process_example(record: Mapping[str, Any],
   if train and config.flip.enabled:
     flip = bool(_rng(seed, 'flip').random() < config.flip.probability)
 
-  points, pixels = crop_transform(jl_cam[0], focal, principal, size, cube,
+  points, pixels = crop.crop_transform(jl_cam[0], focal, principal, size, cube,
                                   zoom, angle, flip)
-  warped = warp(np.asarray(record['image'], np.uint8),
+  warped = crop.warp(np.asarray(record['image'], np.uint8),
                 np.asarray(record['mask'], np.uint8), pixels, size,
                 config.antialias)
   image = np.ascontiguousarray(warped[..., :3])  # [0, 255] until the end
   mask = warped[..., 3] * np.float32(1.0 / 255.0)
-  crop_uv = project_to_crop(jl_cam, focal, principal, pixels)
+  crop_uv = crop.project_to_crop(jl_cam, focal, principal, pixels)
   new_cam = jl_cam @ points.T
 
   if train and config.get('garments') and config.garments.enabled:
@@ -776,13 +537,13 @@ def process_example(record: Mapping[str, Any],
 
   valid = np.asarray(record['jl_valid'], np.float32)
   # The in-plane rotation R alone (points = F R when flipped).
-  rotation = _MIRROR @ points if flip else points
+  rotation = crop.MIRROR @ points if flip else points
   pose = rotations.rotate_global_orientation(rotation, record['pose'][None])[0]
   if flip:
     new_cam = new_cam[_POINT_PERMUTATION]
     crop_uv = crop_uv[_POINT_PERMUTATION]
     valid = valid[_POINT_PERMUTATION]
-    pose = mirror_pose(pose)
+    pose = crop.mirror_pose(pose)
   depth = new_cam[:, 2] - new_cam[0, 2]
   jl_crop = np.concatenate([crop_uv, depth[:, None]], axis=1)
   depth_scale = zoom if config.scale.scale_depth else 1.0

@@ -36,9 +36,9 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from smplr_jax.nets import adapter as adapter_lib
-from smplr_jax import checks
+from smplr_jax import checks, crop
 from smplr_jax.body import keypoints as kp_lib
+from smplr_jax.predict import keypoint_predictor
 
 # The mediapipe release whose wheel ships the legacy pose solution's models.
 MEDIAPIPE_VERSION = '0.10.14'
@@ -232,7 +232,7 @@ class BlazePosePredictor:
   """
 
   def __init__(self, detector: BlazePoseDetector,
-               keypoints: adapter_lib.KeypointPredictor):
+               keypoints: keypoint_predictor.KeypointPredictor):
     if keypoints.keypoint_set.name != kp_lib.BLAZEPOSE33.name:
       raise ValueError('the adapter must read blazepose33 keypoints, got '
                        f'{keypoints.keypoint_set.name}.')
@@ -247,7 +247,7 @@ class BlazePosePredictor:
     dict of `predict_image`)."""
     width, height = image_size
     if focal is None:
-      focal = adapter_lib.default_focal(width, height)
+      focal = crop.default_focal(width, height)
     if not (math.isfinite(focal) and focal > 0):
       raise ValueError(f'focal must be a positive number of pixels, got '
                        f'{focal}.')
@@ -278,7 +278,7 @@ class BlazePosePredictor:
     Args:
       image: uint8 [H, W, 3] photo (grayscale and RGBA are converted).
       focal: focal length in pixels; None assumes a
-        `adapter.DEFAULT_FIELD_OF_VIEW_DEG` field of view (only the
+        `crop.DEFAULT_FIELD_OF_VIEW_DEG` field of view (only the
         estimated root position depends on it).
 
     Returns:
@@ -342,6 +342,6 @@ def load_blazepose_pipeline(weights: str | pathlib.Path | None = None,
     ValueError: missing weights.
   """
   detector = BlazePoseDetector(min_detection_confidence)
-  keypoints = adapter_lib.load_keypoint_predictor(adapter, weights, use_dae,
+  keypoints = keypoint_predictor.load_keypoint_predictor(adapter, weights, use_dae,
                                                   smplr)
   return BlazePosePredictor(detector, keypoints)

@@ -3,14 +3,12 @@ body mesh, in the camera frame (x right, y down, z forward), root-relative
 metres.
 
 `load_pipeline()` uses the weights shipped in `third_party/weights/` (the
-image network, the DAE and SMPLR, each with its model card); `crop_person`
+image network, the DAE and SMPLR, each with its model card); `crop.crop_person`
 makes the paper's root-centred crop of a photo from a person box.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import pathlib
 from typing import Any, Callable
 
@@ -18,9 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from smplr_jax.data import augment
-from smplr_jax.training import checkpoints
-from smplr_jax import checks, resources
+from smplr_jax import checks, crop, resources
 from smplr_jax.nets import dae as dae_lib
 from smplr_jax.predict import fit
 from smplr_jax.nets import image_net
@@ -28,17 +24,12 @@ from smplr_jax.body import jl as jl_lib
 from smplr_jax.predict import pipeline
 from smplr_jax.nets import smplr as smplr_lib
 from smplr_jax.body import gendered
+from smplr_jax.nets import weights_io
 
 # The weights shipped with the repository (see their model cards).
 SHIPPED_WEIGHTS = resources.weights_dir()
 # Sub-folders of a pipeline folder: the image network, SMPLR, the DAE.
 STAGE_FOLDERS = ('hourglass', 'smplr', 'dae')
-# Field of view assumed by `crop_person` when the focal length is unknown
-# (degrees, along the image's longer side): a typical phone or compact
-# camera at its widest zoom.
-DEFAULT_FIELD_OF_VIEW_DEG = 55.0
-# Body extent (metres) that a person box's longer side is taken to cover.
-BOX_BODY_EXTENT = 1.8
 
 
 def load_smplr(workdir: str | pathlib.Path,
@@ -67,9 +58,9 @@ def load_smplr(workdir: str | pathlib.Path,
                      'workdir or an exported folder such as '
                      'third_party/weights/smplr).')
   if step is None:  # a workdir or an exported folder
-    config, variables = checkpoints.load_variables(workdir)
+    config, variables = weights_io.load_variables(workdir)
   else:
-    config, variables, _ = checkpoints.load_trained_variables(workdir, step)
+    config, variables, _ = weights_io.load_trained_variables(workdir, step)
   missing = set(smplr_lib.PARTS) - set(variables['params'])
   if missing:
     raise ValueError(f'{workdir}: the run trained only '
@@ -93,83 +84,6 @@ def load_smplr(workdir: str | pathlib.Path,
   return predictor
 
 
-# One place converts and checks photos (`checks.as_rgb`); kept here too, the
-# crop predictor's public name for it.
-as_rgb = checks.as_rgb
-
-
-@dataclasses.dataclass(frozen=True)
-class Crop:
-  """A root-centred crop of a photo and the camera it implies.
-
-  Attributes:
-    image: uint8 [S, S, 3] the crop.
-    root_cam: [3] the estimated root position in the photo's camera frame
-      (metres): the box centre's ray at depth focal * 2.5 m / window.
-    focal: the focal length used (pixels).
-    window: the crop window's side in the photo (pixels).
-    pixels: [3, 3] homography from photo pixels to crop pixels.
-  """
-  image: np.ndarray
-  root_cam: np.ndarray
-  focal: float
-  window: float
-  pixels: np.ndarray
-
-
-def crop_person(image: Any, box: tuple[float, float, float, float],
-                size: int, focal: float | None = None,
-                cube_size: float = 2.5) -> Crop:
-  """The paper's root-centred crop of a photo, from a person box.
-
-  The root (pelvis) is taken at the box centre, and the box's longer side
-  to span `BOX_BODY_EXTENT` (1.8 m) at the root's depth, so the window (the
-  crop's side in the photo, 2.5 m at that depth) is 2.5 / 1.8 times the
-  box's longer side, and the root depth is focal * 2.5 m / window. The
-  focal length, when unknown, follows from an assumed field of view of
-  `DEFAULT_FIELD_OF_VIEW_DEG` along the photo's longer side (the principal
-  point is the image centre). Only the body's scale depends on these
-  assumptions: the root-relative pose and shape do not.
-
-  Args:
-    image: [H, W, 3] uint8 photo (grayscale and RGBA are converted).
-    box: (x0, y0, x1, y1) person box in pixels.
-    size: S, the crop side (the predictor's `input_size`).
-    focal: focal length in pixels, or None.
-    cube_size: the network's cube side (metres).
-
-  Raises:
-    ValueError: a malformed box, one outside the image, or a focal length
-      that is not a positive number.
-  """
-  image = as_rgb(image)
-  height, width = image.shape[:2]
-  box = np.asarray(box, np.float64).reshape(-1)
-  if box.shape != (4,) or not np.all(np.isfinite(box)):
-    raise ValueError(f'box must be 4 numbers x0, y0, x1, y1; got {box}.')
-  x0, y0, x1, y1 = box
-  if not (x1 > x0 and y1 > y0):
-    raise ValueError(f'box must have x1 > x0 and y1 > y0; got {box}.')
-  if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
-    raise ValueError(f'box {tuple(round(float(v), 1) for v in box)} lies '
-                     f'outside the {width} x {height} image.')
-  if focal is not None and not (math.isfinite(focal) and focal > 0):
-    raise ValueError(f'focal must be a positive number of pixels, got '
-                     f'{focal}.')
-  if focal is None:
-    focal = 0.5 * max(width, height) / math.tan(
-        math.radians(DEFAULT_FIELD_OF_VIEW_DEG) / 2)
-  principal = np.array([(width - 1) / 2, (height - 1) / 2])
-  window = max(x1 - x0, y1 - y0) * cube_size / BOX_BODY_EXTENT
-  depth = focal * cube_size / window
-  centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
-  root = np.array([*(centre - principal) * depth / focal, depth])
-  focal2 = np.array([focal, focal])
-  _, pixels = augment.crop_transform(root, focal2, principal, size,
-                                     cube_size)
-  crop = augment.warp(image, None, pixels, size, True)[..., :3]
-  return Crop(image=np.round(crop).astype(np.uint8), root_cam=root,
-              focal=float(focal), window=float(window), pixels=pixels)
 
 
 class ImagePredictor:
@@ -207,9 +121,9 @@ class ImagePredictor:
     Args:
       crops: uint8 [B, S, S, 3] (or [S, S, 3]) root-centred crops, each a
         square window of side f * 2.5 m / z_root centred on the root's pixel
-        resized to S (`crop_person`, or `augment.process_example(...,
+        resized to S (`crop.crop_person`, or `augment.process_example(...,
         train=False)`).
-      root_cam: [B, 3] roots in camera coordinates (`Crop.root_cam`) for the
+      root_cam: [B, 3] roots in camera coordinates (`crop.Crop.root_cam`) for the
         exact perspective conversion; None reads the crops under weak
         perspective (`camera.cube_to_root_relative`).
 
@@ -227,7 +141,7 @@ class ImagePredictor:
     if crops.ndim != 4 or crops.shape[1:] != (size, size, 3):
       raise ValueError(f'crops must be [B, {size}, {size}, 3] (this '
                        f'pipeline\'s input_size is {size}), got '
-                       f'{crops.shape}; make them with crop_person.')
+                       f'{crops.shape}; make them with crop.crop_person.')
     if crops.dtype == np.uint8:
       images = crops.astype(np.float32) / 255.0
     else:
@@ -253,15 +167,16 @@ class ImagePredictor:
 
   def predict_image(self, image: Any, box: tuple[float, float, float, float],
                     focal: float | None = None) -> dict[str, Any]:
-    """One photo and a person box -> body (`crop_person`, then the
+    """One photo and a person box -> body (`crop.crop_person`, then the
     predictor with the crop's camera). Adds 'crop', 'root_cam' (the
     estimated root position, metres) and 'focal' (pixels) to the returned
     dict."""
-    crop = crop_person(image, box, self.input_size, focal,
-                       self.stages.cube_size)
-    out = self(crop.image[None], crop.root_cam[None])
+    window = crop.crop_person(image, box, self.input_size, focal,
+                              self.stages.cube_size)
+    out = self(window.image[None], window.root_cam[None])
     return dict({k: v[0] if k != 'faces' else v for k, v in out.items()},
-                crop=crop.image, root_cam=crop.root_cam, focal=crop.focal)
+                crop=window.image, root_cam=window.root_cam,
+                focal=window.focal)
 
 
 def load_pipeline(path: str | pathlib.Path | None = None, *,
@@ -274,7 +189,7 @@ def load_pipeline(path: str | pathlib.Path | None = None, *,
 
   Args:
     path: a folder with sub-folders 'hourglass', 'smplr' and (optionally)
-      'dae', each an exported folder (`checkpoints.export_variables`) or a
+      'dae', each an exported folder (`weights_io.export_variables`) or a
       training workdir; None loads the weights shipped in
       `third_party/weights/`.
     use_dae: run the DAE between the image network and SMPLR (when there
@@ -312,9 +227,9 @@ def load_pipeline(path: str | pathlib.Path | None = None, *,
   if not root.is_dir():
     raise ValueError(f'{root} does not exist (expected a folder with '
                      f'{", ".join(STAGE_FOLDERS)} sub-folders).')
-  hourglass_config, hourglass_variables = checkpoints.load_variables(
+  hourglass_config, hourglass_variables = weights_io.load_variables(
       root / 'hourglass')
-  smplr_config, smplr_variables = checkpoints.load_variables(
+  smplr_config, smplr_variables = weights_io.load_variables(
       smplr if smplr is not None else root / 'smplr')
   missing = set(smplr_lib.PARTS) - set(smplr_variables['params'])
   if missing:
@@ -324,7 +239,7 @@ def load_pipeline(path: str | pathlib.Path | None = None, *,
   dae_net, variables = None, {'hourglass': hourglass_variables,
                               'smplr': smplr_variables}
   if use_dae and (root / 'dae').exists():
-    dae_config, dae_variables = checkpoints.load_variables(root / 'dae')
+    dae_config, dae_variables = weights_io.load_variables(root / 'dae')
     dae_net = dae_lib.make_dae(dae_config.dae)
     variables['dae'] = dae_variables
   stages = pipeline.Stages(

@@ -7,14 +7,13 @@
 One frame for every stage after the crop: JL in the camera frame (OpenCV:
 x right, y down, z forward), metres, root-relative (`smplr_jax.data.records`).
 The only conversion is at the image network's edge, from its cube frame
-(`camera.cube_to_root_relative`).
+(`crop.cube_to_root_relative`).
 
 `image_to_body` (crops) and `volume_to_body` (logits, the end-to-end
 training step) run the whole chain; `denoise_and_recover` is the JL part
 (DAE then SMPLR) and `jl_to_body` the SMPLR part. Training
-(`tasks.end_to_end`), evaluation (`evaluate_stitched`,
-`tasks.end_to_end.evaluate`) and inference (`smplr_jax.predict.inference`) all call
-them.
+(`training.tasks.end_to_end`), evaluation (`evaluation.stitched`) and
+inference (`predict.inference`) all call them.
 """
 
 from __future__ import annotations
@@ -25,14 +24,11 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from smplr_jax import crop as camera
+from smplr_jax import crop
 from smplr_jax.nets import heatmaps
-from smplr_jax.data import noise
 from smplr_jax.nets import dae as dae_lib
 from smplr_jax.body import jl as jl_lib
-from smplr_jax.evaluation import metrics as metrics_lib
 from smplr_jax.nets import smplr as smplr_lib
 from smplr_jax.body import gendered
 
@@ -138,7 +134,7 @@ def _volume_jl(stages: Stages, volume_logits: jnp.ndarray,
                zoom: jnp.ndarray | float) -> jnp.ndarray:
   """Logit volumes -> the image network's root-relative camera-frame JL."""
   jl_cube = heatmaps.predict_jl(volume_logits, stages.cube_size)
-  return camera.cube_to_root_relative(jl_cube, root_cam, zoom)
+  return crop.cube_to_root_relative(jl_cube, root_cam, zoom)
 
 
 def volume_to_body(stages: Stages, variables: dict[str, PyTree],
@@ -153,7 +149,7 @@ def volume_to_body(stages: Stages, variables: dict[str, PyTree],
     stages, variables, body: as in `denoise_and_recover`.
     volume_logits: [B, H, W, D, 45] the last stack's logits.
     root_cam: [B, 3] the root in camera coordinates (exact conversion), or
-      None (weak perspective, `camera.cube_to_root_relative`).
+      None (weak perspective, `crop.cube_to_root_relative`).
     zoom: [B] or scalar crop zoom.
     ground_truth, with_mesh: as in `jl_to_body`.
 
@@ -183,7 +179,7 @@ def image_to_body(stages: Stages, variables: dict[str, PyTree],
     flip_test: also run the image network on the mirrored crops and average
       the two JL (the mirrored crop is the crop of the mirrored scene, whose
       root is (-x, y, z): its JL, converted with that root, mirrored back
-      and relabelled, `jl.mirror_points`). Twice the image network's cost.
+      and relabelled, `crop.mirror_points`). Twice the image network's cost.
 
   Returns:
     `volume_to_body`'s dict: jl_image, jl_input, pose [B, 24, 3, 3], betas,
@@ -204,95 +200,6 @@ def image_to_body(stages: Stages, variables: dict[str, PyTree],
   zooms = jnp.concatenate([jnp.broadcast_to(jnp.asarray(zoom), (count,))] * 2)
   jl_both = _volume_jl(stages, logits, roots, zooms)
   jl_image = 0.5 * (jl_both[:count] +
-                    jl_lib.mirror_points(jl_both[count:]))
+                    crop.mirror_points(jl_both[count:]))
   out = denoise_and_recover(stages, variables, body, jl_image)
   return dict(out, jl_image=jl_image)
-
-
-def smplr_jl_metrics(smplr: smplr_lib.SMPLR, body: gendered.GenderedModels,
-                     variables: dict[str, PyTree], jl_in: jnp.ndarray,
-                     batch: dict, gt_vertices: jnp.ndarray,
-                     project_rotations: bool = True) -> dict:
-  """SMPLR on input JL [B, 42, 3] -> per-sample `metrics.jl_metrics` of its
-  SMPL output against the batch (ground truth for the parts not predicted).
-
-  Args:
-    smplr, body, variables, project_rotations: as in `jl_to_body`.
-    jl_in: [B, 42, 3] input JL.
-    batch: ground truth: jl [B, 42, 3], pose, betas, gender.
-    gt_vertices: [B, V, 3] root-relative true mesh (`gendered.true_vertices`).
-  """
-  recovered = jl_to_body(smplr, body, variables, jl_in, ground_truth=batch,
-                         project_rotations=project_rotations)
-  male_prob = recovered.get('male_prob')
-  return metrics_lib.jl_metrics(
-      recovered['jl'], batch['jl'], pred_vertices=recovered['vertices'],
-      gt_vertices=gt_vertices, pred_male_prob=male_prob,
-      gt_male=batch['gender'] == 1 if male_prob is not None else None)
-
-
-def evaluate_stitched(dae_net: dae_lib.DAE, dae_variables: dict[str, PyTree],
-                      smplr_net: smplr_lib.SMPLR,
-                      smplr_variables: dict[str, PyTree],
-                      body: gendered.GenderedModels,
-                      test_set: dict[str, np.ndarray], noise_kind: str,
-                      noise_seed: int, batch_size: int,
-                      noise_params: dict | None = None
-                      ) -> dict[str, dict[str, float]]:
-  """SMPLR with and without the DAE in front, on noisy JL (mm).
-
-  The noise of batch `start` is drawn from fold_in(PRNGKey(noise_seed),
-  start) (as in `tasks.dae.DAETask.evaluate` and `tasks.smplr.evaluate_on`),
-  so the 'input' and 'dae' rows equal a DAE run's '<noise>/before|after'
-  results.
-
-  Args:
-    dae_net, dae_variables: the trained DAE (inference module).
-    smplr_net, smplr_variables: a trained SMPLR with both networks.
-    body: the body models.
-    test_set: `sampler.make_test_set` output (jl, pose, betas, gender).
-    noise_kind: a key of `noise.NOISE_MODELS`.
-    noise_seed: seed of the noise.
-    batch_size: evaluation batch size.
-    noise_params: keyword parameters of the noise model.
-
-  Returns:
-    {row: metrics} for rows 'input' (noisy JL), 'dae' (DAE(noisy)),
-    'smplr' (SMPL output of SMPLR(noisy)) and 'dae+smplr' (of
-    SMPLR(DAE(noisy))); SMPLR rows include 'surface' and 'gender_acc'.
-  """
-  if set(smplr_net.parts) != set(smplr_lib.PARTS):
-    raise ValueError(f'the SMPLR run trained only {list(smplr_net.parts)}; '
-                     'the stitched evaluation needs shape and pose')
-  noise_params = noise_params or {}
-  key = jax.random.PRNGKey(noise_seed)
-
-  def smpl_row(jl_in, batch, gt_vertices):
-    return smplr_jl_metrics(smplr_net, body, smplr_variables, jl_in, batch,
-                            gt_vertices)
-
-  with_dae = Stages(hourglass=None, smplr=smplr_net, dae=dae_net)
-  variables = {'smplr': smplr_variables, 'dae': dae_variables}
-
-  def smpl_metrics(recovered, batch, gt_vertices):
-    male_prob = recovered['male_prob']
-    return metrics_lib.jl_metrics(
-        recovered['jl'], batch['jl'], pred_vertices=recovered['vertices'],
-        gt_vertices=gt_vertices, pred_male_prob=male_prob,
-        gt_male=batch['gender'] == 1)
-
-  @jax.jit
-  def rows(batch, noise_key):
-    jl_in = noise.add_noise(noise_key, batch['jl'], noise_kind, 1.0,
-                            **noise_params)
-    recovered = denoise_and_recover(with_dae, variables, body, jl_in)
-    gt_vertices = gendered.true_vertices(body, batch)
-    dae_in = dae_lib.drop_depth(jl_in) if dae_net.zero_depth else jl_in
-    return {'input': metrics_lib.jl_metrics(dae_in, batch['jl']),
-            'dae': metrics_lib.jl_metrics(recovered['jl_input'], batch['jl']),
-            'smplr': smpl_row(jl_in, batch, gt_vertices),
-            'dae+smplr': smpl_metrics(recovered, batch, gt_vertices)}
-
-  return metrics_lib.reduce_batches(
-      test_set, batch_size,
-      lambda b, start: rows(b, jax.random.fold_in(key, start)))

@@ -54,6 +54,7 @@ from jax.sharding import PartitionSpec as P
 
 from smplr_jax.training import checkpoints, metric_writers, parallel
 from smplr_jax.training.parallel import DATA_AXIS
+from smplr_jax.nets import weights_io
 
 PyTree = Any
 
@@ -396,7 +397,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       batches.close()  # stops the loader's worker threads
   manager.wait_until_finished()
 
-  best = checkpoints.best_or_latest_step(manager)
+  best = weights_io.best_or_latest_step(manager)
   if best is not None and best != int(state.step):
     state = checkpoints.restore_state(manager, best, state)
   # Every process evaluates a copy on one device (host-side loops, no

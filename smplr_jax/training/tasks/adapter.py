@@ -30,7 +30,6 @@ import ml_collections
 import numpy as np
 
 from smplr_jax.nets import adapter as adapter_lib
-from smplr_jax.training import checkpoints
 from smplr_jax.predict import pipeline
 from smplr_jax.body import rotations
 from smplr_jax.data import sampler
@@ -41,6 +40,8 @@ from smplr_jax.nets import smplr as smplr_lib
 from smplr_jax.training import train
 from smplr_jax.training.tasks import dae as dae_task
 from smplr_jax.body import gendered
+from smplr_jax.nets import weights_io
+from smplr_jax import resources
 
 PyTree = Any
 
@@ -173,10 +174,10 @@ class AdapterTask:
     folder = self.config.get('eval_weights', '')
     if folder == 'none':
       return None
-    root = adapter_lib.WEIGHTS if not folder else folder
-    smplr_config, smplr_variables = checkpoints.load_variables(
+    root = resources.weights_dir() if not folder else folder
+    smplr_config, smplr_variables = weights_io.load_variables(
         f'{root}/smplr')
-    dae_config, dae_variables = checkpoints.load_variables(f'{root}/dae')
+    dae_config, dae_variables = weights_io.load_variables(f'{root}/dae')
     stages = pipeline.Stages(hourglass=None,
                              smplr=smplr_lib.SMPLR(smplr_config.smplr),
                              dae=dae_lib.make_dae(dae_config.dae))

@@ -28,7 +28,6 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from smplr_jax.training import checkpoints
 from smplr_jax.nets import dae as dae_lib
 from smplr_jax.evaluation import metrics as metrics_lib
 from smplr_jax.predict import pipeline
@@ -36,6 +35,7 @@ from smplr_jax.body import rotations
 from smplr_jax.nets import smplr as smplr_lib
 from smplr_jax.training.tasks import hourglass as hourglass_task
 from smplr_jax.body import gendered
+from smplr_jax.nets import weights_io
 
 PyTree = Any
 # Batch keys of the end-to-end loss: the hourglass' and the SMPL ground truth.
@@ -48,7 +48,7 @@ def _load(path: str, what: str):
     raise ValueError(f'config.init_from.{what} is empty: the end-to-end task '
                      f'starts from a trained {what} (a workdir or an '
                      'exported folder).')
-  return checkpoints.load_variables(path)
+  return weights_io.load_variables(path)
 
 
 class EndToEndTask(hourglass_task.HourglassTask):
@@ -80,7 +80,7 @@ class EndToEndTask(hourglass_task.HourglassTask):
     # the hourglass task's init_from), or a fresh one.
     hourglass_variables = self.fresh_variables(rng)
     if self.config.init_from.get('hourglass'):
-      hourglass_variables = checkpoints.load_variables_like(
+      hourglass_variables = weights_io.load_variables_like(
           self.config.init_from.hourglass, hourglass_variables)
     stages = {'hourglass': hourglass_variables,
               'smplr': self._smplr_variables}

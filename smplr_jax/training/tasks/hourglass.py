@@ -8,7 +8,7 @@
 and augmented on the host and fed to the data-parallel step.
 
 Evaluation reads the soft-argmax of the last stack, maps it from the cube
-frame back to the camera (`camera.cube_to_root_relative`, with the true root
+frame back to the camera (`crop.cube_to_root_relative`, with the true root
 position, as root-relative protocols do) and reports the Table 1 errors in
 mm; `evaluate_with_predictions` also returns the predictions (pred_jl, gt_jl
 [N, 42, 3], root-relative metres), which `train.train_and_evaluate` writes to
@@ -31,14 +31,14 @@ import ml_collections
 import numpy as np
 import tqdm
 
-from smplr_jax import crop as camera
-from smplr_jax.training import checkpoints
+from smplr_jax import crop
 from smplr_jax.data import datasets
 from smplr_jax.nets import heatmaps, image_net
 from smplr_jax.data import input_pipeline
 from smplr_jax.evaluation import metrics as metrics_lib
 from smplr_jax.data.datasets import smplr_synthetic
 from smplr_jax.training.parallel import DATA_AXIS, process_share
+from smplr_jax.nets import weights_io
 
 PyTree = Any
 # What the loss and the evaluation read from a pipeline batch.
@@ -124,7 +124,7 @@ class HourglassTask:
     exported folder or a workdir, checked against the fresh init)."""
     variables = self.fresh_variables(rng)
     if self.config.get('init_from'):
-      variables = checkpoints.load_variables_like(self.config.init_from,
+      variables = weights_io.load_variables_like(self.config.init_from,
                                                   variables)
     return variables
 
@@ -216,7 +216,7 @@ class HourglassTask:
       keep = batch['valid'] > 0
       pred_cube = np.asarray(self.predict_cube(variables, batch['image']))
       root = batch['jl_cam'][:, 0]
-      pred = np.asarray(camera.cube_to_root_relative(pred_cube, root))
+      pred = np.asarray(crop.cube_to_root_relative(pred_cube, root))
       values = dict(pred_jl=pred, gt_jl=batch['jl_cam'] - root[:, None],
                     jl_valid=batch['jl_valid'], pred_cube=pred_cube,
                     gt_cube=batch['jl_cube'])

@@ -20,16 +20,16 @@ import jax
 import ml_collections
 import numpy as np
 
-from smplr_jax.training import checkpoints
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.evaluation import metrics as metrics_lib
 from smplr_jax.data import noise
-from smplr_jax.predict import pipeline
 from smplr_jax.data import sampler
 from smplr_jax.nets import smplr as smplr_lib
 from smplr_jax.training import train
 from smplr_jax.training.parallel import DATA_AXIS
 from smplr_jax.body import gendered
+from smplr_jax.nets import weights_io
+from smplr_jax.evaluation import stitched
 
 PyTree = Any
 
@@ -69,7 +69,7 @@ class SMPLRTask:
     variables = self.smplr.init(rng)
     for part, workdir in self.config.init_from.items():
       if workdir:
-        _, trained, _ = checkpoints.load_trained_variables(workdir)
+        _, trained, _ = weights_io.load_trained_variables(workdir)
         if part not in trained['params']:
           raise ValueError(f'{workdir} holds no {part!r} network (it has '
                            f'{sorted(trained["params"])}).')
@@ -154,7 +154,7 @@ def evaluate_on(smplr: smplr_lib.SMPLR, body: gendered.GenderedModels,
     @jax.jit
     def step(variables, batch, key, scale):
       jl_in = noise.add_noise(key, batch['jl'], noise_kind, scale)
-      return pipeline.smplr_jl_metrics(smplr, body, variables, jl_in, batch,
+      return stitched.smplr_jl_metrics(smplr, body, variables, jl_in, batch,
                                        gendered.true_vertices(body, batch),
                                        project_rotations)
     cache[noise_kind, project_rotations] = step

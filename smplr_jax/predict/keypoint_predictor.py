@@ -1,0 +1,221 @@
+"""A detector's keypoints -> adapter -> (DAE) -> SMPLR -> body.
+
+`load_keypoint_predictor(name)` loads a shipped adapter
+(`third_party/weights/adapters/<name>`, `SHIPPED_ADAPTERS`) with the shipped
+DAE and SMPLR; its `KeypointPredictor` takes a detector's keypoints and
+returns the same body dict as `inference.ImagePredictor`.
+"""
+
+from __future__ import annotations
+
+import math
+import pathlib
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from smplr_jax import checks, crop, resources
+from smplr_jax.body import gendered
+from smplr_jax.body import keypoints as kp_lib
+from smplr_jax.nets import adapter as adapter_lib
+from smplr_jax.nets import dae as dae_lib
+from smplr_jax.nets import smplr as smplr_lib
+from smplr_jax.nets import weights_io
+from smplr_jax.predict import pipeline
+
+PyTree = Any
+ADAPTER_WEIGHTS = resources.weights_dir() / 'adapters'
+# name -> (keypoint set, dims) of the shipped adapters.
+SHIPPED_ADAPTERS = {
+    'coco17_2d': ('coco17', 2),
+    'h36m17_3d': ('h36m17', 3),
+    'blazepose33_3d': ('blazepose33', 3),
+    'blazepose33_2d': ('blazepose33', 2),
+}
+
+
+class KeypointPredictor:
+  """A detector's keypoints -> adapter -> (DAE) -> SMPLR -> body, jitted.
+
+  Attributes:
+    keypoint_set: the `keypoints.KeypointSet` it reads.
+    dims: 2 (pixels) or 3 (metres).
+    faces: [F, 3] mesh triangles.
+    uses_dae: whether the DAE runs between the adapter and SMPLR.
+  """
+
+  def __init__(self, net: adapter_lib.Adapter, adapter_variables: PyTree,
+               keypoint_set: kp_lib.KeypointSet, stages: pipeline.Stages,
+               variables: dict[str, PyTree], body: gendered.GenderedModels):
+    self.net = net
+    self.keypoint_set = keypoint_set
+    self.dims = net.dims
+    self.stages = stages
+    self.variables = dict(variables, adapter=adapter_variables)
+    self.body = body
+    self.faces = np.asarray(body.gendered.faces)
+    self.uses_dae = stages.dae is not None
+
+    def predict(v, points, visible, rotation):
+      jl_adapter = net.apply(v['adapter'], points, visible)
+      # Back from the virtual camera (2D) to the photo's camera.
+      jl_adapter = jnp.einsum('bji,bpj->bpi', rotation, jl_adapter)
+      out = pipeline.denoise_and_recover(stages, v, body, jl_adapter)
+      return dict(out, jl_adapter=jl_adapter)
+
+    self._predict = jax.jit(predict)
+
+  def _check(self, keypoints, visible):
+    keypoints = np.asarray(keypoints, np.float64)
+    if keypoints.ndim == 2:
+      keypoints = keypoints[None]
+    k = self.keypoint_set.num_keypoints
+    if keypoints.ndim != 3 or keypoints.shape[1:] != (k, self.dims):
+      raise ValueError(
+          f'keypoints must be [B, {k}, {self.dims}] ({self.keypoint_set.name}'
+          f', {"pixels" if self.dims == 2 else "metres"}), got '
+          f'{keypoints.shape}.')
+    if visible is None:
+      visible = np.ones(keypoints.shape[:2])
+    visible = np.asarray(visible, np.float64).reshape(keypoints.shape[:2])
+    visible = (visible > 0.5).astype(np.float64)
+    checks.check_finite(keypoints[visible > 0], 'keypoints (visible ones)')
+    centre = list(self.keypoint_set.centre_ids)
+    if not np.all(visible[:, centre] > 0):
+      names = ' and '.join(self.keypoint_set.names[i] for i in centre)
+      raise ValueError(f'the {names} keypoints must be visible: the '
+                       'adapter centres the body on them.')
+    if self.dims == 3:
+      spread = np.nanmax(np.linalg.norm(
+          np.where(visible[..., None] > 0, keypoints - keypoints[:, centre]
+                   .mean(1, keepdims=True), 0.0), axis=-1), axis=1)
+      if np.any(spread > 5.0) or np.any(spread < 0.05):
+        raise ValueError(
+            f'3D keypoints must be metres: the farthest point lies '
+            f'{float(spread.max()):.3g} m from the hips (expected 0.05-5).')
+    return np.where(visible[..., None] > 0, keypoints, 0.0), visible
+
+  def __call__(self, keypoints: Any, visible: Any = None, *,
+               image_size: tuple[int, int] | None = None,
+               focal: float | None = None,
+               principal: tuple[float, float] | None = None
+               ) -> dict[str, Any]:
+    """Bodies from keypoints.
+
+    Args:
+      keypoints: [B, K, 3] camera-frame metres (any origin; 3D sets) or
+        [B, K, 2] pixels (2D sets), in the set's order (or [K, dims]).
+      visible: [B, K] visibility (> 0.5: detected); default all.
+      image_size: (width, height) of the photo (2D sets): the principal
+        point is its centre and, without `focal`, the focal length follows
+        from a `crop.DEFAULT_FIELD_OF_VIEW_DEG` field of view.
+      focal: focal length in pixels (2D sets).
+      principal: (cx, cy) in pixels (2D sets; default the image centre).
+
+    Returns:
+      dict of numpy arrays, root-relative camera-frame metres: 'jl' [B, 42,
+      3] (SMPLR's input: after the DAE), 'jl_image' (the adapter's JL),
+      'joints' [B, 24, 3], 'landmarks' [B, 18, 3], 'vertices' [B, V, 3],
+      'pose' [B, 24, 3, 3], 'betas' [B, 10], 'gender' [B] (probability of
+      male), 'faces' [F, 3].
+
+    Raises:
+      ValueError: a wrong shape, NaN/Inf, invisible hips, 3D points not in
+        metres, or 2D points without `image_size` / `focal`.
+    """
+    keypoints, visible = self._check(keypoints, visible)
+    batch = len(keypoints)
+    rotation = np.broadcast_to(np.eye(3), (batch, 3, 3)).copy()
+    if self.dims == 3:
+      points = np.asarray(kp_lib.centre_3d(keypoints, visible,
+                                           self.keypoint_set))
+    else:
+      if image_size is None and (focal is None or principal is None):
+        raise ValueError('2D keypoints need the camera: pass image_size='
+                         '(width, height), or focal and principal.')
+      if principal is None:
+        principal = ((image_size[0] - 1) / 2, (image_size[1] - 1) / 2)
+      if focal is None:
+        focal = crop.default_focal(*image_size)
+      if not (math.isfinite(focal) and focal > 0):
+        raise ValueError(f'focal must be a positive number of pixels, got '
+                         f'{focal}.')
+      turned = []
+      for b in range(batch):
+        xy, rotation[b] = crop.virtual_camera(
+            keypoints[b], self.keypoint_set.centre_ids, focal, principal)
+        turned.append(xy)
+      points = np.asarray(kp_lib.normalise_2d(np.stack(turned), visible,
+                                              self.keypoint_set))
+    out = jax.device_get(self._predict(
+        self.variables, jnp.asarray(points, jnp.float32),
+        jnp.asarray(visible, jnp.float32),
+        jnp.asarray(rotation, jnp.float32)))
+    return {'jl': out['jl_input'], 'jl_image': out['jl_adapter'],
+            'joints': out['joints'], 'landmarks': out['landmarks'],
+            'vertices': out['vertices'], 'pose': out['pose'],
+            'betas': out['betas'], 'gender': out['male_prob'],
+            'faces': self.faces}
+
+
+def load_adapter(path: str | pathlib.Path):
+  """(config, net, variables) of an adapter run or exported folder, or of
+  a shipped adapter's name (`SHIPPED_ADAPTERS`)."""
+  if str(path) in SHIPPED_ADAPTERS:
+    path = ADAPTER_WEIGHTS / str(path)
+  path = pathlib.Path(path)
+  if not path.exists():
+    raise ValueError(f'{path} does not exist (expected an adapter run, an '
+                     'exported folder, or one of '
+                     f'{", ".join(SHIPPED_ADAPTERS)}).')
+  config, variables = weights_io.load_variables(path)
+  if config.get('task') != 'adapter':
+    raise ValueError(f'{path} holds a {config.get("task")!r} run, not an '
+                     'adapter.')
+  return config, adapter_lib.make_adapter(config.adapter), variables
+
+
+def load_keypoint_predictor(adapter: str | pathlib.Path = 'blazepose33_3d',
+                            weights: str | pathlib.Path | None = None,
+                            use_dae: bool = False,
+                            smplr: str | pathlib.Path | None = None
+                            ) -> KeypointPredictor:
+  """Keypoints of another detector -> body.
+
+  Args:
+    adapter: a shipped adapter's name (`SHIPPED_ADAPTERS`), or an adapter
+      run / exported folder.
+    weights: a folder with 'smplr' and (optionally) 'dae' sub-folders; None
+      the shipped weights.
+    use_dae: run the DAE between the adapter and SMPLR (off by default:
+      it raised the body's error by 2-5 mm on the held-out bodies, and
+      changed it by under 1 mm on BlazePose's real outputs).
+    smplr: another SMPLR (exported folder or workdir) in place of
+      `weights`' one.
+
+  Raises:
+    ValueError: missing folders, or not an adapter.
+  """
+  config, net, variables = load_adapter(adapter)
+  root = (pathlib.Path(weights) if weights is not None
+          else resources.weights_dir())
+  smplr = pathlib.Path(smplr) if smplr is not None else root / 'smplr'
+  smplr_config, smplr_variables = weights_io.load_variables(smplr)
+  missing = set(smplr_lib.PARTS) - set(smplr_variables['params'])
+  if missing:
+    raise ValueError(f'{smplr} trained only '
+                     f'{sorted(smplr_variables["params"])}; the predictor '
+                     'needs both networks.')
+  dae_net, stage_variables = None, {'smplr': smplr_variables}
+  if use_dae and (root / 'dae').exists():
+    dae_config, stage_variables['dae'] = weights_io.load_variables(
+        root / 'dae')
+    dae_net = dae_lib.make_dae(dae_config.dae)
+  stages = pipeline.Stages(hourglass=None,
+                           smplr=smplr_lib.SMPLR(smplr_config.smplr),
+                           dae=dae_net)
+  body = gendered.GenderedModels.load(smplr_config.get('body_model_path'))
+  return KeypointPredictor(net, variables, kp_lib.get_set(
+      config.adapter.keypoint_set), stages, stage_variables, body)
