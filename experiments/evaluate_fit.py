@@ -42,6 +42,7 @@ from smplr_jax.data import noise
 from smplr_jax.data import sampler
 from smplr_jax.body import gendered
 from smplr_jax.nets import weights_io
+from smplr_jax import resources
 
 _WEIGHTS = flags.DEFINE_string('weights', None, 'SMPLR (default: shipped).')
 _SIZE = flags.DEFINE_integer('size', None, 'Bodies (default: the config).')
@@ -76,7 +77,7 @@ def detector_input(key: jax.Array, jl: jnp.ndarray):
 
 def main(argv):
   del argv
-  path = _WEIGHTS.value or inference.SHIPPED_WEIGHTS / 'smplr'
+  path = _WEIGHTS.value or resources.weights_dir() / 'smplr'
   config = weights_io.load_config(path)
   body = gendered.GenderedModels.load(config.get('body_model_path'))
   predictor = inference.load_smplr(path)

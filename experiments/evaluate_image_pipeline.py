@@ -1,7 +1,7 @@
 r"""Image -> body on the synthetic test split: each stage's error (mm).
 
     python -m experiments.evaluate_image_pipeline [--weights=FOLDER] \
-        [--hourglass=RUN] [--data_config=n32768_v512_t1024_s0]
+        [--image_net=RUN] [--data_config=n32768_v512_t1024_s0]
 
 Runs `pipeline.image_to_body` (plain root-centred crops, the true root for
 the camera-frame conversion, as root-relative protocols do) on the test
@@ -14,7 +14,7 @@ without the DAE, and prints the Table-1 columns for
     surface error and gender accuracy included).
 
 --weights is a pipeline folder (default: the shipped weights);
---hourglass replaces its image network (e.g. an end-to-end run's workdir,
+--image_net replaces its image network (e.g. an end-to-end run's workdir,
 whose variables hold all three networks: its image network is used).
 """
 
@@ -28,13 +28,14 @@ from smplr_jax import cli
 from smplr_jax.nets import image_net
 from smplr_jax.predict import inference
 from smplr_jax.evaluation import metrics
-from smplr_jax.predict import pipeline
 from smplr_jax.training.tasks import end_to_end
-from smplr_jax.training.tasks import hourglass as hourglass_task
+from smplr_jax.training.tasks import image_net as image_net_task
 from smplr_jax.nets import weights_io
+from smplr_jax.nets import bundle
+from smplr_jax import resources
 
 _WEIGHTS = flags.DEFINE_string('weights', None, 'Pipeline folder.')
-_HOURGLASS = flags.DEFINE_string('hourglass', None, 'Image-network run.')
+_IMAGE_NET = flags.DEFINE_string('image_net', None, 'Image-network run.')
 _DATA = flags.DEFINE_string('data_config', 'n32768_v512_t1024_s0',
                             'smplr_synthetic builder config.')
 _SPLIT = flags.DEFINE_string('split', 'test', 'Split to evaluate.')
@@ -46,26 +47,26 @@ def main(argv):
   del argv
   predictor = inference.load_pipeline(_WEIGHTS.value)
   variables = dict(predictor.variables)
-  hourglass_config = weights_io.load_config(
-      inference.SHIPPED_WEIGHTS / 'hourglass' if _WEIGHTS.value is None
-      else f'{_WEIGHTS.value}/hourglass')
-  if _HOURGLASS.value:
-    hourglass_config, run = weights_io.load_variables(_HOURGLASS.value)
-    if 'hourglass' in run['params']:  # an end-to-end run
-      run = {'params': run['params']['hourglass'],
-             'batch_stats': run['batch_stats']['hourglass']}
-    variables['hourglass'] = run
-  hourglass_config.data.builder_config = _DATA.value
-  hourglass_config.progress_bar = False
-  task = hourglass_task.HourglassTask(hourglass_config)
+  image_net_config = weights_io.load_config(
+      resources.weights_dir() / 'image_net' if _WEIGHTS.value is None
+      else bundle.stage_folder(_WEIGHTS.value, 'image_net'))
+  if _IMAGE_NET.value:
+    image_net_config, run = weights_io.load_variables(_IMAGE_NET.value)
+    if 'image_net' in run['params']:  # an end-to-end run
+      run = {'params': run['params']['image_net'],
+             'batch_stats': run['batch_stats']['image_net']}
+    variables['image_net'] = run
+  image_net_config.data.builder_config = _DATA.value
+  image_net_config.progress_bar = False
+  task = image_net_task.ImageNetTask(image_net_config)
   nested = {'params': {k: v['params'] for k, v in variables.items()},
             'batch_stats': {k: v['batch_stats'] for k, v in variables.items()}}
-  # The image network of --hourglass may differ from the folder's (another
+  # The image network of --image_net may differ from the folder's (another
   # architecture or size): the module follows the variables' config.
-  full = pipeline.Stages(
-      hourglass=image_net.from_config(hourglass_config),
+  full = bundle.Stages(
+      image_net=image_net.from_config(image_net_config),
       smplr=predictor.stages.smplr, dae=predictor.stages.dae,
-      cube_size=float(hourglass_config.cube_size))
+      cube_size=float(image_net_config.cube_size))
   rows = {}
   for use_dae in (False, True):
     if use_dae and full.dae is None:

@@ -36,13 +36,13 @@ def _one_error_line(result, status):
 
 def test_launcher_with_a_wrong_config_path(tmp_path):
   workdir = tmp_path / 'run'
-  result = _run('-m', 'experiments.hourglass.main',
-                '--config=experiments/hourglass/configs/cpux.py',
+  result = _run('-m', 'experiments.image_net.main',
+                '--config=experiments/image_net/configs/cpux.py',
                 f'--workdir={workdir}')
   line = _one_error_line(result, 2)  # was a 44-line traceback
-  assert line.startswith('error: --config=experiments/hourglass/configs/'
+  assert line.startswith('error: --config=experiments/image_net/configs/'
                          'cpux.py: no such config file; closest: ')
-  assert 'experiments/hourglass/configs/cpu.py' in line
+  assert 'experiments/image_net/configs/cpu.py' in line
   assert not workdir.exists()
 
 

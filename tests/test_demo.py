@@ -6,15 +6,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from experiments import demo
 from smplr_jax.data import augment
 from smplr_jax.predict import inference
 from smplr_jax.data import synthetic
 from smplr_jax.body import gendered
 from smplr_jax import crop
+from smplr_jax.predict import demo
+from smplr_jax import resources
 
 pytestmark = pytest.mark.skipif(
-    not (inference.SHIPPED_WEIGHTS / 'hourglass').exists(),
+    not (resources.weights_dir() / 'image_net').exists(),
     reason='no shipped weights in third_party/weights')
 
 

@@ -23,14 +23,14 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 import test_tasks_dae
-import test_tasks_hourglass
+import test_tasks_image_net
 import test_tasks_smplr
 import train_worker
 from helpers import write_pairs, write_untrained_smplr_and_dae
 
 from experiments.end_to_end.configs import cpu as e2e_config
 from smplr_jax.training import checkpoints, parallel, tasks, train
-from smplr_jax.training.tasks import hourglass as hourglass_task
+from smplr_jax.training.tasks import image_net as image_net_task
 from smplr_jax.nets import weights_io
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -232,8 +232,8 @@ def _dae(tmp_path):
 
 def _hourglass(tmp_path):
   # pylint: disable-next=protected-access
-  config = test_tasks_hourglass._tiny_config(tmp_path, **SCHEDULE)
-  hourglass_task.load_sources(config)  # builds the tiny set
+  config = test_tasks_image_net._tiny_config(tmp_path, **SCHEDULE)
+  image_net_task.load_sources(config)  # builds the tiny set
   return config
 
 
@@ -249,10 +249,10 @@ def _end_to_end(tmp_path):
   config.model.hourglass_depth = 2
   config.data.builder_config = 'n32_v8_t8_s0'
   config.data.data_dir = str(tmp_path / 'tfds')
-  config.init_from.hourglass = ''
+  config.init_from.image_net = ''
   config.init_from.smplr = str(tmp_path / 'smplr')
   config.init_from.dae = str(tmp_path / 'dae')
-  hourglass_task.load_sources(config)
+  image_net_task.load_sources(config)
   return config
 
 

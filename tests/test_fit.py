@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from experiments import demo
 from smplr_jax.predict import fit
 from smplr_jax.predict import inference
 from smplr_jax.body import rotations
 from smplr_jax.data import sampler
 from smplr_jax.body import gendered
 from smplr_jax.body import limits
+from smplr_jax.predict import demo
+from smplr_jax import resources
 
 B = 4  # one compilation of the 3D and one of the 2D fit serve every test
 INTRINSICS = np.array([[1000.0, 0.0, 500.0], [0.0, 1000.0, 480.0],
@@ -170,7 +171,7 @@ def test_refine_2d_matches_keypoints_and_finds_the_root(body, bodies):
 
 @pytest.mark.slow  # loads and compiles the image pipeline (~40 s)
 def test_pipeline_and_demo_refine(tmp_path):
-  if not (inference.SHIPPED_WEIGHTS / 'hourglass').exists():
+  if not (resources.weights_dir() / 'image_net').exists():
     pytest.skip('no shipped weights in third_party/weights')
   predictor = inference.load_pipeline(refine=True)
   size = predictor.input_size

@@ -184,7 +184,7 @@ def test_loss_matches_explicit_cross_entropy():
   jl = _random_jl(key1, 2, margin=0.9)
   valid = jnp.ones((2, 42)).at[1, 5].set(0.0)
   outputs = _random_outputs(key2, 2)
-  loss, metrics = jax.jit(lambda o: heatmaps.hourglass_loss(
+  loss, metrics = jax.jit(lambda o: heatmaps.image_net_loss(
       o, jl, valid, cube_size=CUBE))(outputs)
   targets = heatmaps.volume_targets(jl, CUBE, (16, 16, 8))
   channel_valid = heatmaps.channel_validity(valid)
@@ -198,7 +198,7 @@ def test_loss_matches_explicit_cross_entropy():
     expected += stack
   np.testing.assert_allclose(loss, expected, rtol=1e-5)
   # A stacked array gives the same loss.
-  stacked, _ = jax.jit(lambda o: heatmaps.hourglass_loss(
+  stacked, _ = jax.jit(lambda o: heatmaps.image_net_loss(
       o, jl, valid, cube_size=CUBE))(jnp.stack(outputs))
   np.testing.assert_allclose(stacked, loss, rtol=1e-6)
 
@@ -210,7 +210,7 @@ def test_invalid_points_are_masked():
   outputs = _random_outputs(key2, 2)
   moved = jl.at[0, 20].set(jax.random.uniform(key3, (3,), minval=-1, maxval=1))
   moved = moved.at[1, 30].set(jnp.asarray([0.9, -0.9, 0.1]))
-  loss_fn = jax.jit(lambda j, v: heatmaps.hourglass_loss(
+  loss_fn = jax.jit(lambda j, v: heatmaps.image_net_loss(
       outputs, j, v, cube_size=CUBE, l1_weight=0.5))
   loss_a, metrics_a = loss_fn(jl, valid)
   loss_b, metrics_b = loss_fn(moved, valid)
@@ -227,7 +227,7 @@ def test_l1_term_and_gradients():
   jl = _random_jl(key1, 2)
   valid = jnp.ones((2, 42))
   outputs = _random_outputs(key2, 2)
-  loss_fn = jax.jit(lambda o, w: heatmaps.hourglass_loss(
+  loss_fn = jax.jit(lambda o, w: heatmaps.image_net_loss(
       o, jl, valid, cube_size=CUBE, l1_weight=w), static_argnums=1)
   loss0, metrics0 = loss_fn(outputs, 0.0)
   loss1, metrics1 = loss_fn(outputs, 2.0)
@@ -236,7 +236,7 @@ def test_l1_term_and_gradients():
   np.testing.assert_allclose(metrics1['loss_l1'], metrics0['loss_l1'])
 
   def last_grad(weight):
-    return jax.jit(jax.grad(lambda o: heatmaps.hourglass_loss(
+    return jax.jit(jax.grad(lambda o: heatmaps.image_net_loss(
         o, jl, valid, cube_size=CUBE, l1_weight=weight)[0]))(outputs)[-1]
 
   assert not np.allclose(last_grad(0.0), last_grad(2.0))
@@ -250,7 +250,7 @@ def test_points_outside_the_cube_are_masked_and_counted():
   inside = np.all(np.abs(np.asarray(jl)) < CUBE / 2, axis=-1)
   assert not inside.all()
   for point_loss in heatmaps.POINT_LOSSES:
-    loss_fn = jax.jit(lambda o, j, v, p=point_loss: heatmaps.hourglass_loss(
+    loss_fn = jax.jit(lambda o, j, v, p=point_loss: heatmaps.image_net_loss(
         o, j, v, cube_size=CUBE, l1_weight=1.0, point_loss=p))
     loss, metrics = loss_fn(outputs, jl, jnp.ones((batch, 42)))
     assert np.isfinite(loss)
@@ -269,6 +269,6 @@ def test_shape_errors():
   with pytest.raises(ValueError, match='jl_cube'):
     heatmaps.point_targets(jnp.zeros((2, 41, 3)), CUBE, GRID)
   with pytest.raises(ValueError, match='45 channels'):
-    heatmaps.hourglass_loss([jnp.zeros((1, 4, 4, 2, 41))],
+    heatmaps.image_net_loss([jnp.zeros((1, 4, 4, 2, 41))],
                             jnp.zeros((1, 42, 3)), jnp.ones((1, 42)),
                             cube_size=CUBE)

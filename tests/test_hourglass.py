@@ -43,10 +43,10 @@ def _expected_parameters(stacks, f, depth, bins, channels):
   stem = (_conv(6, 3, f // 4, False) + _bn(f // 4) + _residual(f // 4, f // 2)
           + _residual(f // 2, f // 2) + _residual(f // 2, f))
   # An hourglass of depth n has 3 residuals per level plus one at the bottom.
-  hourglass_params = (3 * depth + 1) * _residual(f, f)
+  image_net_params = (3 * depth + 1) * _residual(f, f)
   head = _conv(1, f, f, False) + _bn(f) + _conv(1, f, bins * channels, True)
   remap = _conv(1, bins * channels, f, True)
-  return stem + stacks * (hourglass_params + head) + (stacks - 1) * remap
+  return stem + stacks * (image_net_params + head) + (stacks - 1) * remap
 
 
 def test_paper_config_shapes_and_parameter_count():
@@ -131,7 +131,7 @@ def test_overfits_a_tiny_batch():
         {'params': params, 'batch_stats': stats}, images, train=True,
         mutable=['batch_stats'], rngs={'dropout': key})
     assert outputs[0].shape == (2, 16, 16, 16, 45)
-    loss, _ = heatmaps.hourglass_loss(outputs, jl_cube, jl_valid,
+    loss, _ = heatmaps.image_net_loss(outputs, jl_cube, jl_valid,
                                       cube_size=CUBE)
     return loss, updates['batch_stats']
 

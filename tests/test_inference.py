@@ -13,6 +13,7 @@ from smplr_jax.data import sampler
 from smplr_jax.nets import smplr
 from smplr_jax.body import gendered
 from smplr_jax import crop
+from smplr_jax import resources
 
 
 @pytest.fixture(scope='module')
@@ -93,7 +94,7 @@ def test_shipped_smplr_recovers_rendered_camera_frame_bodies():
   (upright in the image, any heading, elevated camera) go through the
   shipped SMPLR to a mesh whose joints match them within Table-1 accuracy."""
   from smplr_jax.data import synthetic  # pylint: disable=g-import-not-at-top
-  shipped = inference.SHIPPED_WEIGHTS / 'smplr'
+  shipped = resources.weights_dir() / 'smplr'
   if not shipped.exists():
     pytest.skip(f'no shipped SMPLR weights in {shipped}')
   models = gendered.load_gendered_models()

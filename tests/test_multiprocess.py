@@ -23,11 +23,11 @@ import time
 import jax
 import numpy as np
 import pytest
-import test_tasks_hourglass
+import test_tasks_image_net
 import test_tasks_smplr
 import train_worker
 
-from smplr_jax.training.tasks import hourglass as hourglass_task
+from smplr_jax.training.tasks import image_net as image_net_task
 from smplr_jax.nets import weights_io
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -193,12 +193,12 @@ def test_multiprocess_smplr_matches_one_process(tmp_path, devices):
 
 @pytest.fixture(scope='module')
 def hourglass_data(tmp_path_factory):
-  """The tiny smplr_synthetic set of test_tasks_hourglass, built once."""
+  """The tiny smplr_synthetic set of test_tasks_image_net, built once."""
   tmp_path = tmp_path_factory.mktemp('hourglass_data')
   # pylint: disable-next=protected-access
-  config = test_tasks_hourglass._tiny_config(
+  config = test_tasks_image_net._tiny_config(
       tmp_path, num_steps=6, log_every=2, eval_every=6, num_devices=0)
-  hourglass_task.load_sources(config)  # builds it
+  image_net_task.load_sources(config)  # builds it
   config.data.build = False
   return config
 

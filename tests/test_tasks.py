@@ -10,14 +10,14 @@ from smplr_jax.training import tasks
 from smplr_jax.training.tasks import adapter as adapter_task
 from smplr_jax.training.tasks import dae as dae_task
 from smplr_jax.training.tasks import end_to_end
-from smplr_jax.training.tasks import hourglass as hourglass_task
+from smplr_jax.training.tasks import image_net as image_net_task
 from smplr_jax.training.tasks import smplr as smplr_task
 
 
 def test_every_config_family_names_a_known_task():
   assert tasks.TASKS == {'smplr': smplr_task.SMPLRTask,
                          'dae': dae_task.DAETask,
-                         'hourglass': hourglass_task.HourglassTask,
+                         'image_net': image_net_task.ImageNetTask,
                          'end_to_end': end_to_end.EndToEndTask,
                          'adapter': adapter_task.AdapterTask}
   assert e2e_config.get_config().task == 'end_to_end'
@@ -29,5 +29,5 @@ def test_every_config_family_names_a_known_task():
 
 def test_unknown_task_is_reported():
   with pytest.raises(ValueError, match="unknown task 'gan'; known: "
-                     'adapter, dae, end_to_end, hourglass, smplr'):
+                     'adapter, dae, end_to_end, image_net, smplr'):
     tasks.make_task(ml_collections.ConfigDict({'task': 'gan'}))

@@ -13,7 +13,7 @@ from experiments.end_to_end.configs import cpu as e2e_config
 from helpers import write_untrained_smplr_and_dae
 from smplr_jax.training import train
 from smplr_jax.training.tasks import end_to_end
-from smplr_jax.training.tasks import hourglass as hourglass_task
+from smplr_jax.training.tasks import image_net as image_net_task
 from smplr_jax.nets import weights_io
 
 
@@ -34,10 +34,10 @@ def setup(tmp_path_factory):
   config.model.dropout_rate = 0.0
   config.data.builder_config = 'n32_v8_t8_s0'
   config.data.data_dir = str(tmp_path / 'tfds')
-  config.init_from.hourglass = ''  # a fresh image network
+  config.init_from.image_net = ''  # a fresh image network
   config.init_from.smplr = str(tmp_path / 'smplr')
   config.init_from.dae = str(tmp_path / 'dae')
-  sources = hourglass_task.load_sources(config)
+  sources = image_net_task.load_sources(config)
   return config, sources, tmp_path
 
 
@@ -49,7 +49,7 @@ def _batch(task):
 def test_smplr_loss_alone_reaches_the_hourglass(setup):
   config, sources, _ = setup
   config = config.copy_and_resolve_references()
-  config.e2e.hourglass_weight = 0.0  # only lambda * SMPLR losses
+  config.e2e.image_net_weight = 0.0  # only lambda * SMPLR losses
   config.e2e.smplr_weight = 1.0
   task = end_to_end.EndToEndTask(config, sources)
   variables = task.init_variables(jax.random.PRNGKey(0))
@@ -60,7 +60,7 @@ def test_smplr_loss_alone_reaches_the_hourglass(setup):
                      jax.random.PRNGKey(3), False)[0]
 
   grads = jax.jit(jax.grad(loss))(variables['params'])
-  hourglass = jax.tree.leaves(grads['hourglass'])
+  hourglass = jax.tree.leaves(grads['image_net'])
   assert all(bool(jnp.all(jnp.isfinite(g))) for g in hourglass)
   norm = float(jnp.sqrt(sum(jnp.sum(g * g) for g in hourglass)))
   assert norm > 1e-6

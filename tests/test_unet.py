@@ -63,13 +63,13 @@ def test_shapes_and_parameter_count_of_the_cpu_config():
 
 
 def test_architecture_switch_and_errors():
-  hourglass_config = _config()
-  del hourglass_config.model['architecture']
-  hourglass_config.model.update(num_stacks=1, num_features=32,
+  image_net_config = _config()
+  del image_net_config.model['architecture']
+  image_net_config.model.update(num_stacks=1, num_features=32,
                                 hourglass_depth=2)
   # Configs from before the key existed (the shipped weights' too) load the
   # stacked hourglass.
-  assert isinstance(image_net.from_config(hourglass_config),
+  assert isinstance(image_net.from_config(image_net_config),
                     hourglass.StackedHourglass)
   bad = _config()
   bad.model.architecture = 'resnet'
@@ -104,7 +104,7 @@ def test_overfits_a_tiny_batch():
     outputs, updates = net.apply(
         {'params': params, 'batch_stats': stats}, images, train=True,
         mutable=['batch_stats'], rngs={'dropout': key})
-    loss, metrics = heatmaps.hourglass_loss(
+    loss, metrics = heatmaps.image_net_loss(
         outputs, jl_cube, jl_valid, cube_size=CUBE, point_loss='softmax_ce',
         l1_weight=1.0, limb_weight=0.0)
     return loss, (metrics['jl_error'], updates['batch_stats'])

@@ -21,10 +21,10 @@ import pathlib
 import numpy as np
 from absl import app, flags, logging
 
-from smplr_jax.predict import inference
 from smplr_jax.predict import detector as detector_lib
-from smplr_jax.training.tasks import hourglass as hourglass_task
+from smplr_jax.training.tasks import image_net as image_net_task
 from smplr_jax.nets import weights_io
+from smplr_jax import resources
 
 _SPLIT = flags.DEFINE_enum('split', 'train', ['train', 'validation', 'test'],
                            'Split to run on.')
@@ -38,9 +38,9 @@ flags.mark_flag_as_required('output')
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
-  config = weights_io.load_config(inference.SHIPPED_WEIGHTS / 'hourglass')
+  config = weights_io.load_config(resources.weights_dir() / 'image_net')
   config.data.builder_config = _DATA.value
-  source = hourglass_task.load_sources(config)[
+  source = image_net_task.load_sources(config)[
       {'train': 'train', 'validation': 'validation', 'test': 'test'}[
           _SPLIT.value]]
   detector = detector_lib.BlazePoseDetector()

@@ -46,10 +46,11 @@ from smplr_jax.predict import detector as detector_lib
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.body import keypoints as kp_lib
 from smplr_jax.evaluation import metrics as metrics_lib
-from smplr_jax.training.tasks import hourglass as hourglass_task
+from smplr_jax.training.tasks import image_net as image_net_task
 from smplr_jax.body import gendered
 from smplr_jax.nets import weights_io
 from smplr_jax.predict import keypoint_predictor
+from smplr_jax import resources
 
 _NUM_IMAGES = flags.DEFINE_integer('num_images', 1024,
                                    'Test-split images (0: skip the split).')
@@ -204,23 +205,23 @@ def main(argv):
     predictors[name] = detector_lib.BlazePosePredictor(
         detector, keypoint_predictor.load_keypoint_predictor(adapter,
                                                       use_dae=use_dae))
-  hourglass_config = weights_io.load_config(inference.SHIPPED_WEIGHTS /
-                                             'hourglass')
-  hourglass_config.data.builder_config = _DATA.value
+  image_net_config = weights_io.load_config(
+      resources.weights_dir() / 'image_net')
+  image_net_config.data.builder_config = _DATA.value
   results = {}
   if _NUM_IMAGES.value:
-    source = hourglass_task.load_sources(hourglass_config)['test']
+    source = image_net_task.load_sources(image_net_config)['test']
     records = [source[i] for i in range(min(_NUM_IMAGES.value,
                                             len(source)))]
     results[f'synthetic test split ({len(records)} images)'] = evaluate_set(
-        records, predictors, own, hourglass_config.augment, own.body)
+        records, predictors, own, image_net_config.augment, own.body)
   if _NUM_RENDERS.value:
     models = gendered.load_gendered_models()
     records = list(synthetic.render_examples(
         models, _NUM_RENDERS.value, _RENDER_SEED.value,
         config={'style': 'unseen'}))
     results[f'unseen-style renders ({len(records)})'] = evaluate_set(
-        records, predictors, own, hourglass_config.augment, own.body)
+        records, predictors, own, image_net_config.augment, own.body)
   for name, rows in results.items():
     print(f'\n{name}; errors in mm:')
     print(format_rows(rows))

@@ -40,6 +40,7 @@ from absl import app
 from absl import flags
 from smplr_jax.body import gendered
 from smplr_jax.nets import weights_io
+from smplr_jax import resources
 
 _BATCH_SIZES = flags.DEFINE_list('batch_sizes', ['1', '64', '1024'],
                                  'Batch sizes to time.')
@@ -107,7 +108,7 @@ def main(argv):
   from smplr_jax.body import smpl  # pylint: disable=g-import-not-at-top
 
   sizes = [int(b) for b in _BATCH_SIZES.value]
-  path = inference.SHIPPED_WEIGHTS / 'smplr'
+  path = resources.weights_dir() / 'smplr'
   config = weights_io.load_config(path)
   body = gendered.GenderedModels.load()
   predictor = inference.load_smplr(path)

@@ -1,7 +1,7 @@
 r"""Benchmark: does the image data pipeline keep up with the image step?
 
     python -m experiments.benchmarks.image_training \
-        [--config=experiments/hourglass/configs/cpu_long.py] [--batches=30]
+        [--config=experiments/image_net/configs/cpu_long.py] [--batches=30]
 
 For the config's dataset (built first if needed) and crop size, with every
 training augmentation on: images/s of the loader (`input_pipeline.
@@ -27,10 +27,10 @@ from experiments.benchmarks import timing
 from smplr_jax.nets import heatmaps
 from smplr_jax.nets import image_net
 from smplr_jax.data import input_pipeline
-from smplr_jax.training.tasks import hourglass as hourglass_task
+from smplr_jax.training.tasks import image_net as image_net_task
 
 _CONFIG = config_flags.DEFINE_config_file(
-    'config', 'experiments/hourglass/configs/cpu_long.py', 'Image config.')
+    'config', 'experiments/image_net/configs/cpu_long.py', 'Image config.')
 _BATCHES = flags.DEFINE_integer('batches', 30, 'Loader batches to time.')
 _MIN_TIME = flags.DEFINE_float('min_time', 5.0, 'Seconds per step timing.')
 
@@ -39,7 +39,7 @@ def main(argv):
   del argv
   config = _CONFIG.value
   config.progress_bar = False
-  task = hourglass_task.HourglassTask(config)
+  task = image_net_task.ImageNetTask(config)
   b = config.batch_size
   print(f'{config.data.name}/{config.data.builder_config}, '
         f'{config.input_size} px crops, batch {b}')
@@ -62,7 +62,7 @@ def main(argv):
     outputs, updates = task.net.clone(axis_name=None).apply(
         {'params': params, 'batch_stats': stats}, images, train=True,
         mutable=['batch_stats'], rngs={'dropout': jax.random.PRNGKey(1)})
-    loss, _ = heatmaps.hourglass_loss(
+    loss, _ = heatmaps.image_net_loss(
         outputs, jl_cube, jl_valid, cube_size=config.cube_size,
         l1_weight=config.loss.l1_weight, point_loss=config.loss.point_loss,
         limb_weight=config.loss.limb_weight)

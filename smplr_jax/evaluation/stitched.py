@@ -81,7 +81,7 @@ def evaluate_stitched(dae_net: dae_lib.DAE, dae_variables: dict[str, PyTree],
     return smplr_jl_metrics(smplr_net, body, smplr_variables, jl_in, batch,
                             gt_vertices)
 
-  with_dae = Stages(hourglass=None, smplr=smplr_net, dae=dae_net)
+  with_dae = Stages(image_net=None, smplr=smplr_net, dae=dae_net)
   variables = {'smplr': smplr_variables, 'dae': dae_variables}
 
   def smpl_metrics(recovered, batch, gt_vertices):

@@ -334,12 +334,12 @@ def _softmax_cross_entropy(logits: jnp.ndarray, gaussians) -> jnp.ndarray:
 POINT_LOSSES = ('sigmoid_ce', 'softmax_ce')
 
 
-def hourglass_loss(outputs: Sequence[jnp.ndarray] | jnp.ndarray,
+def image_net_loss(outputs: Sequence[jnp.ndarray] | jnp.ndarray,
                    jl_cube: jnp.ndarray, jl_valid: jnp.ndarray, *,
                    cube_size: float, l1_weight: float = 0.0,
                    point_loss: str = 'sigmoid_ce', limb_weight: float = 1.0
                    ) -> tuple[jnp.ndarray, Mapping[str, jnp.ndarray]]:
-  """The hourglass training loss on one device's batch.
+  """The image network's training loss on one device's batch.
 
   Sum over stacks of the volume loss (mean over valid channels), plus
   `l1_weight` times the L1 error (metres, mean over valid non-root points
@@ -352,7 +352,7 @@ def hourglass_loss(outputs: Sequence[jnp.ndarray] | jnp.ndarray,
       sigmoid(x) - t ~ e^x, vanishes long before the background logits are
       low enough: with 16,384 voxels and a peak e^k times a flat floor, the
       floor holds most of the softmax mass and pulls the soft-argmax toward
-      the cube's centre (`experiments/hourglass/diagnose_softargmax.py`: on
+      the cube's centre (`experiments/image_net/diagnose_softargmax.py`: on
       the 32 x 32 x 16 volume a floor 7 units below the peak keeps 42 % of
       the mass, 258 mm of error for a point 60 cm out, where the sigmoid
       cross-entropy's gradient on a floor voxel is 7e-11).
@@ -383,13 +383,13 @@ def hourglass_loss(outputs: Sequence[jnp.ndarray] | jnp.ndarray,
   """
   stacks = list(outputs)
   if not stacks:
-    raise ValueError('hourglass_loss got no stack outputs.')
+    raise ValueError('image_net_loss got no stack outputs.')
   if point_loss not in POINT_LOSSES:
     raise ValueError(f'unknown point_loss {point_loss!r}; choose one of '
                      f'{POINT_LOSSES}.')
   grid = grid_shape_of(stacks[0])
   if stacks[0].shape[-1] != NUM_CHANNELS:
-    raise ValueError(f'hourglass outputs must have {NUM_CHANNELS} channels '
+    raise ValueError(f'image-network outputs must have {NUM_CHANNELS} channels '
                      f'(41 points + 4 limbs), got {stacks[0].shape}.')
   # Points outside the cube have no voxel to peak at: masked from every term
   # (and counted), not clamped to the border.

@@ -8,7 +8,7 @@ config picks it with `config.model.architecture = 'unet'`.
 Why another network: the hourglass' bottleneck modules are mostly 1x1
 convolutions over 32-64 channels, which XLA's CPU backend runs at 8-15 % of
 the matmul peak, while a 3x3 convolution over 64 channels runs at about 46 %
-(`experiments.benchmarks.hourglass`). On two cores the 1-stack, 64-feature
+(`experiments.benchmarks.image_net`). On two cores the 1-stack, 64-feature
 hourglass underfits (its training error stays above its test error), so the
 CPU budget is better spent on more 3x3 capacity at the same images/s.
 

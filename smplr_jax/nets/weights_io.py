@@ -22,6 +22,40 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 PyTree = Any
+# Names from before the image-network role was called `image_net` (runs and
+# exported folders saved then still load): task names and stage keys.
+LEGACY_TASKS = {'hourglass': 'image_net'}
+LEGACY_STAGE_KEYS = {'hourglass': 'image_net'}
+
+
+def upgrade_config(config: ml_collections.ConfigDict
+                   ) -> ml_collections.ConfigDict:
+  """A saved config with today's names (a copy; `LEGACY_TASKS`, and the
+  end-to-end task's `init_from.hourglass` and `e2e.hourglass_weight`)."""
+  config = ml_collections.ConfigDict(config.to_dict())
+  if config.get('task') in LEGACY_TASKS:
+    config.task = LEGACY_TASKS[config.task]
+  init_from = config.get('init_from')
+  if isinstance(init_from, ml_collections.ConfigDict):
+    for old, new in LEGACY_STAGE_KEYS.items():
+      if old in init_from:
+        init_from[new] = init_from[old]
+        del init_from[old]
+  e2e = config.get('e2e')
+  if isinstance(e2e, ml_collections.ConfigDict) and 'hourglass_weight' in e2e:
+    e2e.image_net_weight = e2e.hourglass_weight
+    del e2e['hourglass_weight']
+  return config
+
+
+def upgrade_variables(variables: PyTree) -> PyTree:
+  """{'params', 'batch_stats'} with a stage saved under an old key (an
+  end-to-end run's 'hourglass') under today's (`LEGACY_STAGE_KEYS`)."""
+  def rename(tree):
+    if not isinstance(tree, dict):
+      return tree
+    return {LEGACY_STAGE_KEYS.get(k, k): v for k, v in tree.items()}
+  return {k: rename(v) for k, v in variables.items()}
 
 def checkpoint_manager(workdir: str | pathlib.Path, keep: int = 3,
                        create: bool = True) -> ocp.CheckpointManager:
@@ -59,7 +93,8 @@ def load_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
   if not path.is_file():
     raise ValueError(f'{workdir}: no config.json; is this a training workdir '
                      '(made by train_and_evaluate)?')
-  return ml_collections.ConfigDict(json.loads(path.read_text()))
+  return upgrade_config(ml_collections.ConfigDict(json.loads(
+      path.read_text())))
 
 
 def load_trained_variables(workdir: str | pathlib.Path,
@@ -94,8 +129,8 @@ def load_trained_variables(workdir: str | pathlib.Path,
                                         sharding=device), metadata)
   restored = manager.restore(step, args=ocp.args.StandardRestore(abstract))
   manager.close()
-  variables = {'params': restored['params'],
-               'batch_stats': restored['batch_stats']}
+  variables = upgrade_variables({'params': restored['params'],
+                                 'batch_stats': restored['batch_stats']})
   return config, variables, step
 
 
@@ -162,7 +197,7 @@ def load_variables(path: str | pathlib.Path):
       flat[str(key)] = flax.traverse_util.empty_node
   variables = flax.traverse_util.unflatten_dict(flat, sep='/')
   variables.setdefault('batch_stats', {})
-  return config, jax.tree.map(jnp.asarray, variables)
+  return config, jax.tree.map(jnp.asarray, upgrade_variables(variables))
 
 
 def load_variables_like(path: str | pathlib.Path, reference: PyTree) -> PyTree:

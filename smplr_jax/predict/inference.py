@@ -16,20 +16,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from smplr_jax import checks, crop, resources
-from smplr_jax.nets import dae as dae_lib
+from smplr_jax import checks, crop
 from smplr_jax.predict import fit
-from smplr_jax.nets import image_net
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.predict import pipeline
-from smplr_jax.nets import smplr as smplr_lib
 from smplr_jax.body import gendered
-from smplr_jax.nets import weights_io
+from smplr_jax.nets import bundle
 
-# The weights shipped with the repository (see their model cards).
-SHIPPED_WEIGHTS = resources.weights_dir()
 # Sub-folders of a pipeline folder: the image network, SMPLR, the DAE.
-STAGE_FOLDERS = ('hourglass', 'smplr', 'dae')
 
 
 def load_smplr(workdir: str | pathlib.Path,
@@ -53,21 +47,8 @@ def load_smplr(workdir: str | pathlib.Path,
   Raises:
     ValueError: `workdir` does not exist, is not a run, or lacks a network.
   """
-  if not pathlib.Path(workdir).exists():
-    raise ValueError(f'{workdir} does not exist (expected an SMPLR training '
-                     'workdir or an exported folder such as '
-                     'third_party/weights/smplr).')
-  if step is None:  # a workdir or an exported folder
-    config, variables = weights_io.load_variables(workdir)
-  else:
-    config, variables, _ = weights_io.load_trained_variables(workdir, step)
-  missing = set(smplr_lib.PARTS) - set(variables['params'])
-  if missing:
-    raise ValueError(f'{workdir}: the run trained only '
-                     f'{sorted(variables["params"])}; a predictor needs both '
-                     'networks (train experiments/smplr/configs/smplr.py).')
+  config, net, variables = bundle.load_smplr(workdir, step)
   body = gendered.GenderedModels.load(config.get('body_model_path'))
-  net = smplr_lib.SMPLR(config.smplr)
 
   @jax.jit
   def predict(variables, jl):
@@ -99,7 +80,7 @@ class ImagePredictor:
       the two JL are averaged (`pipeline.image_to_body`).
   """
 
-  def __init__(self, stages: pipeline.Stages, variables: dict[str, Any],
+  def __init__(self, stages: bundle.Stages, variables: dict[str, Any],
                body: gendered.GenderedModels, input_size: int,
                refine: bool = False, flip_test: bool = False):
     self.refine = refine
@@ -188,8 +169,8 @@ def load_pipeline(path: str | pathlib.Path | None = None, *,
   front_end='blazepose' a `detector.BlazePosePredictor`.
 
   Args:
-    path: a folder with sub-folders 'hourglass', 'smplr' and (optionally)
-      'dae', each an exported folder (`weights_io.export_variables`) or a
+    path: a pipeline folder (`bundle.load_stages`): sub-folders
+      'image_net', 'smplr' and (optionally) 'dae', each an exported folder (`weights_io.export_variables`) or a
       training workdir; None loads the weights shipped in
       `third_party/weights/`.
     use_dae: run the DAE between the image network and SMPLR (when there
@@ -223,30 +204,7 @@ def load_pipeline(path: str | pathlib.Path | None = None, *,
   if front_end != 'crop':
     raise ValueError(f"front_end must be 'crop' or 'blazepose', got "
                      f'{front_end!r}.')
-  root = pathlib.Path(path) if path is not None else SHIPPED_WEIGHTS
-  if not root.is_dir():
-    raise ValueError(f'{root} does not exist (expected a folder with '
-                     f'{", ".join(STAGE_FOLDERS)} sub-folders).')
-  hourglass_config, hourglass_variables = weights_io.load_variables(
-      root / 'hourglass')
-  smplr_config, smplr_variables = weights_io.load_variables(
-      smplr if smplr is not None else root / 'smplr')
-  missing = set(smplr_lib.PARTS) - set(smplr_variables['params'])
-  if missing:
-    raise ValueError(f'the SMPLR run trained only '
-                     f'{sorted(smplr_variables["params"])}; the pipeline '
-                     'needs both networks.')
-  dae_net, variables = None, {'hourglass': hourglass_variables,
-                              'smplr': smplr_variables}
-  if use_dae and (root / 'dae').exists():
-    dae_config, dae_variables = weights_io.load_variables(root / 'dae')
-    dae_net = dae_lib.make_dae(dae_config.dae)
-    variables['dae'] = dae_variables
-  stages = pipeline.Stages(
-      hourglass=image_net.from_config(hourglass_config),
-      smplr=smplr_lib.SMPLR(smplr_config.smplr), dae=dae_net,
-      cube_size=float(hourglass_config.cube_size))
-  body = gendered.GenderedModels.load(smplr_config.get('body_model_path'))
-  return ImagePredictor(stages, variables, body,
-                        int(hourglass_config.input_size), refine=refine,
+  loaded = bundle.load_stages(path, dae=use_dae, smplr=smplr)
+  return ImagePredictor(loaded.stages, loaded.variables, loaded.body,
+                        loaded.input_size, refine=refine,
                         flip_test=flip_test)

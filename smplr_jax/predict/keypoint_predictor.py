@@ -20,10 +20,9 @@ from smplr_jax import checks, crop, resources
 from smplr_jax.body import gendered
 from smplr_jax.body import keypoints as kp_lib
 from smplr_jax.nets import adapter as adapter_lib
-from smplr_jax.nets import dae as dae_lib
-from smplr_jax.nets import smplr as smplr_lib
 from smplr_jax.nets import weights_io
 from smplr_jax.predict import pipeline
+from smplr_jax.nets import bundle
 
 PyTree = Any
 ADAPTER_WEIGHTS = resources.weights_dir() / 'adapters'
@@ -47,7 +46,7 @@ class KeypointPredictor:
   """
 
   def __init__(self, net: adapter_lib.Adapter, adapter_variables: PyTree,
-               keypoint_set: kp_lib.KeypointSet, stages: pipeline.Stages,
+               keypoint_set: kp_lib.KeypointSet, stages: bundle.Stages,
                variables: dict[str, PyTree], body: gendered.GenderedModels):
     self.net = net
     self.keypoint_set = keypoint_set
@@ -199,23 +198,8 @@ def load_keypoint_predictor(adapter: str | pathlib.Path = 'blazepose33_3d',
     ValueError: missing folders, or not an adapter.
   """
   config, net, variables = load_adapter(adapter)
-  root = (pathlib.Path(weights) if weights is not None
-          else resources.weights_dir())
-  smplr = pathlib.Path(smplr) if smplr is not None else root / 'smplr'
-  smplr_config, smplr_variables = weights_io.load_variables(smplr)
-  missing = set(smplr_lib.PARTS) - set(smplr_variables['params'])
-  if missing:
-    raise ValueError(f'{smplr} trained only '
-                     f'{sorted(smplr_variables["params"])}; the predictor '
-                     'needs both networks.')
-  dae_net, stage_variables = None, {'smplr': smplr_variables}
-  if use_dae and (root / 'dae').exists():
-    dae_config, stage_variables['dae'] = weights_io.load_variables(
-        root / 'dae')
-    dae_net = dae_lib.make_dae(dae_config.dae)
-  stages = pipeline.Stages(hourglass=None,
-                           smplr=smplr_lib.SMPLR(smplr_config.smplr),
-                           dae=dae_net)
-  body = gendered.GenderedModels.load(smplr_config.get('body_model_path'))
+  loaded = bundle.load_stages(weights, image_net=False, dae=use_dae,
+                              smplr=smplr)
   return KeypointPredictor(net, variables, kp_lib.get_set(
-      config.adapter.keypoint_set), stages, stage_variables, body)
+      config.adapter.keypoint_set), loaded.stages, loaded.variables,
+                           loaded.body)

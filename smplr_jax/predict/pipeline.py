@@ -1,6 +1,6 @@
 """From an image to a body: every stage after the pixels as pure functions.
 
-    image crop [B, S, S, 3] -> hourglass -> volume logits [B, H, W, D, 45]
+    image crop [B, S, S, 3] -> image network -> volume logits [B, H, W, D, 45]
       -> soft-argmax -> cube-frame JL -> camera-frame JL [B, 42, 3]
       -> (DAE) -> Psi, Omega -> SMPL parameters -> SMPL -> mesh
 
@@ -18,18 +18,16 @@ inference (`predict.inference`) all call them.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from smplr_jax import crop
 from smplr_jax.nets import heatmaps
-from smplr_jax.nets import dae as dae_lib
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.nets import smplr as smplr_lib
+from smplr_jax.nets.bundle import Stages
 from smplr_jax.body import gendered
 
 PyTree = Any
@@ -84,24 +82,6 @@ def jl_to_body(smplr: smplr_lib.SMPLR, body: gendered.GenderedModels,
     return result
   result.update(gendered.posed_body(body.gendered, rotation, betas, gender))
   return result
-
-
-@dataclasses.dataclass(frozen=True)
-class Stages:
-  """The networks of the image -> body chain (modules only; their variables
-  and the body model are passed as arguments).
-
-  Attributes:
-    hourglass: the image network (`image_net.from_config`: the stacked
-      hourglass or the U-Net; inference module), or None for JL input.
-    smplr: SMPLR with both parts.
-    dae: the denoising autoencoder, or None to feed JL to SMPLR directly.
-    cube_size: the hourglass' cube side (metres).
-  """
-  hourglass: nn.Module | None
-  smplr: smplr_lib.SMPLR
-  dae: dae_lib.DAE | None = None
-  cube_size: float = 2.5
 
 
 def denoise_and_recover(stages: Stages, variables: dict[str, PyTree],
@@ -172,7 +152,7 @@ def image_to_body(stages: Stages, variables: dict[str, PyTree],
 
   Args:
     stages, body: as in `denoise_and_recover`.
-    variables: {'hourglass', 'smplr', 'dae' (when stages.dae)}.
+    variables: {'image_net', 'smplr', 'dae' (when stages.dae)}.
     images: [B, S, S, 3] float crops in [0, 1] (the paper's root-centred
       crop, `augment.process_example(..., train=False)`).
     root_cam, zoom: as in `volume_to_body`.
@@ -187,13 +167,13 @@ def image_to_body(stages: Stages, variables: dict[str, PyTree],
     (root-relative camera-frame metres).
   """
   if not flip_test:
-    outputs = stages.hourglass.apply(variables['hourglass'], images,
+    outputs = stages.image_net.apply(variables['image_net'], images,
                                      train=False)
     return volume_to_body(stages, variables, body, outputs[-1], root_cam,
                           zoom)
   count = images.shape[0]
   both = jnp.concatenate([images, images[:, :, ::-1]], axis=0)
-  logits = stages.hourglass.apply(variables['hourglass'], both,
+  logits = stages.image_net.apply(variables['image_net'], both,
                                   train=False)[-1]
   roots = None if root_cam is None else jnp.concatenate(
       [root_cam, root_cam * jnp.asarray([-1.0, 1.0, 1.0])], axis=0)

@@ -90,7 +90,7 @@ class Task(Protocol):
   def evaluate(self, variables: dict[str, PyTree]) -> dict[str, float]:
     """Final metrics of trained variables (host floats, reporting units).
 
-    Tasks whose evaluation also produces per-example arrays (the hourglass's
+    Tasks whose evaluation also produces per-example arrays (the image network's
     predictions) instead define `evaluate_with_predictions(variables) ->
     (metrics, {name: array})`; `train_and_evaluate` then writes the arrays
     to `workdir/predictions.npz`.

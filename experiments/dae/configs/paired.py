@@ -12,7 +12,7 @@ Add --config.dae.zero_depth=True for a DAE2d on the same pairs.
 
 Measured (README "Volumetric stacked hourglass"): pairs of the CPU image
 network (`hourglass/configs/cpu_long.py` at step 8,000) on the first 4,096
-training images (`python -m experiments.hourglass.predict_pairs`), this
+training images (`python -m experiments.image_net.predict_pairs`), this
 config with --config.dae.dropout_rate=0.0; 4,000 steps took 5 minutes on
 the 2-core machine while the image network trained on the same cores. On
 the 410 held-out pairs (`python -m experiments.dae.compare_on_pairs`):

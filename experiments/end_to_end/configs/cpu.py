@@ -7,7 +7,7 @@ Command:
         --workdir=workdirs/end_to_end/cpu
 
 Starts from the image network, DAE and SMPLR in `third_party/weights/`
-(override with --config.init_from.hourglass=WORKDIR etc.), freezes the DAE
+(override with --config.init_from.image_net=WORKDIR etc.), freezes the DAE
 and SMPLR (as the paper; `--config.e2e.train_smplr=True` trains it too) and
 fine-tunes the hourglass with its own loss plus lambda (`e2e.smplr_weight`)
 times SMPLR's losses on its own JL, learning rate 1e-4 (the paper's) decayed
@@ -15,7 +15,7 @@ to 1e-6.
 
 The image network is the shipped U-Net (`cpu_unet.py`). To start from the
 earlier stacked hourglass instead, add
---config.init_from.hourglass=third_party/weights/hourglass_cpu_long
+--config.init_from.image_net=third_party/weights/image_net_cpu_long
 --config.model.architecture=stacked_hourglass
 --config.model.hourglass_depth=3 (the model of `cpu_long.py`).
 
@@ -29,8 +29,8 @@ measurable to the joints (from the step-18,000 network both runs gained
 2.4 mm from the extra steps alone).
 """
 
-from experiments.hourglass.configs import cpu_unet
-from smplr_jax.predict import inference
+from experiments.image_net.configs import cpu_unet
+from smplr_jax import resources
 
 
 def get_config():
@@ -41,8 +41,8 @@ def get_config():
   config.final_learning_rate = 1e-6
   config.eval_every = 1000
   config.keep_checkpoints = 2
-  weights = inference.SHIPPED_WEIGHTS
-  config.init_from = dict(hourglass=str(weights / 'hourglass'),
+  weights = resources.weights_dir()
+  config.init_from = dict(image_net=str(weights / 'image_net'),
                           smplr=str(weights / 'smplr'),
                           dae=str(weights / 'dae'))
   config.e2e = dict(
@@ -50,7 +50,7 @@ def get_config():
       # its sigmoid cross-entropy; our softmax cross-entropy is ~5 where
       # that one is ~0.04, so the same relative scale is ~1e-3.
       smplr_weight=1e-3,
-      hourglass_weight=1.0,
+      image_net_weight=1.0,
       train_smplr=False, train_dae=False,
       loss_style='ours',  # or 'authors' (smplr.loss_terms)
       term_weights=dict(pose=1.0, betas=1.0, gender=1.0, shape_reg=0.0,

@@ -2,7 +2,7 @@
 
 `PairedJLDataset` holds JL predicted by an image network next to their
 ground truth, both root-relative camera-frame metres [N, 42, 3]. The
-hourglass task writes them (`predictions.npz` in its workdir) and the DAE
+image-network task writes them (`predictions.npz` in its workdir) and the DAE
 task learns that network's errors from them (`data='paired'`).
 """
 

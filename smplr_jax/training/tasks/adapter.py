@@ -33,15 +33,12 @@ from smplr_jax.nets import adapter as adapter_lib
 from smplr_jax.predict import pipeline
 from smplr_jax.body import rotations
 from smplr_jax.data import sampler
-from smplr_jax.nets import dae as dae_lib
 from smplr_jax.body import keypoints as kp_lib
 from smplr_jax.evaluation import metrics as metrics_lib
-from smplr_jax.nets import smplr as smplr_lib
 from smplr_jax.training import train
 from smplr_jax.training.tasks import dae as dae_task
 from smplr_jax.body import gendered
-from smplr_jax.nets import weights_io
-from smplr_jax import resources
+from smplr_jax.nets import bundle
 
 PyTree = Any
 
@@ -174,14 +171,9 @@ class AdapterTask:
     folder = self.config.get('eval_weights', '')
     if folder == 'none':
       return None
-    root = resources.weights_dir() if not folder else folder
-    smplr_config, smplr_variables = weights_io.load_variables(
-        f'{root}/smplr')
-    dae_config, dae_variables = weights_io.load_variables(f'{root}/dae')
-    stages = pipeline.Stages(hourglass=None,
-                             smplr=smplr_lib.SMPLR(smplr_config.smplr),
-                             dae=dae_lib.make_dae(dae_config.dae))
-    return stages, {'smplr': smplr_variables, 'dae': dae_variables}
+    loaded = bundle.load_stages(folder or None, image_net=False,
+                                require_dae=True)
+    return loaded.stages, loaded.variables
 
   def _rows(self, points, visible, gt_jl, truth, adapter_variables, stages):
     """Per-example metrics of the adapter's JL and of the recovered bodies
@@ -193,7 +185,7 @@ class AdapterTask:
     with_dae, stage_variables = stages
     gt_vertices = gendered.true_vertices(self.body, truth)
     for row, net in (('smplr', None), ('dae+smplr', with_dae.dae)):
-      chain = pipeline.Stages(hourglass=None, smplr=with_dae.smplr, dae=net)
+      chain = bundle.Stages(image_net=None, smplr=with_dae.smplr, dae=net)
       body = pipeline.denoise_and_recover(chain, stage_variables, self.body,
                                           jl)
       out[row] = metrics_lib.jl_metrics(

@@ -1,13 +1,13 @@
-"""The end-to-end task: hourglass -> soft-argmax -> DAE -> SMPLR -> SMPL
+"""The end-to-end task: image network -> soft-argmax -> DAE -> SMPLR -> SMPL
 trained jointly (paper Sec. 4.5).
 
-`EndToEndTask` (a `train.Task`) extends `tasks.hourglass.HourglassTask`: its
-loss is the hourglass loss plus `config.e2e.smplr_weight` (lambda) times
+`EndToEndTask` (a `train.Task`) extends `tasks.image_net.ImageNetTask`: its
+loss is the image-network loss plus `config.e2e.smplr_weight` (lambda) times
 SMPLR's losses (`smplr.loss_terms`: L1 on pose, betas, the gender cross-
 entropy and L1 on the JL of the SMPL output) computed on the image
 network's own camera-frame JL, through the soft-argmax, the DAE and SMPL
 (`pipeline.volume_to_body`'s chain). Gradients of the SMPLR terms reach the
-hourglass through all of them.
+image network through all of them.
 
 The three networks start from trained runs (`config.init_from`: a training
 workdir or an exported folder each). As in the paper, the DAE and SMPLR are
@@ -33,12 +33,13 @@ from smplr_jax.evaluation import metrics as metrics_lib
 from smplr_jax.predict import pipeline
 from smplr_jax.body import rotations
 from smplr_jax.nets import smplr as smplr_lib
-from smplr_jax.training.tasks import hourglass as hourglass_task
+from smplr_jax.training.tasks import image_net as image_net_task
 from smplr_jax.body import gendered
 from smplr_jax.nets import weights_io
+from smplr_jax.nets import bundle
 
 PyTree = Any
-# Batch keys of the end-to-end loss: the hourglass' and the SMPL ground truth.
+# Batch keys of the end-to-end loss: the image network's and the SMPL truth.
 _BATCH_KEYS = ('image', 'jl_cube', 'jl_valid', 'jl_cam', 'zoom', 'pose',
                'betas', 'gender', 'has_smpl')
 
@@ -51,38 +52,36 @@ def _load(path: str, what: str):
   return weights_io.load_variables(path)
 
 
-class EndToEndTask(hourglass_task.HourglassTask):
-  """Hourglass + (DAE) + SMPLR + SMPL trained jointly (a `train.Task`)."""
+class EndToEndTask(image_net_task.ImageNetTask):
+  """Image network + (DAE) + SMPLR + SMPL trained jointly (a `train.Task`)."""
 
   batch_keys = _BATCH_KEYS
 
   def __init__(self, config: ml_collections.ConfigDict,
                sources: dict[str, Any] | None = None):
     super().__init__(config, sources)
-    smplr_config, self._smplr_variables = _load(config.init_from.smplr,
-                                                'smplr')
-    missing = set(smplr_lib.PARTS) - set(self._smplr_variables['params'])
-    if missing:
-      raise ValueError(f'{config.init_from.smplr}: the SMPLR run lacks '
-                       f'{sorted(missing)}; the end-to-end task needs both.')
+    if not config.init_from.get('smplr'):
+      _load('', 'smplr')  # the error that names the missing field
+    _, smplr_net, self._smplr_variables = bundle.load_smplr(
+        config.init_from.smplr)
     self.body = gendered.GenderedModels.load(config.get('body_model_path'))
     dae_net = None
     self._dae_variables = None
     if config.init_from.get('dae'):
       dae_config, self._dae_variables = _load(config.init_from.dae, 'dae')
       dae_net = dae_lib.make_dae(dae_config.dae)
-    self.stages = pipeline.Stages(
-        hourglass=self.eval_net, smplr=smplr_lib.SMPLR(smplr_config.smplr),
-        dae=dae_net, cube_size=float(config.cube_size))
+    self.stages = bundle.Stages(
+        image_net=self.eval_net, smplr=smplr_net, dae=dae_net,
+        cube_size=float(config.cube_size))
 
   def init_variables(self, rng: jax.Array) -> dict[str, PyTree]:
     # A trained image network (checked against this config's network, as
-    # the hourglass task's init_from), or a fresh one.
-    hourglass_variables = self.fresh_variables(rng)
-    if self.config.init_from.get('hourglass'):
-      hourglass_variables = weights_io.load_variables_like(
-          self.config.init_from.hourglass, hourglass_variables)
-    stages = {'hourglass': hourglass_variables,
+    # the image-network task's init_from), or a fresh one.
+    image_net_variables = self.fresh_variables(rng)
+    if self.config.init_from.get('image_net'):
+      image_net_variables = weights_io.load_variables_like(
+          self.config.init_from.image_net, image_net_variables)
+    stages = {'image_net': image_net_variables,
               'smplr': self._smplr_variables}
     if self._dae_variables is not None:
       stages['dae'] = self._dae_variables
@@ -109,15 +108,15 @@ class EndToEndTask(hourglass_task.HourglassTask):
     return out
 
   def loss(self, params, batch_stats, batch, rng, train):
-    variables = {'params': params['hourglass'],
-                 'batch_stats': batch_stats['hourglass']}
-    outputs, loss, metrics, hourglass_stats = self.outputs_and_loss(
+    variables = {'params': params['image_net'],
+                 'batch_stats': batch_stats['image_net']}
+    outputs, loss, metrics, image_net_stats = self.outputs_and_loss(
         variables, batch, rng, train)
-    new_stats = dict(batch_stats, hourglass=hourglass_stats)
-    metrics['loss_hourglass'] = loss
+    new_stats = dict(batch_stats, image_net=image_net_stats)
+    metrics['loss_image_net'] = loss
 
     variables = dict(self._stage_variables(params, batch_stats),
-                     hourglass=variables)
+                     image_net=variables)
     root = batch['jl_cam'][:, 0]
     # The pipeline's own chain, stopped before the mesh: SMPLR's raw outputs.
     recovered = pipeline.volume_to_body(self.stages, variables, self.body,
@@ -135,7 +134,7 @@ class EndToEndTask(hourglass_task.HourglassTask):
     smplr_loss = sum(weights[k] * v for k, v in terms.items())
     metrics.update({f'loss_smplr_{k}': v for k, v in terms.items()})
     metrics['loss_smplr'] = smplr_loss
-    loss = (self.config.e2e.get('hourglass_weight', 1.0) * loss +
+    loss = (self.config.e2e.get('image_net_weight', 1.0) * loss +
             self.config.e2e.smplr_weight * smplr_loss)
     return loss, (metrics, new_stats)
 
@@ -156,17 +155,17 @@ def _split_variables(variables):
           for stage in variables['params']}
 
 
-def evaluate_chain(task: hourglass_task.HourglassTask,
+def evaluate_chain(task: image_net_task.ImageNetTask,
                    variables: dict[str, PyTree], role: str = 'test',
-                   stages: pipeline.Stages | None = None,
+                   stages: bundle.Stages | None = None,
                    body: gendered.GenderedModels | None = None,
                    flip_test: bool = False):
   """Image -> body errors on a split, through `pipeline.image_to_body`.
 
   Args:
-    task: a hourglass-like task (its sources, crops and batching).
+    task: an image-network task (its sources, crops and batching).
     variables: {'params': {stage: ...}, 'batch_stats': {stage: ...}} with
-      stages 'hourglass', 'smplr' and optionally 'dae'.
+      stages 'image_net', 'smplr' and optionally 'dae'.
     role: the split.
     stages, body: default the task's.
     flip_test: average with the mirrored crops (`pipeline.image_to_body`).

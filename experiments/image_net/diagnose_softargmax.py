@@ -1,6 +1,6 @@
 r"""Why the paper's loss learns slowly at CPU scale: the soft-argmax floor.
 
-  python -m experiments.hourglass.diagnose_softargmax
+  python -m experiments.image_net.diagnose_softargmax
 
 The hourglass reads its points with a soft-argmax: the mean voxel under the
 softmax of a channel's logits over the whole volume. The paper trains the
@@ -21,7 +21,7 @@ units below it):
     soft-argmax error (mm), for several k;
   * the per-voxel gradient of each loss on a background voxel at that floor:
     the sigmoid cross-entropy's (mean over voxels, as in
-    `heatmaps.hourglass_loss`), against the softmax cross-entropy's
+    `heatmaps.image_net_loss`), against the softmax cross-entropy's
     (`point_loss='softmax_ce'`), which trains the softmax itself.
 
 Pure arithmetic on the definitions of `smplr_jax.nets.heatmaps`; a second or two.

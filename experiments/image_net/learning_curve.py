@@ -1,8 +1,8 @@
 r"""Learning curve of an image-network run: error vs training hours, on the
 synthetic test split and on an unseen-style set.
 
-    python -m experiments.hourglass.learning_curve \
-        --workdir=workdirs/hourglass/cpu_long \
+    python -m experiments.image_net.learning_curve \
+        --workdir=workdirs/image_net/cpu_long \
         --output=docs/hourglass_learning_curve.png
 
 For every checkpoint of the run: MPJPE and PA-MPJPE (mm, root-relative,
@@ -25,8 +25,8 @@ Writes the figure and `<output>.json` with the numbers. With --reference
 (the JSON of an earlier run of this command), that run's curves are drawn
 too, in thin lines:
 
-    python -m experiments.hourglass.learning_curve \
-        --workdir=workdirs/hourglass/cpu_unet \
+    python -m experiments.image_net.learning_curve \
+        --workdir=workdirs/image_net/cpu_unet \
         --output=docs/unet_learning_curve.png \
         --reference=docs/hourglass_learning_curve.json \
         --reference_label=hourglass
@@ -36,8 +36,8 @@ continues that run's curve with --continues (the JSON of that run): its rows
 come first, this run's hours count on from its last row, and a dotted line
 marks the restart:
 
-    python -m experiments.hourglass.learning_curve \
-        --workdir=workdirs/hourglass/cpu_unet_styles \
+    python -m experiments.image_net.learning_curve \
+        --workdir=workdirs/image_net/cpu_unet_styles \
         --output=docs/unet_styles_learning_curve.png \
         --continues=docs/unet_learning_curve.json \
         --reference=docs/hourglass_learning_curve.json \
@@ -61,7 +61,7 @@ from smplr_jax import crop
 from smplr_jax.training import metric_writers
 from smplr_jax.evaluation import metrics as metrics_lib
 from smplr_jax.data import synthetic
-from smplr_jax.training.tasks import hourglass as hourglass_task
+from smplr_jax.training.tasks import image_net as image_net_task
 from smplr_jax.body import gendered
 from smplr_jax.nets import weights_io
 
@@ -130,7 +130,7 @@ def main(argv):
   workdir = pathlib.Path(_WORKDIR.value)
   config = weights_io.load_config(workdir)
   config.progress_bar = False
-  task = hourglass_task.HourglassTask(config)
+  task = image_net_task.ImageNetTask(config)
   unseen = unseen_examples(_NUM_UNSEEN.value, config.input_size)
   unseen_crops = np.stack([e['image'] for e in unseen])
   unseen_truth = np.stack([e['jl_cam'] for e in unseen])

@@ -3,9 +3,9 @@ hourglass' 1x1 bottlenecks (`smplr_jax.nets.unet`).
 
 Command (resumes from its workdir):
 
-    python -m experiments.hourglass.main \
-        --config=experiments/hourglass/configs/cpu_unet.py \
-        --workdir=workdirs/hourglass/cpu_unet
+    python -m experiments.image_net.main \
+        --config=experiments/image_net/configs/cpu_unet.py \
+        --workdir=workdirs/image_net/cpu_unet
 
 `cpu_long.py` with another network and a shorter schedule: the same data,
 crop (96 px, 2.5 m), loss (softmax cross-entropy + soft-argmax L1, no
@@ -17,11 +17,11 @@ run at 3-4x the hourglass' share of the CPU's matmul peak).
 Measured (README "A CPU-efficient image network"): 1.65 hours of training
 on the 2-core machine; synthetic test split MPJPE 166.1 mm, PA-MPJPE
 127.9 mm, unseen-style set 230 / 156 mm. The weights ship in
-`third_party/weights/hourglass_cpu_unet`, the start point of
+`third_party/weights/image_net_cpu_unet`, the start point of
 `cpu_unet_styles.py` (whose weights the pipeline loads).
 """
 
-from experiments.hourglass.configs import cpu_long
+from experiments.image_net.configs import cpu_long
 from smplr_jax.nets import unet
 
 

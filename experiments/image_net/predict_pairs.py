@@ -1,7 +1,7 @@
 r"""Pairs of (predicted, true) JL of an image network on a split, for the DAE.
 
-    python -m experiments.hourglass.predict_pairs \
-        --workdir=workdirs/hourglass/cpu_long --split=train --num=4096 \
+    python -m experiments.image_net.predict_pairs \
+        --workdir=workdirs/image_net/cpu_long --split=train --num=4096 \
         --output=workdirs/pairs/cpu_long_train.npz
 
 Runs the run's best checkpoint on the first --num examples of --split (plain
@@ -21,7 +21,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from smplr_jax.training.tasks import hourglass as hourglass_task
+from smplr_jax.training.tasks import image_net as image_net_task
 from smplr_jax.nets import weights_io
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Image-network run.')
@@ -57,9 +57,9 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)
   config, variables, step = weights_io.load_trained_variables(_WORKDIR.value)
   config.progress_bar = False
-  sources = hourglass_task.load_sources(config)
+  sources = image_net_task.load_sources(config)
   sources[_SPLIT.value] = _First(sources[_SPLIT.value], _NUM.value)
-  task = hourglass_task.HourglassTask(config, sources)
+  task = image_net_task.ImageNetTask(config, sources)
   pairs = task.predict_camera_jl(variables, _SPLIT.value)
   output = pathlib.Path(_OUTPUT.value)
   output.parent.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,8 @@
 r"""Benchmark: the image network's training step (stacked hourglass or U-Net).
 
-    python -m experiments.benchmarks.hourglass [--batch_size=16]
+    python -m experiments.benchmarks.image_net [--batch_size=16]
     # the U-Net of configs/cpu_unet.py
-    python -m experiments.benchmarks.hourglass --architecture=unet \
+    python -m experiments.benchmarks.image_net --architecture=unet \
         --input_size=96 --paper_batch_size=0 --point_loss=softmax_ce \
         --limb_weight=0 --l1_weight=1
 
@@ -67,7 +67,7 @@ def make_train_step(net: hourglass.StackedHourglass,
     outputs, updates = net.apply(
         {'params': params, 'batch_stats': stats}, batch['image'], train=True,
         mutable=['batch_stats'], rngs={'dropout': key})
-    loss, metrics = heatmaps.hourglass_loss(
+    loss, metrics = heatmaps.image_net_loss(
         outputs, batch['jl_cube'], batch['jl_valid'], **_loss_options())
     return loss, (metrics, updates['batch_stats'])
 
@@ -164,7 +164,7 @@ def main(argv):
 
   logits = [jnp.zeros(o.shape, o.dtype) for o in jax.eval_shape(
       lambda: net.apply(variables, batch['image'], train=False))]
-  loss_grad = jax.jit(jax.grad(lambda o: heatmaps.hourglass_loss(
+  loss_grad = jax.jit(jax.grad(lambda o: heatmaps.image_net_loss(
       o, batch['jl_cube'], batch['jl_valid'], **_loss_options())[0]))
   loss_compiled = loss_grad.lower(logits).compile()
   seconds = timing.median_seconds(

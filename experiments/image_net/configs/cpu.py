@@ -2,9 +2,9 @@ r"""A CPU-sized hourglass: 2 stacks, 64 features, 128 x 128 input, 32x32x16.
 
 Command:
 
-    python -m experiments.hourglass.main \
-        --config=experiments/hourglass/configs/cpu.py \
-        --workdir=workdirs/hourglass/cpu
+    python -m experiments.image_net.main \
+        --config=experiments/image_net/configs/cpu.py \
+        --workdir=workdirs/image_net/cpu
 
 Trains on the rendered `smplr_synthetic/small` (4,096 training images,
 built on first use) with all augmentations: 600 steps of batch 16.
@@ -26,7 +26,7 @@ For comparison only, the paper's 5-stack SHN reached 61.9 mm Jt on SURREAL
 (docs/paper_facts.md, Table 1).
 """
 
-from experiments.hourglass.configs import base
+from experiments.image_net.configs import base
 
 
 def get_config():

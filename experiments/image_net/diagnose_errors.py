@@ -1,8 +1,8 @@
 r"""Where an image network's JL error is: per point, in the image plane and
 in depth; the body's heading; and whether another soft-argmax readout helps.
 
-    python -m experiments.hourglass.diagnose_errors \
-        [--weights=third_party/weights/hourglass] [--num=384] [--seed=7]
+    python -m experiments.image_net.diagnose_errors \
+        [--weights=third_party/weights/image_net] [--num=384] [--seed=7]
 
 Renders `--num` fresh bodies (`synthetic.render_examples`, seed `--seed`,
 plain crops: no augmentation), predicts with the exported (or workdir)
@@ -29,11 +29,11 @@ from smplr_jax import cli
 from smplr_jax.nets import heatmaps
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.data import synthetic
-from smplr_jax.training.tasks import hourglass as hourglass_task
+from smplr_jax.training.tasks import image_net as image_net_task
 from smplr_jax.body import gendered
 from smplr_jax.nets import weights_io
 
-_WEIGHTS = flags.DEFINE_string('weights', 'third_party/weights/hourglass',
+_WEIGHTS = flags.DEFINE_string('weights', 'third_party/weights/image_net',
                                'Exported folder or training workdir.')
 _NUM = flags.DEFINE_integer('num', 384, 'Renders to evaluate.')
 _SEED = flags.DEFINE_integer('seed', 7, 'Render seed (not the test split).')
@@ -67,7 +67,7 @@ def main(argv):
   del argv
   config, variables = weights_io.load_variables(_WEIGHTS.value)
   config.progress_bar = False
-  task = hourglass_task.HourglassTask(config)
+  task = image_net_task.ImageNetTask(config)
   records = synthetic.render_examples(gendered.load_gendered_models(),
                                       _NUM.value, _SEED.value, start=0)
   crop_config = augment.augment_config()

@@ -2,9 +2,9 @@ r"""The paper's hourglass: 5 stacks, 256 features, 256 x 256 input, 64x64x16.
 
 Command:
 
-    python -m experiments.hourglass.main \
-        --config=experiments/hourglass/configs/paper.py \
-        --workdir=workdirs/hourglass/paper
+    python -m experiments.image_net.main \
+        --config=experiments/image_net/configs/paper.py \
+        --workdir=workdirs/image_net/paper
 
 A GPU run: batch 8 (the authors used 6-10), Adam at 1e-3 with cosine decay,
 200,000 steps on `smplr_synthetic/large` (100,000 training renders, built on
@@ -26,7 +26,7 @@ SURREAL (docs/paper_facts.md, Table 1): 61.9 mm Jt (SHN), 53.0 mm with
 augmentation and limb heatmaps (SHN^L_aug).
 """
 
-from experiments.hourglass.configs import base
+from experiments.image_net.configs import base
 
 
 def get_config():

@@ -1,4 +1,4 @@
-"""The hourglass task (smplr_jax.training.tasks.hourglass): a tiny end-to-end run on a
+"""The image-network task (smplr_jax.training.tasks.image_net): a tiny end-to-end run on a
 freshly built synthetic dataset, its checkpoint, launcher and picture."""
 
 import itertools
@@ -13,12 +13,12 @@ import ml_collections
 import numpy as np
 import pytest
 
-from experiments.hourglass.configs import cpu as cpu_config
+from experiments.image_net.configs import cpu as cpu_config
 from helpers import garble_image_of_record
 from smplr_jax.data import augment
 from smplr_jax.training import train
 from smplr_jax.data import datasets, input_pipeline
-from smplr_jax.training.tasks import hourglass as hourglass_task
+from smplr_jax.training.tasks import image_net as image_net_task
 from smplr_jax.nets import weights_io
 
 
@@ -47,10 +47,10 @@ def _tiny_config(tmp_path, **overrides):
 
 @pytest.fixture(scope='module')
 def tiny_run(tmp_path_factory):
-  """60 steps of a tiny hourglass on a freshly built smplr_synthetic set."""
+  """60 steps of a tiny image network on a freshly built smplr_synthetic set."""
   tmp_path = tmp_path_factory.mktemp('hourglass')
   config = _tiny_config(tmp_path)
-  task = hourglass_task.HourglassTask(config)
+  task = image_net_task.ImageNetTask(config)
   init_key, _ = train.run_keys(config.seed)
   before = task.evaluate(task.init_variables(init_key))
   results = train.train_and_evaluate(config, tmp_path / 'run', task)
@@ -79,7 +79,7 @@ def test_tiny_run_checkpoint_reloads(tiny_run):
   saved, variables, step = weights_io.load_trained_variables(workdir)
   assert step in (30, 60)
   assert saved.model.num_features == config.model.num_features
-  task = hourglass_task.HourglassTask(ml_collections.ConfigDict(saved))
+  task = image_net_task.ImageNetTask(ml_collections.ConfigDict(saved))
   predictions = task.predict_camera_jl(variables, 'validation')
   assert predictions['pred_jl'].shape == (8, 42, 3)
   assert np.all(np.isfinite(predictions['pred_jl']))
@@ -95,7 +95,7 @@ def test_init_from_starts_where_the_trained_run_ended(tiny_run, tmp_path):
   for source, tolerance in ((workdir, 0.0), (tmp_path / 'export', 2e-3)):
     restart = ml_collections.ConfigDict(config.to_dict())
     restart.init_from = str(source)
-    task = hourglass_task.HourglassTask(restart)
+    task = image_net_task.ImageNetTask(restart)
     start = task.init_variables(init_key)
     for got, want in zip(jax.tree.leaves(start), jax.tree.leaves(trained)):
       np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance)
@@ -103,7 +103,7 @@ def test_init_from_starts_where_the_trained_run_ended(tiny_run, tmp_path):
   wider.model.num_features = 48
   wider.init_from = str(workdir)
   with pytest.raises(ValueError, match='does not fit this network'):
-    hourglass_task.HourglassTask(wider).init_variables(init_key)
+    image_net_task.ImageNetTask(wider).init_variables(init_key)
 
 
 def test_unbuilt_dataset_is_reported(tmp_path):
@@ -111,7 +111,7 @@ def test_unbuilt_dataset_is_reported(tmp_path):
   config.data.build = False
   with pytest.raises(ValueError, match='is not built in .*smplr_jax.data.datasets'
                      '.build smplr_synthetic'):
-    hourglass_task.load_sources(config)
+    image_net_task.load_sources(config)
 
 
 def test_crop_size_must_match_input_size(tmp_path):
@@ -120,7 +120,7 @@ def test_crop_size_must_match_input_size(tmp_path):
   # (crop_size 256) does not follow it.
   config.augment = augment.augment_config()
   with pytest.raises(ValueError, match='crop_size .256. must equal'):
-    hourglass_task.HourglassTask(config)
+    image_net_task.ImageNetTask(config)
   assert not (tmp_path / 'tfds').exists()  # refused before building data
 
 
@@ -128,8 +128,8 @@ def test_crop_size_must_match_input_size(tmp_path):
 def test_launcher_resumes_finished_run(tiny_run):
   workdir = tiny_run[1]
   out = subprocess.run(
-      [sys.executable, '-m', 'experiments.hourglass.main',
-       '--config=experiments/hourglass/configs/cpu.py',
+      [sys.executable, '-m', 'experiments.image_net.main',
+       '--config=experiments/image_net/configs/cpu.py',
        f'--workdir={workdir}'] + [
            f'--config.{k}={v}' for k, v in dict(
                input_size=64, **{'augment.crop_size': 64,
@@ -150,7 +150,7 @@ def test_draw_predictions_writes_a_picture(tiny_run):
   workdir = tiny_run[1]
   output = workdir.parent / 'predictions.png'
   out = subprocess.run(
-      [sys.executable, '-m', 'experiments.hourglass.draw_predictions',
+      [sys.executable, '-m', 'experiments.image_net.draw_predictions',
        f'--workdir={workdir}', f'--output={output}', '--num_examples=4',
        '--columns=2'], capture_output=True, text=True, check=False)
   assert out.returncode == 0, out.stderr[-2000:]
@@ -176,10 +176,10 @@ def test_corrupt_training_record_is_named_or_skipped(tiny_run, tmp_path,
   with pytest.raises(input_pipeline.CorruptRecordError,
                      match=rf'record 5 of {re.escape(str(path))} \(index 5 '
                      r'of the source\): .*skip_corrupt_records=True'):
-    epoch(hourglass_task.HourglassTask(config))
+    epoch(image_net_task.ImageNetTask(config))
   config.data.skip_corrupt_records = True
   with caplog.at_level('WARNING'):
-    batches = epoch(hourglass_task.HourglassTask(config))
+    batches = epoch(image_net_task.ImageNetTask(config))
   assert f'Skipped a corrupt record (1 so far): record 5 of {path}' in (
       caplog.text)
   assert [len(b['image']) for b in batches] == [8] * 4

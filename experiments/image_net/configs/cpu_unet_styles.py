@@ -2,11 +2,11 @@ r"""The U-Net, trained on: a warm restart from the shipped `cpu_unet.py`
 weights, with shadows, defocus and sensor noise added to the styles.
 
 Command (resumes from its workdir; the start point ships in
-`third_party/weights/hourglass_cpu_unet/`):
+`third_party/weights/image_net_cpu_unet/`):
 
-    python -m experiments.hourglass.main \
-        --config=experiments/hourglass/configs/cpu_unet_styles.py \
-        --workdir=workdirs/hourglass/cpu_unet_styles
+    python -m experiments.image_net.main \
+        --config=experiments/image_net/configs/cpu_unet_styles.py \
+        --workdir=workdirs/image_net/cpu_unet_styles
 
 Why: `cpu_unet.py` ended (1.65 h) with its training error on augmented
 crops (205 mm) above its test error (166 mm), still falling: it underfits,
@@ -21,15 +21,15 @@ Measured (README "A CPU-efficient image network"): 1.05 hours of training
 on the 2-core machine (2.70 h with cpu_unet's 1.65); synthetic test split
 MPJPE 154.9 mm, PA-MPJPE 120.9 mm (from 166.1 / 127.9), unseen-style set
 226 / 154 mm (from 230 / 156). These are the shipped weights,
-`third_party/weights/hourglass`.
+`third_party/weights/image_net`.
 """
 
-from experiments.hourglass.configs import cpu_unet
+from experiments.image_net.configs import cpu_unet
 
 
 def get_config():
   config = cpu_unet.get_config()
-  config.init_from = 'third_party/weights/hourglass_cpu_unet'
+  config.init_from = 'third_party/weights/image_net_cpu_unet'
   config.num_steps = 8_400  # after cpu_unet's 12,000: under 3 h in all
   config.warmup_steps = 300
   config.learning_rate = 5e-4

@@ -1,7 +1,7 @@
 r"""Draws a trained hourglass's JL on test crops: truth | prediction pairs.
 
-    python -m experiments.hourglass.draw_predictions \
-        --workdir=workdirs/hourglass/cpu --output=docs/hourglass_predictions.png
+    python -m experiments.image_net.draw_predictions \
+        --workdir=workdirs/image_net/cpu --output=docs/hourglass_predictions.png
 
 Each pair shows the plain test crop with the ground-truth JL (left) and the
 last stack's soft-argmax projected onto the crop (right), with the point's
@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 from experiments.tools import draw_augmentations
 from smplr_jax.nets import heatmaps
 from smplr_jax.data import input_pipeline
-from smplr_jax.training.tasks import hourglass as hourglass_task
+from smplr_jax.training.tasks import image_net as image_net_task
 from smplr_jax.nets import weights_io
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'A trained hourglass run.')
@@ -44,7 +44,7 @@ def main(argv: Sequence[str]) -> None:
   del argv
   config, variables, step = weights_io.load_trained_variables(
       _WORKDIR.value)
-  task = hourglass_task.HourglassTask(config)
+  task = image_net_task.ImageNetTask(config)
   size, cube = config.input_size, config.cube_size
   batch = next(input_pipeline.make_iterator(
       task.sources['test'], config.augment, _NUM.value, config.seed,

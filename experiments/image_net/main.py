@@ -1,8 +1,8 @@
-r"""Trains the volumetric hourglass: a thin launcher around the library.
+r"""Trains the image network (stacked hourglass or U-Net): a thin launcher.
 
-    python -m experiments.hourglass.main \
-        --config=experiments/hourglass/configs/cpu.py \
-        --workdir=workdirs/hourglass/cpu [--config.num_steps=...]
+    python -m experiments.image_net.main \
+        --config=experiments/image_net/configs/cpu.py \
+        --workdir=workdirs/image_net/cpu [--config.num_steps=...]
 
 Prints the test-split errors (mm) of the last stack's soft-argmax and writes
 `predictions.npz` in the workdir (input of the DAE's `paired` config).

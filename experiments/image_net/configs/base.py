@@ -1,4 +1,5 @@
-"""Shared defaults of the hourglass (SHN) experiments; not run directly.
+"""Shared defaults of the image-network experiments (the paper's stacked
+hourglass unless a config picks the U-Net); not run directly.
 
 `base_config()` is called by the runnable configs `cpu.py` (a CPU-sized
 network, measured in the README) and `paper.py` (the paper's size, a GPU
@@ -20,7 +21,7 @@ from smplr_jax.data import augment
 
 def base_config(input_size: int, num_stacks: int, num_features: int,
                 num_steps: int) -> ml_collections.ConfigDict:
-  config = common_config.training_config('hourglass', num_steps=num_steps,
+  config = common_config.training_config('image_net', num_steps=num_steps,
                                          eval_every=max(num_steps // 4, 1))
   config.input_size = input_size  # S; volumes are S/4 x S/4 x num_depth_bins
   config.cube_size = 2.5  # metres
@@ -33,7 +34,7 @@ def base_config(input_size: int, num_stacks: int, num_features: int,
   config.model.dropout_rate = 0.1
 
   # The paper's loss: sigmoid cross-entropy on every voxel, no L1 term
-  # (heatmaps.hourglass_loss explains 'softmax_ce').
+  # (heatmaps.image_net_loss explains 'softmax_ce').
   config.loss = ml_collections.ConfigDict(dict(
       l1_weight=0.0, point_loss='sigmoid_ce', limb_weight=1.0))
 

@@ -1,8 +1,8 @@
 """The hourglass task: the volumetric stacked hourglass on images (Sec. 3.3).
 
-`HourglassTask` (a `train.Task`) plugs the image network of the config
+`ImageNetTask` (a `train.Task`) plugs the image network of the config
 (`image_net.from_config`: `hourglass.StackedHourglass` or `unet.VolumetricUNet`),
-`heatmaps.hourglass_loss` and the image pipeline (`input_pipeline`,
+`heatmaps.image_net_loss` and the image pipeline (`input_pipeline`,
 `augment`) into `train.train_and_evaluate`: batches are read from a TFDS dataset of
 `smplr_jax.data.datasets` (built on first use when `config.data.build`), cropped
 and augmented on the host and fed to the data-parallel step.
@@ -92,15 +92,16 @@ def load_sources(config: ml_collections.ConfigDict) -> dict[str, Any]:
           for role, split in splits.items()}
 
 
-class HourglassTask:
-  """`train.Task` of the volumetric hourglass on an image dataset."""
+class ImageNetTask:
+  """`train.Task` of the image network (stacked hourglass or U-Net) on an
+  image dataset."""
 
   # What the loss and the evaluation read from a pipeline batch.
   batch_keys = _BATCH_KEYS
 
   def __init__(self, config: ml_collections.ConfigDict,
                sources: dict[str, Any] | None = None):
-    """Args: config (experiments/hourglass/configs); sources: split ->
+    """Args: config (experiments/image_net/configs); sources: split ->
     random-access record source (default: `load_sources(config)`)."""
     self.config = config
     self.net = image_net.from_config(config, axis_name=DATA_AXIS)
@@ -148,7 +149,7 @@ class HourglassTask:
     return loss, (metrics, batch_stats)
 
   def outputs_and_loss(self, variables, batch, rng, train):
-    """The network on a batch's images and the config's hourglass loss.
+    """The network on a batch's images and the config's image-network loss.
 
     Returns:
       (per-stack logits, loss, metrics, batch_stats: the updated BatchNorm
@@ -162,7 +163,7 @@ class HourglassTask:
     else:
       outputs = self.eval_net.apply(variables, batch['image'], train=False)
       batch_stats = variables['batch_stats']
-    loss, metrics = heatmaps.hourglass_loss(
+    loss, metrics = heatmaps.image_net_loss(
         outputs, batch['jl_cube'], batch['jl_valid'],
         cube_size=self.config.cube_size,
         l1_weight=self.config.loss.l1_weight,

@@ -1,0 +1,81 @@
+"""`smplr-jax`: the commands a user runs, installed with the package.
+
+    smplr-jax demo --image=PHOTO --box=x0,y0,x1,y1 --output=DIR
+        [--focal=PIXELS] [--weights=FOLDER] [--no-dae] [--refine]
+        [--flip-test] [--front-end=crop|blazepose]
+    smplr-jax convert-model SRC.pkl DST.npz
+
+A user's mistake (a missing photo, a bad box, no person found, a missing
+extra) is one `error: ...` line and exit status 1; a wrong command line is
+exit status 2. The research launchers under `experiments/` (absl flags,
+configs) are separate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+
+def _parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(
+      prog='smplr-jax',
+      description='3D human pose and shape (SMPL) from a photo, in JAX.')
+  commands = parser.add_subparsers(dest='command', required=True,
+                                   metavar='COMMAND')
+  demo = commands.add_parser(
+      'demo', help='a photo -> mesh.obj, overlay.png and body.json',
+      description='A photo and a person box (or --front-end=blazepose, no '
+      'box) -> mesh.obj (camera frame, metres), overlay.png and body.json.')
+  demo.add_argument('--image', required=True, help='photo (any format PIL '
+                    'reads)')
+  demo.add_argument('--box', help='person box x0,y0,x1,y1 in pixels (the '
+                    'crop front end)')
+  demo.add_argument('--output', required=True, help='output folder')
+  demo.add_argument('--focal', type=float, help='focal length in pixels '
+                    '(default: a 55 degree field of view)')
+  demo.add_argument('--weights', help='pipeline folder (default: the '
+                    'shipped weights)')
+  demo.add_argument('--no-dae', action='store_true', help='skip the DAE')
+  demo.add_argument('--front-end', choices=('crop', 'blazepose'),
+                    default='crop', help='crop: the image network on the box '
+                    'crop; blazepose: the [detector] extra finds the person')
+  demo.add_argument('--refine', action='store_true', help='fit the body to '
+                    'the JL SMPLR saw')
+  demo.add_argument('--flip-test', action='store_true', help='average the '
+                    'crop and the mirrored crop')
+  convert = commands.add_parser(
+      'convert-model', help='an official SMPL .pkl -> .npz (no chumpy)',
+      description='Validates an official SMPL .pkl and writes it as an '
+      'smplx-style .npz that load_body_model reads.')
+  convert.add_argument('src', help='SMPL .pkl')
+  convert.add_argument('dst', help='.npz to write')
+  return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+  """Runs one command; returns the exit status."""
+  args = _parser().parse_args(argv)
+  if args.command == 'convert-model':
+    # Imported here: `--help` and argument errors answer without loading JAX.
+    from smplr_jax.tools import convert_model  # pylint: disable=g-import-not-at-top
+    return convert_model.main(['convert-model', args.src, args.dst])
+  from smplr_jax.predict import demo  # pylint: disable=g-import-not-at-top
+  try:
+    paths = demo.run(args.image, args.box, args.output, args.focal,
+                     args.weights, not args.no_dae, args.front_end,
+                     args.refine, args.flip_test)
+  except (ValueError, FileNotFoundError) as error:
+    if os.environ.get('SMPLR_JAX_TRACEBACK'):
+      raise
+    print(f'error: {error}', file=sys.stderr)
+    return 1
+  for path in paths.values():
+    print(f'wrote {path}')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
