@@ -111,7 +111,7 @@ def write_untrained_smplr_and_dae(folder: pathlib.Path) -> None:
   smplr_cfg = smplr_config.get_config()
   smplr_cfg.smplr.rotation = '6d'
   write_workdir(folder / 'smplr', smplr_cfg,
-                smplr.SMPLR(smplr_cfg.smplr).init(jax.random.PRNGKey(1)))
+                smplr.from_config(smplr_cfg.smplr).init_variables(jax.random.PRNGKey(1)))
   dae_cfg = dae_config.get_config()
   dae_cfg.dae.encoder, dae_cfg.dae.decoder = (16, 12, 8), (12, 16)
   write_workdir(folder / 'dae', dae_cfg, dae.make_dae(dae_cfg.dae).init(

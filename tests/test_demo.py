@@ -38,17 +38,23 @@ def test_predictor_outputs(predictor, render):
   crop = np.round(example['image'] * 255).astype(np.uint8)
   out = predictor(np.stack([crop, crop]), np.stack([example['jl_cam'][0]] * 2))
   size = predictor.input_size
-  assert out['jl'].shape == out['jl_image'].shape == (2, 42, 3)
+  assert out['jl_smplr_input'].shape == out['jl_front_end'].shape == (2, 42, 3)
+  assert out['jl_body'].shape == (2, 42, 3)
   assert out['vertices'].shape == (2, 13718, 3)
   assert out['pose'].shape == (2, 24, 3, 3)
   assert out['betas'].shape == (2, 10) and out['gender'].shape == (2,)
+  assert out['gender'].dtype == np.int32
+  np.testing.assert_array_equal(out['gender'], out['male_probability'] > 0.5)
+  np.testing.assert_allclose(out['jl_body'][:, :24], out['joints'], atol=1e-6)
   np.testing.assert_allclose(out['joints'][:, 0], 0.0, atol=1e-6)
-  np.testing.assert_allclose(out['jl'][0], out['jl'][1], atol=1e-5)
+  np.testing.assert_allclose(out['jl_smplr_input'][0],
+                             out['jl_smplr_input'][1], atol=1e-5)
   # The jl are metres, root-relative, inside the 2.5 m cube.
-  assert np.all(np.abs(out['jl_image']) < 1.25 + 1e-3)
+  assert np.all(np.abs(out['jl_front_end']) < 1.25 + 1e-3)
   # Weak perspective (no root) differs from the exact conversion by little.
   weak = predictor(crop)
-  assert np.abs(weak['jl_image'][0] - out['jl_image'][0]).mean() < 0.05
+  assert np.abs(weak['jl_front_end'][0] -
+                out['jl_front_end'][0]).mean() < 0.05
   with pytest.raises(ValueError, match=f'crops must be .B, {size}, {size}'):
     predictor(np.zeros((1, size + 1, size + 1, 3), np.uint8))
   with pytest.raises(ValueError, match=r'crops\[0\] .*holds NaN or Inf'):
@@ -69,10 +75,10 @@ def test_flip_test_averages_the_mirrored_reading(predictor, render):
   crops = np.stack([example['image'], example['image'][:, ::-1]])
   root = np.asarray(example['jl_cam'][0])
   roots = np.stack([root, root * [-1.0, 1.0, 1.0]])
-  out = flip(crops, roots)['jl_image']
+  out = flip(crops, roots)['jl_front_end']
   np.testing.assert_allclose(out[1], crop.mirror_points(out[0]),
                              atol=1e-5)
-  single = plain(crops, roots)['jl_image']
+  single = plain(crops, roots)['jl_front_end']
   np.testing.assert_allclose(
       out[0], 0.5 * (single[0] + crop.mirror_points(single[1])),
       atol=1e-5)
@@ -125,6 +131,7 @@ def test_demo_writes_mesh_picture_and_parameters(render, tmp_path):
   body = json.loads(paths['json'].read_text())
   assert np.asarray(body['pose_axis_angle']).shape == (24, 3)
   assert len(body['betas']) == 10 and 0 <= body['male_probability'] <= 1
+  assert body['gender'] == int(body['male_probability'] > 0.5)
   assert body['root_cam_m'][2] > 0
   picture = np.asarray(Image.open(paths['png']))
   assert picture.ndim == 3 and picture.shape[1] == 2 * picture.shape[0]

@@ -15,6 +15,7 @@ from smplr_jax.predict import inference
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.body import keypoints as kp
 from smplr_jax.body import gendered
+from smplr_jax.predict import prediction
 
 # None when mediapipe is installed and its pose solution starts.
 UNAVAILABLE = detector_lib.availability()
@@ -83,8 +84,7 @@ def predictor():
 
 @needs_mediapipe
 def test_predict_image_recovers_the_person(predictor, renders):
-  crop_keys = {'jl', 'jl_image', 'joints', 'landmarks', 'vertices', 'pose',
-               'betas', 'gender', 'faces'}
+  crop_keys = set(prediction.KEYS)
   limb = [jl_lib.JOINT_NAMES.index(n) for n in kp.LIMB_JOINT_NAMES]
   errors = []
   for i in FOUND:

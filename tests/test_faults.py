@@ -137,13 +137,20 @@ def _truncate(step_dir):
   os.truncate(path, path.stat().st_size // 2)
 
 
-def _flip_bytes(step_dir):
-  # Silent for orbax (the arrays read back, wrong): the fingerprint says so.
-  path = _biggest_file(step_dir)
-  data = bytearray(path.read_bytes())
-  data[len(data) // 2:len(data) // 2 + 16] = bytes(
-      b ^ 0xFF for b in data[len(data) // 2:len(data) // 2 + 16])
-  path.write_bytes(bytes(data))
+def _change_values(step_dir):
+  """Silent corruption: every array still reads back, with other values
+  (what flipped bits in the arrays' bytes do; flipping raw bytes of a file
+  may land in padding or an index and not reach the arrays at all). Orbax
+  cannot tell; the stored fingerprint must."""
+  path = step_dir / 'default'
+  tree = ocp.StandardCheckpointer().restore(path)
+  changed = jax.tree.map(
+      lambda x: x + 1 if np.issubdtype(np.asarray(x).dtype, np.floating)
+      else x, tree)
+  shutil.rmtree(path)
+  checkpointer = ocp.StandardCheckpointer()
+  checkpointer.save(path, changed)
+  checkpointer.wait_until_finished()
 
 
 def _garble_metadata(step_dir):
@@ -155,7 +162,7 @@ def _garble_metrics(step_dir):
 
 
 @pytest.mark.parametrize('corrupt, problem', [
-    (_truncate, 'OUT_OF_RANGE'), (_flip_bytes, 'fingerprint'),
+    (_truncate, 'OUT_OF_RANGE'), (_change_values, 'fingerprint'),
     (_garble_metadata, 'JSONDecodeError'), (_garble_metrics, 'metrics')])
 def test_corrupted_latest_checkpoint_is_reported_and_skipped(
     tmp_path, dae_run, caplog, corrupt, problem):

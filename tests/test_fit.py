@@ -179,11 +179,14 @@ def test_pipeline_and_demo_refine(tmp_path):
   refined = predictor(crop)
   predictor.refine = False
   plain = predictor(crop)
-  np.testing.assert_array_equal(refined['jl'], plain['jl'])
+  np.testing.assert_array_equal(refined['jl_smplr_input'],
+                                plain['jl_smplr_input'])
+  np.testing.assert_array_equal(refined['gender'], plain['gender'])
+  np.testing.assert_allclose(refined['jl_body'][:, :24], refined['joints'])
+  assert refined['fit_cost'].shape == (1,)
 
   def gap(out):  # the body's JL vs SMPLR's input
-    return np.abs(np.concatenate([out['joints'], out['landmarks']], 1) -
-                  out['jl']).mean()
+    return np.abs(out['jl_body'] - out['jl_smplr_input']).mean()
 
   assert gap(refined) < 0.5 * gap(plain)
   photo = tmp_path / 'photo.png'

@@ -184,7 +184,7 @@ def test_adapter_shapes_and_root():
 
 @pytest.fixture(scope='module')
 def test_bodies():
-  body = gendered.GenderedModels.load()
+  body = gendered_lib.GenderedModels.load()
   test_set = sampler.make_test_set(body.gendered, size=32, seed=5)
   return body, test_set
 
@@ -226,7 +226,8 @@ def test_shipped_adapter_recovers_bodies(name, test_bodies, predictors):
   limit = {3: 80.0, 2: 120.0}[predictor.dims]
   assert p1 < limit and p2 < limit
   assert out['vertices'].shape == (32, 13718, 3)
-  assert np.all((out['gender'] >= 0) & (out['gender'] <= 1))
+  assert np.all((out['male_probability'] >= 0) &
+                (out['male_probability'] <= 1))
 
 
 def test_keypoint_predictor_refuses_bad_keypoints(predictors):

@@ -30,8 +30,8 @@ def test_stitched_identity_dae_changes_nothing(body):
   smplr_config = ml_collections.ConfigDict(dict(
       parts=('shape', 'pose'), shape_inputs='joints_landmarks',
       rotation='6d', activation='elu', num_betas=10))
-  smplr_net = smplr.SMPLR(smplr_config)
-  smplr_vars = smplr_net.init(jax.random.PRNGKey(1))
+  smplr_net = smplr.from_config(smplr_config)
+  smplr_vars = smplr_net.init_variables(jax.random.PRNGKey(1))
   test_set = sampler.make_test_set(body.gendered, size=8, seed=4)
   rows = stitched.evaluate_stitched(net, dae_vars, smplr_net, smplr_vars,
                                     body, test_set, 'structured',
@@ -49,8 +49,8 @@ def test_jl_to_body_shapes_and_consistency(body, batch):
   smplr_config = ml_collections.ConfigDict(dict(
       parts=('shape', 'pose'), shape_inputs='joints_landmarks',
       rotation='6d', activation='elu', num_betas=10))
-  net = smplr.SMPLR(smplr_config)
-  variables = net.init(jax.random.PRNGKey(2))
+  net = smplr.from_config(smplr_config)
+  variables = net.init_variables(jax.random.PRNGKey(2))
   jl = jnp.asarray(sampler.make_test_set(body.gendered, size=batch,
                                          seed=7)['jl'])
   out = jax.jit(lambda v, x: pipeline.jl_to_body(net, body, v, x))(

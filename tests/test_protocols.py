@@ -167,7 +167,7 @@ def test_surreal_protocol_end_to_end_on_a_fake_release(tmp_path, predictor):
   assert results['surface'] == pytest.approx(surface, rel=1e-4)
   assert 20 < results['surface'] < 1000  # a body, not a unit mix-up
   assert 0 < results['pa_mpjpe'] < results['mpjpe'] < 1000
-  male = (np.asarray(out['gender']) > 0.5) == 1
+  male = np.asarray(out['gender']) == 1
   assert results['gender_acc'] == pytest.approx(100 * np.mean(~male))
   assert '| 4 |' in protocols.format_surreal(results)
 

@@ -35,25 +35,56 @@ def test_gendered_models(body):
 @pytest.mark.parametrize('shape_inputs, features', [
     ('joints_landmarks', jl_lib.NUM_BONES), ('joints', 23)])
 def test_networks_outputs(body, shape_inputs, features):
-  net = smplr.SMPLR(_config(shape_inputs=shape_inputs))
+  net = smplr.from_config(_config(shape_inputs=shape_inputs))
   assert len(net.shape_feature_ids) == features
-  variables = net.init(jax.random.PRNGKey(0))
+  variables = net.init_variables(jax.random.PRNGKey(0))
   assert set(variables['params']) == {'shape', 'pose'}
   jl = sampler.make_test_set(body.gendered, size=3, seed=1)['jl']
-  predictions, stats = net.apply(variables['params'],
-                                 variables['batch_stats'], jnp.asarray(jl),
-                                 body.template_lengths, False)
+  predictions, stats = smplr.forward(net, variables['params'],
+                                     variables['batch_stats'],
+                                     jnp.asarray(jl), body.template_lengths,
+                                     False)
   assert predictions['betas'].shape == (3, 10)
   assert predictions['male_logit'].shape == (3,)
   assert predictions['rotation'].shape == (3, 24, 3, 3)
   jax.tree.map(np.testing.assert_array_equal, stats, variables['batch_stats'])
+  # A Flax module like the others: its own init has the same variables,
+  # and a training step updates the batch statistics.
+  flax_init = net.init(jax.random.PRNGKey(0), jnp.asarray(jl),
+                       body.template_lengths)
+  assert (jax.tree.structure(flax_init) ==
+          jax.tree.structure(variables))
+  same = net.apply(variables, jnp.asarray(jl), body.template_lengths)
+  jax.tree.map(np.testing.assert_array_equal, same, predictions)
+  _, trained_stats = smplr.forward(net, variables['params'],
+                                   variables['batch_stats'], jnp.asarray(jl),
+                                   body.template_lengths, True)
+  changed = jax.tree.map(lambda a, b: not np.array_equal(a, b),
+                         trained_stats, variables['batch_stats'])
+  assert all(jax.tree.leaves(changed))
+
+
+def test_one_part_has_only_its_variables(body):
+  net = smplr.from_config(_config(parts=('pose',)))
+  variables = net.init_variables(jax.random.PRNGKey(0))
+  assert set(variables['params']) == set(variables['batch_stats']) == {
+      'pose'}
+  both = smplr.from_config(_config()).init_variables(jax.random.PRNGKey(0))
+  # Each part starts from its own key: the same Omega with or without Psi.
+  jax.tree.map(np.testing.assert_array_equal, variables['params']['pose'],
+               both['params']['pose'])
+  jl = jnp.zeros((1, 42, 3)).at[:, 1:].set(0.1)
+  predictions, _ = smplr.forward(net, variables['params'],
+                                 variables['batch_stats'], jl,
+                                 body.template_lengths, False)
+  assert set(predictions) == {'rotation'}
 
 
 def test_parts_must_be_known():
   with pytest.raises(ValueError, match='non-empty subset'):
-    smplr.SMPLR(_config(parts=('hands',)))
+    smplr.from_config(_config(parts=('hands',)))
   with pytest.raises(ValueError, match="shape_inputs must be"):
-    smplr.SMPLR(_config(shape_inputs='vertices'))
+    smplr.from_config(_config(shape_inputs='vertices'))
 
 
 def test_smpl_parameters_fill_in_the_parts_not_predicted():

@@ -52,7 +52,7 @@ def main(argv):
               if kind == dae_config.noise.kind else {})
     rows = stitched.evaluate_stitched(
         dae.make_dae(dae_config.dae), dae_variables,
-        smplr.SMPLR(smplr_config.smplr), smplr_variables, body, test_set,
+        smplr.from_config(smplr_config.smplr), smplr_variables, body, test_set,
         noise_kind=kind, noise_seed=dae_config.test_noise_seed,
         batch_size=smplr_config.eval_batch_size, noise_params=params)
     everything[kind] = rows

@@ -200,11 +200,10 @@ def evaluate_surreal(predictor, source, *, batch_size: int = 16,
   def errors_fn(out, pose, betas, gender, truth_jl):
     truth = {'pose': rotations.axis_angle_to_matrix(pose), 'betas': betas,
              'gender': gender}
-    body_jl = jnp.concatenate([out['joints'], out['landmarks']], axis=1)
     return metrics.jl_metrics(
-        body_jl, truth_jl, pred_vertices=out['vertices'],
+        out['jl_body'], truth_jl, pred_vertices=out['vertices'],
         gt_vertices=gendered.true_vertices(body, truth),
-        pred_male_prob=out['gender'], gt_male=gender == 1)
+        pred_male_prob=out['male_probability'], gt_male=gender == 1)
 
   totals = None
   count = 0
@@ -221,8 +220,8 @@ def evaluate_surreal(predictor, source, *, batch_size: int = 16,
              for key in ('jl_cam', 'pose', 'betas', 'gender')}
     jl_cam = stack['jl_cam']
     per_sample = errors_fn(
-        {k: jnp.asarray(out[k]) for k in ('joints', 'landmarks', 'vertices',
-                                          'gender')},
+        {k: jnp.asarray(out[k]) for k in ('jl_body', 'vertices',
+                                          'male_probability')},
         stack['pose'], stack['betas'], stack['gender'],
         jl_cam - jl_cam[:, :1])
     totals = metrics.accumulate(totals, per_sample)

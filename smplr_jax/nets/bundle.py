@@ -107,7 +107,7 @@ def load_smplr(path: str | pathlib.Path, step: int | None = None):
     raise ValueError(f'{path}: the SMPLR run trained only '
                      f'{sorted(variables["params"])}; a predictor needs both '
                      'networks (train experiments/smplr/configs/smplr.py).')
-  return config, smplr_lib.SMPLR(config.smplr), variables
+  return config, smplr_lib.from_config(config.smplr), variables
 
 
 def load_stages(folder: str | pathlib.Path | None = None, *,

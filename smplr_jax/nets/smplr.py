@@ -1,10 +1,10 @@
 """SMPL reverse (SMPLR): JL -> SMPL pose and shape -> SMPL -> mesh.
 
-`SMPLR` bundles the two networks of the paper (Sec. 3.2): Psi regresses
-betas and gender from bone lengths B (Eq. 2), Omega regresses the 24 relative
-rotations from bone directions N (Eq. 1); `smpl_parameters` turns their
-outputs into SMPL parameters and `GenderedModels` holds the body models they
-are used with. `smplr_jax.predict.pipeline` runs them through SMPL to a mesh;
+`SMPLR` (a Flax module) holds the two networks of the paper (Sec. 3.2):
+Psi regresses betas and gender from bone lengths B (Eq. 2), Omega regresses
+the 24 relative rotations from bone directions N (Eq. 1); `smpl_parameters`
+turns their outputs into SMPL parameters, used with the body models of
+`smplr_jax.body.gendered.GenderedModels`. `smplr_jax.predict.pipeline` runs them through SMPL to a mesh;
 `smplr_jax.training.tasks.smplr.SMPLRTask` trains them.
 
 Gender: index 0 = female, 1 = male (the stacked body model is
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -23,87 +24,129 @@ import optax
 
 from smplr_jax.body import body_model as bm
 from smplr_jax.body import jl as jl_lib
-from smplr_jax.nets import mlp as models
+from smplr_jax.nets import mlp
 from smplr_jax.body import rotations
 
 PARTS = ('shape', 'pose')
+# Psi's inputs -> how many bone-length features it sees (the 23 bones that
+# end at a joint come first).
+SHAPE_INPUTS = {'joints_landmarks': jl_lib.NUM_BONES,
+                'joints': jl_lib.NUM_JOINTS - 1}
 PyTree = Any
 
 
-class SMPLR:
-  """The networks of SMPLR and how they map JL to SMPL parameters.
+class SMPLR(nn.Module):
+  """The networks of SMPLR (a Flax module): root-relative JL [B, 42, 3] ->
+  SMPL parameter predictions.
+
+  Its variables are {'params', 'batch_stats'}, each {'shape': Psi's,
+  'pose': Omega's} for the parts it has.
 
   Attributes:
     parts: which networks exist: ('shape',), ('pose',) or both.
-    shape_net / pose_net: the Flax modules.
-    shape_feature_ids: which of the 41 bone-length features Psi sees (all, or
-      only the 23 skeleton bones for the no-landmark ablation).
+    num_betas: S, Psi's number of betas.
+    rotation: Omega's output ('rotmat', the paper's, or '6d').
+    activation: 'elu' or 'relu'.
+    shape_inputs: Psi's bone-length features: 'joints_landmarks' (all 41)
+      or 'joints' (the 23 skeleton bones, the no-landmark ablation).
+    axis_name: the data axis batch norm averages over in training.
   """
+  parts: tuple[str, ...] = PARTS
+  num_betas: int = 10
+  rotation: str = 'rotmat'
+  activation: str = 'elu'
+  shape_inputs: str = 'joints_landmarks'
+  axis_name: str | None = None
 
-  def __init__(self, config: ml_collections.ConfigDict,
-               axis_name: str | None = None):
-    self.parts = tuple(config.parts)
+  def __post_init__(self):
     unknown = set(self.parts) - set(PARTS)
     if unknown or not self.parts:
       raise ValueError(f'parts must be a non-empty subset of {PARTS}, got '
-                       f'{self.parts}')
-    self.rotation = config.rotation
-    self.shape_net = models.ShapeNet(num_betas=config.num_betas,
-                                     activation=config.activation,
-                                     axis_name=axis_name)
-    self.pose_net = models.PoseNet(rotation=config.rotation,
-                                   activation=config.activation,
-                                   axis_name=axis_name)
-    if config.shape_inputs == 'joints_landmarks':
-      self.shape_feature_ids = np.arange(jl_lib.NUM_BONES)
-    elif config.shape_inputs == 'joints':  # the 23 bones ending at a joint
-      self.shape_feature_ids = np.arange(jl_lib.NUM_JOINTS - 1)
-    else:
+                       f'{tuple(self.parts)}')
+    if self.shape_inputs not in SHAPE_INPUTS:
       raise ValueError("shape_inputs must be 'joints_landmarks' or 'joints', "
-                       f'got {config.shape_inputs!r}')
+                       f'got {self.shape_inputs!r}')
+    super().__post_init__()
 
-  def init(self, rng: jax.Array) -> dict[str, PyTree]:
-    variables = {'params': {}, 'batch_stats': {}}
-    dummy = jnp.zeros((2, jl_lib.NUM_POINTS, 3))
-    for part, key in zip(PARTS, jax.random.split(rng)):
-      if part in self.parts:
-        net, inputs = self._net_and_inputs(part, dummy,
-                                           jnp.zeros(jl_lib.NUM_BONES))
-        v = net.init(key, inputs, train=False)
-        variables['params'][part] = v['params']
-        variables['batch_stats'][part] = v['batch_stats']
-    return variables
+  @property
+  def shape_feature_ids(self) -> np.ndarray:
+    """Which of the 41 bone-length features Psi sees."""
+    return np.arange(SHAPE_INPUTS[self.shape_inputs])
 
-  def _net_and_inputs(self, part, jl, template_lengths):
-    if part == 'shape':
-      features = jl_lib.shape_features(jl, template_lengths)
-      return self.shape_net, features[:, self.shape_feature_ids]
-    return self.pose_net, jl_lib.bone_directions(jl)
+  def _shape_net(self, **kwargs) -> mlp.ShapeNet:
+    return mlp.ShapeNet(num_betas=self.num_betas, activation=self.activation,
+                        axis_name=self.axis_name, **kwargs)
 
-  def apply(self, params: PyTree, batch_stats: PyTree, jl: jnp.ndarray,
-            template_lengths: jnp.ndarray, train: bool):
-    """Runs the networks on root-relative JL [B, 42, 3].
+  def _pose_net(self, **kwargs) -> mlp.PoseNet:
+    return mlp.PoseNet(rotation=self.rotation, activation=self.activation,
+                       axis_name=self.axis_name, **kwargs)
+
+  def _shape_inputs(self, jl, template_lengths):
+    features = jl_lib.shape_features(jl, template_lengths)
+    return features[:, self.shape_feature_ids]
+
+  @nn.compact
+  def __call__(self, jl: jnp.ndarray, template_lengths: jnp.ndarray,
+               train: bool = False) -> dict[str, jnp.ndarray]:
+    """Runs the networks on root-relative JL [B, 42, 3] with the template's
+    bone lengths [41].
 
     Returns:
-      (predictions, new batch_stats); predictions holds 'betas' [B, S] and
-      'male_logit' [B] (shape part), 'rotation' [B, 24, 3, 3] (pose part).
+      predictions: 'betas' [B, S] and 'male_logit' [B] (shape part),
+      'rotation' [B, 24, 3, 3] (pose part).
     """
-    predictions, new_stats = {}, {}
-    for part in self.parts:
-      net, inputs = self._net_and_inputs(part, jl, template_lengths)
-      variables = {'params': params[part], 'batch_stats': batch_stats[part]}
-      if train:
-        out, updates = net.apply(variables, inputs, train=True,
-                                 mutable=['batch_stats'])
-        new_stats[part] = updates['batch_stats']
-      else:
-        out = net.apply(variables, inputs, train=False)
-        new_stats[part] = batch_stats[part]
-      if part == 'shape':
-        predictions['betas'], predictions['male_logit'] = out
-      else:
-        predictions['rotation'] = out
-    return predictions, new_stats
+    predictions = {}
+    if 'shape' in self.parts:
+      betas, male_logit = self._shape_net(name='shape')(
+          self._shape_inputs(jl, template_lengths), train)
+      predictions.update(betas=betas, male_logit=male_logit)
+    if 'pose' in self.parts:
+      predictions['rotation'] = self._pose_net(name='pose')(
+          jl_lib.bone_directions(jl), train)
+    return predictions
+
+  def init_variables(self, rng: jax.Array) -> dict[str, PyTree]:
+    """Fresh {'params', 'batch_stats'}: each part initialised on its own
+    key of split(rng), so a seed gives the same networks whatever the
+    parts."""
+    variables = {'params': {}, 'batch_stats': {}}
+    dummy = jnp.zeros((2, jl_lib.NUM_POINTS, 3))
+    keys = dict(zip(PARTS, jax.random.split(rng)))
+    if 'shape' in self.parts:
+      # parent=None: stand-alone networks, not submodules of this one.
+      v = self._shape_net(parent=None).init(
+          keys['shape'], self._shape_inputs(dummy,
+                                            jnp.zeros(jl_lib.NUM_BONES)),
+          train=False)
+      variables['params']['shape'] = v['params']
+      variables['batch_stats']['shape'] = v['batch_stats']
+    if 'pose' in self.parts:
+      v = self._pose_net(parent=None).init(keys['pose'], jl_lib.bone_directions(dummy),
+                                train=False)
+      variables['params']['pose'] = v['params']
+      variables['batch_stats']['pose'] = v['batch_stats']
+    return variables
+
+
+def from_config(config: ml_collections.ConfigDict,
+                axis_name: str | None = None) -> SMPLR:
+  """The `SMPLR` of a config's `smplr` block (parts, num_betas, rotation,
+  activation, shape_inputs)."""
+  return SMPLR(parts=tuple(config.parts), num_betas=int(config.num_betas),
+               rotation=config.rotation, activation=config.activation,
+               shape_inputs=config.shape_inputs, axis_name=axis_name)
+
+
+def forward(net: SMPLR, params: PyTree, batch_stats: PyTree, jl: jnp.ndarray,
+            template_lengths: jnp.ndarray, train: bool):
+  """`net` on JL [B, 42, 3]: (predictions, batch_stats after the step; the
+  given ones unless `train`)."""
+  variables = {'params': params, 'batch_stats': batch_stats}
+  if not train:
+    return net.apply(variables, jl, template_lengths, False), batch_stats
+  predictions, updates = net.apply(variables, jl, template_lengths, True,
+                                   mutable=['batch_stats'])
+  return predictions, updates['batch_stats']
 
 
 def smpl_parameters(predictions: dict[str, jnp.ndarray],

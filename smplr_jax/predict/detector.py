@@ -282,10 +282,9 @@ class BlazePosePredictor:
         estimated root position depends on it).
 
     Returns:
-      The crop predictor's dict (`inference.ImagePredictor.__call__`, one
-      person: 'jl', 'jl_image' (the adapter's JL), 'joints', 'landmarks',
-      'vertices', 'pose', 'betas', 'gender', 'faces'; camera frame,
-      root-relative metres) plus 'keypoints_2d' [33, 2] pixels,
+      The prediction of one person (`smplr_jax.predict.prediction`;
+      jl_front_end is the adapter's JL; camera frame, root-relative
+      metres) plus 'keypoints_2d' [33, 2] pixels,
       'keypoints_3d' [33, 3] world landmarks, 'visibility' [33], 'box' [4]
       (x0, y0, x1, y1) pixels, 'root_cam' [3] (the root placed so that the
       body's keypoints meet the detected pixels, metres), 'focal', and

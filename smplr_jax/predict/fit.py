@@ -636,10 +636,12 @@ def refine_2d(keypoints: jnp.ndarray, init: dict[str, Any], *,
 def refine_prediction(prediction: dict[str, Any],
                       body: gendered.GenderedModels,
                       options: FitOptions = FitOptions()) -> dict[str, Any]:
-  """An image predictor's output with each body refined to the JL that
-  SMPLR saw (`prediction['jl']`, after the DAE): pose, betas, joints,
-  landmarks and vertices replaced (numpy), everything else kept."""
-  fitted = jax.device_get(refine(prediction['jl'], prediction, body=body,
-                                 options=options))
-  keys = ('pose', 'betas', 'joints', 'landmarks', 'vertices')
-  return dict(prediction, **{k: fitted[k] for k in keys})
+  """A predictor's output (`smplr_jax.predict.prediction`) with each body
+  refined to the JL that SMPLR saw (`jl_smplr_input`, after the DAE), its
+  `gender` kept: pose, betas, jl_body, joints, landmarks and vertices
+  replaced (numpy), fit_cost added, everything else kept."""
+  fitted = jax.device_get(refine(prediction['jl_smplr_input'], prediction,
+                                 body=body, options=options))
+  keys = ('pose', 'betas', 'joints', 'landmarks', 'vertices', 'fit_cost')
+  jl_body = np.concatenate([fitted['joints'], fitted['landmarks']], axis=1)
+  return dict(prediction, jl_body=jl_body, **{k: fitted[k] for k in keys})

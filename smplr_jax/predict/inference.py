@@ -19,7 +19,7 @@ import numpy as np
 from smplr_jax import checks, crop
 from smplr_jax.predict import fit
 from smplr_jax.body import jl as jl_lib
-from smplr_jax.predict import pipeline
+from smplr_jax.predict import pipeline, prediction
 from smplr_jax.body import gendered
 from smplr_jax.nets import bundle
 
@@ -37,12 +37,10 @@ def load_smplr(workdir: str | pathlib.Path,
     step: checkpoint step; default the best one.
 
   Returns:
-    `predictor(jl)`: jl [B, 42, 3] root-relative metres -> dict with 'pose'
-    [B, 24, 3, 3] (on SO(3)), 'betas' [B, S], 'gender' [B] (probability of
-    male), 'vertices' [B, V, 3], 'joints' [B, 24, 3], 'landmarks' [B, 18, 3]
-    (all root-relative metres), 'faces' [F, 3]. It raises ValueError on JL
-    with NaN/Inf, in millimetres or centimetres, or not root-relative
-    (`jl.check_jl_values`).
+    `predictor(jl)`: jl [B, 42, 3] root-relative metres -> the prediction
+    (`smplr_jax.predict.prediction`; jl_front_end and jl_smplr_input are
+    the given JL). It raises ValueError on JL with NaN/Inf, in millimetres
+    or centimetres, or not root-relative (`jl.check_jl_values`).
 
   Raises:
     ValueError: `workdir` does not exist, is not a run, or lacks a network.
@@ -52,15 +50,13 @@ def load_smplr(workdir: str | pathlib.Path,
 
   @jax.jit
   def predict(variables, jl):
-    body_out = pipeline.jl_to_body(net, body, variables, jl)
-    return dict(pose=body_out['pose'], betas=body_out['betas'],
-                gender=body_out['male_prob'], vertices=body_out['vertices'],
-                joints=body_out['joints'], landmarks=body_out['landmarks'])
+    return dict(pipeline.jl_to_body(net, body, variables, jl), jl_input=jl)
 
   def predictor(jl: jnp.ndarray) -> dict:
     jl_lib.check_jl_values(jl)  # NaN, millimetres, a root off the origin
     jl = jnp.asarray(jl, jnp.float32)
-    return dict(predict(variables, jl), faces=body.gendered.faces)
+    return prediction.from_chain(predict(variables, jl), body.gendered.faces,
+                                 jl_front_end=jl)
 
   return predictor
 
@@ -109,11 +105,9 @@ class ImagePredictor:
         perspective (`camera.cube_to_root_relative`).
 
     Returns:
-      dict of numpy arrays, root-relative camera-frame metres: 'jl' [B, 42,
-      3] (SMPLR's input: after the DAE), 'jl_image' (the image network's),
-      'joints' [B, 24, 3], 'landmarks' [B, 18, 3], 'vertices' [B, V, 3]
-      (SMPL output), 'pose' [B, 24, 3, 3], 'betas' [B, 10], 'gender' [B]
-      (probability of male), 'faces' [F, 3].
+      the prediction (`smplr_jax.predict.prediction`): jl_front_end (the
+      image network's JL), jl_smplr_input, jl_body, joints, landmarks,
+      vertices, pose, betas, gender (index), male_probability, faces.
     """
     crops = np.asarray(crops)
     if crops.ndim == 3:
@@ -137,11 +131,7 @@ class ImagePredictor:
           root_cam[:, 2] > 0):
         raise ValueError('root_cam must be [B, 3] with positive depths.')
     out = jax.device_get(self._predict(self.variables, images, root_cam))
-    result = dict(jl=out['jl_input'], jl_image=out['jl_image'],
-                  joints=out['joints'], landmarks=out['landmarks'],
-                  vertices=out['vertices'], pose=out['pose'],
-                  betas=out['betas'], gender=out['male_prob'],
-                  faces=self.faces)
+    result = prediction.from_chain(out, self.faces)
     if self.refine:
       result = fit.refine_prediction(result, self.body)
     return result

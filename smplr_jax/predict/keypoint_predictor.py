@@ -21,7 +21,7 @@ from smplr_jax.body import gendered
 from smplr_jax.body import keypoints as kp_lib
 from smplr_jax.nets import adapter as adapter_lib
 from smplr_jax.nets import weights_io
-from smplr_jax.predict import pipeline
+from smplr_jax.predict import pipeline, prediction
 from smplr_jax.nets import bundle
 
 PyTree = Any
@@ -114,11 +114,9 @@ class KeypointPredictor:
       principal: (cx, cy) in pixels (2D sets; default the image centre).
 
     Returns:
-      dict of numpy arrays, root-relative camera-frame metres: 'jl' [B, 42,
-      3] (SMPLR's input: after the DAE), 'jl_image' (the adapter's JL),
-      'joints' [B, 24, 3], 'landmarks' [B, 18, 3], 'vertices' [B, V, 3],
-      'pose' [B, 24, 3, 3], 'betas' [B, 10], 'gender' [B] (probability of
-      male), 'faces' [F, 3].
+      the prediction (`smplr_jax.predict.prediction`): jl_front_end (the
+      adapter's JL), jl_smplr_input, jl_body, joints, landmarks, vertices,
+      pose, betas, gender (index), male_probability, faces.
 
     Raises:
       ValueError: a wrong shape, NaN/Inf, invisible hips, 3D points not in
@@ -152,11 +150,8 @@ class KeypointPredictor:
         self.variables, jnp.asarray(points, jnp.float32),
         jnp.asarray(visible, jnp.float32),
         jnp.asarray(rotation, jnp.float32)))
-    return {'jl': out['jl_input'], 'jl_image': out['jl_adapter'],
-            'joints': out['joints'], 'landmarks': out['landmarks'],
-            'vertices': out['vertices'], 'pose': out['pose'],
-            'betas': out['betas'], 'gender': out['male_prob'],
-            'faces': self.faces}
+    return prediction.from_chain(out, self.faces,
+                                 jl_front_end=out['jl_adapter'])
 
 
 def load_adapter(path: str | pathlib.Path):

@@ -69,8 +69,9 @@ def jl_to_body(smplr: smplr_lib.SMPLR, body: gendered.GenderedModels,
   """
   if check_inputs:
     jl_lib.check_jl_values(jl)
-  predictions, _ = smplr.apply(variables['params'], variables['batch_stats'],
-                               jl, body.template_lengths, False)
+  predictions, _ = smplr_lib.forward(smplr, variables['params'],
+                                     variables['batch_stats'], jl,
+                                     body.template_lengths, False)
   rotation, betas, gender = smplr_lib.smpl_parameters(predictions,
                                                       ground_truth,
                                                       project_rotations)

@@ -42,8 +42,8 @@ class SMPLRTask:
     self.config = config
     self.body = body or gendered.GenderedModels.load(
         config.get('body_model_path'))
-    self.smplr = smplr_lib.SMPLR(config.smplr, axis_name=DATA_AXIS)
-    self.eval_smplr = smplr_lib.SMPLR(config.smplr)
+    self.smplr = smplr_lib.from_config(config.smplr, axis_name=DATA_AXIS)
+    self.eval_smplr = smplr_lib.from_config(config.smplr)
     self._eval_fns = {}  # compiled evaluation steps, reused across calls
 
   # --- data -----------------------------------------------------------------
@@ -66,7 +66,7 @@ class SMPLRTask:
   # --- training -------------------------------------------------------------
 
   def init_variables(self, rng: jax.Array) -> dict[str, PyTree]:
-    variables = self.smplr.init(rng)
+    variables = self.smplr.init_variables(rng)
     for part, workdir in self.config.init_from.items():
       if workdir:
         _, trained, _ = weights_io.load_trained_variables(workdir)
@@ -81,8 +81,9 @@ class SMPLRTask:
     del rng
     smplr = self.smplr if train else self.eval_smplr
     weights = self.config.loss_weights
-    predictions, new_stats = smplr.apply(params, batch_stats, batch['jl_in'],
-                                         self.body.template_lengths, train)
+    predictions, new_stats = smplr_lib.forward(
+        smplr, params, batch_stats, batch['jl_in'],
+        self.body.template_lengths, train)
     terms = smplr_lib.loss_terms(predictions, batch, self.body.points,
                                  with_smpl=bool(weights.smpl),
                                  style=self.config.get('loss_style', 'ours'))
