@@ -6,7 +6,7 @@ its GHUM 'full' landmark model (`pose_landmark_full.tflite`), free and
 offline. `BlazePoseDetector` runs it on a photo and returns 33 landmarks
 (`keypoints.BLAZEPOSE33` order) as pixels and as 3D world landmarks, and a
 person box. `BlazePosePredictor` feeds the world landmarks to the shipped
-BlazePose adapter (`adapter.load_keypoint_predictor('blazepose33_3d')`),
+BlazePose adapter (`keypoint_predictor.load_keypoint_predictor('blazepose33_3d')`),
 then the DAE and SMPLR: `inference.load_pipeline(front_end='blazepose')`.
 
 Frames. The world landmarks are metres with their origin at the hip
@@ -226,7 +226,7 @@ class BlazePosePredictor:
 
   Attributes:
     detector: the `BlazePoseDetector`.
-    keypoints: the `adapter.KeypointPredictor` of BlazePose's landmarks.
+    keypoints: the `keypoint_predictor.KeypointPredictor` of BlazePose's landmarks.
     faces: [F, 3] mesh triangles.
     uses_dae: whether the DAE runs between the adapter and SMPLR.
   """

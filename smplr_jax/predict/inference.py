@@ -102,7 +102,7 @@ class ImagePredictor:
         train=False)`).
       root_cam: [B, 3] roots in camera coordinates (`crop.Crop.root_cam`) for the
         exact perspective conversion; None reads the crops under weak
-        perspective (`camera.cube_to_root_relative`).
+        perspective (`crop.cube_to_root_relative`).
 
     Returns:
       the prediction (`smplr_jax.predict.prediction`): jl_front_end (the
