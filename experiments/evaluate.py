@@ -14,8 +14,8 @@ from absl import flags
 
 from smplr_jax import cli
 from smplr_jax.evaluation import metrics
-from smplr_jax.training import tasks
 from smplr_jax.nets import weights_io
+from smplr_jax.training import tasks
 
 _WORKDIRS = flags.DEFINE_list('workdirs', None, 'Run folders to evaluate.')
 _INPUT = flags.DEFINE_enum('input', 'clean', ['clean', 'noisy'],

@@ -34,15 +34,12 @@ import jax
 import jax.numpy as jnp
 from absl import flags
 
-from smplr_jax import cli
-from smplr_jax.predict import fit
-from smplr_jax.predict import inference
-from smplr_jax.evaluation import metrics
-from smplr_jax.data import noise
-from smplr_jax.data import sampler
+from smplr_jax import cli, resources
 from smplr_jax.body import gendered
+from smplr_jax.data import noise, sampler
+from smplr_jax.evaluation import metrics
 from smplr_jax.nets import weights_io
-from smplr_jax import resources
+from smplr_jax.predict import fit, inference
 
 _WEIGHTS = flags.DEFINE_string('weights', None, 'SMPLR (default: shipped).')
 _SIZE = flags.DEFINE_integer('size', None, 'Bodies (default: the config).')

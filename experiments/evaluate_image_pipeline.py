@@ -24,15 +24,12 @@ import dataclasses
 
 from absl import flags
 
-from smplr_jax import cli
-from smplr_jax.nets import image_net
-from smplr_jax.predict import inference
+from smplr_jax import cli, resources
 from smplr_jax.evaluation import metrics
+from smplr_jax.nets import bundle, image_net, weights_io
+from smplr_jax.predict import inference
 from smplr_jax.training.tasks import end_to_end
 from smplr_jax.training.tasks import image_net as image_net_task
-from smplr_jax.nets import weights_io
-from smplr_jax.nets import bundle
-from smplr_jax import resources
 
 _WEIGHTS = flags.DEFINE_string('weights', None, 'Pipeline folder.')
 _IMAGE_NET = flags.DEFINE_string('image_net', None, 'Image-network run.')

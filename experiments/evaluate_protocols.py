@@ -23,8 +23,8 @@ import pathlib
 from absl import flags
 
 from smplr_jax import cli
-from smplr_jax.predict import inference
 from smplr_jax.evaluation import protocols
+from smplr_jax.predict import inference
 
 _DATASET = flags.DEFINE_enum('dataset', None, list(protocols.PROTOCOLS),
                              'Which protocol (and builder).')

@@ -16,13 +16,10 @@ Several processes (hosts, or one per GPU) train one model when started with
 slice); see `smplr_jax.training.parallel.initialize_distributed`.
 """
 
-from absl import flags
-from absl import logging
+from absl import flags, logging
 from ml_collections import config_flags
 
-from smplr_jax.training import parallel
-from smplr_jax.training import tasks
-from smplr_jax.training import train
+from smplr_jax.training import parallel, tasks, train
 
 CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config.',
                                          lock_config=True)

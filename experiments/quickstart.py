@@ -15,22 +15,18 @@ workdir.
 
 import pathlib
 
-from absl import flags
 import numpy as np
+from absl import flags
 from PIL import Image
 
 from experiments.smplr.configs import shipped as shipped_config
-from smplr_jax.data import augment
-from smplr_jax import cli
-from smplr_jax.predict import draw
-from smplr_jax.predict import inference
+from smplr_jax import cli, crop
+from smplr_jax.body import gendered, smpl
+from smplr_jax.data import augment, synthetic
 from smplr_jax.evaluation import metrics
-from smplr_jax.body import smpl
-from smplr_jax.data import synthetic
+from smplr_jax.predict import draw, inference
 from smplr_jax.training import train
 from smplr_jax.training.tasks import smplr as smplr_task
-from smplr_jax.body import gendered
-from smplr_jax import crop
 
 _WORKDIR = flags.DEFINE_string('workdir', 'workdirs/quickstart', 'Run folder.')
 _STEPS = flags.DEFINE_integer('num_steps', 2000, 'Training steps.')

@@ -28,9 +28,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from absl import app
-from absl import flags
-from absl import logging
+from absl import app, flags, logging
 
 TRACEBACK_ENV = 'SMPLR_JAX_TRACEBACK'
 # What `main` raises for a user's mistake (MissingFilesError is a

@@ -11,12 +11,10 @@ import orbax.checkpoint as ocp
 from experiments.dae.configs import structured as dae_config
 from experiments.smplr.configs import smplr as smplr_config
 from experiments.tools import draw_augmentations
-from smplr_jax.data import augment
-from smplr_jax.training import checkpoints
-from smplr_jax.nets import dae
 from smplr_jax.body import jl as jl_lib
-from smplr_jax.nets import smplr
-from smplr_jax.nets import weights_io
+from smplr_jax.data import augment
+from smplr_jax.nets import dae, smplr, weights_io
+from smplr_jax.training import checkpoints
 
 
 def write_pairs(path, n=40, **overrides):

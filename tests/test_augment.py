@@ -1,17 +1,17 @@
 """Per-example processing (smplr_jax.data.augment): the root-centred crop and
 its augmentations, consistent between pixels, points and SMPL parameters."""
 
+import helpers
 import jax
 import numpy as np
 import pytest
+from helpers import augment_config_with, random_body, stick_records
 from scipy.spatial.transform import Rotation
 
-import helpers
-from helpers import augment_config_with, random_body, stick_records
-from smplr_jax.data import augment, sampler
-from smplr_jax.body import jl as jl_lib
-from smplr_jax.body import gendered
 from smplr_jax import crop
+from smplr_jax.body import gendered
+from smplr_jax.body import jl as jl_lib
+from smplr_jax.data import augment, sampler
 
 PERM = np.asarray(jl_lib.LEFT_RIGHT_PERMUTATION)
 

@@ -8,11 +8,10 @@ import sys
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from conftest import write_official_pickle
+
+from smplr_jax import load_body_model, smpl_forward, testing
 from smplr_jax.body import body_model as bm
-from smplr_jax import load_body_model, smpl_forward
-from smplr_jax import testing
 from smplr_jax.data.datasets import up3d
 from smplr_jax.tools import convert_model
 

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from smplr_jax import resources
-from smplr_jax.nets import bundle
-from smplr_jax.nets import weights_io
+from smplr_jax.nets import bundle, weights_io
 from smplr_jax.training import tasks
 
 SHIPPED = resources.weights_dir()

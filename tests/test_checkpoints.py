@@ -8,10 +8,10 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
-
 from helpers import write_workdir
-from smplr_jax.training import checkpoints
+
 from smplr_jax.nets import weights_io
+from smplr_jax.training import checkpoints
 
 
 def _variables(value):

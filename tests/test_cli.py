@@ -168,3 +168,15 @@ def test_missing_run_folders_are_named(tmp_path):
       load(tmp_path / 'nowhere')
   with pytest.raises(ValueError, match=r'nowhere does not exist'):
     inference.load_smplr(tmp_path / 'nowhere', step=3)
+
+
+def test_console_convert_model_is_the_tool(tmp_path, capsys):
+  from smplr_jax import console  # pylint: disable=g-import-not-at-top
+  assert console.main(['convert-model', str(tmp_path / 'none.pkl'),
+                       str(tmp_path / 'out.npz')]) == 1
+  assert capsys.readouterr().err.startswith('error: ')
+  assert not (tmp_path / 'out.npz').exists()
+  with pytest.raises(SystemExit) as exit_info:
+    console.main(['--help'])
+  assert exit_info.value.code == 0
+  assert 'convert-model' in capsys.readouterr().out

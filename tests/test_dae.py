@@ -8,9 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from smplr_jax.body import gendered
 from smplr_jax.nets import dae
 from smplr_jax.nets import mlp as models
-from smplr_jax.body import gendered
 
 SMALL = dict(encoder=(16, 12, 8), decoder=(12, 16))
 

@@ -15,11 +15,10 @@ from cdflib.cdfwrite import CDF
 from PIL import Image
 from scipy.spatial.transform import Rotation
 
-from smplr_jax.data import datasets as datasets_lib
 from smplr_jax.body import jl as jl_lib
+from smplr_jax.body import rotations, smpl
+from smplr_jax.data import datasets as datasets_lib
 from smplr_jax.data import records
-from smplr_jax.body import rotations
-from smplr_jax.body import smpl
 from smplr_jax.data.datasets import common, human36m, smplr_synthetic, surreal, up3d
 
 

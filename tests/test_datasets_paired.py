@@ -3,8 +3,8 @@
 
 import numpy as np
 import pytest
-
 from helpers import write_pairs
+
 from smplr_jax.data.datasets import paired
 
 

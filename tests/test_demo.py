@@ -6,13 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from smplr_jax.data import augment
-from smplr_jax.predict import inference
-from smplr_jax.data import synthetic
+from smplr_jax import console, crop, resources
 from smplr_jax.body import gendered
-from smplr_jax import crop
-from smplr_jax.predict import demo
-from smplr_jax import resources
+from smplr_jax.data import augment, synthetic
+from smplr_jax.predict import demo, inference
 
 pytestmark = pytest.mark.skipif(
     not (resources.weights_dir() / 'image_net').exists(),
@@ -117,14 +114,21 @@ def test_crop_person_matches_the_training_crop(render):
     crop.crop_person(np.zeros((4, 4, 3), np.uint8), (0, 0, 2, 2), size)
 
 
-def test_demo_writes_mesh_picture_and_parameters(render, tmp_path):
+def test_demo_writes_mesh_picture_and_parameters(render, tmp_path, capsys):
   photo = tmp_path / 'photo.png'
   Image.fromarray(render['image']).convert('L').save(photo)  # grayscale
   uv = render['jl_cam'][:, :2] / render['jl_cam'][:, 2:] * render['focal'] + \
       render['principal']
   box = ','.join(f'{v:.0f}' for v in (uv[:, 0].min() - 5, uv[:, 1].min() - 5,
                                       uv[:, 0].max() + 5, uv[:, 1].max() + 5))
-  paths = demo.run(str(photo), box, str(tmp_path / 'out'))
+  # As a user runs it: the installed `smplr-jax demo` command.
+  assert console.main(['demo', f'--image={photo}', f'--box={box}',
+                       f'--output={tmp_path / "out"}']) == 0
+  paths = {'obj': tmp_path / 'out' / 'mesh.obj',
+           'png': tmp_path / 'out' / 'overlay.png',
+           'json': tmp_path / 'out' / 'body.json'}
+  assert capsys.readouterr().out.split() == [
+      word for path in paths.values() for word in ('wrote', str(path))]
   obj = paths['obj'].read_text().splitlines()
   assert sum(line.startswith('v ') for line in obj) == 13718
   assert sum(line.startswith('f ') for line in obj) == 27420
@@ -144,3 +148,14 @@ def test_demo_writes_mesh_picture_and_parameters(render, tmp_path):
     with pytest.raises(ValueError, match=message):
       demo.run(*args, str(tmp_path / 'bad'))
   assert not (tmp_path / 'bad').exists()
+  # The command: a user's mistake is one line and status 1, a wrong
+  # command line status 2.
+  capsys.readouterr()
+  assert console.main(['demo', f'--image={tmp_path / "none.png"}',
+                       f'--box={box}', f'--output={tmp_path / "bad"}']) == 1
+  error = capsys.readouterr().err
+  assert error.startswith('error: ') and error.count('\n') == 1, error
+  assert 'does not exist' in error and not (tmp_path / 'bad').exists()
+  with pytest.raises(SystemExit) as exit_info:
+    console.main(['demo', f'--box={box}'])  # no --image
+  assert exit_info.value.code == 2

@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from smplr_jax.predict import detector as detector_lib
-from smplr_jax.predict import inference
+from smplr_jax.body import gendered
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.body import keypoints as kp
-from smplr_jax.body import gendered
-from smplr_jax.predict import prediction
+from smplr_jax.predict import detector as detector_lib
+from smplr_jax.predict import inference, prediction
 
 # None when mediapipe is installed and its pose solution starts.
 UNAVAILABLE = detector_lib.availability()

@@ -29,9 +29,9 @@ import train_worker
 from helpers import write_pairs, write_untrained_smplr_and_dae
 
 from experiments.end_to_end.configs import cpu as e2e_config
+from smplr_jax.nets import weights_io
 from smplr_jax.training import checkpoints, parallel, tasks, train
 from smplr_jax.training.tasks import image_net as image_net_task
-from smplr_jax.nets import weights_io
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 # Every run: checkpoints at steps 2, 4, 6, a log row per step.

@@ -8,14 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from smplr_jax.predict import fit
-from smplr_jax.predict import inference
-from smplr_jax.body import rotations
-from smplr_jax.data import sampler
-from smplr_jax.body import gendered
-from smplr_jax.body import limits
-from smplr_jax.predict import demo
 from smplr_jax import resources
+from smplr_jax.body import gendered, limits, rotations
+from smplr_jax.data import sampler
+from smplr_jax.predict import demo, fit, inference
 
 B = 4  # one compilation of the 3D and one of the 2D fit serve every test
 INTRINSICS = np.array([[1000.0, 0.0, 500.0], [0.0, 1000.0, 480.0],

@@ -10,8 +10,8 @@ import optax
 import pytest
 from jax.test_util import check_grads
 
-from smplr_jax.nets import heatmaps
 from smplr_jax.body import jl as jl_lib
+from smplr_jax.nets import heatmaps
 
 CUBE = 2.5
 GRID = (32, 32, 16)  # (H, W, D) of the CPU config

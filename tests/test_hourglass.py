@@ -7,7 +7,8 @@ import numpy as np
 import optax
 import pytest
 
-from smplr_jax.nets import heatmaps, hourglass, mlp as models
+from smplr_jax.nets import heatmaps, hourglass
+from smplr_jax.nets import mlp as models
 
 CUBE = 2.5
 

@@ -4,16 +4,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import write_workdir
 
 from experiments.smplr.configs import smplr as smplr_config
-from helpers import write_workdir
-from smplr_jax.predict import inference
-from smplr_jax.predict import pipeline
+from smplr_jax import crop, resources
+from smplr_jax.body import gendered
 from smplr_jax.data import sampler
 from smplr_jax.nets import smplr
-from smplr_jax.body import gendered
-from smplr_jax import crop
-from smplr_jax import resources
+from smplr_jax.predict import inference, pipeline
 
 
 @pytest.fixture(scope='module')

@@ -3,8 +3,8 @@ resumable batches and the paper's 100 mm subsampling."""
 
 import numpy as np
 import pytest
-
 from helpers import AUGMENTATIONS, augment_config_with, stick_records
+
 from smplr_jax.data import input_pipeline
 
 

@@ -2,15 +2,13 @@
 
 import jax
 import jax.numpy as jnp
-from jax import test_util as jtu
 import numpy as np
 import pytest
+from jax import test_util as jtu
 
-from smplr_jax.body import body_model as bm
-from smplr_jax.body import jl
-from smplr_jax.body import smpl
 from smplr_jax import testing
-
+from smplr_jax.body import body_model as bm
+from smplr_jax.body import jl, smpl
 
 _forward = jax.jit(smpl.smpl_forward)
 

@@ -8,15 +8,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from smplr_jax.nets import adapter as adapter_lib
+from smplr_jax import crop
 from smplr_jax.body import body_model as bm
+from smplr_jax.body import gendered as gendered_lib
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.body import keypoints as kp
-from smplr_jax.evaluation import metrics
-from smplr_jax.data import sampler
 from smplr_jax.body import smpl
-from smplr_jax.body import gendered as gendered_lib
-from smplr_jax import crop
+from smplr_jax.data import sampler
+from smplr_jax.evaluation import metrics
+from smplr_jax.nets import adapter as adapter_lib
 from smplr_jax.predict import keypoint_predictor
 
 # Jitted once per set and settings (eager dispatch is slower on a CPU).

@@ -27,8 +27,8 @@ import test_tasks_image_net
 import test_tasks_smplr
 import train_worker
 
-from smplr_jax.training.tasks import image_net as image_net_task
 from smplr_jax.nets import weights_io
+from smplr_jax.training.tasks import image_net as image_net_task
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 

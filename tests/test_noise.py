@@ -5,11 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from smplr_jax.body import jl as jl_lib
-from smplr_jax.evaluation import metrics
-from smplr_jax.data import noise
-from smplr_jax.data import sampler
 from smplr_jax.body import gendered
+from smplr_jax.body import jl as jl_lib
+from smplr_jax.data import noise, sampler
+from smplr_jax.evaluation import metrics
 
 
 @pytest.fixture(scope='module')

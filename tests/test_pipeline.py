@@ -7,12 +7,11 @@ import ml_collections
 import numpy as np
 import pytest
 
-from smplr_jax.nets import dae
-from smplr_jax.predict import pipeline
-from smplr_jax.data import sampler
-from smplr_jax.nets import smplr
 from smplr_jax.body import gendered
+from smplr_jax.data import sampler
 from smplr_jax.evaluation import stitched
+from smplr_jax.nets import dae, smplr
+from smplr_jax.predict import pipeline
 
 SMALL = dict(encoder=(16, 12, 8), decoder=(12, 16))
 

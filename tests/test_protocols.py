@@ -12,12 +12,11 @@ import pytest
 from scipy.spatial.transform import Rotation
 from test_datasets import h36m_joints, write_h36m_sequence, write_surreal_clip
 
+from smplr_jax.body import gendered, keypoints, rotations
 from smplr_jax.data import datasets as datasets_lib
-from smplr_jax.predict import inference
-from smplr_jax.body import keypoints, rotations
-from smplr_jax.evaluation import protocols
 from smplr_jax.data.datasets import common, human36m, surreal
-from smplr_jax.body import gendered
+from smplr_jax.evaluation import protocols
+from smplr_jax.predict import inference
 
 
 def test_h36m17_errors_are_p1_and_p2():

@@ -5,14 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from smplr_jax.body import body_model as bm
-from smplr_jax.body import jl
-from smplr_jax.data import sampler
-from smplr_jax.body import rotations as smplr_rotations
-from smplr_jax.body import smpl
 from smplr_jax import testing
-from smplr_jax.body import gendered
-from smplr_jax.body import limits
+from smplr_jax.body import body_model as bm
+from smplr_jax.body import gendered, jl, limits, smpl
+from smplr_jax.body import rotations as smplr_rotations
+from smplr_jax.data import sampler
 
 _LANDMARK_IDS = np.arange(18) * 7
 _sample_bodies = jax.jit(sampler.sample_bodies, static_argnums=(2, 3))

@@ -2,13 +2,13 @@
 
 import jax
 import jax.numpy as jnp
-from jax.test_util import check_grads
 import numpy as np
 import pytest
+from jax.test_util import check_grads
 from scipy.spatial.transform import Rotation
 
-from smplr_jax.body import body_model as bm
 from smplr_jax import load_body_model, smpl_forward, stack_body_models
+from smplr_jax.body import body_model as bm
 
 torch = pytest.importorskip('torch')
 smplx = pytest.importorskip('smplx')

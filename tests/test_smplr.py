@@ -6,10 +6,10 @@ import ml_collections
 import numpy as np
 import pytest
 
+from smplr_jax.body import gendered
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.data import sampler
 from smplr_jax.nets import smplr
-from smplr_jax.body import gendered
 
 
 def _config(**overrides):

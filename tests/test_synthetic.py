@@ -8,9 +8,9 @@ import jax
 import numpy as np
 import pytest
 
+from smplr_jax.body import gendered
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.data import render, synthetic
-from smplr_jax.body import gendered
 
 _CONFIG = synthetic.SyntheticConfig(batch_size=4)
 _SEED = 7

@@ -5,9 +5,9 @@ import json
 import jax
 import numpy as np
 import pytest
+from helpers import write_pairs
 
 from experiments.dae.configs import structured as structured_config
-from helpers import write_pairs
 from smplr_jax.training import train
 from smplr_jax.training.tasks import dae as dae_task
 

@@ -8,13 +8,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import write_untrained_smplr_and_dae
 
 from experiments.end_to_end.configs import cpu as e2e_config
-from helpers import write_untrained_smplr_and_dae
+from smplr_jax.nets import weights_io
 from smplr_jax.training import train
 from smplr_jax.training.tasks import end_to_end
 from smplr_jax.training.tasks import image_net as image_net_task
-from smplr_jax.nets import weights_io
 
 
 @pytest.fixture(scope='module')

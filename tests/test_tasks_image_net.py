@@ -12,14 +12,13 @@ import jax
 import ml_collections
 import numpy as np
 import pytest
+from helpers import garble_image_of_record
 
 from experiments.image_net.configs import cpu as cpu_config
-from helpers import garble_image_of_record
-from smplr_jax.data import augment
-from smplr_jax.training import train
-from smplr_jax.data import datasets, input_pipeline
-from smplr_jax.training.tasks import image_net as image_net_task
+from smplr_jax.data import augment, datasets, input_pipeline
 from smplr_jax.nets import weights_io
+from smplr_jax.training import train
+from smplr_jax.training.tasks import image_net as image_net_task
 
 
 def _tiny_config(tmp_path, **overrides):

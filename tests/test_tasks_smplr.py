@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 
 from experiments.smplr.configs import smplr as smplr_config
-from smplr_jax.training import tasks
-from smplr_jax.training import train
-from smplr_jax.training.tasks import smplr as smplr_task
 from smplr_jax.body import gendered
 from smplr_jax.nets import weights_io
+from smplr_jax.training import tasks, train
+from smplr_jax.training.tasks import smplr as smplr_task
 
 
 @pytest.fixture(scope='module')

@@ -10,9 +10,8 @@ import ml_collections
 import numpy as np
 import pytest
 
-from smplr_jax.training import parallel
-from smplr_jax.training import train
 from smplr_jax.nets import weights_io
+from smplr_jax.training import parallel, train
 
 
 class _Net(nn.Module):

@@ -21,10 +21,10 @@ import pathlib
 import numpy as np
 from absl import app, flags, logging
 
+from smplr_jax import resources
+from smplr_jax.nets import weights_io
 from smplr_jax.predict import detector as detector_lib
 from smplr_jax.training.tasks import image_net as image_net_task
-from smplr_jax.nets import weights_io
-from smplr_jax import resources
 
 _SPLIT = flags.DEFINE_enum('split', 'train', ['train', 'validation', 'test'],
                            'Split to run on.')

@@ -37,20 +37,16 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags, logging
 
-from smplr_jax.data import augment
-from smplr_jax.predict import inference
-from smplr_jax.body import rotations
-from smplr_jax.body import smpl
-from smplr_jax.data import synthetic
-from smplr_jax.predict import detector as detector_lib
+from smplr_jax import resources
+from smplr_jax.body import gendered, rotations, smpl
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.body import keypoints as kp_lib
+from smplr_jax.data import augment, synthetic
 from smplr_jax.evaluation import metrics as metrics_lib
-from smplr_jax.training.tasks import image_net as image_net_task
-from smplr_jax.body import gendered
 from smplr_jax.nets import weights_io
-from smplr_jax.predict import keypoint_predictor
-from smplr_jax import resources
+from smplr_jax.predict import detector as detector_lib
+from smplr_jax.predict import inference, keypoint_predictor
+from smplr_jax.training.tasks import image_net as image_net_task
 
 _NUM_IMAGES = flags.DEFINE_integer('num_images', 1024,
                                    'Test-split images (0: skip the split).')

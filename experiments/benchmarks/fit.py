@@ -36,11 +36,11 @@ import tempfile
 import time
 
 import numpy as np
-from absl import app
-from absl import flags
+from absl import app, flags
+
+from smplr_jax import resources
 from smplr_jax.body import gendered
 from smplr_jax.nets import weights_io
-from smplr_jax import resources
 
 _BATCH_SIZES = flags.DEFINE_list('batch_sizes', ['1', '64', '1024'],
                                  'Batch sizes to time.')
@@ -101,11 +101,13 @@ def main(argv):
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
 
-  from smplr_jax.predict import fit  # pylint: disable=g-import-not-at-top
-  from smplr_jax.predict import inference  # pylint: disable=g-import-not-at-top
-  from smplr_jax.evaluation import metrics  # pylint: disable=g-import-not-at-top
-  from smplr_jax.data import sampler  # pylint: disable=g-import-not-at-top
   from smplr_jax.body import smpl  # pylint: disable=g-import-not-at-top
+  from smplr_jax.data import sampler  # pylint: disable=g-import-not-at-top
+  from smplr_jax.evaluation import metrics  # pylint: disable=g-import-not-at-top
+  from smplr_jax.predict import (
+    fit,  # pylint: disable=g-import-not-at-top
+    inference,  # pylint: disable=g-import-not-at-top
+  )
 
   sizes = [int(b) for b in _BATCH_SIZES.value]
   path = resources.weights_dir() / 'smplr'

@@ -19,14 +19,12 @@ import time
 
 import jax
 import optax
-from absl import app
-from absl import flags
+from absl import app, flags
 from ml_collections import config_flags
 
 from experiments.benchmarks import timing
-from smplr_jax.nets import heatmaps
-from smplr_jax.nets import image_net
 from smplr_jax.data import input_pipeline
+from smplr_jax.nets import heatmaps, image_net
 from smplr_jax.training.tasks import image_net as image_net_task
 
 _CONFIG = config_flags.DEFINE_config_file(

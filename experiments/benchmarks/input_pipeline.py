@@ -19,9 +19,8 @@ import numpy as np
 from absl import app
 
 from experiments.tools import draw_augmentations
+from smplr_jax.body import gendered, jl
 from smplr_jax.data import augment, input_pipeline, sampler
-from smplr_jax.body import jl
-from smplr_jax.body import gendered
 
 _REPEATS = 20
 

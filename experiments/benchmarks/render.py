@@ -42,9 +42,11 @@ def main(argv):
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
 
-  from smplr_jax.data import render  # pylint: disable=g-import-not-at-top
-  from smplr_jax.data import sampler  # pylint: disable=g-import-not-at-top
-  from smplr_jax.data import synthetic  # pylint: disable=g-import-not-at-top
+  from smplr_jax.data import (
+    render,  # pylint: disable=g-import-not-at-top
+    sampler,  # pylint: disable=g-import-not-at-top
+    synthetic,  # pylint: disable=g-import-not-at-top
+  )
 
   models = gendered.load_gendered_models()
   backgrounds = synthetic.load_backgrounds()

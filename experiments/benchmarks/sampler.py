@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import json
 
-from absl import app
-from absl import flags
+from absl import app, flags
 
 from experiments.benchmarks import timing
 from smplr_jax.body import gendered
@@ -40,10 +39,10 @@ def main(argv):
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
 
+  from smplr_jax import testing  # pylint: disable=g-import-not-at-top
   from smplr_jax.body import body_model as bm  # pylint: disable=g-import-not-at-top
   from smplr_jax.body import jl as jl_lib  # pylint: disable=g-import-not-at-top
   from smplr_jax.data import sampler  # pylint: disable=g-import-not-at-top
-  from smplr_jax import testing  # pylint: disable=g-import-not-at-top
 
   if _MODEL.value == 'default':
     models = gendered.load_gendered_models()

@@ -19,8 +19,7 @@ from __future__ import annotations
 import json
 import os
 
-from absl import app
-from absl import flags
+from absl import app, flags
 
 from experiments.benchmarks import timing
 
@@ -57,13 +56,13 @@ def main(argv):
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
-  import torch  # pylint: disable=g-import-not-at-top
   import smplx  # pylint: disable=g-import-not-at-top
+  import torch  # pylint: disable=g-import-not-at-top
   from smplx.utils import Struct  # pylint: disable=g-import-not-at-top
 
+  from smplr_jax import testing  # pylint: disable=g-import-not-at-top
   from smplr_jax.body import body_model as bm  # pylint: disable=g-import-not-at-top
   from smplr_jax.body import smpl  # pylint: disable=g-import-not-at-top
-  from smplr_jax import testing  # pylint: disable=g-import-not-at-top
 
   torch.set_num_threads(threads)
   if _MODEL.value == 'default':

@@ -11,19 +11,14 @@ in the same run.
 
 from __future__ import annotations
 
-
-from absl import app
-from absl import flags
 import jax
+from absl import app, flags
 
 from experiments.benchmarks import timing
-from experiments.smplr.configs import omega
-from experiments.smplr.configs import omega_smpl
-from experiments.smplr.configs import psi
-from smplr_jax.training import parallel
-from smplr_jax.training import train
-from smplr_jax.training.tasks import smplr as smplr_task
+from experiments.smplr.configs import omega, omega_smpl, psi
 from smplr_jax.body import gendered
+from smplr_jax.training import parallel, train
+from smplr_jax.training.tasks import smplr as smplr_task
 
 _BATCH_SIZES = flags.DEFINE_list('batch_sizes', ['256', '1024'],
                                  'Global batch sizes.')

@@ -17,13 +17,11 @@ import pathlib
 
 import jax
 import numpy as np
-from absl import app
-from absl import flags
-from absl import logging
+from absl import app, flags, logging
 
-from smplr_jax.nets import dae as dae_lib
 from smplr_jax.data import datasets
 from smplr_jax.evaluation import metrics
+from smplr_jax.nets import dae as dae_lib
 from smplr_jax.nets import weights_io
 
 _PAIRS = flags.DEFINE_string('pairs', None, 'Pairs file (.npz).')

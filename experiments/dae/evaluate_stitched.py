@@ -16,16 +16,12 @@ output's joints, landmarks and mesh), in mm.
 import json
 import pathlib
 
-from absl import app
-from absl import flags
+from absl import app, flags
 
-from smplr_jax.nets import dae
-from smplr_jax.evaluation import metrics
-from smplr_jax.data import sampler
-from smplr_jax.nets import smplr
 from smplr_jax.body import gendered
-from smplr_jax.nets import weights_io
-from smplr_jax.evaluation import stitched
+from smplr_jax.data import sampler
+from smplr_jax.evaluation import metrics, stitched
+from smplr_jax.nets import dae, smplr, weights_io
 
 _DAE_WORKDIR = flags.DEFINE_string('dae_workdir', None, 'A trained DAE run.')
 _SMPLR_WORKDIR = flags.DEFINE_string('smplr_workdir', None,

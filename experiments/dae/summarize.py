@@ -10,8 +10,7 @@ and after the DAE under that run's evaluation noise models. Table 2 (when
 import json
 import pathlib
 
-from absl import app
-from absl import flags
+from absl import app, flags
 
 from smplr_jax.evaluation import metrics
 

@@ -23,15 +23,12 @@ import jax.numpy as jnp
 import numpy as np
 from absl import flags
 
-from smplr_jax.data import augment
-from smplr_jax import crop
-from smplr_jax import cli
-from smplr_jax.nets import heatmaps
-from smplr_jax.body import jl as jl_lib
-from smplr_jax.data import synthetic
-from smplr_jax.training.tasks import image_net as image_net_task
+from smplr_jax import cli, crop
 from smplr_jax.body import gendered
-from smplr_jax.nets import weights_io
+from smplr_jax.body import jl as jl_lib
+from smplr_jax.data import augment, synthetic
+from smplr_jax.nets import heatmaps, weights_io
+from smplr_jax.training.tasks import image_net as image_net_task
 
 _WEIGHTS = flags.DEFINE_string('weights', 'third_party/weights/image_net',
                                'Exported folder or training workdir.')

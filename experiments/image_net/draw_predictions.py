@@ -16,10 +16,9 @@ from absl import app, flags
 from PIL import Image, ImageDraw
 
 from experiments.tools import draw_augmentations
-from smplr_jax.nets import heatmaps
 from smplr_jax.data import input_pipeline
+from smplr_jax.nets import heatmaps, weights_io
 from smplr_jax.training.tasks import image_net as image_net_task
-from smplr_jax.nets import weights_io
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'A trained hourglass run.')
 _OUTPUT = flags.DEFINE_string('output', None, 'PNG to write.')

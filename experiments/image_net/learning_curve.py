@@ -52,18 +52,16 @@ import pathlib
 
 import matplotlib
 import numpy as np
-from absl import app
-from absl import flags
+from absl import app, flags
 from matplotlib import pyplot as plt
 
-from smplr_jax.data import augment
 from smplr_jax import crop
-from smplr_jax.training import metric_writers
-from smplr_jax.evaluation import metrics as metrics_lib
-from smplr_jax.data import synthetic
-from smplr_jax.training.tasks import image_net as image_net_task
 from smplr_jax.body import gendered
+from smplr_jax.data import augment, synthetic
+from smplr_jax.evaluation import metrics as metrics_lib
 from smplr_jax.nets import weights_io
+from smplr_jax.training import metric_writers
+from smplr_jax.training.tasks import image_net as image_net_task
 
 matplotlib.use('Agg')
 

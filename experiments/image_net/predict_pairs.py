@@ -17,12 +17,10 @@ from __future__ import annotations
 import pathlib
 
 import numpy as np
-from absl import app
-from absl import flags
-from absl import logging
+from absl import app, flags, logging
 
-from smplr_jax.training.tasks import image_net as image_net_task
 from smplr_jax.nets import weights_io
+from smplr_jax.training.tasks import image_net as image_net_task
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Image-network run.')
 _SPLIT = flags.DEFINE_enum('split', 'train', ['train', 'validation', 'test'],

@@ -18,8 +18,7 @@ import json
 import pathlib
 
 import numpy as np
-from absl import app
-from absl import flags
+from absl import app, flags
 
 from smplr_jax.evaluation import metrics
 

@@ -29,9 +29,9 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from smplr_jax.data import augment
-from smplr_jax.body import jl as jl_lib
 from smplr_jax.body import gendered
+from smplr_jax.body import jl as jl_lib
+from smplr_jax.data import augment
 
 LEFT, RIGHT, CENTRE = 0, 1, 2
 JOINT_COLOURS = ((40, 110, 255), (255, 50, 50), (40, 210, 60))

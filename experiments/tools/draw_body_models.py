@@ -26,8 +26,10 @@ import matplotlib.collections  # pylint: disable=g-import-not-at-top
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np  # pylint: disable=g-import-not-at-top
 
-from smplr_jax import load_body_model  # pylint: disable=g-import-not-at-top
-from smplr_jax import smpl_forward  # pylint: disable=g-import-not-at-top
+from smplr_jax import (
+  load_body_model,  # pylint: disable=g-import-not-at-top
+  smpl_forward,  # pylint: disable=g-import-not-at-top
+)
 
 GENDERS = ('neutral', 'male', 'female')
 

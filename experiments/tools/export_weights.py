@@ -19,11 +19,10 @@ import pathlib
 
 import jax
 import numpy as np
-from absl import app
-from absl import flags
+from absl import app, flags
 
-from smplr_jax.training import tasks
 from smplr_jax.nets import weights_io
+from smplr_jax.training import tasks
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Trained run.')
 _OUTPUT = flags.DEFINE_string('output', None, 'Export folder.')

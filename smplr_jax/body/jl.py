@@ -21,8 +21,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from smplr_jax.body import body_model as bm
 from smplr_jax import checks
+from smplr_jax.body import body_model as bm
 from smplr_jax.body import smpl
 from smplr_jax.body.body_model import BodyModel
 

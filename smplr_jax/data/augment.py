@@ -73,8 +73,8 @@ import skimage.draw
 
 from smplr_jax import crop
 from smplr_jax.body import jl as jl_lib
-from smplr_jax.data import records
 from smplr_jax.body import rotations
+from smplr_jax.data import records
 
 # Random streams, one per augmentation (appended to an example's seed).
 _STREAMS = {'zoom': 0, 'rotation': 1, 'flip': 2, 'colour': 3, 'background': 4,

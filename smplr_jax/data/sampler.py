@@ -32,17 +32,14 @@ renderer applies its own camera).
 
 from __future__ import annotations
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from smplr_jax.body import body_model as bm
-from smplr_jax.body import gendered
+from smplr_jax.body import gendered, limits, rotations
 from smplr_jax.body import jl as jl_lib
-from smplr_jax.body import limits
 from smplr_jax.body.gendered import FEMALE, MALE  # noqa: F401 (re-exported)
-from smplr_jax.body import rotations
 
 # The camera of `frame='camera'` samples (degrees): the renderer's
 # elevation range (`synthetic.SyntheticConfig`) and the augmentation's

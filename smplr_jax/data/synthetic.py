@@ -43,8 +43,8 @@ import numpy as np
 
 from smplr_jax.body import body_model as bm
 from smplr_jax.body import jl as jl_lib
-from smplr_jax.data import records, render, sampler
 from smplr_jax.body import rotations, smpl
+from smplr_jax.data import records, render, sampler
 
 # scikit-image photographs that ship inside the package (no download).
 # Loader name in skimage.data -> whether it is a colour image.

@@ -47,11 +47,10 @@ import jax.numpy as jnp
 import numpy as np
 import tqdm
 
+from smplr_jax.body import gendered, keypoints, rotations
 from smplr_jax.data import augment
-from smplr_jax.body import keypoints, rotations
-from smplr_jax.evaluation import metrics
 from smplr_jax.data.datasets import human36m
-from smplr_jax.body import gendered
+from smplr_jax.evaluation import metrics
 
 # The metrics of the surface protocol's row (mm; gender_acc in %).
 SURREAL_METRICS = ('surface', 'mpjpe', 'pa_mpjpe', 'landmarks', 'bones',

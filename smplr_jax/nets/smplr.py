@@ -24,8 +24,8 @@ import optax
 
 from smplr_jax.body import body_model as bm
 from smplr_jax.body import jl as jl_lib
-from smplr_jax.nets import mlp
 from smplr_jax.body import rotations
+from smplr_jax.nets import mlp
 
 PARTS = ('shape', 'pose')
 # Psi's inputs -> how many bone-length features it sees (the 23 bones that

@@ -15,8 +15,7 @@ from PIL import Image, UnidentifiedImageError
 from scipy.spatial.transform import Rotation
 
 from smplr_jax import checks
-from smplr_jax.predict import draw
-from smplr_jax.predict import inference
+from smplr_jax.predict import draw, inference
 
 _MAX_SIDE = 800  # the overlay picture's longer side (pixels)
 

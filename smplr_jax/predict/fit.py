@@ -43,11 +43,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from smplr_jax.body import body_model as bm
+from smplr_jax.body import gendered, limits, rotations, smpl
 from smplr_jax.body import jl as jl_lib
-from smplr_jax.body import rotations
-from smplr_jax.body import smpl
-from smplr_jax.body import gendered
-from smplr_jax.body import limits
 
 NUM_JOINTS = jl_lib.NUM_JOINTS
 NUM_POSE_PARAMS = 3 * NUM_JOINTS

@@ -17,13 +17,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from smplr_jax import checks, crop
-from smplr_jax.predict import fit
-from smplr_jax.body import jl as jl_lib
-from smplr_jax.predict import pipeline, prediction
 from smplr_jax.body import gendered
+from smplr_jax.body import jl as jl_lib
 from smplr_jax.nets import bundle
-
-# Sub-folders of a pipeline folder: the image network, SMPLR, the DAE.
+from smplr_jax.predict import fit, pipeline, prediction
 
 
 def load_smplr(workdir: str | pathlib.Path,
@@ -59,8 +56,6 @@ def load_smplr(workdir: str | pathlib.Path,
                                  jl_front_end=jl)
 
   return predictor
-
-
 
 
 class ImagePredictor:
@@ -160,9 +155,9 @@ def load_pipeline(path: str | pathlib.Path | None = None, *,
 
   Args:
     path: a pipeline folder (`bundle.load_stages`): sub-folders
-      'image_net', 'smplr' and (optionally) 'dae', each an exported folder (`weights_io.export_variables`) or a
-      training workdir; None loads the weights shipped in
-      `third_party/weights/`.
+      'image_net', 'smplr' and (optionally) 'dae', each an exported folder
+      (`weights_io.export_variables`) or a training workdir; None loads the
+      weights shipped in `third_party/weights/`.
     use_dae: run the DAE between the image network and SMPLR (when there
       is one).
     smplr: another SMPLR (exported folder or workdir) in place of the
@@ -174,8 +169,8 @@ def load_pipeline(path: str | pathlib.Path | None = None, *,
     refine: refine each body to the JL SMPLR saw by a short fit
       (`fit.refine_prediction`; the 'crop' front end).
     flip_test: the image network also reads the mirrored crop and the two
-      JL are averaged ('crop' front end; twice its cost, 2.4 mm better
-      MPJPE with the shipped weights, README "From an image to a mesh").
+      JL are averaged ('crop' front end; twice its cost, 3.2 mm better
+      MPJPE with the shipped U-Net, docs/photo_path.md).
 
   Raises:
     ValueError: a missing folder, an SMPLR without both networks, or an

@@ -20,9 +20,8 @@ from smplr_jax import checks, crop, resources
 from smplr_jax.body import gendered
 from smplr_jax.body import keypoints as kp_lib
 from smplr_jax.nets import adapter as adapter_lib
-from smplr_jax.nets import weights_io
+from smplr_jax.nets import bundle, weights_io
 from smplr_jax.predict import pipeline, prediction
-from smplr_jax.nets import bundle
 
 PyTree = Any
 ADAPTER_WEIGHTS = resources.weights_dir() / 'adapters'

@@ -24,11 +24,11 @@ import jax
 import jax.numpy as jnp
 
 from smplr_jax import crop
-from smplr_jax.nets import heatmaps
+from smplr_jax.body import gendered
 from smplr_jax.body import jl as jl_lib
+from smplr_jax.nets import heatmaps
 from smplr_jax.nets import smplr as smplr_lib
 from smplr_jax.nets.bundle import Stages
-from smplr_jax.body import gendered
 
 PyTree = Any
 

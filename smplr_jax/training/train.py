@@ -52,9 +52,9 @@ from absl import logging
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
+from smplr_jax.nets import weights_io
 from smplr_jax.training import checkpoints, metric_writers, parallel
 from smplr_jax.training.parallel import DATA_AXIS
-from smplr_jax.nets import weights_io
 
 PyTree = Any
 

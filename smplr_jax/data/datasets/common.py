@@ -26,13 +26,13 @@ from typing import Any, ClassVar
 import jax
 import numpy as np
 import tensorflow_datasets as tfds
-from tensorflow_datasets.core import shuffle as tfds_shuffle
 from PIL import Image
+from tensorflow_datasets.core import shuffle as tfds_shuffle
 
 from smplr_jax.body import body_model as bm
+from smplr_jax.body import gendered
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.data.records import INT_KEYS, RECORD_SPEC, check_record
-from smplr_jax.body import gendered
 
 IMAGE_FORMATS = ('png', 'jpeg')
 # How many missing files an error message names before it counts the rest.

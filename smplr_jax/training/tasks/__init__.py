@@ -14,12 +14,7 @@ from __future__ import annotations
 import ml_collections
 
 from smplr_jax.nets import weights_io
-
-from smplr_jax.training.tasks import adapter
-from smplr_jax.training.tasks import dae
-from smplr_jax.training.tasks import end_to_end
-from smplr_jax.training.tasks import image_net
-from smplr_jax.training.tasks import smplr
+from smplr_jax.training.tasks import adapter, dae, end_to_end, image_net, smplr
 
 TASKS = {
     'smplr': smplr.SMPLRTask,

@@ -29,16 +29,15 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from smplr_jax.nets import adapter as adapter_lib
-from smplr_jax.predict import pipeline
-from smplr_jax.body import rotations
-from smplr_jax.data import sampler
+from smplr_jax.body import gendered, rotations
 from smplr_jax.body import keypoints as kp_lib
+from smplr_jax.data import sampler
 from smplr_jax.evaluation import metrics as metrics_lib
+from smplr_jax.nets import adapter as adapter_lib
+from smplr_jax.nets import bundle
+from smplr_jax.predict import pipeline
 from smplr_jax.training import train
 from smplr_jax.training.tasks import dae as dae_task
-from smplr_jax.body import gendered
-from smplr_jax.nets import bundle
 
 PyTree = Any
 

@@ -16,15 +16,14 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from smplr_jax.nets import dae as dae_lib
-from smplr_jax.body import jl as jl_lib
-from smplr_jax.evaluation import metrics as metrics_lib
-from smplr_jax.data import noise
-from smplr_jax.data import sampler
-from smplr_jax.training import train
-from smplr_jax.data.datasets import paired
-from smplr_jax.training.parallel import DATA_AXIS
 from smplr_jax.body import gendered
+from smplr_jax.body import jl as jl_lib
+from smplr_jax.data import noise, sampler
+from smplr_jax.data.datasets import paired
+from smplr_jax.evaluation import metrics as metrics_lib
+from smplr_jax.nets import dae as dae_lib
+from smplr_jax.training import train
+from smplr_jax.training.parallel import DATA_AXIS
 
 PyTree = Any
 

@@ -28,15 +28,13 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from smplr_jax.nets import dae as dae_lib
+from smplr_jax.body import gendered, rotations
 from smplr_jax.evaluation import metrics as metrics_lib
-from smplr_jax.predict import pipeline
-from smplr_jax.body import rotations
+from smplr_jax.nets import bundle, weights_io
+from smplr_jax.nets import dae as dae_lib
 from smplr_jax.nets import smplr as smplr_lib
+from smplr_jax.predict import pipeline
 from smplr_jax.training.tasks import image_net as image_net_task
-from smplr_jax.body import gendered
-from smplr_jax.nets import weights_io
-from smplr_jax.nets import bundle
 
 PyTree = Any
 # Batch keys of the end-to-end loss: the image network's and the SMPL truth.

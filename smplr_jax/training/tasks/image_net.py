@@ -32,13 +32,11 @@ import numpy as np
 import tqdm
 
 from smplr_jax import crop
-from smplr_jax.data import datasets
-from smplr_jax.nets import heatmaps, image_net
-from smplr_jax.data import input_pipeline
-from smplr_jax.evaluation import metrics as metrics_lib
+from smplr_jax.data import datasets, input_pipeline
 from smplr_jax.data.datasets import smplr_synthetic
+from smplr_jax.evaluation import metrics as metrics_lib
+from smplr_jax.nets import heatmaps, image_net, weights_io
 from smplr_jax.training.parallel import DATA_AXIS, process_share
-from smplr_jax.nets import weights_io
 
 PyTree = Any
 # What the loss and the evaluation read from a pipeline batch.

@@ -20,16 +20,15 @@ import jax
 import ml_collections
 import numpy as np
 
+from smplr_jax.body import gendered
 from smplr_jax.body import jl as jl_lib
+from smplr_jax.data import noise, sampler
 from smplr_jax.evaluation import metrics as metrics_lib
-from smplr_jax.data import noise
-from smplr_jax.data import sampler
+from smplr_jax.evaluation import stitched
 from smplr_jax.nets import smplr as smplr_lib
+from smplr_jax.nets import weights_io
 from smplr_jax.training import train
 from smplr_jax.training.parallel import DATA_AXIS
-from smplr_jax.body import gendered
-from smplr_jax.nets import weights_io
-from smplr_jax.evaluation import stitched
 
 PyTree = Any
 

@@ -1,12 +1,13 @@
-"""Camera-frame geometry (smplr_jax.crop)."""
+"""The crop and camera geometry (smplr_jax.crop)."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from smplr_jax.data import augment, sampler
 from smplr_jax import crop
-from smplr_jax.body import jl as jl_lib
 from smplr_jax.body import gendered
+from smplr_jax.body import jl as jl_lib
+from smplr_jax.data import augment, sampler
 
 
 def _records(num, seed=0, size=96):
@@ -60,3 +61,36 @@ def test_cube_and_camera_invert_each_other_with_zoom():
     ratio = (np.asarray(jl_lib.bone_lengths(weak)) /
              np.asarray(jl_lib.bone_lengths(cam - cam[:, :1])))
     assert np.mean(np.abs(ratio - 1.0)) < 0.08, ratio
+
+
+def test_uncrop_pixels_inverts_the_crop_pixel_map():
+  root = np.array([0.2, -0.1, 4.0])
+  focal, principal = np.array([1000.0, 1010.0]), np.array([320.0, 240.0])
+  _, pixels = crop.crop_transform(root, focal, principal, 64, zoom=1.2,
+                                  rotation=0.3, flip=True)
+  photo = np.array([[100.0, 50.0], [320.0, 240.0], [400.0, 300.0]])
+  mapped = np.concatenate([photo, np.ones((3, 1))], axis=1) @ pixels.T
+  in_crop = mapped[:, :2] / mapped[:, 2:]
+  np.testing.assert_allclose(crop.uncrop_pixels(in_crop, pixels), photo,
+                             atol=1e-8)
+  # The root's pixel lands at the crop centre.
+  root_pixel = (root[:2] / root[2]) * focal + principal
+  centre = np.concatenate([root_pixel, [1.0]]) @ pixels.T
+  np.testing.assert_allclose(centre[:2] / centre[2], [32.0, 32.0], atol=1e-8)
+
+
+def test_mirroring_is_one_function_for_numpy_and_jax():
+  points = np.random.default_rng(0).normal(size=(2, 42, 3)).astype(
+      np.float32)
+  mirrored = crop.mirror_points(points)
+  assert isinstance(mirrored, np.ndarray) and mirrored.dtype == np.float32
+  np.testing.assert_allclose(mirrored[:, 0, 0], -points[:, 0, 0])
+  np.testing.assert_allclose(mirrored[:, 1], points[:, 2] * [-1, 1, 1])
+  traced = jax.jit(crop.mirror_points)(jnp.asarray(points))
+  assert isinstance(traced, jax.Array)
+  np.testing.assert_allclose(traced, mirrored)
+  np.testing.assert_allclose(crop.mirror_points(mirrored), points)
+  pose = np.random.default_rng(1).normal(size=(24, 3))
+  np.testing.assert_allclose(crop.mirror_pose(crop.mirror_pose(pose)), pose)
+  np.testing.assert_allclose(jax.jit(crop.mirror_pose)(jnp.asarray(pose)),
+                             crop.mirror_pose(pose), atol=1e-6)
