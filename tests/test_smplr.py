@@ -48,6 +48,8 @@ def test_networks_outputs(body, shape_inputs, features):
   assert predictions['male_logit'].shape == (3,)
   assert predictions['rotation'].shape == (3, 24, 3, 3)
   jax.tree.map(np.testing.assert_array_equal, stats, variables['batch_stats'])
+  if shape_inputs != 'joints':
+    return
   # A Flax module like the others: its own init has the same variables,
   # and a training step updates the batch statistics.
   flax_init = net.init(jax.random.PRNGKey(0), jnp.asarray(jl),

@@ -46,7 +46,7 @@ def _batch(task):
   return {k: jnp.asarray(v) for k, v in batch.items()}
 
 
-def test_smplr_loss_alone_reaches_the_hourglass(setup):
+def test_smplr_loss_alone_reaches_the_image_net(setup):
   config, sources, _ = setup
   config = config.copy_and_resolve_references()
   config.e2e.image_net_weight = 0.0  # only lambda * SMPLR losses
@@ -60,9 +60,9 @@ def test_smplr_loss_alone_reaches_the_hourglass(setup):
                      jax.random.PRNGKey(3), False)[0]
 
   grads = jax.jit(jax.grad(loss))(variables['params'])
-  hourglass = jax.tree.leaves(grads['image_net'])
-  assert all(bool(jnp.all(jnp.isfinite(g))) for g in hourglass)
-  norm = float(jnp.sqrt(sum(jnp.sum(g * g) for g in hourglass)))
+  image_net = jax.tree.leaves(grads['image_net'])
+  assert all(bool(jnp.all(jnp.isfinite(g))) for g in image_net)
+  norm = float(jnp.sqrt(sum(jnp.sum(g * g) for g in image_net)))
   assert norm > 1e-6
   # Frozen by default: no gradient on SMPLR and the DAE.
   for stage in ('smplr', 'dae'):
