@@ -1,10 +1,10 @@
-"""Checkpoints of training runs: orbax save/restore and loading trained runs.
+"""Checkpoints of training runs: saving and resuming the train state.
 
 A run's workdir holds `config.json` (the config it was trained with) and
 `checkpoints/<step>/` written by an orbax `CheckpointManager` that keeps the
-last N steps and the one of lowest validation loss. `load_trained_variables`
-restores a run's best checkpoint onto this process's device whatever mesh
-wrote it, for evaluation and inference.
+last N steps and the one of lowest validation loss
+(`weights_io.checkpoint_manager`). Reading a trained run's weights for
+evaluation and inference is `smplr_jax.nets.weights_io`.
 
 Faults. Orbax writes a checkpoint into `<step>.orbax-checkpoint-tmp-*` and
 renames it when complete, so a run killed mid-write leaves no `<step>/`

@@ -42,12 +42,14 @@ _BATCH_KEYS = ('image', 'jl_cube', 'jl_valid', 'jl_cam', 'zoom', 'pose',
                'betas', 'gender', 'has_smpl')
 
 
-def _load(path: str, what: str):
+def _start_point(config: ml_collections.ConfigDict, what: str) -> str:
+  """`config.init_from.<what>`, or an error that names the empty field."""
+  path = config.init_from.get(what)
   if not path:
     raise ValueError(f'config.init_from.{what} is empty: the end-to-end task '
                      f'starts from a trained {what} (a workdir or an '
                      'exported folder).')
-  return weights_io.load_variables(path)
+  return path
 
 
 class EndToEndTask(image_net_task.ImageNetTask):
@@ -58,15 +60,14 @@ class EndToEndTask(image_net_task.ImageNetTask):
   def __init__(self, config: ml_collections.ConfigDict,
                sources: dict[str, Any] | None = None):
     super().__init__(config, sources)
-    if not config.init_from.get('smplr'):
-      _load('', 'smplr')  # the error that names the missing field
     _, smplr_net, self._smplr_variables = bundle.load_smplr(
-        config.init_from.smplr)
+        _start_point(config, 'smplr'))
     self.body = gendered.GenderedModels.load(config.get('body_model_path'))
     dae_net = None
     self._dae_variables = None
     if config.init_from.get('dae'):
-      dae_config, self._dae_variables = _load(config.init_from.dae, 'dae')
+      dae_config, self._dae_variables = weights_io.load_variables(
+          _start_point(config, 'dae'))
       dae_net = dae_lib.make_dae(dae_config.dae)
     self.stages = bundle.Stages(
         image_net=self.eval_net, smplr=smplr_net, dae=dae_net,
