@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from smplr_jax.body import gendered
-from smplr_jax.nets import dae
-from smplr_jax.nets import mlp as models
+from smplr_jax.nets import dae, mlp
 
 SMALL = dict(encoder=(16, 12, 8), decoder=(12, 16))
 
@@ -103,7 +102,7 @@ def test_parameter_count_is_the_authors():
   shapes = jax.eval_shape(
       lambda key: net.init(key, jnp.zeros((2, 42, 3)), train=False),
       jax.random.PRNGKey(0))
-  count = models.count_parameters(shapes['params'])
+  count = mlp.count_parameters(shapes['params'])
   # Dense kernels (no bias before BatchNorm) + BN scale/bias + output layer.
   widths = [123, 1024, 1024, 512, 1024, 1024]
   expected = sum(a * b + 2 * b for a, b in zip(widths[:-1], widths[1:]))

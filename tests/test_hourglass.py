@@ -7,8 +7,7 @@ import numpy as np
 import optax
 import pytest
 
-from smplr_jax.nets import heatmaps, hourglass
-from smplr_jax.nets import mlp as models
+from smplr_jax.nets import heatmaps, hourglass, mlp
 
 CUBE = 2.5
 
@@ -64,7 +63,7 @@ def test_paper_config_shapes_and_parameter_count():
   expected = _expected_parameters(5, 256, 4, 16, 45)
   print(f'paper hourglass parameters: {count:,}')
   assert count == expected == 16_270_608
-  assert models.count_parameters(
+  assert mlp.count_parameters(
       hourglass.variable_shapes(net, 256)['params']) == expected
 
 

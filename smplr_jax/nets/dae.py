@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from smplr_jax.body import jl as jl_lib
-from smplr_jax.nets import mlp as models
+from smplr_jax.nets import mlp
 
 PyTree = Any
 ENCODER = (1024, 1024, 512)
@@ -87,7 +87,7 @@ class DAE(nn.Module):
     x = points.reshape(batch, NUM_INPUTS)
 
     def hidden_layer(h, width, name):
-      return models.dense_bn_act(h, width, name, train=train,
+      return mlp.dense_bn_act(h, width, name, train=train,
                                  activation=self.activation,
                                  axis_name=self.axis_name,
                                  momentum=self.bn_momentum)

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from smplr_jax.nets import mlp as models
+from smplr_jax.nets import mlp
 
 
 def _count(tree):
@@ -15,20 +15,20 @@ def _count(tree):
 @pytest.mark.parametrize('net,inputs,expected_params', [
     # Authors' counts (docs/paper_facts.md): Psi ~2.49 M, Omega ~2.77 M;
     # ours drop the redundant biases before BatchNorm (4,352 fewer).
-    (models.ShapeNet(), jnp.zeros((3, 41)), 2_481_427),
-    (models.PoseNet(), jnp.zeros((3, 41, 3)), 2_764_040),
-    (models.PoseNet(rotation='6d'), jnp.zeros((3, 41, 3)), 2_675_120),
+    (mlp.ShapeNet(), jnp.zeros((3, 41)), 2_481_427),
+    (mlp.PoseNet(), jnp.zeros((3, 41, 3)), 2_764_040),
+    (mlp.PoseNet(rotation='6d'), jnp.zeros((3, 41, 3)), 2_675_120),
 ])
 def test_parameter_counts(net, inputs, expected_params):
   variables = net.init(jax.random.PRNGKey(0), inputs, train=False)
   assert _count(variables['params']) == expected_params
   # BatchNorm on every hidden layer: 7 trunk + 1 branch, mean and var.
   assert _count(variables['batch_stats']) == 2 * (
-      sum(models.TRUNK) + models.BRANCH_WIDTH)
+      sum(mlp.TRUNK) + mlp.BRANCH_WIDTH)
 
 
 def test_shape_net_outputs():
-  net = models.ShapeNet(num_betas=10)
+  net = mlp.ShapeNet(num_betas=10)
   variables = net.init(jax.random.PRNGKey(0), jnp.zeros((2, 41)), train=False)
   betas, logit = net.apply(variables, jnp.ones((5, 41)), train=False)
   assert betas.shape == (5, 10) and logit.shape == (5,)
@@ -36,7 +36,7 @@ def test_shape_net_outputs():
 
 @pytest.mark.parametrize('rotation', ['rotmat', '6d'])
 def test_pose_net_outputs(rotation):
-  net = models.PoseNet(rotation=rotation)
+  net = mlp.PoseNet(rotation=rotation)
   x = jax.random.normal(jax.random.PRNGKey(1), (4, 41, 3))
   variables = net.init(jax.random.PRNGKey(0), x, train=False)
   out = net.apply(variables, x, train=False)
@@ -51,7 +51,7 @@ def test_pose_net_outputs(rotation):
 
 
 def test_train_mode_updates_batch_stats_and_eval_mode_is_deterministic():
-  net = models.ShapeNet()
+  net = mlp.ShapeNet()
   x = jax.random.normal(jax.random.PRNGKey(0), (8, 41))
   variables = net.init(jax.random.PRNGKey(1), x, train=False)
   _, updates = net.apply(variables, x, train=True, mutable=['batch_stats'])
@@ -65,7 +65,7 @@ def test_train_mode_updates_batch_stats_and_eval_mode_is_deterministic():
 
 def test_residual_branch_contributes():
   """Zeroing the branch's output layer changes the result (it is wired in)."""
-  net = models.ShapeNet()
+  net = mlp.ShapeNet()
   x = jax.random.normal(jax.random.PRNGKey(0), (4, 41))
   variables = net.init(jax.random.PRNGKey(1), x, train=False)
   params = jax.tree.map(lambda a: a, variables['params'])
