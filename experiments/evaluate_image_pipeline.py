@@ -44,9 +44,8 @@ def main(argv):
   del argv
   predictor = inference.load_pipeline(_WEIGHTS.value)
   variables = dict(predictor.variables)
-  image_net_config = weights_io.load_config(
-      resources.weights_dir() / 'image_net' if _WEIGHTS.value is None
-      else bundle.stage_folder(_WEIGHTS.value, 'image_net'))
+  image_net_config = weights_io.load_config(bundle.stage_folder(
+      _WEIGHTS.value or resources.weights_dir(), 'image_net'))
   if _IMAGE_NET.value:
     image_net_config, run = weights_io.load_variables(_IMAGE_NET.value)
     if 'image_net' in run['params']:  # an end-to-end run

@@ -62,13 +62,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Imported here: `--help` and argument errors answer without loading JAX.
     from smplr_jax.tools import convert_model  # pylint: disable=g-import-not-at-top
     return convert_model.main(['convert-model', args.src, args.dst])
+  from smplr_jax import cli  # pylint: disable=g-import-not-at-top
   from smplr_jax.predict import demo  # pylint: disable=g-import-not-at-top
   try:
     paths = demo.run(args.image, args.box, args.output, args.focal,
                      args.weights, not args.no_dae, args.front_end,
                      args.refine, args.flip_test)
-  except (ValueError, FileNotFoundError) as error:
-    if os.environ.get('SMPLR_JAX_TRACEBACK'):
+  except cli.USER_ERRORS as error:
+    if os.environ.get(cli.TRACEBACK_ENV):
       raise
     print(f'error: {error}', file=sys.stderr)
     return 1

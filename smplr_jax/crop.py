@@ -53,6 +53,22 @@ def default_focal(width: int, height: int) -> float:
       math.radians(DEFAULT_FIELD_OF_VIEW_DEG) / 2)
 
 
+def resolve_focal(focal: float | None,
+                  image_size: tuple[int, int] | None) -> float:
+  """A caller's focal length (pixels), checked, or when None the
+  `default_focal` of a photo of `image_size` (width, height).
+
+  Raises:
+    ValueError: a focal length that is not a positive number.
+  """
+  if focal is None:
+    return default_focal(*image_size)
+  if not (math.isfinite(focal) and focal > 0):
+    raise ValueError(f'focal must be a positive number of pixels, got '
+                     f'{focal}.')
+  return float(focal)
+
+
 def cube_to_camera(jl_cube: jnp.ndarray, root_cam: jnp.ndarray,
                    zoom: jnp.ndarray | float = 1.0) -> jnp.ndarray:
   """Cube-frame JL of a root-centred crop -> camera-frame JL.
@@ -474,11 +490,7 @@ def crop_person(image: Any, box: tuple[float, float, float, float],
   if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
     raise ValueError(f'box {tuple(round(float(v), 1) for v in box)} lies '
                      f'outside the {width} x {height} image.')
-  if focal is not None and not (math.isfinite(focal) and focal > 0):
-    raise ValueError(f'focal must be a positive number of pixels, got '
-                     f'{focal}.')
-  if focal is None:
-    focal = default_focal(width, height)
+  focal = resolve_focal(focal, (width, height))
   principal = np.array([(width - 1) / 2, (height - 1) / 2])
   window = max(x1 - x0, y1 - y0) * cube_size / BOX_BODY_EXTENT
   depth = focal * cube_size / window

@@ -1,10 +1,9 @@
 r"""Synthetic SMPL bodies without motion capture: poses within joint limits.
 
 Each of the 23 body joints is posed by three intrinsic Euler angles drawn
-uniformly inside anatomical ranges of motion (`smplr_jax.body.limits`);
-the global
-orientation is a uniform yaw times a small pitch and roll; betas are Gaussian
-and clipped; the gender is a fair coin. `sample_bodies` runs the SMPL forward
+uniformly inside anatomical ranges of motion (`smplr_jax.body.limits`); the
+global orientation is a uniform yaw times a small pitch and roll; betas are
+Gaussian and clipped; the gender is a fair coin. `sample_bodies` runs the SMPL forward
 on a stacked [female, male] model and returns root-relative JL and meshes,
 `sample_jl` only the 42 points (18 landmark vertices skinned, not the mesh).
 
@@ -94,8 +93,8 @@ def sample_euler_angles(key: jax.Array, batch: int,
 
 
 def _order_axes_table() -> np.ndarray:
-  return np.asarray([rotations.order_axes(o) for o in limits.JOINT_EULER_ORDERS],
-                    np.int32)
+  return np.asarray([rotations.order_axes(o)
+                     for o in limits.JOINT_EULER_ORDERS], np.int32)
 
 
 def _sample_pose_quaternions(key: jax.Array, batch: int,
@@ -209,8 +208,9 @@ def sample_parameters(key: jax.Array, batch: int, num_betas: int = 10,
 def _check_gendered(models: bm.BodyModel) -> None:
   if not models.is_stacked or models.v_template.shape[0] != 2:
     raise ValueError('expected a stacked [female, male] model '
-                     '(gendered.load_gendered_models or stack_body_models([female, '
-                     f'male])), got one with v_template {models.v_template.shape}.')
+                     '(gendered.load_gendered_models or stack_body_models('
+                     '[female, male])), got one with v_template '
+                     f'{models.v_template.shape}.')
 
 
 def sample_bodies(key: jax.Array, models: bm.BodyModel, batch: int,

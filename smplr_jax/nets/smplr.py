@@ -4,8 +4,9 @@
 Psi regresses betas and gender from bone lengths B (Eq. 2), Omega regresses
 the 24 relative rotations from bone directions N (Eq. 1); `smpl_parameters`
 turns their outputs into SMPL parameters, used with the body models of
-`smplr_jax.body.gendered.GenderedModels`. `smplr_jax.predict.pipeline` runs them through SMPL to a mesh;
-`smplr_jax.training.tasks.smplr.SMPLRTask` trains them.
+`smplr_jax.body.gendered.GenderedModels`. `smplr_jax.predict.pipeline` runs
+them through SMPL to a mesh; `smplr_jax.training.tasks.smplr.SMPLRTask`
+trains them.
 
 Gender: index 0 = female, 1 = male (the stacked body model is
 [female, male]); the shape network outputs a male logit.

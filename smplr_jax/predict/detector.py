@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import math
 import pathlib
 from typing import Any
 
@@ -246,11 +245,7 @@ class BlazePosePredictor:
     """A detection of a photo of `image_size` (width, height) -> body (the
     dict of `predict_image`)."""
     width, height = image_size
-    if focal is None:
-      focal = crop.default_focal(width, height)
-    if not (math.isfinite(focal) and focal > 0):
-      raise ValueError(f'focal must be a positive number of pixels, got '
-                       f'{focal}.')
+    focal = crop.resolve_focal(focal, image_size)
     if self.keypoints.dims == 3:
       out = self.keypoints(detection.keypoints_3d[None])
     else:

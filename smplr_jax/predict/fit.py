@@ -562,7 +562,7 @@ def _start_root(points_model, normalised, weight, rot, betas, gender, depth):
   return jnp.sum(weight[..., None] * offsets, axis=1) / total
 
 
-# The posed body's points and mesh (drops the JL: the fit returns its own).
+# The fitted body's points and mesh.
 _posed_body = jax.jit(gendered.posed_body)
 
 
@@ -572,8 +572,8 @@ def _with_mesh(body: gendered.GenderedModels, fitted: dict,
   out = dict(pose=fitted['pose'], betas=fitted['betas'],
              gender=init['gender'], fit_cost=fitted['cost'])
   posed = _posed_body(body.gendered, fitted['pose'], fitted['betas'], gender)
-  out.update(joints=posed['joints'], landmarks=posed['landmarks'],
-             vertices=posed['vertices'])
+  out.update(jl_body=posed['jl'], joints=posed['joints'],
+             landmarks=posed['landmarks'], vertices=posed['vertices'])
   return out
 
 
@@ -596,9 +596,9 @@ def refine(jl: jnp.ndarray, init: dict[str, Any], *,
     options: `FitOptions`.
 
   Returns:
-    dict: pose [B, 24, 3, 3], betas [B, S], gender (init's), joints
-    [B, 24, 3], landmarks [B, 18, 3], vertices [B, V, 3] (root-relative
-    metres), fit_cost [B] (the final objective).
+    dict: pose [B, 24, 3, 3], betas [B, S], gender (init's), jl_body
+    [B, 42, 3], joints [B, 24, 3], landmarks [B, 18, 3], vertices [B, V, 3]
+    (root-relative metres), fit_cost [B] (the final objective).
   """
   fitted = fit_points(body.points, jl, init['pose'], init['betas'],
                       init['gender'], weights=weights, visible=visible,
@@ -639,6 +639,6 @@ def refine_prediction(prediction: dict[str, Any],
   replaced (numpy), fit_cost added, everything else kept."""
   fitted = jax.device_get(refine(prediction['jl_smplr_input'], prediction,
                                  body=body, options=options))
-  keys = ('pose', 'betas', 'joints', 'landmarks', 'vertices', 'fit_cost')
-  jl_body = np.concatenate([fitted['joints'], fitted['landmarks']], axis=1)
-  return dict(prediction, jl_body=jl_body, **{k: fitted[k] for k in keys})
+  keys = ('pose', 'betas', 'jl_body', 'joints', 'landmarks', 'vertices',
+          'fit_cost')
+  return dict(prediction, **{k: fitted[k] for k in keys})

@@ -125,7 +125,7 @@ class ImagePredictor:
       if root_cam.shape[0] != images.shape[0] or not np.all(
           root_cam[:, 2] > 0):
         raise ValueError('root_cam must be [B, 3] with positive depths.')
-    out = jax.device_get(self._predict(self.variables, images, root_cam))
+    out = self._predict(self.variables, images, root_cam)
     result = prediction.from_chain(out, self.faces)
     if self.refine:
       result = fit.refine_prediction(result, self.body)

@@ -8,7 +8,6 @@ returns the same body dict as `inference.ImagePredictor`.
 
 from __future__ import annotations
 
-import math
 import pathlib
 from typing import Any
 
@@ -133,11 +132,7 @@ class KeypointPredictor:
                          '(width, height), or focal and principal.')
       if principal is None:
         principal = ((image_size[0] - 1) / 2, (image_size[1] - 1) / 2)
-      if focal is None:
-        focal = crop.default_focal(*image_size)
-      if not (math.isfinite(focal) and focal > 0):
-        raise ValueError(f'focal must be a positive number of pixels, got '
-                         f'{focal}.')
+      focal = crop.resolve_focal(focal, image_size)
       turned = []
       for b in range(batch):
         xy, rotation[b] = crop.virtual_camera(
@@ -145,10 +140,10 @@ class KeypointPredictor:
         turned.append(xy)
       points = np.asarray(kp_lib.normalise_2d(np.stack(turned), visible,
                                               self.keypoint_set))
-    out = jax.device_get(self._predict(
+    out = self._predict(
         self.variables, jnp.asarray(points, jnp.float32),
         jnp.asarray(visible, jnp.float32),
-        jnp.asarray(rotation, jnp.float32)))
+        jnp.asarray(rotation, jnp.float32))
     return prediction.from_chain(out, self.faces,
                                  jl_front_end=out['jl_adapter'])
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ml_collections
 
-from smplr_jax.nets import weights_io
 from smplr_jax.training.tasks import adapter, dae, end_to_end, image_net, smplr
 
 TASKS = {
@@ -26,9 +25,9 @@ TASKS = {
 
 
 def make_task(config: ml_collections.ConfigDict):
-  """The `train.Task` named by `config.task` (a key of `TASKS`; a run
-  saved under a task's old name is upgraded by `weights_io.upgrade_config`)."""
-  config = weights_io.upgrade_config(config)
+  """The `train.Task` named by `config.task` (a key of `TASKS`; a saved
+  run's config under a task's old name is upgraded when it is read,
+  `weights_io.load_config`)."""
   if config.task not in TASKS:
     raise ValueError(f'unknown task {config.task!r}; known: '
                      f'{", ".join(sorted(TASKS))}')
