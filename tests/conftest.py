@@ -23,6 +23,25 @@ def pytest_configure(config):
     config.option.markexpr = ''
 
 
+@pytest.fixture(scope='session', autouse=True)
+def shared_compilation_cache(tmp_path_factory):
+  """One persistent XLA compilation cache for this run, shared by the
+  pytest-xdist workers: many tests build the same programs (the shipped
+  pipeline, the SMPL forward, the tiny tasks' steps) and a 2-core CPU spends
+  most of the suite compiling. Fresh per run, so nothing stale is read."""
+  base = tmp_path_factory.getbasetemp()
+  if base.name.startswith('popen-gw'):  # an xdist worker: share the parent
+    base = base.parent
+  options = {'jax_compilation_cache_dir': str(base / 'xla_cache'),
+             'jax_persistent_cache_min_compile_time_secs': 0.5}
+  saved = {name: getattr(jax.config, name) for name in options}
+  for name, value in options.items():
+    jax.config.update(name, value)
+  yield
+  for name, value in saved.items():
+    jax.config.update(name, value)
+
+
 @pytest.fixture(scope='session')
 def smpl_arrays():
   """Random SMPL-sized model with non-zero pose correctives (official keys)."""

@@ -108,6 +108,9 @@ def test_init_variables_matches_flax_init_structure():
       other['params']['hourglass0']['up']['conv2']['kernel'], kernel)
 
 
+# A training run: the stacked hourglass learning is also shown in the default
+# suite by the image-network task's tiny run (tests/test_tasks_image_net.py).
+@pytest.mark.slow
 def test_overfits_a_tiny_batch():
   """1 stack, 32 features, 64 x 64 input: Adam on two fixed images.
 
