@@ -1,12 +1,16 @@
-r"""Demo: a photo and a person box -> a body mesh (.obj, .png, .json).
+r"""Demo: a photo -> a body mesh (.obj, .png, .json).
 
+    python -m experiments.demo --image=PHOTO --output=DIR   # the photo path
     python -m experiments.demo --image=PHOTO --box=x0,y0,x1,y1 --output=DIR \
         [--focal=PIXELS] [--weights=FOLDER] [--no_dae] [--refine] \
         [--flip_test]
-    python -m experiments.demo --front_end=blazepose --image=PHOTO \
-        --output=DIR                        # no box: BlazePose finds the person
 
-Crops the photo around the box the way the image network was trained (the
+Without --box (needs `pip install -e ".[detector]"`; without it a one-line
+error says so): BlazePose finds the person, an adapter and SMPLR give a
+body, and a fit matches it to every landmark, trying the detection and the
+detector's reading of the mirrored photo (`smplr_jax.predict.detector`).
+
+With --box: crops the photo around the box the way the image network was trained (the
 paper's root-centred crop, `crop.crop_person`: the root at the box
 centre, the box's longer side taken as 1.8 m, the focal length from a 55
 degree field of view unless --focal is given), runs the image network, the
@@ -26,13 +30,12 @@ Levenberg-Marquardt fit (`smplr_jax.predict.fit.refine`) before writing.
 --flip_test averages the image network's reading of the crop and of the
 mirrored crop.
 
-With --front_end=blazepose (needs `pip install -e ".[detector]"`) the
-photo goes whole to mediapipe's BlazePose, whose landmarks an adapter turns
-into JL for the DAE and SMPLR (`smplr_jax.predict.detector`); body.json then also
-holds the detected box and 2D keypoints, and the root is placed so that the
-body's keypoints meet them.
+On the photo path body.json also holds the detected box and 2D keypoints,
+the fit's cost and the reading kept ('hypothesis'), and the root is placed
+so that the body's keypoints meet the detected pixels.
 
-Grayscale and RGBA photos are converted; a file that is not an image, a box
+Phone photos are turned upright by their EXIF orientation; grayscale, RGBA
+and 16-bit photos are converted; a file that is not an image, a box
 outside the image or a missing box, no person found, or a missing
 mediapipe get one line, and nothing is written.
 """
@@ -52,9 +55,10 @@ _WEIGHTS = flags.DEFINE_string('weights', None, 'Pipeline folder (default: '
                                'the shipped weights).')
 _NO_DAE = flags.DEFINE_bool('no_dae', False, 'Skip the DAE.')
 _FRONT_END = flags.DEFINE_enum(
-    'front_end', 'crop', ['crop', 'blazepose'],
-    'crop: the image network on the --box crop; blazepose: the whole photo '
-    'to mediapipe BlazePose (no box).')
+    'front_end', 'auto', ['auto', 'crop', 'blazepose'],
+    'auto: without --box the photo path (detector -> adapter -> SMPLR -> '
+    'fit), with --box the image network on its crop; crop: --box required; '
+    'blazepose: the photo path only.')
 _REFINE = flags.DEFINE_bool('refine', False, 'Refine the body to the JL '
                             'SMPLR saw by a short fit (smplr_jax.predict.fit).')
 _FLIP = flags.DEFINE_bool('flip_test', False, 'Average the image network '

@@ -48,7 +48,7 @@ def check_finite(array: Any, name: str, batched: bool = True) -> None:
 
 def as_rgb(image: Any, name: str = 'image') -> np.ndarray:
   """An image as uint8 [H, W, 3]: grayscale is replicated, RGBA loses its
-  alpha, floats in [0, 1] are scaled.
+  alpha, floats in [0, 1] and 16-bit integers are scaled.
 
   Raises:
     ValueError: not an image array (wrong rank or channels, NaN, empty).
@@ -72,6 +72,8 @@ def as_rgb(image: Any, name: str = 'image') -> np.ndarray:
       raise ValueError(f'{name}: float images must lie in [0, 1], got '
                        f'[{image.min():.3g}, {image.max():.3g}].')
     image = np.round(image * 255.0)
+  elif image.dtype == np.uint16:  # 16-bit photos: scaled to 8 bits
+    image = np.round(image / 257.0)
   elif image.dtype != np.uint8:
     if image.min() < 0 or image.max() > 255:
       raise ValueError(f'{name}: integer images must lie in [0, 255].')

@@ -1,8 +1,8 @@
 """`smplr-jax`: the commands a user runs, installed with the package.
 
-    smplr-jax demo --image=PHOTO --box=x0,y0,x1,y1 --output=DIR
+    smplr-jax demo --image=PHOTO --output=DIR [--box=x0,y0,x1,y1]
         [--focal=PIXELS] [--weights=FOLDER] [--no-dae] [--refine]
-        [--flip-test] [--front-end=crop|blazepose]
+        [--flip-test] [--front-end=auto|crop|blazepose]
     smplr-jax convert-model SRC.pkl DST.npz
 
 A user's mistake (a missing photo, a bad box, no person found, a missing
@@ -27,21 +27,24 @@ def _parser() -> argparse.ArgumentParser:
                                    metavar='COMMAND')
   demo = commands.add_parser(
       'demo', help='a photo -> mesh.obj, overlay.png and body.json',
-      description='A photo and a person box (or --front-end=blazepose, no '
-      'box) -> mesh.obj (camera frame, metres), overlay.png and body.json.')
+      description='A photo -> mesh.obj (camera frame, metres), overlay.png '
+      'and body.json. Without --box the [detector] extra finds the person '
+      'and the body is fitted to its keypoints; with --box the image '
+      'network reads the crop.')
   demo.add_argument('--image', required=True, help='photo (any format PIL '
                     'reads)')
   demo.add_argument('--box', help='person box x0,y0,x1,y1 in pixels (the '
-                    'crop front end)')
+                    'image network on its crop; default: find the person)')
   demo.add_argument('--output', required=True, help='output folder')
   demo.add_argument('--focal', type=float, help='focal length in pixels '
                     '(default: a 55 degree field of view)')
   demo.add_argument('--weights', help='pipeline folder (default: the '
                     'shipped weights)')
   demo.add_argument('--no-dae', action='store_true', help='skip the DAE')
-  demo.add_argument('--front-end', choices=('crop', 'blazepose'),
-                    default='crop', help='crop: the image network on the box '
-                    'crop; blazepose: the [detector] extra finds the person')
+  demo.add_argument('--front-end', choices=('auto', 'crop', 'blazepose'),
+                    default='auto', help='auto: the photo path without --box, '
+                    'the crop with it; crop: --box required; blazepose: the '
+                    'photo path only')
   demo.add_argument('--refine', action='store_true', help='fit the body to '
                     'the JL SMPLR saw')
   demo.add_argument('--flip-test', action='store_true', help='average the '

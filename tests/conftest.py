@@ -1,5 +1,6 @@
 """Shared fixtures: synthetic SMPL-layout models written in official formats."""
 
+import os
 import pathlib
 import pickle
 import sys
@@ -21,6 +22,23 @@ def pytest_configure(config):
   if ('multiprocess' in (config.option.keyword or '') and
       config.option.markexpr == 'not slow'):
     config.option.markexpr = ''
+
+
+# In the environment with the detector extra (.ci/run sets it), a test that
+# skips for want of mediapipe is a failure: the extra is there to be tested.
+REQUIRE_DETECTOR = os.environ.get('SMPLR_REQUIRE_DETECTOR') == '1'
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+  del item, call
+  outcome = yield
+  report = outcome.get_result()
+  if REQUIRE_DETECTOR and report.skipped and 'mediapipe' in str(
+      report.longrepr):
+    report.outcome = 'failed'
+    report.longrepr = ('SMPLR_REQUIRE_DETECTOR=1 but this test skipped: '
+                       f'{report.longrepr}')
 
 
 @pytest.fixture(scope='session', autouse=True)

@@ -6,6 +6,8 @@ works, and says how to install it, when it is absent. Renders of the
 project's synthetic bodies stand in for photos of people.
 """
 
+import pathlib
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -30,9 +32,22 @@ def test_without_mediapipe_the_front_end_says_how_to_install_it():
     inference.load_pipeline(front_end='blazepose')
 
 
+@pytest.mark.skipif(UNAVAILABLE is None, reason='mediapipe works here')
+def test_without_mediapipe_the_default_photo_path_names_the_extra():
+  predictor = inference.load_pipeline()
+  with pytest.raises(ValueError, match=r'detector extra.*\[detector\].*box'):
+    predictor.predict_image(np.zeros((200, 160, 3), np.uint8))
+  out = predictor.predict_image(np.zeros((200, 160, 3), np.uint8),
+                                box=(20, 10, 140, 190))  # the crop works
+  assert out['vertices'].shape == (13718, 3)
+
+
 def test_unknown_front_end_is_refused():
-  with pytest.raises(ValueError, match="'crop' or 'blazepose'"):
+  with pytest.raises(ValueError, match="'auto', 'crop' or 'blazepose'"):
     inference.load_pipeline(front_end='yolo')
+  with pytest.raises(ValueError, match='needs a person box'):
+    inference.load_pipeline(front_end='crop').predict_image(
+        np.zeros((200, 160, 3), np.uint8))
 
 
 def test_photo_checks_come_before_the_detector():
@@ -156,3 +171,134 @@ def test_several_people(predictor, renders):
   assert centres[0] < tiles[0].shape[1] < centres[1]
   one = predictor.predict_image(photo)  # the most confident one
   assert any(np.allclose(one['box'], p.box) for p in people)
+  bodies = predictor.predict_people(photo)  # each person fitted
+  assert len(bodies) == 2
+  assert {'fit_cost', 'hypothesis', 'root_cam'} <= set(bodies[0])
+  # Side by side at about the same depth: the roots' x tell them apart.
+  xs = sorted(b['root_cam'][0] for b in bodies)
+  assert xs[1] - xs[0] > 0.3
+
+
+# --- the default photo path on held-out renders ------------------------------
+
+# The first renders of the evaluation's held-out set (`experiments.
+# evaluate_photo_path`, seed 2024, 512 px, unseen style: clothes and
+# backgrounds never used in training).
+HELD_OUT_SEED, HELD_OUT_SIZE, HELD_OUT_COUNT = 2024, 512, 16
+
+
+@pytest.fixture(scope='module')
+def held_out():
+  from experiments import evaluate_photo_path  # pylint: disable=g-import-not-at-top
+  records = evaluate_photo_path.render_set(HELD_OUT_COUNT, HELD_OUT_SEED,
+                                           HELD_OUT_SIZE)
+  return records, evaluate_photo_path
+
+
+@pytest.fixture(scope='module')
+def default_pipeline():
+  if UNAVAILABLE is not None:
+    pytest.skip(UNAVAILABLE)
+  return inference.load_pipeline()
+
+
+@needs_mediapipe
+def test_default_photo_path_on_held_out_renders(default_pipeline, held_out):
+  """`load_pipeline().predict_image(photo)` over every held-out render:
+  a person found in most, a body far better than the set's mean pose, the
+  overlay on the person, and the fit's outputs present."""
+  records, evaluation = held_out
+  truth = evaluation.ground_truth(records, default_pipeline.body)
+  outs, found = [], []
+  for i, record in enumerate(records):
+    try:
+      out = default_pipeline.predict_image(record['image'])
+    except detector_lib.NoPersonError:
+      continue
+    assert out['hypothesis'] in ('detected', 'mirrored_photo')
+    assert np.isfinite(out['fit_cost'])
+    outs.append(out)
+    found.append(i)
+  assert len(found) >= 0.75 * len(records), found
+  errors = evaluation.body_errors(outs, {k: v[found] for k, v in
+                                         truth.items()},
+                                  [records[i] for i in found])
+  mean_pose = np.linalg.norm(truth['joints'].mean(0) - truth['joints'],
+                             axis=-1)[:, 1:].mean()
+  # The mean pose is ~340 mm here; the path ~170 mm (200 renders).
+  assert np.mean(errors['p1']) < 0.7 * mean_pose, errors['p1']
+  assert np.median(errors['p1']) < 0.2, errors['p1']
+  assert np.median(errors['overlay']) < 0.05, errors['overlay']
+
+
+@needs_mediapipe
+def test_demo_runs_as_a_user_runs_it(tmp_path, held_out, default_pipeline):
+  """`python -m experiments.demo --image=PHOTO` on a phone-style JPEG whose
+  pixels are stored on their side with an EXIF orientation: files written,
+  read back, the body upright as the photo is seen, no library chatter."""
+  import json  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  records, _ = held_out
+  upright = records[0]['image']
+  photo = tmp_path / 'phone.jpg'
+  stored = Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90)
+  exif = Image.Exif()
+  exif[0x0112] = 6  # 'rotate 90 CW to display': undoes the stored turn
+  stored.save(photo, exif=exif, quality=95)
+  output = tmp_path / 'out'
+  root = pathlib.Path(__file__).resolve().parents[1]
+  env = dict(os.environ, PYTHONPATH=str(root), JAX_PLATFORMS='cpu')
+  run = subprocess.run([sys.executable, '-m', 'experiments.demo',
+                        f'--image={photo}', f'--output={output}'],
+                       capture_output=True, text=True, env=env, cwd=root,
+                       timeout=600, check=False)
+  assert run.returncode == 0, run.stderr[-2000:]
+  for chatter in ('GetPrototype', 'XNNPACK', 'W0000', 'Feedback manager'):
+    assert chatter not in run.stderr, run.stderr[-2000:]
+  body = json.loads((output / 'body.json').read_text())
+  assert body['path'] == 'detector' and 'hypothesis' in body
+  keypoints = np.asarray(body['keypoints_2d_px'])
+  # Upright: where the detector puts the person in the upright pixels (a
+  # stored-sideways reading would put them elsewhere).
+  expected = default_pipeline.photo_path().detector(upright).keypoints_2d
+  assert np.median(np.linalg.norm(keypoints - expected, axis=-1)) < 5.0
+  vertices = np.asarray([[float(v) for v in line.split()[1:]]
+                         for line in (output / 'mesh.obj').read_text()
+                         .splitlines() if line.startswith('v ')])
+  assert vertices.shape == (13718, 3) and np.all(vertices[:, 2] > 0)
+  assert Image.open(output / 'overlay.png').size[0] > 0
+  # A photo without a person: one line, exit status 1, nothing written.
+  empty = tmp_path / 'empty.png'
+  Image.fromarray(np.full((300, 300, 3), 90, np.uint8)).save(empty)
+  run = subprocess.run([sys.executable, '-m', 'experiments.demo',
+                        f'--image={empty}', f'--output={tmp_path / "none"}'],
+                       capture_output=True, text=True, env=env, cwd=root,
+                       timeout=600, check=False)
+  assert run.returncode == 1
+  assert 'no person found' in run.stderr
+  assert not (tmp_path / 'none').exists()
+
+
+@needs_mediapipe
+def test_odd_photos(default_pipeline, held_out):
+  """16-bit and huge photos give the same body as the plain photo; NaN
+  keypoints into the fit count as missing."""
+  records, _ = held_out
+  image = records[0]['image']
+  plain = default_pipeline.predict_image(image)
+  sixteen = image.astype(np.uint16) * 257
+  np.testing.assert_allclose(
+      default_pipeline.predict_image(sixteen)['joints'], plain['joints'],
+      atol=1e-4)
+  huge = np.asarray(Image.fromarray(image).resize((4096, 4096),
+                                                  Image.BILINEAR))
+  big = default_pipeline.predict_image(huge)  # shrunk for the detector
+  # Resampled pixels move a few landmarks; most stay put.
+  assert np.median(np.abs(big['keypoints_2d'] / 8 -
+                          plain['keypoints_2d'])) < 4.0
+  # Eight times the pixels and the focal length: the same distance.
+  assert abs(big['root_cam'][2] - plain['root_cam'][2]) < (
+      0.1 * plain['root_cam'][2])
+  assert np.all(np.isfinite(big['vertices']))

@@ -191,3 +191,95 @@ def test_pipeline_and_demo_refine(tmp_path):
   paths = demo.run(str(photo), '20,10,140,190', str(tmp_path / 'out'),
                    refine=True)
   assert json.loads(paths['json'].read_text())['refined'] is True
+
+
+@pytest.mark.parametrize('set_name', ['jl42', 'blazepose33', 'coco17',
+                                      'h36m17'])
+def test_keypoint_set_jacobians_match_autodiff(body, bodies, set_name):
+  """The data terms' Gauss-Newton gradient J^T W r (3D hip-aligned points
+  and 2D reprojection with the root free) equals autodiff of half the
+  least-squares cost, for every keypoint set's points model."""
+  points = fit.fit_points_for(body, set_name)
+  model = jax.tree.map(lambda x: x[1], fit._select_bodies(
+      points.model, jnp.asarray(bodies['gender']), 10))
+  rot, betas = jnp.asarray(bodies['pose'][1]), jnp.asarray(bodies['betas'][1])
+  num = points.num_keypoints
+  rng = np.random.RandomState(0)
+  readouts = fit._Readouts(jnp.asarray(points.hip_aligned_readout()),
+                           jnp.asarray(points.readout))
+  data = fit._Data(jnp.asarray(rng.normal(0, 0.3, (num, 3)), jnp.float32),
+                   jnp.asarray(rng.uniform(0.2, 1, num), jnp.float32),
+                   jnp.asarray(rng.normal(0, 0.1, (num, 2)), jnp.float32),
+                   jnp.asarray(rng.uniform(0.2, 1, num), jnp.float32), rot,
+                   jnp.asarray(4.0))
+  options = fit.FitOptions(robust_scale=None, robust_scale_2d=None)
+  terms = fit._Terms(True, True, 3)
+  root = jnp.asarray([0.2, -0.1, 4.0])
+
+  def state(params):
+    increment = params[:72].reshape(24, 3)
+    return fit._State(rot @ rotations.axis_angle_to_matrix(increment),
+                      betas + params[72:82], root + params[82:], 0.0, None,
+                      None, 0.0, None)
+
+  def cost(params):
+    s = state(params)
+    pts, _ = fit._points_and_jacobian(model, s.rot, s.betas,
+                                      points.model.parents, False)
+    return 0.5 * fit._data_terms(pts, None, s, data, readouts, options,
+                                 terms, False)[0]
+
+  @jax.jit
+  def analytic():
+    s = state(jnp.zeros(85))
+    pts, jac = fit._points_and_jacobian(model, s.rot, s.betas,
+                                        points.model.parents, True)
+    return fit._data_terms(pts, jac, s, data, readouts, options, terms,
+                           True)[2]
+
+  auto = jax.jit(jax.grad(cost))(jnp.zeros(85))
+  np.testing.assert_allclose(analytic(), auto, rtol=2e-3,
+                             atol=2e-3 * float(jnp.abs(auto).max()))
+  assert float(jnp.abs(auto).max()) > 1.0  # not trivially zero
+
+
+def test_fit_body_recovers_a_body_and_its_root_from_keypoints(body, bodies):
+  """BlazePose-33 world-landmark-like 3D points (hip-aligned, another
+  origin) and pixels: the fit from a perturbed start finds the body and
+  the camera-frame root (depth included); NaN keypoints are ignored."""
+  points = fit.fit_points_for(body, 'blazepose33')
+  truth = fit.fit_body(points, bodies['pose'], bodies['betas'],
+                       bodies['gender'], points_3d=np.zeros((B, 33, 3)),
+                       weights_3d=np.zeros(33),
+                       options=fit.FitOptions(num_iterations=0))
+  keypoints = np.asarray(truth['keypoints'])
+  root = np.array([[0.2, -0.1, 4.0], [-0.3, 0.2, 5.5], [0.0, 0.0, 3.0],
+                   [0.4, 0.3, 6.0]])
+  camera = keypoints + root[:, None]
+  pixels = camera[..., :2] / camera[..., 2:] * 1000.0 + [500.0, 480.0]
+  world = keypoints - keypoints[:, 23:25].mean(1, keepdims=True) + 0.7
+  world[0, 5] = np.nan  # a missing eye
+  pixels[1, 30] = np.nan  # a missing heel
+  init = _perturbed(bodies, angle=0.1, seed=4)
+  out = fit.refine_to_keypoints(
+      init, body=body, keypoint_set='blazepose33', points_3d=world,
+      align_3d='hip', pixels=pixels, intrinsics=INTRINSICS,
+      options=fit.FitOptions(num_iterations=20))
+  assert np.all(np.isfinite(out['vertices']))
+  np.testing.assert_allclose(out['root_cam'], root, atol=0.03)
+  assert _errors_mm(out, bodies['jl']).mean() < 10.0
+  before = _errors_mm(gendered.posed_body(
+      body.gendered, init['pose'], init['betas'],
+      jnp.asarray(bodies['gender'])), bodies['jl']).mean()
+  assert before > 40.0
+  with pytest.raises(ValueError, match='no finite keypoint'):
+    fit.fit_body(points, init['pose'], init['betas'], init['gender'],
+                 points_3d=np.full((B, 33, 3), np.nan))
+  with pytest.raises(ValueError, match='finite hip points'):
+    bad = world.copy()
+    bad[2, 23] = np.nan
+    fit.fit_body(points, init['pose'], init['betas'], init['gender'],
+                 points_3d=bad, align_3d='hip')
+  with pytest.raises(ValueError, match=r'points_3d must be \[B, 33, 3\]'):
+    fit.fit_body(points, init['pose'], init['betas'], init['gender'],
+                 points_3d=world[:, :17])

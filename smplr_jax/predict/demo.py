@@ -1,5 +1,5 @@
-"""The photo -> body demo as a library function: a photo and a person box
-(or BlazePose) -> mesh.obj, overlay.png and body.json in a folder.
+"""The photo -> body demo as a library function: a photo (and optionally a
+person box) -> mesh.obj, overlay.png and body.json in a folder.
 
 `run` is what `smplr-jax demo` (`smplr_jax.console`) and
 `python -m experiments.demo` call; see the latter's docstring for the files.
@@ -11,7 +11,7 @@ import json
 import pathlib
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy.spatial.transform import Rotation
 
 from smplr_jax import checks
@@ -33,12 +33,20 @@ def parse_box(text: str | None) -> tuple[float, ...]:
 
 
 def load_photo(path: str | None) -> np.ndarray:
+  """A photo file as uint8 [H, W, 3], upright as a person sees it (the
+  EXIF orientation of phone photos applied), 16-bit and palette images
+  converted."""
   if not path:
     raise ValueError('no photo: pass --image=PATH.')
   try:
     with Image.open(path) as image:
-      return checks.as_rgb(np.asarray(image.convert('RGBA')
-                                         if image.mode == 'P' else image))
+      image = ImageOps.exif_transpose(image)
+      if image.mode == 'P':
+        image = image.convert('RGBA')
+      pixels = np.asarray(image)
+      if image.mode.startswith('I'):  # 16-bit grayscale ('I;16', 'I')
+        pixels = np.clip(pixels, 0, 65535).astype(np.uint16)
+      return checks.as_rgb(pixels)
   except FileNotFoundError as e:
     raise ValueError(f'{path} does not exist.') from e
   except (UnidentifiedImageError, OSError) as e:
@@ -53,13 +61,17 @@ def write_obj(path: pathlib.Path, vertices: np.ndarray,
 
 
 def run(image_path, box_text, output, focal=None, weights=None,
-        use_dae=True, front_end='crop', refine=False,
+        use_dae=True, front_end='auto', refine=False,
         flip_test=False) -> dict:
-  """The demo as a function; returns the paths it wrote."""
+  """The demo as a function; returns the paths it wrote.
+
+  Without a box (front_end 'auto' or 'blazepose') the photo path finds the
+  person (`inference.ImagePredictor.predict_image`); with one, the image
+  network reads the box's crop."""
   if front_end == 'blazepose' and box_text:
     raise ValueError('--box is not used with --front_end=blazepose: the '
                      'detector finds the person.')
-  box = parse_box(box_text) if front_end != 'blazepose' else None
+  box = parse_box(box_text) if (box_text or front_end == 'crop') else None
   photo = load_photo(image_path)
   if output is None:
     raise ValueError('no output folder: pass --output=DIR.')
@@ -70,7 +82,7 @@ def run(image_path, box_text, output, focal=None, weights=None,
   except ImportError as e:  # the detector extra is not installed
     raise ValueError(str(e)) from e
   if box is None:  # raises detector.NoPersonError, a ValueError
-    out = predictor.predict_image(photo, focal)
+    out = predictor.predict_image(photo, focal=focal)
     box = [round(float(v), 1) for v in out['box']]
   else:
     out = predictor.predict_image(photo, box, focal)  # validates the box
@@ -107,8 +119,12 @@ def run(image_path, box_text, output, focal=None, weights=None,
       'male_probability': float(out['male_probability']),
       'root_cam_m': root.round(4).tolist(), 'focal_px': out['focal'],
       'box': list(box), 'frame': 'camera: x right, y down, z forward, m',
-      'used_dae': predictor.uses_dae, 'front_end': front_end,
-      'refined': bool(refine),
+      'used_dae': predictor.uses_dae,
+      'path': 'detector' if 'keypoints_2d' in out else 'crop',
+      'refined': bool(refine) or 'fit_cost' in out,
+      **({'fit_cost': float(np.asarray(out['fit_cost']).reshape(-1)[0])}
+         if 'fit_cost' in out else {}),
+      **({'hypothesis': out['hypothesis']} if 'hypothesis' in out else {}),
       **({'keypoints_2d_px': np.asarray(out['keypoints_2d']).round(1)
           .tolist()} if 'keypoints_2d' in out else {})}, indent=1))
   return paths

@@ -42,9 +42,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from smplr_jax import checks
 from smplr_jax.body import body_model as bm
 from smplr_jax.body import gendered, limits, rotations, smpl
 from smplr_jax.body import jl as jl_lib
+from smplr_jax.body import keypoints as kp_lib
 
 NUM_JOINTS = jl_lib.NUM_JOINTS
 NUM_POSE_PARAMS = 3 * NUM_JOINTS
@@ -56,15 +58,19 @@ class FitOptions:
 
   Attributes:
     num_iterations: LM iterations (each one Jacobian and one solve).
-    point_sigma: the data term's unit (metres): a point off by this much
-      costs as much as a beta off by `beta_sigma`.
-    robust_scale: Geman-McClure scale (metres): points farther off than
-      this count less and less; None for plain least squares.
+    point_sigma: the 3D data term's unit (metres): a point off by this
+      much costs as much as a beta off by `beta_sigma`.
+    robust_scale: Geman-McClure scale (metres) of the 3D term: points
+      farther off than this count less and less; None for least squares.
     beta_sigma: std of the betas' Gaussian prior (the sampler's is 1).
     pose_sigma: std (radians) of each joint's rotation away from the start.
     limit_sigma: std (radians) of an angle beyond the joint limits.
     limit_margin_deg: the sampler's limits are widened by this much.
     damping: initial LM lambda (relative to diag(H)).
+    point_sigma_2d: the 2D term's unit: a reprojection error of this many
+      metres at the start's root depth (pixels * depth / focal).
+    robust_scale_2d: Geman-McClure scale (metres, as point_sigma_2d) of the
+      2D term; None for least squares.
   """
   num_iterations: int = 10
   point_sigma: float = 0.005
@@ -74,6 +80,8 @@ class FitOptions:
   limit_sigma: float = 0.02
   limit_margin_deg: float = 2.0
   damping: float = 1e-3
+  point_sigma_2d: float = 0.005
+  robust_scale_2d: float | None = 0.1
 
 
 def _ancestors(parents: tuple[int, ...]) -> np.ndarray:
@@ -219,42 +227,107 @@ def _points_and_jacobian(body: _Body, rot: jnp.ndarray, betas: jnp.ndarray,
 
 
 class _Data(NamedTuple):
-  """One body's evidence: targets [42, 3] (3D JL) or normalised image
-  coordinates [42, 2] ((u - c) / f), point weights [42], the start pose
-  [24, 3, 3], and for 2D the root depth [] (else 0)."""
-  target: jnp.ndarray
-  weight: jnp.ndarray
+  """One body's evidence.
+
+  target_3d [K3, 3] points (metres, aligned as the 3D readout aligns the
+  fitted points), weight_3d [K3]; target_2d [K2, 2] normalised image
+  coordinates ((u - c) / f), weight_2d [K2]; the start pose [24, 3, 3]; and
+  scale [] (metres per normalised unit of the 2D residual: the start's root
+  depth; 0 without a 2D term)."""
+  target_3d: jnp.ndarray
+  weight_3d: jnp.ndarray
+  target_2d: jnp.ndarray
+  weight_2d: jnp.ndarray
   start_rot: jnp.ndarray
-  depth: jnp.ndarray
+  scale: jnp.ndarray
+
+
+class _Readouts(NamedTuple):
+  """How the data terms read the body's points [N, 3] (N = 24 joints + V
+  vertices of the points model, root-relative): 3D points = readout_3d @
+  points, 2D points = projection of readout_2d @ points + root. Shared by
+  the batch."""
+  readout_3d: jnp.ndarray  # [K3, N]
+  readout_2d: jnp.ndarray  # [K2, N]
 
 
 class _State(NamedTuple):
   """One body's accepted LM iterate and its linearisation."""
   rot: jnp.ndarray  # [24, 3, 3]
   betas: jnp.ndarray  # [S]
-  root: jnp.ndarray  # [T]: root x, y for 2D, empty for 3D
+  root: jnp.ndarray  # [3]: the root in the camera frame (2D term), else 0
   cost: jnp.ndarray  # []
   hessian: jnp.ndarray  # [P, P]
   gradient: jnp.ndarray  # [P]
   damping: jnp.ndarray  # []
-  points: jnp.ndarray  # [42, 3]
+  points: jnp.ndarray  # [N, 3]
 
 
-def _data_residual(points, jac, state, data, two_d: bool):
-  """Residuals [42, k] (metres) and Jacobians [42, k, P] of the data term."""
-  if not two_d:
-    return points - data.target, jac
-  depth = data.depth
-  cam = points + jnp.concatenate([state.root, depth[None]])
-  z = jnp.maximum(cam[:, 2:], 0.1)  # a point behind the camera stays finite
-  ratio = cam[:, :2] / z
-  resid = depth * (ratio - data.target)
-  # d(x/z, y/z)/d(x, y, z), times the root depth.
-  proj = depth / z[..., None] * jnp.concatenate(
-      [jnp.broadcast_to(jnp.eye(2, dtype=z.dtype), (points.shape[0], 2, 2)),
-       -ratio[..., None]], axis=-1)  # [42, 2, 3]
-  jac_body = jnp.einsum('qka,qap->qkp', proj, jac)
-  return resid, jnp.concatenate([jac_body, proj[..., :2]], axis=-1)
+class _Terms(NamedTuple):
+  """Static description of the objective (a jit static argument)."""
+  use_3d: bool
+  use_2d: bool
+  num_root: int  # root unknowns: 0 (3D only), 2 (x, y; depth given), 3
+
+
+def _robust(squared: jnp.ndarray, scale: float | None, sigma: float):
+  """Geman-McClure cost and IRLS weight of whitened squared residuals."""
+  if scale is None:
+    return squared, jnp.ones_like(squared)
+  scale2 = (scale / sigma)**2
+  return (scale2 * squared / (scale2 + squared),
+          (scale2 / (scale2 + squared))**2)
+
+
+def _data_terms(points, jac, state, data, readouts, options: FitOptions,
+                terms: _Terms, with_jacobian: bool):
+  """Data cost [] and, with_jacobian, its Gauss-Newton (hessian, gradient)
+  over (pose, betas, root) from whitened residuals and Jacobians."""
+  cost = jnp.zeros((), points.dtype)
+  blocks = []  # (residual [K, k], jacobian [K, k, P] or None, weight [K])
+  num_root = terms.num_root
+  if terms.use_3d:
+    fitted = readouts.readout_3d @ points
+    resid = (fitted - data.target_3d) / options.point_sigma
+    jac_3d = None
+    if with_jacobian:
+      jac_3d = jnp.einsum('kn,nap->kap', readouts.readout_3d,
+                          jac) / options.point_sigma
+      jac_3d = jnp.pad(jac_3d, ((0, 0), (0, 0), (0, num_root)))
+    robust, irls = _robust(jnp.sum(resid * resid, -1), options.robust_scale,
+                           options.point_sigma)
+    cost += jnp.sum(data.weight_3d * robust)
+    blocks.append((resid, jac_3d, data.weight_3d * irls))
+  if terms.use_2d:
+    cam = readouts.readout_2d @ points + state.root
+    z = jnp.maximum(cam[:, 2:], 0.1)  # a point behind the camera stays finite
+    ratio = cam[:, :2] / z
+    sigma = options.point_sigma_2d
+    resid = data.scale * (ratio - data.target_2d) / sigma
+    jac_2d = None
+    if with_jacobian:
+      # d(x/z, y/z)/d(x, y, z), in metres at the start's root depth.
+      proj = (data.scale / sigma) / z[..., None] * jnp.concatenate(
+          [jnp.broadcast_to(jnp.eye(2, dtype=z.dtype), (cam.shape[0], 2, 2)),
+           -ratio[..., None]], axis=-1)  # [K2, 2, 3]
+      jac_body = jnp.einsum('kba,kn,nap->kbp', proj, readouts.readout_2d,
+                            jac)
+      jac_2d = jnp.concatenate([jac_body, proj[..., :num_root]], axis=-1)
+    robust, irls = _robust(jnp.sum(resid * resid, -1),
+                           options.robust_scale_2d, sigma)
+    cost += jnp.sum(data.weight_2d * robust)
+    blocks.append((resid, jac_2d, data.weight_2d * irls))
+  if not with_jacobian:
+    return cost, None, None
+  size = NUM_POSE_PARAMS + state.betas.shape[0] + num_root
+  hessian = jnp.zeros((size, size), points.dtype)
+  gradient = jnp.zeros((size,), points.dtype)
+  for resid, jacobian, weight in blocks:
+    flat_jac = jacobian.reshape(-1, size)
+    flat_weight = jnp.repeat(weight, resid.shape[-1])
+    hessian += flat_jac.T @ (flat_weight[:, None] * flat_jac)
+    gradient += flat_jac.T @ (flat_weight * resid.reshape(-1))
+  return cost, hessian, gradient
 
 
 def _turn(vector: jnp.ndarray, unit: jnp.ndarray,
@@ -323,23 +396,15 @@ def _block_diagonal(blocks: jnp.ndarray) -> jnp.ndarray:
   return jnp.einsum('jab,jk->jakb', blocks, eye).reshape(3 * num, 3 * num)
 
 
-def _evaluate(body: _Body, state: _State, data: _Data, parents,
-              options: FitOptions, two_d: bool, with_jacobian: bool):
+def _evaluate(body: _Body, state: _State, data: _Data, readouts: _Readouts,
+              parents, options: FitOptions, terms: _Terms,
+              with_jacobian: bool):
   """(cost, hessian, gradient, points) of one body at `state`."""
   points, jac = _points_and_jacobian(body, state.rot, state.betas, parents,
                                      with_jacobian)
   num_betas = state.betas.shape[0]
-  resid, jac_data = _data_residual(points, jac, state, data, two_d)
-  resid = resid / options.point_sigma
-  squared = jnp.sum(resid * resid, axis=-1)  # [42]
-  if options.robust_scale is None:
-    robust, irls = squared, jnp.ones_like(squared)
-  else:
-    scale2 = (options.robust_scale / options.point_sigma)**2
-    robust = scale2 * squared / (scale2 + squared)
-    irls = (scale2 / (scale2 + squared))**2
-  cost = jnp.sum(data.weight * robust)
-
+  cost, hessian, gradient = _data_terms(points, jac, state, data, readouts,
+                                        options, terms, with_jacobian)
   beta_resid = state.betas / options.beta_sigma
   deviation = rotations.matrix_to_axis_angle(
       jnp.swapaxes(data.start_rot, -1, -2) @ state.rot)
@@ -351,13 +416,6 @@ def _evaluate(body: _Body, state: _State, data: _Data, parents,
            jnp.sum(limit_resid**2))
   if not with_jacobian:
     return cost, None, None, points
-
-  weight = data.weight * irls  # [42]
-  jac_data = jac_data / options.point_sigma
-  flat_jac = jac_data.reshape(-1, jac_data.shape[-1])
-  flat_weight = jnp.repeat(weight, resid.shape[-1])
-  hessian = flat_jac.T @ (flat_weight[:, None] * flat_jac)
-  gradient = flat_jac.T @ (flat_weight * resid.reshape(-1))
   # Priors: pose (d log / d increment taken as the identity), betas, limits.
   jac_limit = jac_limit / options.limit_sigma
   limit_blocks = jnp.concatenate([
@@ -384,15 +442,17 @@ def _apply_step(state: _State, step: jnp.ndarray):
   num_betas = state.betas.shape[0]
   increment = step[:NUM_POSE_PARAMS].reshape(NUM_JOINTS, 3)
   end = NUM_POSE_PARAMS + num_betas
+  root_step = step[end:]
+  root_step = jnp.pad(root_step, (0, 3 - root_step.shape[0]))
   return (state.rot @ rotations.axis_angle_to_matrix(increment),
-          state.betas + step[NUM_POSE_PARAMS:end], state.root + step[end:])
+          state.betas + step[NUM_POSE_PARAMS:end], state.root + root_step)
 
 
 def _fit_one(body: _Body, data: _Data, rot: jnp.ndarray, betas: jnp.ndarray,
-             root: jnp.ndarray, parents, options: FitOptions,
-             two_d: bool) -> _State:
+             root: jnp.ndarray, readouts: _Readouts, parents,
+             options: FitOptions, terms: _Terms) -> _State:
   """LM for one body; returns the last accepted `_State`."""
-  size = NUM_POSE_PARAMS + betas.shape[0] + root.shape[0]
+  size = NUM_POSE_PARAMS + betas.shape[0] + terms.num_root
 
   def iteration(_, carry):
     # Evaluate the candidate, keep it if it lowers the cost, then solve for
@@ -402,7 +462,7 @@ def _fit_one(body: _Body, data: _Data, rot: jnp.ndarray, betas: jnp.ndarray,
     cost, hessian, gradient, points = _evaluate(
         body, state._replace(rot=candidate[0], betas=candidate[1],
                              root=candidate[2]),
-        data, parents, options, two_d, True)
+        data, readouts, parents, options, terms, True)
     better = cost < state.cost  # NaN compares False: rejected
     accepted = _State(*candidate, cost, hessian, gradient,
                       state.damping / 3.0, points)
@@ -416,10 +476,11 @@ def _fit_one(body: _Body, data: _Data, rot: jnp.ndarray, betas: jnp.ndarray,
     return state, _apply_step(state, step)
 
   dtype = rot.dtype
+  num_points = readouts.readout_3d.shape[1]
   state = _State(rot, betas, root, jnp.asarray(jnp.inf, dtype),
                  jnp.zeros((size, size), dtype), jnp.zeros((size,), dtype),
                  jnp.asarray(3.0 * options.damping, dtype),
-                 jnp.zeros((jl_lib.NUM_POINTS, 3), dtype))
+                 jnp.zeros((num_points, 3), dtype))
   state, _ = jax.lax.fori_loop(0, options.num_iterations + 1, iteration,
                                (state, (rot, betas, root)))
   return state
@@ -444,29 +505,246 @@ def gender_index(gender: Any) -> jnp.ndarray:
   return gender.astype(jnp.int32)
 
 
-def _point_weights(weights, visible, batch: int) -> jnp.ndarray:
-  weight = jnp.ones((batch, jl_lib.NUM_POINTS), jnp.float32)
+@dataclasses.dataclass(frozen=True, eq=False)
+class FitPoints:
+  """The points a fit reads, as a points model and a linear readout.
+
+  Attributes:
+    name: 'jl42' or a keypoint set's name ('blazepose33', 'coco17', ...).
+    model: stacked [female, male] model restricted to the 18 JL landmark
+      vertices, then the set's surface vertices (`keypoints.keypoints_model`):
+      its forward pass gives N = 24 + V points (joints, then vertices).
+    readout: [K, N] each keypoint as a weighted sum of those points
+      (`keypoints.KeypointSet.weights`; the identity on the first 42 for JL).
+    centre_ids: keypoints whose mean is the origin of hip-aligned 3D points.
+    left_right: keypoint i of a mirrored body is keypoint left_right[i].
+  """
+  name: str
+  model: bm.BodyModel
+  readout: np.ndarray
+  centre_ids: tuple[int, ...]
+  left_right: tuple[int, ...]
+
+  @property
+  def num_keypoints(self) -> int:
+    return self.readout.shape[0]
+
+  def hip_aligned_readout(self) -> np.ndarray:
+    """[K, N]: the readout minus the mean of its `centre_ids` rows, i.e.
+    keypoints relative to their hip midpoint."""
+    centre = self.readout[list(self.centre_ids)].mean(axis=0, keepdims=True)
+    return self.readout - centre
+
+
+# id(body) -> (body, {set name: FitPoints}); the body is kept so that its
+# id cannot be reused by another while the entry lives.
+_FIT_POINTS_CACHE: dict[int, tuple[Any, dict[str, FitPoints]]] = {}
+
+
+def fit_points_for(body: gendered.GenderedModels,
+                   keypoint_set: kp_lib.KeypointSet | str | None = None
+                   ) -> FitPoints:
+  """`FitPoints` of a keypoint set (a `keypoints.KeypointSet` or its name,
+  e.g. 'blazepose33'), or of the 42 JL (None or 'jl42'), on `body`'s
+  models (cached per body and set)."""
+  if isinstance(keypoint_set, str) and keypoint_set != 'jl42':
+    keypoint_set = kp_lib.get_set(keypoint_set)
+  name = 'jl42' if keypoint_set in (None, 'jl42') else keypoint_set.name
+  cached = _FIT_POINTS_CACHE.setdefault(id(body), (body, {}))[1]
+  if name not in cached:
+    if name == 'jl42':
+      cached[name] = _jl_points(body.points)
+    else:
+      weights = keypoint_set.weights()  # [K, 24 + M]
+      readout = np.concatenate([
+          weights[:, :NUM_JOINTS],
+          np.zeros((keypoint_set.num_keypoints, jl_lib.NUM_LANDMARKS),
+                   np.float32), weights[:, NUM_JOINTS:]], axis=1)
+      cached[name] = FitPoints(
+          name, kp_lib.keypoints_model(body.gendered, keypoint_set), readout,
+          keypoint_set.centre_ids, keypoint_set.left_right_permutation())
+  return cached[name]
+
+
+def _valid_targets(values, weights, batch: int, num: int, dims: int,
+                   name: str):
+  """(targets [B, K, D] with NaN/Inf rows zeroed, weights [B, K] zero
+  there, the count of finite keypoints [B]): a missing keypoint is a NaN,
+  never a wrong number."""
+  values = np.asarray(values, np.float32)
+  if values.ndim != 3 or values.shape[1:] != (num, dims):
+    raise ValueError(f'{name} must be [B, {num}, {dims}], got '
+                     f'{values.shape}.')
+  if values.shape[0] != batch:
+    raise ValueError(f'{name} has {values.shape[0]} bodies, the start '
+                     f'{batch}.')
+  finite = np.all(np.isfinite(values), axis=-1)
+  weight = np.ones((batch, num), np.float32)
   if weights is not None:
-    weight = weight * jnp.broadcast_to(jnp.asarray(weights, jnp.float32),
-                                       weight.shape)
-  if visible is not None:
-    weight = weight * jnp.broadcast_to(jnp.asarray(visible, jnp.float32),
-                                       weight.shape)
-  return weight
+    weight = weight * np.broadcast_to(np.asarray(weights, np.float32),
+                                      (batch, num))
+  if not np.all(np.isfinite(weight)) or np.any(weight < 0):
+    raise ValueError(f'the weights of {name} must be finite and >= 0.')
+  weight = np.where(finite, weight, 0.0)
+  return np.where(finite[..., None], values, 0.0), weight, finite.sum(axis=1)
 
 
-@functools.partial(jax.jit, static_argnames=('options', 'two_d'))
-def _fit_batch(points_model, target, weight, rot, betas, gender, root, depth,
-               options, two_d):
+def fit_body(points: FitPoints, pose: jnp.ndarray, betas: jnp.ndarray,
+             gender: jnp.ndarray, *,
+             points_3d: np.ndarray | None = None,
+             weights_3d: np.ndarray | None = None, align_3d: str = 'root',
+             pixels: np.ndarray | None = None,
+             weights_2d: np.ndarray | None = None,
+             intrinsics: np.ndarray | None = None,
+             root_cam: np.ndarray | None = None, solve_depth: bool = True,
+             options: FitOptions = FitOptions()) -> dict[str, jnp.ndarray]:
+  """SMPL parameters (and the root) fitted to a keypoint set's points.
+
+  One objective, every term optional (`FitOptions` sets their scales):
+  3D points, 2D reprojection, the start pose as a prior (SMPLR's), the
+  joint limits and the betas prior. A NaN keypoint counts as missing.
+
+  Args:
+    points: `fit_points_for(body, keypoint_set)`: which points are given.
+    pose: [B, 24, 3, 3] (or axis-angle [B, 24, 3]) start pose, camera frame.
+    betas: [B, S] start betas.
+    gender: [B] int model index, or a probability of male.
+    points_3d: [B, K, 3] camera-frame metres, root-relative (align_3d=
+      'root') or relative to any origin (align_3d='hip': the fitted points
+      and these are both taken relative to their hip midpoint, as
+      BlazePose's world landmarks are).
+    weights_3d: [B, K] or [K] confidences of points_3d (default 1).
+    align_3d: 'root' or 'hip'.
+    pixels: [B, K, 2] detected pixels (u right, v down).
+    weights_2d: [B, K] or [K] confidences of pixels (default 1).
+    intrinsics: [B, 3, 3] or [3, 3] camera matrices (with pixels).
+    root_cam: [B, 3] the root's start position in the camera frame; None
+      solves it from the start body and the pixels (linear least squares).
+    solve_depth: fit the root's depth too (else root_cam's depth is kept).
+    options: `FitOptions`.
+
+  Returns:
+    dict: pose [B, 24, 3, 3], betas [B, S], jl [B, 42, 3] and keypoints
+    [B, K, 3] of the fitted body (root-relative metres), cost [B] (the
+    final objective, whitened units), and with pixels root_cam [B, 3].
+
+  Raises:
+    ValueError: no data term, wrong shapes, a body without a finite point,
+      NaN hips with align_3d='hip', or a NaN start.
+  """
+  if points_3d is None and pixels is None:
+    raise ValueError('give points_3d, pixels or both.')
+  if align_3d not in ('root', 'hip'):
+    raise ValueError(f"align_3d must be 'root' or 'hip', got {align_3d!r}.")
+  rot = _as_rotations(pose)
+  betas = jnp.asarray(betas, jnp.float32)
+  batch, num = rot.shape[0], points.num_keypoints
+  if not (np.all(np.isfinite(np.asarray(rot))) and
+          np.all(np.isfinite(np.asarray(betas)))):
+    raise ValueError('the start pose or betas contain NaN/Inf.')
+  readout_3d = readout_2d = points.readout
+  target_3d = np.zeros((batch, 0, 3), np.float32)
+  weight_3d = np.zeros((batch, 0), np.float32)
+  target_2d = np.zeros((batch, 0, 2), np.float32)
+  weight_2d = np.zeros((batch, 0), np.float32)
+  valid = np.zeros((batch,), np.float32)
+  if points_3d is not None:
+    target_3d, weight_3d, count = _valid_targets(points_3d, weights_3d,
+                                                 batch, num, 3, 'points_3d')
+    if align_3d == 'hip':
+      hips = np.asarray(points_3d, np.float32)[:, list(points.centre_ids)]
+      if not np.all(np.isfinite(hips)):
+        raise ValueError('hip-aligned points_3d need finite hip points '
+                         f'(keypoints {points.centre_ids}).')
+      target_3d = (target_3d - hips.mean(axis=1, keepdims=True)) * (
+          weight_3d[..., None] > 0)
+      readout_3d = points.hip_aligned_readout()
+    valid += count
+  else:
+    readout_3d = points.readout[:0]
+  scale = np.zeros((batch,), np.float32)
+  root = np.zeros((batch, 3), np.float32)
+  if pixels is not None:
+    if intrinsics is None:
+      raise ValueError('pixels need intrinsics.')
+    target_2d, weight_2d, count = _valid_targets(pixels, weights_2d, batch,
+                                                 num, 2, 'pixels')
+    focal, principal = (np.asarray(x) for x in _intrinsics(intrinsics,
+                                                          batch))
+    target_2d = ((target_2d - principal[:, None]) / focal[:, None]) * (
+        weight_2d[..., None] > 0)
+    valid += count
+  else:
+    readout_2d = points.readout[:0]
+  if np.any(valid <= 0):
+    raise ValueError(f'body {int(np.argmin(valid))} has no finite keypoint '
+                     '(all NaN/Inf).')
+  gender = gender_index(gender)
+  readouts = _Readouts(jnp.asarray(readout_3d), jnp.asarray(readout_2d))
+  if pixels is not None:
+    if root_cam is None:
+      if not solve_depth:
+        raise ValueError('solve_depth=False needs root_cam (its depth).')
+      root = _start_root(points.model, readouts.readout_2d, target_2d,
+                         weight_2d, rot, betas, gender)
+    else:
+      root = np.broadcast_to(np.asarray(root_cam, np.float32), (batch, 3))
+      checks.check_finite(root, 'root_cam')
+      if np.any(root[:, 2] <= 0):
+        raise ValueError('root_cam must have positive depths.')
+    scale = np.asarray(root)[:, 2]
+  terms = _Terms(points_3d is not None, pixels is not None,
+                 0 if pixels is None else (3 if solve_depth else 2))
+  data = _Data(jnp.asarray(target_3d), jnp.asarray(weight_3d),
+               jnp.asarray(target_2d), jnp.asarray(weight_2d), rot,
+               jnp.asarray(scale))
+  out = _fit_batch(points.model, readouts, data, rot, betas, gender,
+                   jnp.asarray(root, jnp.float32), options, terms)
+  out['keypoints'] = jnp.einsum('kn,bna->bka', jnp.asarray(points.readout),
+                                out['points'])
+  if pixels is None:
+    del out['root_cam']
+  return out
+
+
+@functools.partial(jax.jit, static_argnames=('options', 'terms'))
+def _fit_batch(points_model, readouts, data, rot, betas, gender, root,
+               options, terms):
   body = _select_bodies(points_model, gender, betas.shape[-1])
-  data = _Data(target, weight, rot, depth)
 
-  def fit(*args):
-    return _fit_one(*args, points_model.parents, options, two_d)
+  def fit(body, data, rot, betas, root):
+    return _fit_one(body, data, rot, betas, root, readouts,
+                    points_model.parents, options, terms)
 
   state = jax.vmap(fit)(body, data, rot, betas, root)
-  return dict(pose=state.rot, betas=state.betas, root=state.root,
-              jl=state.points, cost=state.cost)
+  return dict(pose=state.rot, betas=state.betas, root_cam=state.root,
+              jl=state.points[:, :jl_lib.NUM_POINTS], cost=state.cost,
+              points=state.points)
+
+
+@jax.jit
+def _start_root(points_model, readout_2d, normalised, weight, rot, betas,
+                gender):
+  """[B, 3] the root putting the start body's points on their rays: linear
+  least squares on t_x - a t_z = a X_z - X_x (and likewise for y), with
+  (a, b) the normalised image coordinates of point X."""
+  out = smpl.smpl_forward(points_model, rot, betas, gender=gender,
+                          chunk_size=0)
+  points = jnp.concatenate([out.joints, out.vertices], axis=1)
+  points = jnp.einsum('kn,bna->bka', readout_2d,
+                      points - out.joints[:, :1])  # [B, K, 3]
+  rows, rhs = [], []
+  for axis in range(2):
+    coeff = normalised[..., axis]
+    row = jnp.zeros(points.shape, points.dtype).at[..., axis].set(1.0)
+    rows.append(row.at[..., 2].set(-coeff))
+    rhs.append(coeff * points[..., 2] - points[..., axis])
+  a = jnp.concatenate(rows, axis=1)  # [B, 2K, 3]
+  b = jnp.concatenate(rhs, axis=1)
+  w = jnp.concatenate([weight, weight], axis=1)
+  normal = jnp.einsum('bka,bk,bkc->bac', a, w, a) + 1e-6 * jnp.eye(3)
+  return jnp.linalg.solve(normal, jnp.einsum('bka,bk,bk->ba', a, w,
+                                             b)[..., None])[..., 0]
 
 
 def fit_points(points_model: bm.BodyModel, jl: jnp.ndarray,
@@ -492,14 +770,30 @@ def fit_points(points_model: bm.BodyModel, jl: jnp.ndarray,
     JL), cost [B] (the final objective, whitened units).
   """
   jl_lib.check_jl(jl)
-  jl = jnp.asarray(jl, jnp.float32)
-  batch = jl.shape[0]
-  out = _fit_batch(points_model, jl, _point_weights(weights, visible, batch),
-                   _as_rotations(pose), jnp.asarray(betas, jnp.float32),
-                   gender_index(gender), jnp.zeros((batch, 0), jnp.float32),
-                   jnp.zeros((batch,), jnp.float32), options, False)
-  del out['root']
+  points = _jl_points(points_model)
+  out = fit_body(points, pose, betas, gender, points_3d=jl,
+                 weights_3d=_point_weights(weights, visible),
+                 options=options)
+  del out['points'], out['keypoints']
   return out
+
+
+def _jl_points(points_model: bm.BodyModel) -> FitPoints:
+  hips = (jl_lib.JOINT_NAMES.index('left_hip'),
+          jl_lib.JOINT_NAMES.index('right_hip'))
+  return FitPoints('jl42', points_model,
+                   np.eye(jl_lib.NUM_POINTS, dtype=np.float32), hips,
+                   tuple(jl_lib.LEFT_RIGHT_PERMUTATION))
+
+
+def _point_weights(weights, visible):
+  if weights is None and visible is None:
+    return None
+  weight = np.ones((), np.float32)
+  for x in (weights, visible):
+    if x is not None:
+      weight = weight * np.asarray(x, np.float32)
+  return weight
 
 
 def _intrinsics(intrinsics, batch: int):
@@ -516,7 +810,7 @@ def fit_keypoints(points_model: bm.BodyModel, keypoints: jnp.ndarray,
                   visible: jnp.ndarray | None = None,
                   options: FitOptions = FitOptions()
                   ) -> dict[str, jnp.ndarray]:
-  """SMPL parameters and the root's x, y fitted to 2D keypoints (jitted).
+  """SMPL parameters and the root's x, y fitted to 2D JL keypoints (jitted).
 
   The root's depth is given; its x, y start where the start body's visible
   points best match the keypoints (a weighted mean) and are fitted.
@@ -532,7 +826,7 @@ def fit_keypoints(points_model: bm.BodyModel, keypoints: jnp.ndarray,
     `fit_points`' dict plus root_cam [B, 3] (the root in camera
     coordinates, metres).
   """
-  keypoints = jnp.asarray(keypoints, jnp.float32)
+  keypoints = np.asarray(keypoints, np.float32)
   if keypoints.ndim != 3 or keypoints.shape[1:] != (jl_lib.NUM_POINTS, 2):
     raise ValueError(f'keypoints must be [B, {jl_lib.NUM_POINTS}, 2] '
                      f'pixels, got {keypoints.shape}.')
@@ -540,19 +834,25 @@ def fit_keypoints(points_model: bm.BodyModel, keypoints: jnp.ndarray,
   focal, principal = _intrinsics(intrinsics, batch)
   depth = jnp.broadcast_to(jnp.asarray(root_depth, jnp.float32), (batch,))
   normalised = (keypoints - principal[:, None]) / focal[:, None]
-  weight = _point_weights(weights, visible, batch)
+  weight = jnp.ones((batch, jl_lib.NUM_POINTS))
+  if weights is not None or visible is not None:
+    weight = weight * jnp.asarray(_point_weights(weights, visible))
   rot = _as_rotations(pose)
   betas = jnp.asarray(betas, jnp.float32)
-  root = _start_root(points_model, normalised, weight, rot, betas,
-                     gender_index(gender), depth)
-  out = _fit_batch(points_model, normalised, weight, rot, betas,
-                   gender_index(gender), root, depth, options, True)
-  out['root_cam'] = jnp.concatenate([out.pop('root'), depth[:, None]], -1)
+  xy = _start_root_xy(points_model, normalised, weight, rot, betas,
+                      gender_index(gender), depth)
+  root = jnp.concatenate([xy, depth[:, None]], axis=-1)
+  out = fit_body(_jl_points(points_model), rot, betas, gender,
+                 pixels=keypoints, weights_2d=_point_weights(weights, visible),
+                 intrinsics=intrinsics, root_cam=root, solve_depth=False,
+                 options=options)
+  del out['points'], out['keypoints']
   return out
 
 
 @jax.jit
-def _start_root(points_model, normalised, weight, rot, betas, gender, depth):
+def _start_root_xy(points_model, normalised, weight, rot, betas, gender,
+                   depth):
   """[B, 2] root x, y putting the start body's points on their rays (each
   point's depth taken from the start body)."""
   points = jl_lib.smpl_points(points_model, rot, betas, gender)
@@ -628,6 +928,34 @@ def refine_2d(keypoints: jnp.ndarray, init: dict[str, Any], *,
                          init['pose'], init['betas'], init['gender'],
                          weights=weights, visible=visible, options=options)
   return dict(_with_mesh(body, fitted, init), root_cam=fitted['root_cam'])
+
+
+def refine_to_keypoints(init: dict[str, Any], *,
+                        body: gendered.GenderedModels,
+                        keypoint_set: kp_lib.KeypointSet | str | None,
+                        options: FitOptions = FitOptions(),
+                        **evidence) -> dict[str, jnp.ndarray]:
+  """Refines a predictor's bodies to a keypoint set's 3D and/or 2D points.
+
+  Args:
+    init: as in `refine` (pose, betas, gender; gender is kept).
+    body: the body models.
+    keypoint_set: the set the evidence is given in (`fit_points_for`).
+    options: `FitOptions`.
+    **evidence: `fit_body`'s keyword arguments: points_3d, weights_3d,
+      align_3d, pixels, weights_2d, intrinsics, root_cam, solve_depth.
+
+  Returns:
+    `refine`'s dict plus keypoints [B, K, 3] (the fitted body's, root-
+    relative) and, with pixels, root_cam [B, 3].
+  """
+  fitted = fit_body(fit_points_for(body, keypoint_set), init['pose'],
+                    init['betas'], init['gender'], options=options,
+                    **evidence)
+  out = dict(_with_mesh(body, fitted, init), keypoints=fitted['keypoints'])
+  if 'root_cam' in fitted:
+    out['root_cam'] = fitted['root_cam']
+  return out
 
 
 def refine_prediction(prediction: dict[str, Any],

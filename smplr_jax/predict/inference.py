@@ -21,6 +21,7 @@ from smplr_jax.body import gendered
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.nets import bundle
 from smplr_jax.predict import fit, pipeline, prediction
+from smplr_jax.predict import hypotheses as hypotheses_lib
 
 
 def load_smplr(workdir: str | pathlib.Path,
@@ -73,7 +74,10 @@ class ImagePredictor:
 
   def __init__(self, stages: bundle.Stages, variables: dict[str, Any],
                body: gendered.GenderedModels, input_size: int,
-               refine: bool = False, flip_test: bool = False):
+               refine: bool = False, flip_test: bool = False,
+               photo_path: Callable[[], Any] | None = None):
+    self._load_photo_path = photo_path
+    self._photo_path = None
     self.refine = refine
     self.flip_test = flip_test
     self.stages = stages
@@ -131,12 +135,42 @@ class ImagePredictor:
       result = fit.refine_prediction(result, self.body)
     return result
 
-  def predict_image(self, image: Any, box: tuple[float, float, float, float],
+  def photo_path(self):
+    """The whole-photo predictor (`detector.BlazePosePredictor`: detector
+    -> adapter -> SMPLR -> fit), loaded on first use.
+
+    Raises:
+      ValueError: this pipeline has none (front_end='crop'), or the
+        detector extra is not installed (the message says how to install
+        it, and that a box works without it).
+    """
+    if self._photo_path is None:
+      if self._load_photo_path is None:
+        raise ValueError("no box given: this pipeline (front_end='crop') "
+                         'needs a person box; load_pipeline() finds people '
+                         'itself.')
+      try:
+        self._photo_path = self._load_photo_path()
+      except ImportError as e:
+        raise ValueError(f'no box given, and finding the person needs the '
+                         f'detector extra: {e} Or pass a person box.') from e
+    return self._photo_path
+
+  def predict_image(self, image: Any,
+                    box: tuple[float, float, float, float] | None = None,
                     focal: float | None = None) -> dict[str, Any]:
-    """One photo and a person box -> body (`crop.crop_person`, then the
-    predictor with the crop's camera). Adds 'crop', 'root_cam' (the
-    estimated root position, metres) and 'focal' (pixels) to the returned
-    dict."""
+    """One photo -> body.
+
+    Without a box, the photo path (`photo_path`): the detector finds the
+    person, an adapter and SMPLR give a body, a fit matches it to every
+    keypoint (its dict adds 'keypoints_2d', 'box', 'fit_cost',
+    'hypothesis'). With a box, the image network on the paper's crop
+    (`crop.crop_person`). Both add 'crop', 'root_cam' (the root in the
+    camera frame, metres) and 'focal' (pixels; None assumes a
+    `crop.DEFAULT_FIELD_OF_VIEW_DEG` field of view).
+    """
+    if box is None:
+      return self.photo_path().predict_image(image, focal)
     window = crop.crop_person(image, box, self.input_size, focal,
                               self.stages.cube_size)
     out = self(window.image[None], window.root_cam[None])
@@ -144,14 +178,26 @@ class ImagePredictor:
                 crop=window.image, root_cam=window.root_cam,
                 focal=window.focal)
 
+  def predict_people(self, image: Any,
+                     focal: float | None = None) -> list[dict[str, Any]]:
+    """Every person in a photo, each as `predict_image(image)`'s dict (the
+    photo path); [] when there is none."""
+    return self.photo_path().predict_people(image, focal)
+
 
 def load_pipeline(path: str | pathlib.Path | None = None, *,
                   use_dae: bool = True,
                   smplr: str | pathlib.Path | None = None,
-                  front_end: str = 'crop', refine: bool = False,
-                  flip_test: bool = False) -> Any:
+                  front_end: str = 'auto', refine: bool = False,
+                  flip_test: bool = False, fit: bool = True,
+                  hypotheses: tuple[str, ...] | None = None) -> Any:
   """The image -> body predictor: an `ImagePredictor`, or with
   front_end='blazepose' a `detector.BlazePosePredictor`.
+
+  The default ('auto') takes a photo alone: `predict_image(photo)` runs the
+  detector path (detector -> adapter -> SMPLR -> fit with hypotheses, the
+  most accurate on real photos; needs `pip install -e ".[detector]"`), and
+  `predict_image(photo, box)` the image network on the box's crop.
 
   Args:
     path: a pipeline folder (`bundle.load_stages`): sub-folders
@@ -162,34 +208,44 @@ def load_pipeline(path: str | pathlib.Path | None = None, *,
       is one).
     smplr: another SMPLR (exported folder or workdir) in place of the
       pipeline's.
-    front_end: 'crop' (the image network on person crops, this module's
-      `ImagePredictor`) or 'blazepose' (`detector.BlazePosePredictor`:
-      whole photos, mediapipe's BlazePose finds the person, an adapter
-      turns its landmarks into JL; needs `pip install -e ".[detector]"`).
+    front_end: 'auto' (as above), 'crop' (the image network on person
+      crops only: a box is required) or 'blazepose' (the
+      `detector.BlazePosePredictor` itself).
     refine: refine each body to the JL SMPLR saw by a short fit
       (`fit.refine_prediction`; the 'crop' front end).
     flip_test: the image network also reads the mirrored crop and the two
       JL are averaged ('crop' front end; twice its cost, 3.2 mm better
       MPJPE with the shipped U-Net, docs/photo_path.md).
+    fit: the detector path fits SMPLR's body to the keypoints.
+    hypotheses: the readings the detector path fits (`hypotheses.ALL`;
+      None: `hypotheses.DEFAULT`).
 
   Raises:
     ValueError: a missing folder, an SMPLR without both networks, or an
       unknown front end.
     ImportError: front_end='blazepose' without mediapipe.
   """
-  if front_end == 'blazepose':
-    if refine or flip_test:
-      raise ValueError("refine and flip_test are implemented for "
-                       "front_end='crop'.")
+  if front_end not in ('auto', 'crop', 'blazepose'):
+    raise ValueError(f"front_end must be 'auto', 'crop' or 'blazepose', "
+                     f'got {front_end!r}.')
+  hypotheses = hypotheses_lib.check_names(
+      hypotheses_lib.DEFAULT if hypotheses is None else hypotheses)
+
+  def photo_path():
     # The optional extra: imported only here, so that the rest works
     # without mediapipe.
     from smplr_jax.predict import detector  # pylint: disable=g-import-not-at-top
     return detector.load_blazepose_pipeline(path, use_dae=use_dae,
-                                            smplr=smplr)
-  if front_end != 'crop':
-    raise ValueError(f"front_end must be 'crop' or 'blazepose', got "
-                     f'{front_end!r}.')
+                                            smplr=smplr, fit=fit,
+                                            hypotheses=hypotheses)
+
+  if front_end == 'blazepose':
+    if refine or flip_test:
+      raise ValueError("refine and flip_test are implemented for the crop "
+                       "front end.")
+    return photo_path()
   loaded = bundle.load_stages(path, dae=use_dae, smplr=smplr)
   return ImagePredictor(loaded.stages, loaded.variables, loaded.body,
                         loaded.input_size, refine=refine,
-                        flip_test=flip_test)
+                        flip_test=flip_test,
+                        photo_path=photo_path if front_end == 'auto' else None)
