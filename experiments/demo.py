@@ -1,6 +1,8 @@
-r"""Demo: a photo -> a body mesh (.obj, .png, .json).
+r"""Demo: a photo -> a body mesh (.obj, .png, .json); a clip -> animations.
 
     python -m experiments.demo --image=PHOTO --output=DIR   # the photo path
+    python -m experiments.demo --video=CLIP.mp4 --output=DIR [--mode=causal] \
+        [--max_people=2]   # track_N.npz/.json/.bvh/.glb, overlay.mp4
     python -m experiments.demo --image=PHOTO --box=x0,y0,x1,y1 --output=DIR \
         [--focal=PIXELS] [--weights=FOLDER] [--no_dae] [--refine] \
         [--flip_test]
@@ -48,6 +50,15 @@ from smplr_jax import cli
 from smplr_jax.predict import demo
 
 _IMAGE = flags.DEFINE_string('image', None, 'Photo (any format PIL reads).')
+_VIDEO = flags.DEFINE_string('video', None, 'A clip (any format ffmpeg '
+                             'reads; needs the [video] and [detector] '
+                             'extras): per-track .npz, .json, .bvh, .glb '
+                             'and an overlay .mp4.')
+_MODE = flags.DEFINE_enum('mode', 'offline', ['offline', 'causal'],
+                          'Video: offline (sees the whole clip) or causal '
+                          '(frame t uses frames <= t).')
+_MAX_PEOPLE = flags.DEFINE_integer('max_people', 1, 'Video: people per '
+                                   'frame.')
 _BOX = flags.DEFINE_string('box', None, 'Person box x0,y0,x1,y1 (pixels).')
 _OUTPUT = flags.DEFINE_string('output', None, 'Output folder.')
 _FOCAL = flags.DEFINE_float('focal', None, 'Focal length in pixels.')
@@ -68,6 +79,15 @@ _FLIP = flags.DEFINE_bool('flip_test', False, 'Average the image network '
 def main(argv):
   del argv
   # A ValueError (bad photo, box, focal, weights) is one line (`cli.run`).
+  if _VIDEO.value:
+    if _IMAGE.value or _BOX.value:
+      raise ValueError('--video takes no --image or --box.')
+    paths = demo.run_video(_VIDEO.value, _OUTPUT.value, weights=_WEIGHTS.value,
+                           mode=_MODE.value, max_people=_MAX_PEOPLE.value,
+                           focal=_FOCAL.value)
+    for path in paths.values():
+      print(f'wrote {path}')
+    return
   paths = demo.run(_IMAGE.value, _BOX.value, _OUTPUT.value, _FOCAL.value,
                    _WEIGHTS.value, not _NO_DAE.value, _FRONT_END.value,
                    _REFINE.value, _FLIP.value)

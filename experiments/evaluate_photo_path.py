@@ -49,11 +49,9 @@ import numpy as np
 from absl import app, flags, logging
 
 from smplr_jax import crop
-from smplr_jax.body import gendered, rotations, smpl
-from smplr_jax.body import jl as jl_lib
 from smplr_jax.body import keypoints as kp_lib
-from smplr_jax.data import sampler, synthetic
-from smplr_jax.evaluation import metrics as metrics_lib
+from smplr_jax.data import sampler
+from smplr_jax.evaluation import renders
 from smplr_jax.predict import detector as detector_lib
 from smplr_jax.predict import fit as fit_lib
 from smplr_jax.predict import hypotheses as hypotheses_lib
@@ -68,87 +66,6 @@ _SIMULATED = flags.DEFINE_integer(
     'simulated_bodies', 200, 'Bodies of the simulated-detector rows (0: '
     'skip them).')
 _OUTPUT = flags.DEFINE_string('output', None, 'Write the results as JSON.')
-
-_LIMB_JOINTS = np.asarray([jl_lib.JOINT_NAMES.index(n)
-                           for n in kp_lib.LIMB_JOINT_NAMES])
-_HIPS = (6, 7)  # left and right hip in `_LIMB_JOINTS`
-
-
-def render_set(num: int, seed: int, image_size: int = 512) -> list[dict]:
-  """The held-out renders (unseen style) with their ground truth."""
-  models = gendered.load_gendered_models()
-  scale = image_size / synthetic.SyntheticConfig.image_size
-  focal = tuple(scale * f for f in synthetic.SyntheticConfig.focal_range)
-  return list(synthetic.render_examples(
-      models, num, seed, config={'style': 'unseen', 'image_size': image_size,
-                                 'focal_range': focal,
-                                 'root_jitter_px': 16.0 * scale}))
-
-
-def ground_truth(records: list[dict], body) -> dict[str, np.ndarray]:
-  """Root-relative joints, mesh and BlazePose keypoints, and each person's
-  true joint pixels and height in the photo."""
-  pose = rotations.axis_angle_to_matrix(
-      jnp.asarray(np.stack([r['pose'] for r in records])))
-  betas = jnp.asarray(np.stack([r['betas'] for r in records]))
-  gender = jnp.asarray(np.stack([r['gender'] for r in records]))
-  out = jax.device_get(smpl.smpl_forward(body.gendered, pose, betas,
-                                         gender=gender))
-  root = out.joints[:, :1]
-  keypoints = np.asarray(kp_lib.keypoints_from_mesh(
-      kp_lib.BLAZEPOSE33, body.gendered, out.joints, out.vertices))
-  camera_root = np.stack([r['jl_cam'][0] for r in records])[:, None]
-  focal = np.stack([r['focal'] for r in records])[:, None]
-  principal = np.stack([r['principal'] for r in records])[:, None]
-
-  def pixels(points):  # root-relative points of the records' cameras
-    cam = points + camera_root
-    return cam[..., :2] / cam[..., 2:] * focal + principal
-
-  vertex_pixels = pixels(out.vertices - root)
-  return {'joints': out.joints - root, 'vertices': out.vertices - root,
-          'keypoints': keypoints - root,
-          'joint_pixels': pixels(out.joints - root),
-          'height_px': np.ptp(vertex_pixels[..., 1], axis=1)}
-
-
-def limb_errors(pred: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
-  """P1 / P2 [B] (metres) of 12 limb points after aligning hip midpoints."""
-  pred = pred - pred[:, _HIPS, :].mean(1, keepdims=True)
-  truth = truth - truth[:, _HIPS, :].mean(1, keepdims=True)
-  aligned = np.asarray(metrics_lib.procrustes_align(jnp.asarray(pred),
-                                                    jnp.asarray(truth)))
-  return {'limb_p1': np.linalg.norm(pred - truth, axis=-1).mean(-1),
-          'limb_p2': np.linalg.norm(aligned - truth, axis=-1).mean(-1)}
-
-
-def body_errors(outs: list[dict], truth: dict, records: list[dict]
-                ) -> dict[str, np.ndarray]:
-  """Per-photo errors of predictions against the truth (same order)."""
-  joints = np.stack([o['joints'] for o in outs])
-  vertices = np.stack([o['vertices'] for o in outs])
-  aligned = np.asarray(metrics_lib.procrustes_align(
-      jnp.asarray(joints), jnp.asarray(truth['joints'])))
-  errors = {
-      'p1': np.linalg.norm(joints - truth['joints'],
-                           axis=-1)[:, 1:].mean(-1),
-      'p2': np.linalg.norm(aligned - truth['joints'], axis=-1).mean(-1),
-      'surface': np.linalg.norm(vertices - truth['vertices'],
-                                axis=-1).mean(-1)}
-  errors.update(limb_errors(joints[:, _LIMB_JOINTS],
-                            truth['joints'][:, _LIMB_JOINTS]))
-  overlay = []
-  for out, record, true_px, height in zip(outs, records,
-                                          truth['joint_pixels'],
-                                          truth['height_px']):
-    cam = out['joints'] + out['root_cam']
-    size = record['image'].shape[1::-1]
-    principal = (np.asarray(size) - 1) / 2
-    px = cam[:, :2] / cam[:, 2:] * out['focal'] + principal
-    overlay.append(np.linalg.norm(px - true_px, axis=-1).mean() / height)
-  errors['overlay'] = np.asarray(overlay)
-  return errors
-
 
 def _summary(errors: dict[str, np.ndarray], found: float,
              ms: float) -> dict[str, float]:
@@ -177,14 +94,14 @@ def format_rows(rows: dict[str, dict[str, float]]) -> str:
 def evaluate(records: list[dict], keypoints, detector,
              body) -> tuple[dict, dict]:
   """(rows, hypothesis statistics) on one set of renders."""
-  truth = ground_truth(records, body)
+  truth = renders.ground_truth(records, body)
   rows = {}
   mean_pose = np.broadcast_to(truth['joints'].mean(0), truth['joints'].shape)
   mean_outs = [{'joints': j, 'vertices': v, 'root_cam': np.array(
       [0.0, 0.0, 1.0]), 'focal': 1.0} for j, v in zip(
           mean_pose, truth['vertices'])]
   rows['mean pose of the set (no image)'] = {
-      k: 1000 * float(np.mean(v)) for k, v in body_errors(
+      k: 1000 * float(np.mean(v)) for k, v in renders.body_errors(
           mean_outs, truth, records).items() if k in ('p1', 'p2', 'limb_p1',
                                                       'limb_p2')}
   detections, found, mirrored, detect_ms, mirror_ms = [], [], [], [], []
@@ -210,7 +127,7 @@ def evaluate(records: list[dict], keypoints, detector,
   world = np.stack([d.keypoints_3d for d in detections])
   limbs = kp_lib.limb_ids(kp_lib.BLAZEPOSE33)
   rows['BlazePose alone (its own 12 limb points)'] = _summary(
-      limb_errors(world[:, limbs], on_found['keypoints'][:, limbs]),
+      renders.limb_errors(world[:, limbs], on_found['keypoints'][:, limbs]),
       found_share, detector_ms)
   stages = {
       '+ adapter + DAE + SMPLR': dict(fit=False),
@@ -234,7 +151,7 @@ def evaluate(records: list[dict], keypoints, detector,
     ms = detector_ms + float(np.median(times[1:] or times))
     if hypotheses_lib.MIRRORED_PHOTO in predictor.hypotheses:
       ms += float(np.median(mirror_ms))
-    errors = body_errors(outs, on_found, found_records)
+    errors = renders.body_errors(outs, on_found, found_records)
     rows[name] = _summary(errors, found_share, ms)
     per_stage[name] = errors
     if predictor.fit and len(predictor.hypotheses) > 1:
@@ -308,7 +225,7 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
   jax.config.update('jax_platforms', 'cpu')
-  records = render_set(_NUM_RENDERS.value, _SEED.value, _IMAGE_SIZE.value)
+  records = renders.render_set(_NUM_RENDERS.value, _SEED.value, _IMAGE_SIZE.value)
   keypoints = keypoint_predictor.load_keypoint_predictor('blazepose33_3d',
                                                          use_dae=True)
   detector = detector_lib.BlazePoseDetector()

@@ -9,7 +9,7 @@ from PIL import Image
 from smplr_jax import console, crop, resources
 from smplr_jax.body import gendered
 from smplr_jax.data import augment, synthetic
-from smplr_jax.predict import demo, inference
+from smplr_jax.predict import demo, detector, inference
 
 pytestmark = pytest.mark.skipif(
     not (resources.weights_dir() / 'image_net').exists(),
@@ -142,12 +142,20 @@ def test_demo_writes_mesh_picture_and_parameters(render, tmp_path, capsys):
   # Bad input: one clear message each, nothing written.
   for args, message in (((str(tmp_path / 'none.png'), box), 'does not exist'),
                         ((str(paths['json']), box), 'not an image'),
-                        ((str(photo), None), 'no person box'),
                         ((str(photo), '1,2,3'), '4 numbers'),
                         ((str(photo), '900,900,990,990'), 'outside')):
     with pytest.raises(ValueError, match=message):
       demo.run(*args, str(tmp_path / 'bad'))
   assert not (tmp_path / 'bad').exists()
+  # No box: the photo path where the detector extra is installed (this
+  # render has a person), else one line naming the extra.
+  if detector.availability() is None:
+    written = demo.run(str(photo), None, str(tmp_path / 'found'))
+    assert json.loads(written['json'].read_text())['path'] == 'detector'
+  else:
+    with pytest.raises(ValueError, match=r'detector extra.*\[detector\]'):
+      demo.run(str(photo), None, str(tmp_path / 'bad'))
+    assert not (tmp_path / 'bad').exists()
   # The command: a user's mistake is one line and status 1, a wrong
   # command line status 2.
   capsys.readouterr()

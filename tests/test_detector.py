@@ -15,6 +15,7 @@ from PIL import Image
 from smplr_jax.body import gendered
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.body import keypoints as kp
+from smplr_jax.evaluation import renders as renders_lib
 from smplr_jax.predict import detector as detector_lib
 from smplr_jax.predict import inference, prediction
 
@@ -189,10 +190,9 @@ HELD_OUT_SEED, HELD_OUT_SIZE, HELD_OUT_COUNT = 2024, 512, 16
 
 @pytest.fixture(scope='module')
 def held_out():
-  from experiments import evaluate_photo_path  # pylint: disable=g-import-not-at-top
-  records = evaluate_photo_path.render_set(HELD_OUT_COUNT, HELD_OUT_SEED,
-                                           HELD_OUT_SIZE)
-  return records, evaluate_photo_path
+  records = renders_lib.render_set(HELD_OUT_COUNT, HELD_OUT_SEED,
+                                   HELD_OUT_SIZE)
+  return records, renders_lib
 
 
 @pytest.fixture(scope='module')

@@ -211,7 +211,7 @@ def test_keypoint_set_jacobians_match_autodiff(body, bodies, set_name):
                    jnp.asarray(rng.uniform(0.2, 1, num), jnp.float32),
                    jnp.asarray(rng.normal(0, 0.1, (num, 2)), jnp.float32),
                    jnp.asarray(rng.uniform(0.2, 1, num), jnp.float32), rot,
-                   jnp.asarray(4.0))
+                   jnp.asarray(4.0), jnp.zeros(10))
   options = fit.FitOptions(robust_scale=None, robust_scale_2d=None)
   terms = fit._Terms(True, True, 3)
   root = jnp.asarray([0.2, -0.1, 4.0])

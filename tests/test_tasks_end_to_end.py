@@ -46,6 +46,7 @@ def _batch(task):
   return {k: jnp.asarray(v) for k, v in batch.items()}
 
 
+@pytest.mark.slow  # ~35 s; the tiny end-to-end run below stays quick
 def test_smplr_loss_alone_reaches_the_image_net(setup):
   config, sources, _ = setup
   config = config.copy_and_resolve_references()

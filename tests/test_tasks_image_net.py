@@ -56,6 +56,7 @@ def tiny_run(tmp_path_factory):
   return config, tmp_path / 'run', results, before
 
 
+@pytest.mark.slow  # the tiny image-network run (~70 s on 2 cores)
 def test_tiny_training_run_learns_and_writes_predictions(tiny_run):
   _, workdir, results, before = tiny_run
   log = [json.loads(line) for line in
@@ -73,6 +74,7 @@ def test_tiny_training_run_learns_and_writes_predictions(tiny_run):
   np.testing.assert_allclose(paired.gt_jl[:, 0], 0.0, atol=1e-6)
 
 
+@pytest.mark.slow  # the tiny image-network run (~70 s on 2 cores)
 def test_tiny_run_checkpoint_reloads(tiny_run):
   config, workdir, _, _ = tiny_run
   saved, variables, step = weights_io.load_trained_variables(workdir)
@@ -84,6 +86,7 @@ def test_tiny_run_checkpoint_reloads(tiny_run):
   assert np.all(np.isfinite(predictions['pred_jl']))
 
 
+@pytest.mark.slow  # the tiny image-network run (~70 s on 2 cores)
 def test_init_from_starts_where_the_trained_run_ended(tiny_run, tmp_path):
   """config.init_from: a run starts from another run's best weights
   (workdir or exported folder); another network is refused."""
@@ -160,6 +163,7 @@ def test_draw_predictions_writes_a_picture(tiny_run):
   assert picture.std() > 10  # not a blank canvas
 
 
+@pytest.mark.slow  # the tiny image-network run (~70 s on 2 cores)
 def test_corrupt_training_record_is_named_or_skipped(tiny_run, tmp_path,
                                                     caplog):
   config = tiny_run[0].copy_and_resolve_references()

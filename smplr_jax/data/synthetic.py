@@ -395,12 +395,18 @@ def _sensor_noise(values: jnp.ndarray, size: int) -> jnp.ndarray:
 
 
 def _geometry(models: bm.BodyModel, keys: jax.Array,
-              config: SyntheticConfig) -> dict[str, jnp.ndarray]:
+              config: SyntheticConfig,
+              body_rotations: jnp.ndarray | None = None,
+              depth: jnp.ndarray | None = None) -> dict[str, jnp.ndarray]:
   """Stage 1: draws, posed camera-frame bodies, projected vertices, packed
-  face colours and the ground truth (see `render_batch`)."""
+  face colours and the ground truth (see `render_batch`). A clip
+  (`render_clip`) gives its body-frame `body_rotations` [B, 24, 3, 3] and one
+  root `depth` [B] for all its frames."""
   size = config.image_size
   batch = keys.shape[0]
   draw = jax.vmap(lambda k: _draw_example(k, config))(keys)
+  if body_rotations is not None:
+    draw['rotations'] = body_rotations
   faces = models.faces
   parts = body_part_per_face(models)
 
@@ -420,7 +426,9 @@ def _geometry(models: bm.BodyModel, keys: jax.Array,
   reach = jnp.max(jnp.sqrt(jnp.sum(vertices[..., :2]**2, -1)), axis=1)
   margin = jnp.maximum(config.fill * half - jnp.max(
       jnp.abs(draw['jitter']), axis=-1), 1.0)
-  depth = jnp.maximum(draw['distance'], focal * reach / margin + 0.5 * reach)
+  if depth is None:
+    depth = jnp.maximum(draw['distance'],
+                        focal * reach / margin + 0.5 * reach)
   principal = jnp.full((batch, 2), (size - 1) / 2.0, jnp.float32)
   root_cam = jnp.concatenate(
       [draw['jitter'] * depth[:, None] / focal[:, None], depth[:, None]], -1)
@@ -618,6 +626,67 @@ def render_examples(models: bm.BodyModel, num_examples: int, seed: int,
     out = jax.device_get({k: out[k] for k in records.RECORD_KEYS})
     for i in range(count):
       yield {k: np.asarray(v[i]) for k, v in out.items()}
+
+
+def render_clip(models: bm.BodyModel, rotations: np.ndarray, seed: int,
+                config: SyntheticConfig | Mapping[str, Any] | None = None,
+                backgrounds: Backgrounds | None = None
+                ) -> list[dict[str, np.ndarray]]:
+  """Renders a motion clip: one person, one camera, one look, many poses.
+
+  Every frame shares example `seed`'s draws (shape, clothes, background,
+  lights, camera, root position); its pose is the clip's, turned into the
+  camera frame as `render_examples` does; the root's depth is the largest
+  any frame needs, so the camera does not zoom.
+
+  Args:
+    models: stacked [female, male] `BodyModel`.
+    rotations: [T, 24, 3, 3] body-frame relative rotations (y up; joint 0
+      the body's orientation), e.g. `motion.smooth_motion`.
+    seed: the look's seed (example 0 of `example_keys(seed, ...)`).
+    config: `SyntheticConfig`, or a mapping of field overrides.
+    backgrounds: as in `render_examples`.
+
+  Returns:
+    T records as `render_examples` yields them (their betas and gender are
+    the look's; pose is the frame's, camera frame).
+  """
+  config = config_from_mapping(config)
+  if backgrounds is None:
+    backgrounds = load_backgrounds(
+        config.image_size, names=(UNSEEN_BACKGROUND_PHOTOS
+                                  if config.style == 'unseen'
+                                  else BACKGROUND_PHOTOS))
+  rotations = jnp.asarray(rotations, jnp.float32)
+  num = rotations.shape[0]
+  stripped = dataclasses.replace(config, raster=render.RasterConfig(),
+                                 fallback_raster=render.RasterConfig())
+  keys = jnp.broadcast_to(example_keys(seed, np.zeros(1, np.int64)),
+                          (num, 2))
+  first = _jitted_geometry(models, keys, stripped, rotations)
+  depth = jnp.full((num,), jnp.max(first['record']['jl_cam'][:, 0, 2]))
+  images = jnp.asarray(backgrounds.images)
+  sizes = jnp.asarray(backgrounds.sizes)
+  records = []
+  for start in range(0, num, config.batch_size):
+    end = min(start + config.batch_size, num)
+    geometry = _jitted_geometry(models, keys[start:end], stripped,
+                                rotations[start:end], depth[start:end])
+    for raster in (config.raster, config.fallback_raster):
+      fragments = _jitted_rasterize(geometry['points'], models.faces,
+                                    config.image_size, config.image_size,
+                                    raster)
+      if int(jnp.max(fragments.overflow)) == 0:
+        break
+    else:
+      raise RuntimeError('a clip frame has faces the rasteriser cannot draw '
+                         '(an extreme close-up).')
+    out = _jitted_compose(fragments.face_index, geometry['packed_colours'],
+                          geometry['background'], images, sizes, stripped)
+    batch = jax.device_get(dict(out, **geometry['record']))
+    records.extend({k: np.asarray(v[i]) for k, v in batch.items()}
+                   for i in range(end - start))
+  return records
 
 
 def save_preview(records: list[Mapping[str, np.ndarray]], path: str,

@@ -128,3 +128,122 @@ def run(image_path, box_text, output, focal=None, weights=None,
       **({'keypoints_2d_px': np.asarray(out['keypoints_2d']).round(1)
           .tolist()} if 'keypoints_2d' in out else {})}, indent=1))
   return paths
+
+
+def _encoder(container, width: int, height: int, fps: float):
+  """An H.264 stream when PyAV's ffmpeg has it, else MPEG-4 part 2."""
+  import av  # pylint: disable=g-import-not-at-top
+  for codec in ('libx264', 'mpeg4'):
+    try:
+      stream = container.add_stream(codec, rate=round(fps))
+    except (av.error.FFmpegError, ValueError):
+      continue
+    stream.width, stream.height = width - width % 2, height - height % 2
+    stream.pix_fmt = 'yuv420p'
+    if codec == 'mpeg4':
+      stream.bit_rate = 8_000_000
+    return stream
+  raise ValueError('PyAV has no H.264 or MPEG-4 encoder here.')
+
+
+def write_overlay_video(path: pathlib.Path, video_path, result: dict,
+                        body) -> None:
+  """The clip with every track's mesh drawn over its frames (the clip is
+  read a second time, frame by frame)."""
+  import av  # pylint: disable=g-import-not-at-top
+
+  from smplr_jax.body import gendered as gendered_lib  # pylint: disable=g-import-not-at-top
+  from smplr_jax.predict import video as video_lib  # pylint: disable=g-import-not-at-top
+  width, height = result['image_size']
+  principal = np.array([(width - 1) / 2, (height - 1) / 2])
+  by_frame: dict[int, list[tuple[dict, int]]] = {}
+  for track in result['tracks']:
+    for i, frame in enumerate(track['frames']):
+      by_frame.setdefault(int(frame), []).append((track, i))
+  faces = np.asarray(body.gendered.faces)
+  with av.open(str(path), 'w') as container:
+    stream = _encoder(container, width, height, result['fps'] or 30.0)
+    for index, frame in enumerate(video_lib.open_video(video_path)):
+      for track, i in by_frame.get(index, []):
+        posed = gendered_lib.posed_body(
+            body.gendered, track['pose'][i:i + 1], track['betas'][i:i + 1],
+            track['gender'][i:i + 1])
+        vertices = np.asarray(posed['vertices'][0]) + track['root_cam'][i]
+        points = draw.project(vertices, result['focal'], principal)
+        frame = draw.mesh_overlay(frame, points, faces, vertices)
+      image = av.VideoFrame.from_ndarray(
+          np.ascontiguousarray(frame[:stream.height, :stream.width]),
+          format='rgb24')
+      for packet in stream.encode(image):
+        container.mux(packet)
+    for packet in stream.encode():
+      container.mux(packet)
+
+
+def run_video(video_path, output, fps=None, weights=None, mode='offline',
+              max_people=1, overlay=True, focal=None) -> dict:
+  """A clip -> per-track .npz, .json, .bvh, .glb and an overlay .mp4 in
+  `output` (written to a temporary folder first and moved in at the end:
+  an error leaves nothing half-written). Returns the paths written."""
+  import shutil  # pylint: disable=g-import-not-at-top
+  import tempfile  # pylint: disable=g-import-not-at-top
+
+  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+
+  from smplr_jax.predict import export, video  # pylint: disable=g-import-not-at-top
+  if not video_path:
+    raise ValueError('no video: pass --video=PATH.')
+  if output is None:
+    raise ValueError('no output folder: pass --output=DIR.')
+  try:
+    video.open_video(video_path)  # a missing or unreadable file: one line
+  except ImportError as e:  # PyAV is missing: say how to install it
+    raise ValueError(str(e)) from e
+  predictor = inference.load_pipeline(weights)
+  with tqdm(desc='frames', unit='frame') as bar:
+    result = predictor.predict_video(
+        video_path, fps, focal=focal,
+        options=video.VideoOptions(mode=mode, max_people=max_people),
+        progress=lambda count: bar.update(count - bar.n))
+  if not result['tracks']:
+    raise ValueError(f'no person found in any of the {result["num_frames"]}'
+                     ' frames.')
+  output = pathlib.Path(output)
+  output.parent.mkdir(parents=True, exist_ok=True)
+  staging = pathlib.Path(tempfile.mkdtemp(prefix='.smplr-video-',
+                                          dir=output.parent))
+  try:
+    body = predictor.photo_path().keypoints.body
+    names = []
+    for number, track in enumerate(result['tracks']):
+      stem = staging / f'track_{number}'
+      export.write_track_npz(stem.with_suffix('.npz'), track, result['fps'])
+      export.write_track_json(stem.with_suffix('.json'), track,
+                              result['fps'])
+      export.write_bvh(stem.with_suffix('.bvh'), track, body.gendered,
+                       result['fps'])
+      export.write_glb(stem.with_suffix('.glb'), track, body.gendered,
+                       result['fps'])
+      names += [f'track_{number}{s}' for s in ('.npz', '.json', '.bvh',
+                                                '.glb')]
+    if overlay:
+      write_overlay_video(staging / 'overlay.mp4', video_path, result, body)
+      names.append('overlay.mp4')
+    (staging / 'video.json').write_text(json.dumps({
+        'fps': result['fps'], 'num_frames': result['num_frames'],
+        'skipped_frames': result['skipped_frames'],
+        'image_size': result['image_size'], 'focal_px': result['focal'],
+        'mode': mode, 'tracks': [
+            {'file': f'track_{n}', 'first_frame': int(t['frames'][0]),
+             'last_frame': int(t['frames'][-1]),
+             'num_frames': len(t['frames'])}
+            for n, t in enumerate(result['tracks'])]}, indent=1))
+    names.append('video.json')
+    output.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name in names:
+      paths[name] = output / name
+      shutil.move(str(staging / name), paths[name])
+  finally:
+    shutil.rmtree(staging, ignore_errors=True)
+  return paths

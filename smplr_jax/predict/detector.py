@@ -158,13 +158,19 @@ class BlazePoseDetector:
       pose solution (e.g. next to a protobuf it was not built for).
   """
 
-  def __init__(self, min_detection_confidence: float = 0.5):
+  def __init__(self, min_detection_confidence: float = 0.5,
+               video_mode: bool = False, smooth_landmarks: bool = False):
+    """video_mode: frames of one clip, in order: BlazePose tracks the
+    person from frame to frame instead of detecting it in every frame
+    (faster); smooth_landmarks: its own temporal filter (video mode)."""
     mediapipe = import_mediapipe()
+    self.video_mode = video_mode
     try:
       with _native_stderr_silenced():
         self._pose = mediapipe.solutions.pose.Pose(
-            static_image_mode=True, model_complexity=1,
-            smooth_landmarks=False, enable_segmentation=False,
+            static_image_mode=not video_mode, model_complexity=1,
+            smooth_landmarks=smooth_landmarks and video_mode,
+            enable_segmentation=False,
             min_detection_confidence=min_detection_confidence)
         # The graph opens its models on threads that print start-up
         # chatter; one run on a blank frame waits for them, still silenced.
@@ -205,7 +211,7 @@ class BlazePoseDetector:
           (max(1, round(width * scale)), max(1, round(height * scale))),
           Image.BILINEAR))
     found = self._process(work)
-    if found is None and RETRY_BORDER > 0:
+    if found is None and RETRY_BORDER > 0 and not self.video_mode:
       border = int(round(RETRY_BORDER * max(work.shape[:2])))
       padded = np.pad(work, ((border, border), (border, border), (0, 0)),
                       constant_values=128)
@@ -388,8 +394,7 @@ class BlazePosePredictor:
       out = self.keypoints(pixels, focal=focal, principal=tuple(principal))
     extra = {}
     if self.fit:
-      weight = MIN_POINT_WEIGHT + (1 - MIN_POINT_WEIGHT) * np.clip(
-          visibility, 0.0, 1.0)
+      weight = self.point_weights(visibility)
       intrinsics = crop.camera_matrix(np.array([focal, focal]), principal)
       fitted = jax.device_get(fit_lib.refine_to_keypoints(
           out, body=self.keypoints.body, keypoint_set=keypoint_set,
@@ -424,6 +429,12 @@ class BlazePosePredictor:
                 keypoints_3d=detection.keypoints_3d,
                 visibility=detection.visibility, box=detection.box,
                 root_cam=np.asarray(root, np.float64), focal=float(focal))
+
+  @staticmethod
+  def point_weights(visibility: np.ndarray) -> np.ndarray:
+    """[..., 33] the fit's landmark weights from BlazePose's visibility."""
+    return MIN_POINT_WEIGHT + (1 - MIN_POINT_WEIGHT) * np.clip(
+        np.asarray(visibility, np.float64), 0.0, 1.0)
 
   def _detect_mirrored(self, photo: np.ndarray) -> Detection | None:
     if hypotheses_lib.MIRRORED_PHOTO not in self.hypotheses:

@@ -231,15 +231,16 @@ class _Data(NamedTuple):
 
   target_3d [K3, 3] points (metres, aligned as the 3D readout aligns the
   fitted points), weight_3d [K3]; target_2d [K2, 2] normalised image
-  coordinates ((u - c) / f), weight_2d [K2]; the start pose [24, 3, 3]; and
+  coordinates ((u - c) / f), weight_2d [K2]; the start pose [24, 3, 3];
   scale [] (metres per normalised unit of the 2D residual: the start's root
-  depth; 0 without a 2D term)."""
+  depth; 0 without a 2D term); and the betas prior's mean [S]."""
   target_3d: jnp.ndarray
   weight_3d: jnp.ndarray
   target_2d: jnp.ndarray
   weight_2d: jnp.ndarray
   start_rot: jnp.ndarray
   scale: jnp.ndarray
+  betas_mean: jnp.ndarray
 
 
 class _Readouts(NamedTuple):
@@ -405,7 +406,7 @@ def _evaluate(body: _Body, state: _State, data: _Data, readouts: _Readouts,
   num_betas = state.betas.shape[0]
   cost, hessian, gradient = _data_terms(points, jac, state, data, readouts,
                                         options, terms, with_jacobian)
-  beta_resid = state.betas / options.beta_sigma
+  beta_resid = (state.betas - data.betas_mean) / options.beta_sigma
   deviation = rotations.matrix_to_axis_angle(
       jnp.swapaxes(data.start_rot, -1, -2) @ state.rot)
   pose_resid = deviation / options.pose_sigma
@@ -597,6 +598,7 @@ def fit_body(points: FitPoints, pose: jnp.ndarray, betas: jnp.ndarray,
              weights_2d: np.ndarray | None = None,
              intrinsics: np.ndarray | None = None,
              root_cam: np.ndarray | None = None, solve_depth: bool = True,
+             betas_prior_mean: np.ndarray | None = None,
              options: FitOptions = FitOptions()) -> dict[str, jnp.ndarray]:
   """SMPL parameters (and the root) fitted to a keypoint set's points.
 
@@ -621,6 +623,8 @@ def fit_body(points: FitPoints, pose: jnp.ndarray, betas: jnp.ndarray,
     root_cam: [B, 3] the root's start position in the camera frame; None
       solves it from the start body and the pixels (linear least squares).
     solve_depth: fit the root's depth too (else root_cam's depth is kept).
+    betas_prior_mean: [B, S] the betas prior's mean (default 0: the
+      population's); a video track passes its shared shape.
     options: `FitOptions`.
 
   Returns:
@@ -695,9 +699,12 @@ def fit_body(points: FitPoints, pose: jnp.ndarray, betas: jnp.ndarray,
     scale = np.asarray(root)[:, 2]
   terms = _Terms(points_3d is not None, pixels is not None,
                  0 if pixels is None else (3 if solve_depth else 2))
+  betas_mean = jnp.zeros_like(betas) if betas_prior_mean is None else (
+      jnp.broadcast_to(jnp.asarray(betas_prior_mean, jnp.float32),
+                       betas.shape))
   data = _Data(jnp.asarray(target_3d), jnp.asarray(weight_3d),
                jnp.asarray(target_2d), jnp.asarray(weight_2d), rot,
-               jnp.asarray(scale))
+               jnp.asarray(scale), betas_mean)
   out = _fit_batch(points.model, readouts, data, rot, betas, gender,
                    jnp.asarray(root, jnp.float32), options, terms)
   out['keypoints'] = jnp.einsum('kn,bna->bka', jnp.asarray(points.readout),

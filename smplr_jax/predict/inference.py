@@ -184,6 +184,15 @@ class ImagePredictor:
     photo path); [] when there is none."""
     return self.photo_path().predict_people(image, focal)
 
+  def predict_video(self, frames: Any, fps: float | None = None,
+                    **kwargs) -> dict[str, Any]:
+    """Every person in a clip (a video file or uint8 [H, W, 3] frames),
+    tracked, one shape each, fitted over time: `video.predict_video` with
+    this pipeline's photo path (its keyword arguments: focal, options,
+    progress)."""
+    from smplr_jax.predict import video  # pylint: disable=g-import-not-at-top
+    return video.predict_video(self.photo_path(), frames, fps, **kwargs)
+
 
 def load_pipeline(path: str | pathlib.Path | None = None, *,
                   use_dae: bool = True,

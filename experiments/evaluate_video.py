@@ -1,0 +1,188 @@
+r"""Video: jitter and accuracy of each mode on rendered motion clips.
+
+    python -m experiments.evaluate_video [--num_clips=4] [--num_frames=90] \
+        [--seed=2024] [--output=results.json]
+
+Needs the detector extra. Renders `--num_clips` clips of one clothed person
+moving smoothly (`motion.smooth_motion`: keyframe poses eased into each
+other, the body turning slowly; `synthetic.render_clip` in the unseen style,
+512 x 512, 30 frames/s) and runs, on the same frames:
+
+  * per-frame: the photo path on every frame alone (the detection, adapter,
+    SMPLR and fit; `hypotheses=('detected',)`);
+  * per-frame + Gaussian: its joints filtered over time (sigma 2 frames),
+    the one-line baseline;
+  * BlazePose video mode: the detector's own tracking and smoothing
+    (`static_image_mode=False`, `smooth_landmarks=True`), its landmarks
+    through the adapter, DAE and SMPLR: the peer;
+  * ours, causal and offline (`video.predict_video`: tracking, one shape
+    per track, the temporal fit).
+
+It prints per mode: P1 / P2 (mm, 23 joints, root-relative, camera frame),
+the acceleration error (mm / frame^2: the mean distance between the
+predicted and true joints' second differences) beside the ground truth's
+own acceleration, and frames per second on this machine (detector included,
+after compilation). Frames are compared where every mode has a body.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags, logging
+
+from smplr_jax.evaluation import metrics as metrics_lib
+from smplr_jax.evaluation import renders
+from smplr_jax.predict import detector as detector_lib
+from smplr_jax.predict import keypoint_predictor, video
+
+_NUM_CLIPS = flags.DEFINE_integer('num_clips', 4, 'Clips.')
+_NUM_FRAMES = flags.DEFINE_integer('num_frames', 90, 'Frames per clip.')
+_SEED = flags.DEFINE_integer('seed', 2024, 'Seed of the clips.')
+_IMAGE_SIZE = flags.DEFINE_integer('image_size', 512, 'Frame side (px).')
+_OUTPUT = flags.DEFINE_string('output', None, 'Write the results as JSON.')
+
+FPS = 30.0
+
+
+def acceleration(joints: np.ndarray) -> np.ndarray:
+  """[T - 2, J, 3] second differences of [T, J, 3] joints."""
+  return joints[2:] - 2 * joints[1:-1] + joints[:-2]
+
+
+def errors(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+  """P1, P2 and acceleration error (mm) of [T, 24, 3] joint sequences."""
+  aligned = np.asarray(metrics_lib.procrustes_align(jnp.asarray(pred),
+                                                    jnp.asarray(truth)))
+  return {
+      'p1': 1000 * float(np.linalg.norm(pred - truth, axis=-1)[:, 1:].mean()),
+      'p2': 1000 * float(np.linalg.norm(aligned - truth, axis=-1).mean()),
+      'accel_error': 1000 * float(np.linalg.norm(
+          acceleration(pred) - acceleration(truth), axis=-1).mean()),
+  }
+
+
+def _per_frame(predictor, frames):
+  """Per-frame joints [T, 24, 3] (NaN where nobody is found), seconds."""
+  out = np.full((len(frames), 24, 3), np.nan)
+  start = time.perf_counter()
+  for t, frame in enumerate(frames):
+    try:
+      out[t] = predictor.predict_image(frame)['joints']
+    except detector_lib.NoPersonError:
+      pass
+  return out, time.perf_counter() - start
+
+
+def _detector_video_mode(keypoints, frames):
+  """The peer: BlazePose's own video smoothing -> adapter -> SMPLR."""
+  detector = detector_lib.BlazePoseDetector(video_mode=True,
+                                            smooth_landmarks=True)
+  out = np.full((len(frames), 24, 3), np.nan)
+  start = time.perf_counter()
+  for t, frame in enumerate(frames):
+    try:
+      world = detector(frame).keypoints_3d
+    except detector_lib.NoPersonError:
+      continue
+    out[t] = keypoints(world[None])['joints'][0]
+  seconds = time.perf_counter() - start
+  detector.close()
+  return out, seconds
+
+
+def _ours(photo_path, frames, mode):
+  out = np.full((len(frames), 24, 3), np.nan)
+  start = time.perf_counter()
+  result = video.predict_video(photo_path, frames, FPS,
+                               options=video.VideoOptions(mode=mode))
+  seconds = time.perf_counter() - start
+  if result['tracks']:  # the longest track is the clip's person
+    track = max(result['tracks'], key=lambda t: len(t['frames']))
+    out[track['frames']] = track['joints']
+  return out, seconds
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)
+  jax.config.update('jax_platforms', 'cpu')
+  keypoints = keypoint_predictor.load_keypoint_predictor('blazepose33_3d',
+                                                         use_dae=True)
+  detector = detector_lib.BlazePoseDetector()
+  per_frame_path = detector_lib.BlazePosePredictor(
+      detector, keypoints, hypotheses=('detected',))
+  sums: dict[str, list] = {}
+  truth_accel = []
+  for clip in range(_NUM_CLIPS.value):
+    records = renders.render_motion_clip(_SEED.value + clip, _NUM_FRAMES.value,
+                        _IMAGE_SIZE.value)
+    frames = [r['image'] for r in records]
+    truth = renders.ground_truth(records, keypoints.body)
+    true_joints = truth['joints']
+    if clip == 0:  # compile every path once, outside the timings
+      _per_frame(per_frame_path, frames[:3])
+      _ours(per_frame_path, frames[:5], 'offline')
+    outputs = {}
+    outputs['per-frame'], per_frame_s = _per_frame(per_frame_path, frames)
+    outputs['per-frame + Gaussian (sigma 2)'] = video.smooth(
+        outputs['per-frame'], 2.0, False)
+    outputs['BlazePose video mode -> adapter -> SMPLR'], peer_s = (
+        _detector_video_mode(keypoints, frames))
+    outputs['ours, causal'], causal_s = _ours(per_frame_path, frames,
+                                              'causal')
+    outputs['ours, offline'], offline_s = _ours(per_frame_path, frames,
+                                                'offline')
+    seconds = {'per-frame': per_frame_s,
+               'per-frame + Gaussian (sigma 2)': per_frame_s,
+               'BlazePose video mode -> adapter -> SMPLR': peer_s,
+               'ours, causal': causal_s, 'ours, offline': offline_s}
+    # Frames where every mode has a body, and runs of three for the
+    # acceleration.
+    valid = np.all([~np.isnan(o[:, 0, 0]) for o in outputs.values()],
+                   axis=0)
+    for name, joints in outputs.items():
+      idx = np.flatnonzero(valid)
+      segment_starts = np.flatnonzero(np.diff(idx) != 1) + 1
+      for part in np.split(idx, segment_starts):
+        if len(part) < 3:
+          continue
+        row = errors(joints[part], true_joints[part])
+        row['frames'] = len(part)
+        row['fps'] = len(frames) / seconds[name]
+        sums.setdefault(name, []).append(row)
+      if name == 'ours, offline':
+        for part in np.split(idx, segment_starts):
+          if len(part) >= 3:
+            truth_accel.append(1000 * float(np.linalg.norm(
+                acceleration(true_joints[part]), axis=-1).mean()))
+    print(f'clip {clip}: {int(valid.sum())} of {len(frames)} frames with a '
+          'body in every mode', flush=True)
+  rows = {}
+  for name, parts in sums.items():
+    weights = np.asarray([p['frames'] for p in parts], float)
+    rows[name] = {k: float(np.average([p[k] for p in parts],
+                                      weights=weights))
+                  for k in ('p1', 'p2', 'accel_error', 'fps')}
+  own = float(np.mean(truth_accel)) if truth_accel else float('nan')
+  print(f'\n{_NUM_CLIPS.value} clips x {_NUM_FRAMES.value} frames '
+        f'(seed {_SEED.value}, {_IMAGE_SIZE.value} px, {FPS:.0f} frames/s); '
+        f"mm; the ground truth's own acceleration: {own:.1f} mm/frame^2")
+  print('| mode | P1 | P2 | accel error | accel error / truth\'s | frames/s |')
+  print('|---|---:|---:|---:|---:|---:|')
+  for name, row in rows.items():
+    print(f"| {name} | {row['p1']:.1f} | {row['p2']:.1f} | "
+          f"{row['accel_error']:.1f} | {row['accel_error'] / own:.1f}x | "
+          f"{row['fps']:.1f} |")
+  if _OUTPUT.value:
+    pathlib.Path(_OUTPUT.value).write_text(json.dumps(
+        {'rows': rows, 'truth_acceleration': own}, indent=1))
+
+
+if __name__ == '__main__':
+  app.run(main)

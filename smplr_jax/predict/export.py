@@ -1,0 +1,315 @@
+"""Files animators load: per-track .npz / .json, BVH, and glTF binary (.glb).
+
+Frames. Our bodies live in the camera frame (x right, y down, z forward,
+metres). BVH and glTF tools expect y up, so both are written in the camera
+frame turned 180 degrees about x (x right, y up, z toward the viewer;
+F = diag(1, -1, -1)): the rest skeleton and mesh are the body model's own
+(y up, a T-pose standing upright), the global orientation R0 becomes F R0
+and the root's position F root. Units are metres.
+
+* `write_track_npz` / `write_track_json`: pose (axis-angle [T, 24, 3], the
+  camera frame), betas, gender, root per frame, frame indices and rate.
+* `write_bvh`: the 24-joint skeleton of the track's shape (rest offsets
+  from its joint regressor), the root's position and every joint's local
+  rotation per frame (ZXY Euler, degrees).
+* `write_glb`: the skinned mesh of the track's shape in its rest pose, the
+  24-joint skin (inverse bind matrices; up to eight weights per vertex in
+  two sets, JOINTS_0/WEIGHTS_0 holding the largest four: the default body
+  has up to seven, and a viewer that reads only the first set, as three.js
+  does, moves the ~12% of vertices with more than four slightly off), and
+  one animation channel per joint (rotations) plus the root's translation. glTF has no pose-dependent correctives: a user's
+  SMPL file with pose blend shapes loses them here (up to ~2 cm at bent
+  joints); the default body has none, so its skinned pose is our forward.
+  `write_glb` with one frame and no animation is a static body.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import struct
+from typing import Any
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from smplr_jax.body import body_model as bm
+from smplr_jax.body import jl as jl_lib
+
+# Camera frame -> y-up export frame (a proper rotation: 180 degrees about x).
+FLIP = np.diag([1.0, -1.0, -1.0])
+JOINT_NAMES = jl_lib.JOINT_NAMES
+PARENTS = jl_lib.SMPL_PARENTS
+
+
+def _axis_angle(pose: np.ndarray) -> np.ndarray:
+  pose = np.asarray(pose, np.float64)
+  return Rotation.from_matrix(pose.reshape(-1, 3, 3)).as_rotvec().reshape(
+      pose.shape[:-2] + (3,))
+
+
+def track_arrays(track: dict[str, Any], fps: float | None) -> dict:
+  """The arrays of a track file (see the module docstring)."""
+  return {
+      'frames': np.asarray(track['frames'], np.int64),
+      'pose_axis_angle': _axis_angle(track['pose']).astype(np.float32),
+      'betas': np.asarray(track['betas'], np.float32),
+      'gender': np.asarray(track['gender'], np.int32),
+      'root_cam': np.asarray(track['root_cam'], np.float32),
+      'joints': np.asarray(track['joints'], np.float32),
+      'fps': np.float32(fps if fps else np.nan),
+  }
+
+
+def write_track_npz(path: str | pathlib.Path, track: dict[str, Any],
+                    fps: float | None) -> pathlib.Path:
+  path = pathlib.Path(path)
+  np.savez(path, **track_arrays(track, fps))
+  return path
+
+
+def write_track_json(path: str | pathlib.Path, track: dict[str, Any],
+                     fps: float | None) -> pathlib.Path:
+  arrays = track_arrays(track, fps)
+  path = pathlib.Path(path)
+  path.write_text(json.dumps({
+      'frame': 'camera: x right, y down, z forward, metres; pose: '
+               'axis-angle, joint 0 in the camera frame',
+      'joint_names': list(JOINT_NAMES),
+      'fps': None if not fps else float(fps),
+      **{k: np.round(v, 5).tolist() for k, v in arrays.items()
+         if k != 'fps'}}))
+  return path
+
+
+def rest_joints(model: bm.BodyModel, betas: np.ndarray,
+                gender: int) -> np.ndarray:
+  """[24, 3] rest joints of a shape (camera-frame axes, metres)."""
+  model = _single(model, gender)
+  betas = np.asarray(betas, np.float64)[:model.num_betas]
+  dirs = np.asarray(model.joint_shape_dirs, np.float64)[:len(betas)]
+  return (np.asarray(model.joint_template, np.float64) +
+          (betas @ dirs).reshape(-1, 3))
+
+
+def _single(model: bm.BodyModel, gender: int) -> bm.BodyModel:
+  import jax  # pylint: disable=g-import-not-at-top
+  if model.is_stacked:
+    return jax.tree.map(lambda x: x[int(gender)], model)
+  return model
+
+
+def rest_vertices(model: bm.BodyModel, betas: np.ndarray,
+                  gender: int) -> np.ndarray:
+  """[V, 3] rest mesh of a shape (camera-frame axes, metres)."""
+  model = _single(model, gender)
+  betas = np.asarray(betas, np.float64)[:model.num_betas]
+  v_template = np.asarray(model.v_template, np.float64)
+  dirs = np.asarray(model.blend_dirs, np.float64)[:len(betas)]
+  return v_template + (betas @ dirs).reshape(3, -1).T
+
+
+def _export_rotations(pose: np.ndarray) -> np.ndarray:
+  """[T, 24, 3, 3] relative rotations in the export frame: the rest pose is
+  the model's own (y up), so only the global orientation (joint 0, camera
+  frame) is turned by FLIP."""
+  out = np.array(pose, np.float64)
+  out[:, 0] = FLIP @ out[:, 0]
+  return out
+
+
+def write_bvh(path: str | pathlib.Path, track: dict[str, Any],
+              model: bm.BodyModel, fps: float | None) -> pathlib.Path:
+  """A BVH of a track's skeleton and motion (y up, metres)."""
+  pose = _export_rotations(track['pose'])  # [T, 24, 3, 3]
+  joints = rest_joints(model, track['betas'][0], track['gender'][0])
+  parents = np.asarray(PARENTS)
+  offsets = joints - np.where(parents[:, None] >= 0,
+                              joints[np.maximum(parents, 0)], 0.0)
+  children = {j: [c for c, p in enumerate(PARENTS) if p == j]
+              for j in range(len(PARENTS))}
+  lines, order = ['HIERARCHY'], []
+
+  def emit(joint, depth):
+    order.append(joint)
+    pad = '  ' * depth
+    if joint == 0:
+      lines.append(f'ROOT {JOINT_NAMES[0]}')
+      channels = ('CHANNELS 6 Xposition Yposition Zposition Zrotation '
+                  'Xrotation Yrotation')
+      offset = np.zeros(3)
+    else:
+      lines.append(f'{pad}JOINT {JOINT_NAMES[joint]}')
+      channels = 'CHANNELS 3 Zrotation Xrotation Yrotation'
+      offset = offsets[joint]
+    lines.append(pad + '{')
+    lines.append(f'{pad}  OFFSET {offset[0]:.6f} {offset[1]:.6f} '
+                 f'{offset[2]:.6f}')
+    lines.append(f'{pad}  {channels}')
+    if not children[joint]:
+      lines.append(f'{pad}  End Site')
+      lines.append(pad + '  {')
+      lines.append(f'{pad}    OFFSET 0.000000 0.000000 0.000000')
+      lines.append(pad + '  }')
+    for child in children[joint]:
+      emit(child, depth + 1)
+    lines.append(pad + '}')
+
+  emit(0, 0)
+  num = len(pose)
+  lines += ['MOTION', f'Frames: {num}',
+            f'Frame Time: {1.0 / (fps or 30.0):.6f}']
+  euler = Rotation.from_matrix(pose.reshape(-1, 3, 3)).as_euler(
+      'ZXY', degrees=True).reshape(num, -1, 3)[:, order]  # file order
+  # The root joint's position: the track's root (camera frame) turned.
+  root = np.asarray(track['root_cam'], np.float64) @ FLIP
+  for t in range(num):
+    values = np.concatenate([root[t], euler[t].reshape(-1)])
+    lines.append(' '.join(f'{v:.6f}' for v in values))
+  path = pathlib.Path(path)
+  path.write_text('\n'.join(lines) + '\n')
+  return path
+
+
+def _top_weights(weights: np.ndarray,
+                 count: int = 8) -> tuple[np.ndarray, np.ndarray]:
+  """([V, count] joint indices, [V, count] weights summing to 1) per vertex,
+  largest first."""
+  order = np.argsort(-weights, axis=1)[:, :count]
+  top = np.take_along_axis(weights, order, axis=1)
+  top = top / np.maximum(top.sum(axis=1, keepdims=True), 1e-12)
+  return order.astype(np.uint16), top.astype(np.float32)
+
+
+def write_glb(path: str | pathlib.Path, track: dict[str, Any],
+              model: bm.BodyModel, fps: float | None = None,
+              frame_range: tuple[int, int] | None = None) -> pathlib.Path:
+  """A skinned, animated glTF binary of a track (y up, metres).
+
+  Args:
+    path: the .glb to write.
+    track: pose [T, 24, 3, 3], betas [T, S] (the first is used), gender
+      [T], root_cam [T, 3] (camera frame).
+    model: the body model (stacked [female, male] or single).
+    fps: frame rate (30 when None); one frame gives a static body.
+    frame_range: (start, end) frames of the track to write (all if None).
+
+  Requires pygltflib (`pip install -e ".[video]"`).
+  """
+  import pygltflib as gl  # pylint: disable=g-import-not-at-top
+  pose = np.asarray(track['pose'], np.float64)
+  root = np.asarray(track['root_cam'], np.float64)
+  if frame_range is not None:
+    pose, root = pose[slice(*frame_range)], root[slice(*frame_range)]
+  gender = int(np.asarray(track['gender']).reshape(-1)[0])
+  betas = np.asarray(track['betas']).reshape(-1, np.shape(
+      track['betas'])[-1])[0]
+  single = _single(model, gender)
+  vertices = rest_vertices(model, betas, gender).astype(np.float32)
+  joints = rest_joints(model, betas, gender)
+  faces = np.asarray(single.faces, np.uint32)
+  indices, weights = _top_weights(np.asarray(single.lbs_weights,
+                                             np.float64))
+  parents = np.asarray(PARENTS)
+  local = joints - np.where(parents[:, None] >= 0,
+                            joints[np.maximum(parents, 0)], 0.0)
+  inverse_bind = np.tile(np.eye(4), (24, 1, 1))
+  inverse_bind[:, :3, 3] = -joints
+  # glTF matrices are column-major.
+  inverse_bind = np.transpose(inverse_bind, (0, 2, 1)).astype(np.float32)
+  quats = Rotation.from_matrix(_export_rotations(pose).reshape(
+      -1, 3, 3)).as_quat().reshape(
+      len(pose), 24, 4).astype(np.float32)  # x, y, z, w
+  root_positions = (root @ FLIP).astype(np.float32)
+  times = (np.arange(len(pose)) / (fps or 30.0)).astype(np.float32)
+
+  blobs, views, accessors = [], [], []
+
+  def add(array: np.ndarray, kind: str, component: int, target=None,
+          minmax: bool = False) -> int:
+    data = np.ascontiguousarray(array).tobytes()
+    offset = sum(len(b) for b in blobs)
+    blobs.append(data + b'\0' * (-len(data) % 4))
+    views.append(gl.BufferView(buffer=0, byteOffset=offset,
+                               byteLength=len(data), target=target))
+    accessor = gl.Accessor(bufferView=len(views) - 1, componentType=component,
+                           count=len(array), type=kind)
+    if minmax:
+      accessor.min = np.asarray(array).min(axis=0).reshape(-1).tolist()
+      accessor.max = np.asarray(array).max(axis=0).reshape(-1).tolist()
+    accessors.append(accessor)
+    return len(accessors) - 1
+
+  position = add(vertices, gl.VEC3, gl.FLOAT, gl.ARRAY_BUFFER, minmax=True)
+  joint_ids = [add(indices[:, i:i + 4], gl.VEC4, gl.UNSIGNED_SHORT,
+                   gl.ARRAY_BUFFER) for i in (0, 4)]
+  joint_weights = [add(weights[:, i:i + 4], gl.VEC4, gl.FLOAT,
+                       gl.ARRAY_BUFFER) for i in (0, 4)]
+  triangles = add(faces.reshape(-1), gl.SCALAR, gl.UNSIGNED_INT,
+                  gl.ELEMENT_ARRAY_BUFFER)
+  binds = add(inverse_bind.reshape(24, 16), gl.MAT4, gl.FLOAT)
+  nodes = [gl.Node(name=JOINT_NAMES[j], translation=local[j].tolist(),
+                   rotation=quats[0, j].tolist(),
+                   children=[c for c in range(24) if parents[c] == j])
+           for j in range(24)]
+  nodes[0].translation = root_positions[0].tolist()
+  nodes.append(gl.Node(name='body', mesh=0, skin=0))
+  nodes.append(gl.Node(name='smplr_jax', children=[0, 24]))
+  animations = []
+  if len(pose) > 1:
+    time_accessor = add(times, gl.SCALAR, gl.FLOAT, minmax=True)
+    samplers, channels = [], []
+    for j in range(24):
+      samplers.append(gl.AnimationSampler(
+          input=time_accessor, output=add(quats[:, j], gl.VEC4, gl.FLOAT),
+          interpolation='LINEAR'))
+      channels.append(gl.AnimationChannel(
+          sampler=j, target=gl.AnimationChannelTarget(node=j,
+                                                      path='rotation')))
+    samplers.append(gl.AnimationSampler(
+        input=time_accessor, output=add(root_positions, gl.VEC3, gl.FLOAT),
+        interpolation='LINEAR'))
+    channels.append(gl.AnimationChannel(
+        sampler=24, target=gl.AnimationChannelTarget(node=0,
+                                                     path='translation')))
+    animations = [gl.Animation(name='motion', samplers=samplers,
+                               channels=channels)]
+  binary = b''.join(blobs)
+  document = gl.GLTF2(
+      asset=gl.Asset(generator='smplr_jax'),
+      scene=0, scenes=[gl.Scene(nodes=[25])], nodes=nodes,
+      meshes=[gl.Mesh(name='body', primitives=[gl.Primitive(
+          attributes=gl.Attributes(
+              POSITION=position, JOINTS_0=joint_ids[0],
+              WEIGHTS_0=joint_weights[0], JOINTS_1=joint_ids[1],
+              WEIGHTS_1=joint_weights[1]),
+          indices=triangles)])],
+      skins=[gl.Skin(joints=list(range(24)), inverseBindMatrices=binds,
+                     skeleton=0)],
+      animations=animations, accessors=accessors, bufferViews=views,
+      buffers=[gl.Buffer(byteLength=len(binary))])
+  document.set_binary_blob(binary)
+  path = pathlib.Path(path)
+  document.save_binary(str(path))
+  return path
+
+
+def read_glb(path: str | pathlib.Path) -> tuple[dict, bytes]:
+  """(the JSON document, the binary chunk) of a .glb, read from its bytes
+  with no glTF library (the tests' independent reader)."""
+  data = pathlib.Path(path).read_bytes()
+  magic, version, length = struct.unpack_from('<4sII', data, 0)
+  if magic != b'glTF' or version != 2 or length != len(data):
+    raise ValueError(f'{path} is not a glTF 2 binary.')
+  json_length, json_type = struct.unpack_from('<I4s', data, 12)
+  if json_type != b'JSON':
+    raise ValueError(f'{path}: the first chunk is not JSON.')
+  document = json.loads(data[20:20 + json_length])
+  offset = 20 + json_length
+  binary = b''
+  if offset < len(data):
+    bin_length, bin_type = struct.unpack_from('<I4s', data, offset)
+    if bin_type != b'BIN\0':
+      raise ValueError(f'{path}: the second chunk is not BIN.')
+    binary = data[offset + 8:offset + 8 + bin_length]
+  return document, binary

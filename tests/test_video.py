@@ -1,0 +1,320 @@
+"""Video (smplr_jax.predict.video) and the animation files
+(smplr_jax.predict.export): smoothing, tracking, motion, and every written
+file read back by an independent reader against our SMPL forward."""
+
+import json
+import pathlib
+import types
+
+import bvh
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from smplr_jax.body import gendered, rotations, smpl
+from smplr_jax.data import motion
+from smplr_jax.evaluation import renders
+from smplr_jax.predict import detector as detector_lib
+from smplr_jax.predict import export, video
+
+UNAVAILABLE = detector_lib.availability()
+needs_mediapipe = pytest.mark.skipif(UNAVAILABLE is not None,
+                                     reason=f'{UNAVAILABLE}')
+T = 6
+
+
+@pytest.fixture(scope='module')
+def body():
+  return gendered.GenderedModels.load()
+
+
+@pytest.fixture(scope='module')
+def track():
+  rng = np.random.default_rng(0)
+  pose = np.asarray(rotations.axis_angle_to_matrix(
+      jnp.asarray(rng.normal(0, 0.4, (T, 24, 3)), jnp.float32)))
+  return {'frames': np.arange(3, 3 + T), 'pose': pose,
+          'betas': np.tile(rng.normal(0, 1, 10).astype(np.float32), (T, 1)),
+          'gender': np.ones(T, np.int32),
+          'root_cam': np.stack([np.linspace(0, 0.5, T), np.zeros(T),
+                                np.full(T, 4.0)], -1),
+          'joints': np.zeros((T, 24, 3))}
+
+
+def _forward(body, track):
+  """Camera-frame joints and vertices of a track (our SMPL forward)."""
+  out = smpl.smpl_forward(body.gendered, jnp.asarray(track['pose']),
+                          jnp.asarray(track['betas']),
+                          gender=jnp.asarray(track['gender']))
+  root = np.asarray(track['root_cam'])[:, None]
+  return (np.asarray(out.joints - out.joints[:, :1]) + root,
+          np.asarray(out.vertices - out.joints[:, :1]) + root)
+
+
+def test_smoothing_is_gaussian_causal_and_skips_missing_frames():
+  rng = np.random.default_rng(1)
+  values = rng.normal(size=(40, 2))
+  offline = video.smooth(values, 2.0, causal=False)
+  causal = video.smooth(values, 2.0, causal=True)
+  assert np.std(np.diff(offline, axis=0)) < 0.5 * np.std(np.diff(values,
+                                                                 axis=0))
+  changed = values.copy()
+  changed[25:] += 10.0  # the future changes
+  np.testing.assert_allclose(video.smooth(changed, 2.0, True)[:25],
+                             causal[:25])
+  assert np.abs(video.smooth(changed, 2.0, False)[24] - offline[24]).max(
+  ) > 1.0
+  with_gap = values.copy()
+  with_gap[10:13] = np.nan
+  out = video.smooth(with_gap, 2.0, False)
+  assert np.all(np.isfinite(out))  # a short gap is bridged
+  constant = np.full((20, 3), 2.0)
+  constant[5] = np.nan
+  np.testing.assert_allclose(video.smooth(constant, 2.0, True), 2.0)
+
+
+def test_tracking_keeps_ids_through_a_short_gap():
+  def det(x):
+    return types.SimpleNamespace(box=np.array([x, 100.0, x + 80, 300.0]))
+
+  per_frame = []
+  for t in range(30):
+    people = [det(50 + 2 * t)]  # walks right
+    if not 10 <= t < 14:  # the second person leaves for 4 frames
+      people.append(det(400 - t))
+    per_frame.append((t, people))
+  tracks = video.track_detections(per_frame)
+  assert len(tracks) == 2
+  assert [len(t) for t in tracks] == [30, 26]
+  assert all(d.box[0] < 200 for _, d in tracks[0])
+  # Gone longer than the gap: a new track.
+  per_frame = [(t, [det(50)]) for t in range(5)] + [
+      (t, [det(50)]) for t in range(5 + video.MAX_GAP + 5, 40)]
+  assert len(video.track_detections(per_frame)) == 2
+
+
+def test_smooth_motion_has_smooth_joint_trajectories(body):
+  rot = motion.smooth_motion(seed=3, num_frames=61, frames_per_key=20)
+  assert rot.shape == (61, 24, 3, 3)
+  np.testing.assert_allclose(np.einsum('tjab,tjcb->tjac', rot, rot),
+                             np.broadcast_to(np.eye(3), rot.shape),
+                             atol=1e-5)
+  joints = np.asarray(smpl.smpl_forward(
+      body.gendered, jnp.asarray(rot), jnp.zeros((61, 10)),
+      gender=jnp.zeros(61, jnp.int32)).joints)
+  speed = np.linalg.norm(np.diff(joints, axis=0), axis=-1).mean()
+  accel = np.linalg.norm(np.diff(joints, 2, axis=0), axis=-1).mean()
+  assert speed > 0.002  # it moves
+  assert accel < 0.3 * speed  # smoothly
+
+
+def test_glb_skinned_pose_reproduces_our_forward(body, track, tmp_path):
+  """The .glb read back without any glTF library: its skin, evaluated at
+  every frame from its animation, gives our SMPL forward to 1 mm."""
+  path = export.write_glb(tmp_path / 'track.glb', track, body.gendered, 30)
+  document, binary = export.read_glb(path)
+
+  def accessor(i):
+    a = document['accessors'][i]
+    view = document['bufferViews'][a['bufferView']]
+    dtype = {5126: np.float32, 5123: np.uint16, 5125: np.uint32}[
+        a['componentType']]
+    size = {'SCALAR': 1, 'VEC3': 3, 'VEC4': 4, 'MAT4': 16}[a['type']]
+    return np.frombuffer(binary, dtype, a['count'] * size,
+                         view.get('byteOffset', 0) +
+                         a.get('byteOffset', 0)).reshape(a['count'], size)
+
+  attributes = document['meshes'][0]['primitives'][0]['attributes']
+  rest = accessor(attributes['POSITION'])
+  joint_ids = np.concatenate([accessor(attributes['JOINTS_0']),
+                              accessor(attributes['JOINTS_1'])], 1)
+  weights = np.concatenate([accessor(attributes['WEIGHTS_0']),
+                            accessor(attributes['WEIGHTS_1'])], 1)
+  inverse_bind = accessor(document['skins'][0]['inverseBindMatrices']
+                          ).reshape(24, 4, 4).transpose(0, 2, 1)
+  animation = document['animations'][0]
+  assert len(animation['channels']) == 25
+  times = accessor(animation['samplers'][0]['input'])[:, 0]
+  np.testing.assert_allclose(np.diff(times), 1 / 30, rtol=1e-5)
+  parent = {c: p for p, node in enumerate(document['nodes'])
+            for c in node.get('children', [])}
+  joints, vertices = _forward(body, track)
+  for t in range(T):
+    local = {}
+    for channel in animation['channels']:
+      sampler = animation['samplers'][channel['sampler']]
+      local.setdefault(channel['target']['node'], {})[
+          channel['target']['path']] = accessor(sampler['output'])[t]
+    world = []
+    for j in range(24):
+      matrix = np.eye(4)
+      matrix[:3, :3] = Rotation.from_quat(local[j]['rotation']).as_matrix()
+      matrix[:3, 3] = local[j].get('translation',
+                                   document['nodes'][j]['translation'])
+      world.append(matrix if j == 0 else world[parent[j]] @ matrix)
+    skin = np.einsum('vk,vkab->vab', weights,
+                     (np.stack(world) @ inverse_bind)[joint_ids.astype(int)])
+    posed = np.einsum('vab,vb->va', skin[:, :3, :3], rest) + skin[:, :3, 3]
+    np.testing.assert_allclose(posed @ export.FLIP, vertices[t], atol=1e-3)
+    np.testing.assert_allclose(np.stack(world)[:, :3, 3] @ export.FLIP,
+                               joints[t], atol=1e-3)
+
+
+def test_bvh_reproduces_our_joints(body, track, tmp_path):
+  """The BVH read back by the `bvh` package: forward kinematics of its
+  offsets and channels give our joints to 1 mm; frame count and rate."""
+  path = export.write_bvh(tmp_path / 'track.bvh', track, body.gendered, 25)
+  mocap = bvh.Bvh(path.read_text())
+  names = mocap.get_joints_names()
+  assert len(names) == 24 and mocap.nframes == T
+  assert abs(mocap.frame_time - 1 / 25) < 1e-6
+  joints, _ = _forward(body, track)
+  for t in range(T):
+    world, position = {}, {}
+    for name in names:
+      offset = np.asarray(mocap.joint_offset(name))
+      angles = mocap.frame_joint_channels(
+          t, name, ['Zrotation', 'Xrotation', 'Yrotation'])
+      local = Rotation.from_euler('ZXY', angles, degrees=True).as_matrix()
+      parent = mocap.joint_parent(name)
+      if parent is None:
+        position[name] = np.asarray(mocap.frame_joint_channels(
+            t, name, ['Xposition', 'Yposition', 'Zposition']))
+        world[name] = local
+      else:
+        position[name] = (position[parent.name] +
+                          world[parent.name] @ offset)
+        world[name] = world[parent.name] @ local
+    # The file lists joints depth first: compare by name.
+    found = np.stack([position[n] for n in export.JOINT_NAMES]) @ export.FLIP
+    np.testing.assert_allclose(found, joints[t], atol=1e-3)
+
+
+def test_track_files_round_trip(track, tmp_path):
+  npz = np.load(export.write_track_npz(tmp_path / 't.npz', track, 30.0))
+  assert npz['pose_axis_angle'].shape == (T, 24, 3)
+  np.testing.assert_allclose(
+      np.asarray(rotations.axis_angle_to_matrix(
+          jnp.asarray(npz['pose_axis_angle']))), track['pose'], atol=1e-5)
+  np.testing.assert_array_equal(npz['frames'], track['frames'])
+  assert float(npz['fps']) == 30.0
+  data = json.loads(export.write_track_json(tmp_path / 't.json', track,
+                                            30.0).read_text())
+  assert len(data['pose_axis_angle']) == T and data['fps'] == 30.0
+  assert len(data['joint_names']) == 24
+
+
+def test_bad_video_files_are_one_clear_error(tmp_path):
+  with pytest.raises(video.VideoError, match='does not exist'):
+    video.open_video(tmp_path / 'missing.mp4')
+  junk = tmp_path / 'junk.mp4'
+  junk.write_bytes(b'not a video at all' * 100)
+  with pytest.raises(video.VideoError, match='not a video'):
+    video.open_video(junk)
+
+
+def write_clip(path: pathlib.Path, frames, fps=30) -> pathlib.Path:
+  """Frames -> an H.264/MPEG-4 file through PyAV."""
+  import av  # pylint: disable=g-import-not-at-top
+  with av.open(str(path), 'w') as container:
+    stream = container.add_stream('mpeg4', rate=fps)
+    stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
+    stream.pix_fmt = 'yuv420p'
+    stream.bit_rate = 4_000_000
+    for frame in frames:
+      for packet in stream.encode(av.VideoFrame.from_ndarray(
+          frame, format='rgb24')):
+        container.mux(packet)
+    for packet in stream.encode():
+      container.mux(packet)
+  return path
+
+
+@pytest.fixture(scope='module')
+def clip(tmp_path_factory):
+  records = renders.render_motion_clip(2024, 24, 512)
+  path = write_clip(tmp_path_factory.mktemp('clip') / 'clip.mp4',
+                    [r['image'] for r in records])
+  return path, records
+
+
+@needs_mediapipe
+def test_predict_video_tracks_one_shape_and_smooths(clip, body):
+  from smplr_jax.predict import inference  # pylint: disable=g-import-not-at-top
+  path, records = clip
+  frames = video.open_video(path)
+  assert frames.fps == pytest.approx(30.0)
+  result = inference.load_pipeline().predict_video(path)
+  assert result['num_frames'] == 24 and result['skipped_frames'] == 0
+  assert result['fps'] == pytest.approx(30.0)
+  track = max(result['tracks'], key=lambda t: len(t['frames']))
+  assert len(track['frames']) >= 18
+  # One shape per track (offline).
+  np.testing.assert_allclose(
+      track['betas'], np.broadcast_to(track['betas'][0], track['betas'].shape))
+  assert len(set(track['gender'].tolist())) == 1
+  truth = renders.ground_truth(
+      [records[i] for i in track['frames']], body)['joints']
+
+  def jitter(joints):
+    return np.linalg.norm(np.diff(joints, 2, axis=0), axis=-1).mean()
+
+  assert jitter(track['joints']) < 0.7 * jitter(track['per_frame_joints'])
+  error = np.linalg.norm(track['joints'] - truth, axis=-1)[:, 1:].mean()
+  assert error < 0.25, error
+
+
+@needs_mediapipe
+def test_a_truncated_video_keeps_what_decodes(clip, tmp_path):
+  from smplr_jax.predict import inference  # pylint: disable=g-import-not-at-top
+  path, _ = clip
+  data = path.read_bytes()
+  cut = tmp_path / 'cut.mp4'
+  cut.write_bytes(data[:len(data) * 2 // 3])
+  try:
+    result = inference.load_pipeline().predict_video(cut)
+  except video.VideoError as e:  # the index was cut off: nothing decodes
+    assert 'video' in str(e)
+  else:
+    assert 0 < result['num_frames'] < 24
+
+
+@needs_mediapipe
+def test_demo_video_writes_every_file(clip, tmp_path):
+  """`python -m experiments.demo --video=CLIP` as a user runs it: every
+  file written and read back; a missing clip is one line, nothing
+  written."""
+  import av  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  path, _ = clip
+  root = pathlib.Path(__file__).resolve().parents[1]
+  env = dict(os.environ, PYTHONPATH=str(root), JAX_PLATFORMS='cpu')
+  output = tmp_path / 'out'
+  run = subprocess.run([sys.executable, '-m', 'experiments.demo',
+                        f'--video={path}', f'--output={output}'],
+                       capture_output=True, text=True, env=env, cwd=root,
+                       timeout=900, check=False)
+  assert run.returncode == 0, run.stderr[-2000:]
+  summary = json.loads((output / 'video.json').read_text())
+  assert summary['num_frames'] == 24 and summary['tracks']
+  first = summary['tracks'][0]
+  npz = np.load(output / 'track_0.npz')
+  assert npz['pose_axis_angle'].shape == (first['num_frames'], 24, 3)
+  mocap = bvh.Bvh((output / 'track_0.bvh').read_text())
+  assert mocap.nframes == first['num_frames']
+  document, _ = export.read_glb(output / 'track_0.glb')
+  assert len(document['animations'][0]['channels']) == 25
+  with av.open(str(output / 'overlay.mp4')) as container:
+    frames = sum(1 for _ in container.decode(video=0))
+  assert frames == 24
+  assert not list(output.parent.glob('.smplr-video-*'))  # staging removed
+  run = subprocess.run([sys.executable, '-m', 'experiments.demo',
+                        f'--video={tmp_path / "none.mp4"}',
+                        f'--output={tmp_path / "bad"}'],
+                       capture_output=True, text=True, env=env, cwd=root,
+                       timeout=600, check=False)
+  assert run.returncode == 1 and 'does not exist' in run.stderr
+  assert not (tmp_path / 'bad').exists()
