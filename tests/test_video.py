@@ -3,9 +3,13 @@
 file read back by an independent reader against our SMPL forward."""
 
 import json
+import os
 import pathlib
+import subprocess
+import sys
 import types
 
+import av
 import bvh
 import jax.numpy as jnp
 import numpy as np
@@ -215,8 +219,7 @@ def test_bad_video_files_are_one_clear_error(tmp_path):
 
 
 def write_clip(path: pathlib.Path, frames, fps=30) -> pathlib.Path:
-  """Frames -> an H.264/MPEG-4 file through PyAV."""
-  import av  # pylint: disable=g-import-not-at-top
+  """Frames -> an MPEG-4 file through PyAV."""
   with av.open(str(path), 'w') as container:
     stream = container.add_stream('mpeg4', rate=fps)
     stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
@@ -285,10 +288,6 @@ def test_demo_video_writes_every_file(clip, tmp_path):
   """`python -m experiments.demo --video=CLIP` as a user runs it: every
   file written and read back; a missing clip is one line, nothing
   written."""
-  import av  # pylint: disable=g-import-not-at-top
-  import os  # pylint: disable=g-import-not-at-top
-  import subprocess  # pylint: disable=g-import-not-at-top
-  import sys  # pylint: disable=g-import-not-at-top
   path, _ = clip
   root = pathlib.Path(__file__).resolve().parents[1]
   env = dict(os.environ, PYTHONPATH=str(root), JAX_PLATFORMS='cpu')
