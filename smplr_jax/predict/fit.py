@@ -708,7 +708,7 @@ def fit_body(points: FitPoints, pose: jnp.ndarray, betas: jnp.ndarray,
   out = _fit_batch(points.model, readouts, data, rot, betas, gender,
                    jnp.asarray(root, jnp.float32), options, terms)
   out['keypoints'] = jnp.einsum('kn,bna->bka', jnp.asarray(points.readout),
-                                out['points'])
+                                out.pop('points'))
   if pixels is None:
     del out['root_cam']
   return out
@@ -781,7 +781,7 @@ def fit_points(points_model: bm.BodyModel, jl: jnp.ndarray,
   out = fit_body(points, pose, betas, gender, points_3d=jl,
                  weights_3d=_point_weights(weights, visible),
                  options=options)
-  del out['points'], out['keypoints']
+  del out['keypoints']
   return out
 
 
@@ -853,7 +853,7 @@ def fit_keypoints(points_model: bm.BodyModel, keypoints: jnp.ndarray,
                  pixels=keypoints, weights_2d=_point_weights(weights, visible),
                  intrinsics=intrinsics, root_cam=root, solve_depth=False,
                  options=options)
-  del out['points'], out['keypoints']
+  del out['keypoints']
   return out
 
 
