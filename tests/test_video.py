@@ -317,3 +317,38 @@ def test_demo_video_writes_every_file(clip, tmp_path):
                        timeout=600, check=False)
   assert run.returncode == 1 and 'does not exist' in run.stderr
   assert not (tmp_path / 'bad').exists()
+
+
+@needs_mediapipe
+def test_two_people_keep_their_ids():
+  """Two people walking apart (the renders test_detector finds, cut out
+  and moved 4 px per frame over a grey frame): `max_people=2` finds both
+  and keeps each on one track."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  from smplr_jax.data import synthetic  # pylint: disable=g-import-not-at-top
+  from smplr_jax.predict import inference  # pylint: disable=g-import-not-at-top
+  pipeline = inference.load_pipeline()
+  renders_11 = list(synthetic.render_examples(
+      gendered.load_gendered_models(), 5, 11, config={'batch_size': 5}))
+  people = []
+  for i in (0, 3):  # found by BlazePose (tests/test_detector.py)
+    image = renders_11[i]['image']
+    x0, y0, x1, y1 = pipeline.photo_path().detector(image).box.astype(int)
+    cut = image[y0:y1, x0:x1]
+    width = int(cut.shape[1] * 400 / cut.shape[0])
+    people.append(np.asarray(Image.fromarray(cut).resize((width, 400))))
+  frames = []
+  for t in range(10):
+    frame = np.full((420, 860, 3), 200, np.uint8)
+    left, right = 420 - 4 * t - people[0].shape[1], 440 + 4 * t
+    frame[10:410, left:left + people[0].shape[1]] = people[0]
+    frame[10:410, right:right + people[1].shape[1]] = people[1]
+    frames.append(frame)
+  result = pipeline.predict_video(frames, 30.0,
+                                  options=video.VideoOptions(max_people=2))
+  # BlazePose misses both in a few frames: the tracks bridge those gaps.
+  long = [t for t in result['tracks'] if len(t['frames']) >= 6]
+  assert len(long) == 2, [t['frames'] for t in result['tracks']]
+  for track in long:  # each track stays on its side
+    xs = track['keypoints_2d'][..., 0].mean(axis=1)
+    assert np.all(xs < 430) or np.all(xs > 430), xs
