@@ -325,6 +325,7 @@ def test_two_people_keep_their_ids():
   and moved 4 px per frame over a grey frame): `max_people=2` finds both
   and keeps each on one track."""
   from PIL import Image  # pylint: disable=g-import-not-at-top
+
   from smplr_jax.data import synthetic  # pylint: disable=g-import-not-at-top
   from smplr_jax.predict import inference  # pylint: disable=g-import-not-at-top
   pipeline = inference.load_pipeline()
