@@ -193,8 +193,11 @@ def test_pipeline_and_demo_refine(tmp_path):
   assert json.loads(paths['json'].read_text())['refined'] is True
 
 
-@pytest.mark.parametrize('set_name', ['jl42', 'blazepose33', 'coco17',
-                                      'h36m17'])
+@pytest.mark.parametrize('set_name', [
+    'jl42', 'blazepose33',
+    # The same code with other readouts; ~8 s each: run with -m slow.
+    pytest.param('coco17', marks=pytest.mark.slow),
+    pytest.param('h36m17', marks=pytest.mark.slow)])
 def test_keypoint_set_jacobians_match_autodiff(body, bodies, set_name):
   """The data terms' Gauss-Newton gradient J^T W r (3D hip-aligned points
   and 2D reprojection with the root free) equals autodiff of half the
