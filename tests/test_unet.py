@@ -86,6 +86,7 @@ def test_architecture_switch_and_errors():
     net.init(jax.random.PRNGKey(0), jnp.zeros((1, 64, 64, 3)), train=False)
 
 
+@pytest.mark.slow  # ~13 s: the U-Net's learning, run with -m slow
 def test_overfits_a_tiny_batch():
   """Adam on two fixed random images: the loss falls to a small fraction and
   the soft-argmax error with it."""
