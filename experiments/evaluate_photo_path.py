@@ -104,19 +104,13 @@ def evaluate(records: list[dict], keypoints, detector,
       k: 1000 * float(np.mean(v)) for k, v in renders.body_errors(
           mean_outs, truth, records).items() if k in ('p1', 'p2', 'limb_p1',
                                                       'limb_p2')}
-  detections, found, mirrored, detect_ms, mirror_ms = [], [], [], [], []
-  for i, record in enumerate(records):
+  detections, found, detect_ms = renders.detect_all(
+      detector, [r['image'] for r in records])
+  mirrored, mirror_ms = [], []
+  for i in found:
     start = time.perf_counter()
     try:
-      detections.append(detector(record['image']))
-      found.append(i)
-    except detector_lib.NoPersonError:
-      detect_ms.append(1000 * (time.perf_counter() - start))
-      continue
-    detect_ms.append(1000 * (time.perf_counter() - start))
-    start = time.perf_counter()
-    try:
-      mirrored.append(detector(record['image'][:, ::-1]))
+      mirrored.append(detector(records[i]['image'][:, ::-1]))
     except detector_lib.NoPersonError:
       mirrored.append(None)
     mirror_ms.append(1000 * (time.perf_counter() - start))

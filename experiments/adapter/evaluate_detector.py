@@ -43,6 +43,7 @@ from smplr_jax.body import jl as jl_lib
 from smplr_jax.body import keypoints as kp_lib
 from smplr_jax.data import augment, synthetic
 from smplr_jax.evaluation import metrics as metrics_lib
+from smplr_jax.evaluation import renders
 from smplr_jax.nets import weights_io
 from smplr_jax.predict import detector as detector_lib
 from smplr_jax.predict import inference, keypoint_predictor
@@ -61,17 +62,6 @@ _LIMB_JOINTS = np.asarray([jl_lib.JOINT_NAMES.index(n)
                            for n in kp_lib.LIMB_JOINT_NAMES])
 
 
-def limb_errors(pred: np.ndarray, gt: np.ndarray) -> dict[str, np.ndarray]:
-  """P1 / P2 [B] (metres) of 12 limb points [B, 12, 3] after aligning the
-  hip midpoints (points 6 and 7)."""
-  pred = pred - pred[:, 6:8].mean(1, keepdims=True)
-  gt = gt - gt[:, 6:8].mean(1, keepdims=True)
-  aligned = np.asarray(metrics_lib.procrustes_align(jnp.asarray(pred),
-                                                    jnp.asarray(gt)))
-  return {'limb_p1': np.linalg.norm(pred - gt, axis=-1).mean(-1),
-          'limb_p2': np.linalg.norm(aligned - gt, axis=-1).mean(-1)}
-
-
 def body_errors(joints, landmarks, vertices, truth) -> dict[str, np.ndarray]:
   """Per-image errors (metres) of recovered bodies against the truth."""
   jl = np.concatenate([joints, landmarks], axis=1)
@@ -80,7 +70,7 @@ def body_errors(joints, landmarks, vertices, truth) -> dict[str, np.ndarray]:
       pred_vertices=jnp.asarray(vertices),
       gt_vertices=jnp.asarray(truth['vertices'])))
   errors = {k: np.asarray(out[k]) for k in ('mpjpe', 'pa_mpjpe', 'surface')}
-  errors.update(limb_errors(jl[:, _LIMB_JOINTS],
+  errors.update(renders.limb_errors(jl[:, _LIMB_JOINTS],
                             truth['jl'][:, _LIMB_JOINTS]))
   return errors
 
@@ -105,20 +95,12 @@ def evaluate_set(records, predictors, own, augment_config,
   """Rows of one image set (see the module docstring)."""
   truth = ground_truth(records, body)
   detector = next(iter(predictors.values())).detector
-  detections, found, detect_ms = [], [], []
-  for i, record in enumerate(records):
-    start = time.perf_counter()
-    try:
-      detections.append(detector(record['image']))
-      found.append(i)
-    except detector_lib.NoPersonError:
-      pass
-    detect_ms.append(1000 * (time.perf_counter() - start))
-  found = np.asarray(found, int)
+  detections, found, detect_ms = renders.detect_all(
+      detector, [r['image'] for r in records])
   on_found = {k: v[found] for k, v in truth.items()}
   rows = {}
   world = np.stack([d.keypoints_3d for d in detections])
-  raw = limb_errors(world[:, kp_lib.limb_ids(kp_lib.BLAZEPOSE33)],
+  raw = renders.limb_errors(world[:, kp_lib.limb_ids(kp_lib.BLAZEPOSE33)],
                     on_found['keypoints'][:,
                                           kp_lib.limb_ids(kp_lib.BLAZEPOSE33)])
   rows['BlazePose world landmarks alone'] = dict(

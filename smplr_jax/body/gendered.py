@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
+import jax
 import jax.numpy as jnp
 
 from smplr_jax.body import body_model as bm
@@ -61,6 +62,7 @@ class GenderedModels:
                template_lengths=jl_lib.template_bone_lengths(neutral))
 
 
+@jax.jit  # eager callers (fits, overlays) get one compiled call
 def posed_body(gendered: bm.BodyModel, pose: jnp.ndarray, betas: jnp.ndarray,
                gender: jnp.ndarray) -> dict[str, jnp.ndarray]:
   """SMPL parameters -> the posed body, root-relative (metres).

@@ -13,6 +13,8 @@ the person's height).
 
 from __future__ import annotations
 
+import time
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -35,6 +37,22 @@ def _config(image_size: int, jitter: bool = True) -> dict:
           'focal_range': tuple(scale * f for f in
                                synthetic.SyntheticConfig.focal_range),
           'root_jitter_px': 16.0 * scale if jitter else 0.0}
+
+
+def detect_all(detector, images) -> tuple[list, np.ndarray, np.ndarray]:
+  """(detections, indices of the images with a person [N], ms per image
+  [len(images)]) of a `detector.BlazePoseDetector` over images."""
+  from smplr_jax.predict import detector as detector_lib  # pylint: disable=g-import-not-at-top
+  detections, found, ms = [], [], []
+  for i, image in enumerate(images):
+    start = time.perf_counter()
+    try:
+      detections.append(detector(image))
+      found.append(i)
+    except detector_lib.NoPersonError:
+      pass
+    ms.append(1000 * (time.perf_counter() - start))
+  return detections, np.asarray(found, int), np.asarray(ms)
 
 
 def render_motion_clip(seed: int, num_frames: int,

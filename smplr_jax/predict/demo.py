@@ -195,14 +195,14 @@ def run_video(video_path, output, fps=None, weights=None, mode='offline',
     raise ValueError('no video: pass --video=PATH.')
   if output is None:
     raise ValueError('no output folder: pass --output=DIR.')
-  try:
-    video.open_video(video_path)  # a missing or unreadable file: one line
+  try:  # a missing or unreadable file: one line, before the models load
+    frames = video.open_video(video_path)
   except ImportError as e:  # PyAV is missing: say how to install it
     raise ValueError(str(e)) from e
   predictor = inference.load_pipeline(weights)
   with tqdm(desc='frames', unit='frame') as bar:
     result = predictor.predict_video(
-        video_path, fps, focal=focal,
+        frames, fps, focal=focal,
         options=video.VideoOptions(mode=mode, max_people=max_people),
         progress=lambda count: bar.update(count - bar.n))
   if not result['tracks']:

@@ -392,30 +392,33 @@ class BlazePosePredictor:
       out = self.keypoints(points_3d)
     else:
       out = self.keypoints(pixels, focal=focal, principal=tuple(principal))
-    extra = {}
     if self.fit:
       weight = self.point_weights(visibility)
       intrinsics = crop.camera_matrix(np.array([focal, focal]), principal)
-      fitted = jax.device_get(fit_lib.refine_to_keypoints(
-          out, body=self.keypoints.body, keypoint_set=keypoint_set,
+      fitted = jax.device_get(fit_lib.fit_body(
+          fit_lib.fit_points_for(self.keypoints.body, keypoint_set),
+          out['pose'], out['betas'], out['gender'],
           options=self.fit_options, points_3d=points_3d, weights_3d=weight,
           align_3d='hip', pixels=pixels, weights_2d=weight,
           intrinsics=intrinsics))
-      costs = np.asarray(fitted['fit_cost'])
+      costs = np.asarray(fitted['cost'])
       # The detected reading is first (`hypotheses.check_names`).
       best = int(np.argmin(np.where(np.arange(len(costs)) == 0, costs,
                                     costs / HYPOTHESIS_MARGIN)))
-      for key in ('pose', 'betas', 'jl_body', 'joints', 'landmarks',
-                  'vertices', 'fit_cost', 'root_cam'):
-        out[key] = np.asarray(fitted[key])
+      # The mesh of the kept reading only.
+      kept = {k: v[best:best + 1] for k, v in fitted.items()}
+      body = jax.device_get(fit_lib.with_mesh(
+          self.keypoints.body, kept, {'gender': out['gender'][best:best + 1]}))
+      out = dict({k: v if k == 'faces' else v[best] for k, v in out.items()},
+                 **{k: np.asarray(body[k][0]) for k in (
+                     'pose', 'betas', 'jl_body', 'joints', 'landmarks',
+                     'vertices')})
       extra = dict(fit_cost=float(costs[best]),
                    hypothesis_costs=dict(zip(names, costs.tolist())))
-      root = out['root_cam'][best]
+      root = np.asarray(fitted['root_cam'][best])
     else:
-      best = 0
-    out = {k: v if k == 'faces' else v[best] for k, v in out.items()
-           if k not in ('root_cam', 'fit_cost')}
-    if not self.fit:
+      best, extra = 0, {}
+      out = {k: v if k == 'faces' else v[0] for k, v in out.items()}
       # The body's keypoints on its mesh, placed at the detected pixels.
       points = np.asarray(kp_lib.keypoints_from_mesh(
           keypoint_set, self.keypoints.body.gendered,

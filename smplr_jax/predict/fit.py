@@ -869,16 +869,16 @@ def _start_root_xy(points_model, normalised, weight, rot, betas, gender,
   return jnp.sum(weight[..., None] * offsets, axis=1) / total
 
 
-# The fitted body's points and mesh.
-_posed_body = jax.jit(gendered.posed_body)
-
-
-def _with_mesh(body: gendered.GenderedModels, fitted: dict,
-               init: dict) -> dict:
+def with_mesh(body: gendered.GenderedModels, fitted: dict,
+              init: dict) -> dict:
+  """A fit's bodies with their mesh: pose, betas, gender (init's),
+  fit_cost (fitted['cost']), jl_body, joints, landmarks and vertices
+  (`gendered.posed_body`, root-relative)."""
   gender = gender_index(init['gender'])
   out = dict(pose=fitted['pose'], betas=fitted['betas'],
              gender=init['gender'], fit_cost=fitted['cost'])
-  posed = _posed_body(body.gendered, fitted['pose'], fitted['betas'], gender)
+  posed = gendered.posed_body(body.gendered, fitted['pose'], fitted['betas'],
+                              gender)
   out.update(jl_body=posed['jl'], joints=posed['joints'],
              landmarks=posed['landmarks'], vertices=posed['vertices'])
   return out
@@ -910,7 +910,7 @@ def refine(jl: jnp.ndarray, init: dict[str, Any], *,
   fitted = fit_points(body.points, jl, init['pose'], init['betas'],
                       init['gender'], weights=weights, visible=visible,
                       options=options)
-  return _with_mesh(body, fitted, init)
+  return with_mesh(body, fitted, init)
 
 
 def refine_2d(keypoints: jnp.ndarray, init: dict[str, Any], *,
@@ -934,7 +934,7 @@ def refine_2d(keypoints: jnp.ndarray, init: dict[str, Any], *,
   fitted = fit_keypoints(body.points, keypoints, intrinsics, root_depth,
                          init['pose'], init['betas'], init['gender'],
                          weights=weights, visible=visible, options=options)
-  return dict(_with_mesh(body, fitted, init), root_cam=fitted['root_cam'])
+  return dict(with_mesh(body, fitted, init), root_cam=fitted['root_cam'])
 
 
 def refine_to_keypoints(init: dict[str, Any], *,
@@ -959,7 +959,7 @@ def refine_to_keypoints(init: dict[str, Any], *,
   fitted = fit_body(fit_points_for(body, keypoint_set), init['pose'],
                     init['betas'], init['gender'], options=options,
                     **evidence)
-  out = dict(_with_mesh(body, fitted, init), keypoints=fitted['keypoints'])
+  out = dict(with_mesh(body, fitted, init), keypoints=fitted['keypoints'])
   if 'root_cam' in fitted:
     out['root_cam'] = fitted['root_cam']
   return out

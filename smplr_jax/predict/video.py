@@ -297,7 +297,7 @@ def _fit_track(photo_path, track, size, focal, options: VideoOptions):
   num = len(frames)
   starts = [keypoints(world[i:i + CHUNK]) for i in range(0, num, CHUNK)]
   start = {k: np.concatenate([s[k] for s in starts]) for k in
-           ('pose', 'betas', 'male_probability', 'jl_front_end')}
+           ('pose', 'betas', 'male_probability')}
   causal = options.mode == 'causal'
   if causal:  # the running mean: frame t knows frames <= t
     counts = np.arange(1, num + 1)[:, None]
@@ -378,8 +378,8 @@ def predict_video(photo_path, frames: Iterable[np.ndarray] | str |
   Args:
     photo_path: a `detector.BlazePosePredictor` (`ImagePredictor.
       photo_path()`).
-    frames: a video file, or an iterable of uint8 [H, W, 3] frames (read
-      once, one at a time).
+    frames: a video file (a path, or `open_video`'s frames), or an iterable
+      of uint8 [H, W, 3] frames (read once, one at a time).
     fps: frames per second (a file's own rate when None).
     focal: focal length in pixels (None: a 55 degree field of view).
     options: `VideoOptions`.
@@ -403,7 +403,8 @@ def predict_video(photo_path, frames: Iterable[np.ndarray] | str |
   source = frames
   if isinstance(frames, (str, pathlib.Path)):
     source = open_video(frames)
-    fps = fps if fps is not None else source.fps
+  if isinstance(source, VideoFrames) and fps is None:
+    fps = source.fps
   from smplr_jax.predict import detector as detector_lib  # pylint: disable=g-import-not-at-top
   # One person: BlazePose's video mode tracks them (a fresh graph per
   # clip); several: detection in every frame, tracked by their boxes.
