@@ -3,6 +3,8 @@
     smplr-jax demo --image=PHOTO --output=DIR [--box=x0,y0,x1,y1]
         [--focal=PIXELS] [--weights=FOLDER] [--no-dae] [--refine]
         [--flip-test] [--front-end=auto|crop|blazepose]
+    smplr-jax app [--port=7860] [--host=127.0.0.1] [--pool-size=1]
+        [--max-upload-mb=50]
     smplr-jax convert-model SRC.pkl DST.npz
 
 A user's mistake (a missing photo, a bad box, no person found, a missing
@@ -49,6 +51,21 @@ def _parser() -> argparse.ArgumentParser:
                     'the JL SMPLR saw')
   demo.add_argument('--flip-test', action='store_true', help='average the '
                     'crop and the mirrored crop')
+  web = commands.add_parser(
+      'app', help='the local web app (needs the [app] extra)',
+      description='Serves the web app: drop a photo or a clip, turn the '
+      'body in 3D, download it. Binds 127.0.0.1 (this machine only) unless '
+      '--host says otherwise.')
+  web.add_argument('--port', type=int, default=7860, help='port (default '
+                   '7860)')
+  web.add_argument('--host', default='127.0.0.1', help='address to bind '
+                   '(default 127.0.0.1)')
+  web.add_argument('--pool-size', type=int, default=1, help='photo-path '
+                   'predictors shared by concurrent requests')
+  web.add_argument('--max-upload-mb', type=float, default=50.0,
+                   help='largest upload (default 50)')
+  web.add_argument('--weights', help='pipeline folder (default: the '
+                   'shipped weights)')
   convert = commands.add_parser(
       'convert-model', help='an official SMPL .pkl -> .npz (no chumpy)',
       description='Validates an official SMPL .pkl and writes it as an '
@@ -65,6 +82,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Imported here: `--help` and argument errors answer without loading JAX.
     from smplr_jax.tools import convert_model  # pylint: disable=g-import-not-at-top
     return convert_model.main(['convert-model', args.src, args.dst])
+  if args.command == 'app':
+    from smplr_jax.app import service, ui  # pylint: disable=g-import-not-at-top
+    try:
+      ui.import_gradio()
+    except ImportError as error:
+      print(f'error: {error}', file=sys.stderr)
+      return 1
+    ui.serve(args.host, args.port, args.pool_size,
+             service.Limits(max_upload_mb=args.max_upload_mb),
+             weights=args.weights)
+    return 0
   from smplr_jax import cli  # pylint: disable=g-import-not-at-top
   from smplr_jax.predict import demo  # pylint: disable=g-import-not-at-top
   try:

@@ -53,11 +53,114 @@ def load_photo(path: str | None) -> np.ndarray:
     raise ValueError(f'{path} is not an image PIL can read.') from e
 
 
-def write_obj(path: pathlib.Path, vertices: np.ndarray,
-              faces: np.ndarray) -> None:
-  lines = [f'v {x:.5f} {y:.5f} {z:.5f}' for x, y, z in vertices]
-  lines += [f'f {a + 1} {b + 1} {c + 1}' for a, b, c in faces]
+def write_obj(path: pathlib.Path,
+              meshes: list[tuple[np.ndarray, np.ndarray]]) -> None:
+  """Wavefront OBJ of (vertices [V, 3], faces [F, 3]) meshes, one object
+  ('person_N') each."""
+  lines, offset = [], 1
+  for number, (vertices, faces) in enumerate(meshes):
+    lines.append(f'o person_{number}')
+    lines += [f'v {x:.5f} {y:.5f} {z:.5f}' for x, y, z in vertices]
+    lines += [f'f {a + offset} {b + offset} {c + offset}'
+              for a, b, c in np.asarray(faces)]
+    offset += len(vertices)
   path.write_text('\n'.join(lines) + '\n')
+
+
+def predict_photo(predictor, photo: np.ndarray, box=None, focal=None,
+                  everyone: bool = False) -> list[dict]:
+  """The bodies of a photo: with a box the image network on its crop,
+  without one the photo path (the most confident person, or with
+  `everyone` every person found). Each dict is `predict_image`'s plus
+  'box' (pixels).
+
+  Raises:
+    ValueError: a bad box, no person found (`detector.NoPersonError`), or
+      no detector extra (the message names it).
+  """
+  if box is not None:
+    out = predictor.predict_image(photo, box, focal)  # validates the box
+    return [dict(out, box=[round(float(v), 1) for v in box])]
+  if everyone:
+    people = predictor.predict_people(photo, focal)
+    if not people:
+      from smplr_jax.predict import detector  # pylint: disable=g-import-not-at-top
+      raise detector.NoPersonError('no person found in the photo.')
+  else:  # raises detector.NoPersonError, a ValueError
+    people = [predictor.predict_image(photo, focal=focal)]
+  return [dict(out, box=[round(float(v), 1) for v in out['box']])
+          for out in people]
+
+
+def body_record(out: dict, uses_dae: bool, refined: bool = False) -> dict:
+  """One body as body.json holds it (camera frame, metres)."""
+  root = np.asarray(out['root_cam'])
+  pose = Rotation.from_matrix(np.asarray(out['pose'], np.float64)).as_rotvec()
+  return {
+      'pose_axis_angle': pose.round(5).tolist(),
+      'betas': np.asarray(out['betas']).round(5).tolist(),
+      'gender': int(out['gender']),
+      'male_probability': float(out['male_probability']),
+      'root_cam_m': root.round(4).tolist(), 'focal_px': out['focal'],
+      'box': list(out['box']), 'frame': 'camera: x right, y down, z forward, m',
+      'used_dae': uses_dae,
+      'path': 'detector' if 'keypoints_2d' in out else 'crop',
+      'refined': bool(refined) or 'fit_cost' in out,
+      **({'fit_cost': float(np.asarray(out['fit_cost']).reshape(-1)[0])}
+         if 'fit_cost' in out else {}),
+      **({'hypothesis': out['hypothesis']} if 'hypothesis' in out else {}),
+      **({'keypoints_2d_px': np.asarray(out['keypoints_2d']).round(1)
+          .tolist()} if 'keypoints_2d' in out else {})}
+
+
+def overlay_picture(photo: np.ndarray, people: list[dict]) -> np.ndarray:
+  """The photo (longer side at most _MAX_SIDE) with every body drawn over
+  it; one body also shows the crop its front end read, at the left."""
+  height, width = photo.shape[:2]
+  scale = min(1.0, _MAX_SIDE / max(height, width))
+  size = (max(1, round(width * scale)), max(1, round(height * scale)))
+  picture = np.asarray(Image.fromarray(photo).resize(size, Image.BILINEAR))
+  principal = np.array([(width - 1) / 2, (height - 1) / 2])
+  to_picture = np.array([[scale, 0, 0.5 * scale], [0, scale, 0.5 * scale],
+                         [0, 0, 1.0]])  # then -0.5 in draw.project
+  # The farthest first, so that nearer people are drawn over them.
+  for out in sorted(people, key=lambda o: -float(o['root_cam'][2])):
+    root = np.asarray(out['root_cam'])
+    vertices = np.asarray(out['vertices']) + root
+    points = draw.project(vertices, out['focal'], principal, to_picture)
+    joint_pixels = draw.project(np.asarray(out['joints']) + root,
+                                out['focal'], principal, to_picture)
+    picture = draw.mesh_overlay(picture, points, out['faces'], vertices,
+                                joints=joint_pixels[:, :2])
+  if len(people) != 1:
+    return picture
+  crop = np.asarray(Image.fromarray(people[0]['crop']).resize(
+      (picture.shape[0], picture.shape[0]), Image.NEAREST))
+  return np.concatenate([crop, picture], axis=1)
+
+
+def write_photo_outputs(people: list[dict], photo: np.ndarray, output,
+                        uses_dae: bool, refined: bool = False,
+                        glb: bool = False) -> dict[str, pathlib.Path]:
+  """mesh.obj (every body, camera frame), overlay.png and body.json (one
+  body's record, or {'people': [...]} for several), and with `glb` a
+  static body.glb (`export.write_mesh_glb`, needs pygltflib), in `output`.
+  Returns the paths written."""
+  output = pathlib.Path(output)
+  output.mkdir(parents=True, exist_ok=True)
+  paths = {'obj': output / 'mesh.obj', 'png': output / 'overlay.png',
+           'json': output / 'body.json'}
+  meshes = [(np.asarray(out['vertices']) + np.asarray(out['root_cam']),
+             np.asarray(out['faces'])) for out in people]
+  write_obj(paths['obj'], meshes)
+  Image.fromarray(overlay_picture(photo, people)).save(paths['png'])
+  records = [body_record(out, uses_dae, refined) for out in people]
+  paths['json'].write_text(json.dumps(
+      records[0] if len(records) == 1 else {'people': records}, indent=1))
+  if glb:
+    from smplr_jax.predict import export  # pylint: disable=g-import-not-at-top
+    paths['glb'] = export.write_mesh_glb(output / 'body.glb', meshes)
+  return paths
 
 
 def run(image_path, box_text, output, focal=None, weights=None,
@@ -81,53 +184,9 @@ def run(image_path, box_text, output, focal=None, weights=None,
                                         flip_test=flip_test)
   except ImportError as e:  # the detector extra is not installed
     raise ValueError(str(e)) from e
-  if box is None:  # raises detector.NoPersonError, a ValueError
-    out = predictor.predict_image(photo, focal=focal)
-    box = [round(float(v), 1) for v in out['box']]
-  else:
-    out = predictor.predict_image(photo, box, focal)  # validates the box
-  root = np.asarray(out['root_cam'])
-  vertices = np.asarray(out['vertices']) + root
-  joints = np.asarray(out['joints']) + root
-  # The picture: the photo at most _MAX_SIDE pixels, the mesh over it.
-  height, width = photo.shape[:2]
-  scale = min(1.0, _MAX_SIDE / max(height, width))
-  size = (max(1, round(width * scale)), max(1, round(height * scale)))
-  picture = np.asarray(Image.fromarray(photo).resize(size, Image.BILINEAR))
-  principal = np.array([(width - 1) / 2, (height - 1) / 2])
-  to_picture = np.array([[scale, 0, 0.5 * scale], [0, scale, 0.5 * scale],
-                         [0, 0, 1.0]])  # then -0.5 in draw.project
-  points = draw.project(vertices, out['focal'], principal, to_picture)
-  joint_pixels = draw.project(joints, out['focal'], principal, to_picture)
-  overlay = draw.mesh_overlay(picture, points, out['faces'], vertices,
-                              joints=joint_pixels[:, :2])
-  crop = np.asarray(Image.fromarray(out['crop']).resize(
-      (overlay.shape[0], overlay.shape[0]), Image.NEAREST))
-  sheet = np.concatenate([crop, overlay], axis=1)
-
-  output = pathlib.Path(output)
-  output.mkdir(parents=True, exist_ok=True)
-  paths = {'obj': output / 'mesh.obj', 'png': output / 'overlay.png',
-           'json': output / 'body.json'}
-  write_obj(paths['obj'], vertices, np.asarray(out['faces']))
-  Image.fromarray(sheet).save(paths['png'])
-  pose = Rotation.from_matrix(np.asarray(out['pose'], np.float64)).as_rotvec()
-  paths['json'].write_text(json.dumps({
-      'pose_axis_angle': pose.round(5).tolist(),
-      'betas': np.asarray(out['betas']).round(5).tolist(),
-      'gender': int(out['gender']),
-      'male_probability': float(out['male_probability']),
-      'root_cam_m': root.round(4).tolist(), 'focal_px': out['focal'],
-      'box': list(box), 'frame': 'camera: x right, y down, z forward, m',
-      'used_dae': predictor.uses_dae,
-      'path': 'detector' if 'keypoints_2d' in out else 'crop',
-      'refined': bool(refine) or 'fit_cost' in out,
-      **({'fit_cost': float(np.asarray(out['fit_cost']).reshape(-1)[0])}
-         if 'fit_cost' in out else {}),
-      **({'hypothesis': out['hypothesis']} if 'hypothesis' in out else {}),
-      **({'keypoints_2d_px': np.asarray(out['keypoints_2d']).round(1)
-          .tolist()} if 'keypoints_2d' in out else {})}, indent=1))
-  return paths
+  people = predict_photo(predictor, photo, box, focal)
+  return write_photo_outputs(people, photo, output, predictor.uses_dae,
+                             refine)
 
 
 def _encoder(container, width: int, height: int, fps: float):
@@ -180,40 +239,22 @@ def write_overlay_video(path: pathlib.Path, video_path, result: dict,
       container.mux(packet)
 
 
-def run_video(video_path, output, fps=None, weights=None, mode='offline',
-              max_people=1, overlay=True, focal=None) -> dict:
-  """A clip -> per-track .npz, .json, .bvh, .glb and an overlay .mp4 in
-  `output` (written to a temporary folder first and moved in at the end:
-  an error leaves nothing half-written). Returns the paths written."""
+def write_clip_outputs(result: dict, video_path, output, body,
+                       mode: str = 'offline',
+                       overlay: bool = True) -> dict[str, pathlib.Path]:
+  """`video.predict_video`'s result -> per-track .npz, .json, .bvh, .glb,
+  overlay.mp4 and video.json in `output`, written to a temporary folder
+  first and moved in at the end (an error leaves nothing half-written).
+  Returns the paths written, by file name."""
   import shutil  # pylint: disable=g-import-not-at-top
   import tempfile  # pylint: disable=g-import-not-at-top
 
-  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
-
-  from smplr_jax.predict import export, video  # pylint: disable=g-import-not-at-top
-  if not video_path:
-    raise ValueError('no video: pass --video=PATH.')
-  if output is None:
-    raise ValueError('no output folder: pass --output=DIR.')
-  try:  # a missing or unreadable file: one line, before the models load
-    frames = video.open_video(video_path)
-  except ImportError as e:  # PyAV is missing: say how to install it
-    raise ValueError(str(e)) from e
-  predictor = inference.load_pipeline(weights)
-  with tqdm(desc='frames', unit='frame') as bar:
-    result = predictor.predict_video(
-        frames, fps, focal=focal,
-        options=video.VideoOptions(mode=mode, max_people=max_people),
-        progress=lambda count: bar.update(count - bar.n))
-  if not result['tracks']:
-    raise ValueError(f'no person found in any of the {result["num_frames"]}'
-                     ' frames.')
+  from smplr_jax.predict import export  # pylint: disable=g-import-not-at-top
   output = pathlib.Path(output)
   output.parent.mkdir(parents=True, exist_ok=True)
   staging = pathlib.Path(tempfile.mkdtemp(prefix='.smplr-video-',
                                           dir=output.parent))
   try:
-    body = predictor.photo_path().keypoints.body
     names = []
     for number, track in enumerate(result['tracks']):
       stem = staging / f'track_{number}'
@@ -247,3 +288,32 @@ def run_video(video_path, output, fps=None, weights=None, mode='offline',
   finally:
     shutil.rmtree(staging, ignore_errors=True)
   return paths
+
+
+def run_video(video_path, output, fps=None, weights=None, mode='offline',
+              max_people=1, overlay=True, focal=None) -> dict:
+  """A clip -> per-track .npz, .json, .bvh, .glb and an overlay .mp4 in
+  `output` (`write_clip_outputs`). Returns the paths written."""
+  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+
+  from smplr_jax.predict import video  # pylint: disable=g-import-not-at-top
+  if not video_path:
+    raise ValueError('no video: pass --video=PATH.')
+  if output is None:
+    raise ValueError('no output folder: pass --output=DIR.')
+  try:  # a missing or unreadable file: one line, before the models load
+    frames = video.open_video(video_path)
+  except ImportError as e:  # PyAV is missing: say how to install it
+    raise ValueError(str(e)) from e
+  predictor = inference.load_pipeline(weights)
+  with tqdm(desc='frames', unit='frame') as bar:
+    result = predictor.predict_video(
+        frames, fps, focal=focal,
+        options=video.VideoOptions(mode=mode, max_people=max_people),
+        progress=lambda count: bar.update(count - bar.n))
+  if not result['tracks']:
+    raise ValueError(f'no person found in any of the {result["num_frames"]}'
+                     ' frames.')
+  return write_clip_outputs(result, video_path, output,
+                            predictor.photo_path().keypoints.body, mode,
+                            overlay)

@@ -294,6 +294,82 @@ def write_glb(path: str | pathlib.Path, track: dict[str, Any],
   return path
 
 
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+  """[V, 3] unit normals: the area-weighted mean of each vertex's faces'."""
+  corners = vertices[faces]
+  face_normals = np.cross(corners[:, 1] - corners[:, 0],
+                          corners[:, 2] - corners[:, 0])
+  normals = np.zeros_like(vertices)
+  for k in range(3):
+    np.add.at(normals, faces[:, k], face_normals)
+  return normals / np.maximum(np.linalg.norm(normals, axis=1,
+                                             keepdims=True), 1e-12)
+
+
+def write_mesh_glb(path: str | pathlib.Path,
+                   meshes: list[tuple[np.ndarray, np.ndarray]]
+                   ) -> pathlib.Path:
+  """A static glTF binary of posed meshes: (vertices [V, 3] in the camera
+  frame, metres; faces [F, 3]) each, written y up (`FLIP`, as
+  `write_glb`), with smooth normals and one matte material; one node
+  ('person_N') a mesh. Requires pygltflib."""
+  import pygltflib as gl  # pylint: disable=g-import-not-at-top
+  if not meshes:
+    raise ValueError('no mesh to write.')
+  blobs, views, accessors, nodes, gl_meshes = [], [], [], [], []
+
+  def add(array: np.ndarray, kind: str, component: int, target: int,
+          minmax: bool = False) -> int:
+    data = np.ascontiguousarray(array).tobytes()
+    views.append(gl.BufferView(buffer=0,
+                               byteOffset=sum(len(b) for b in blobs),
+                               byteLength=len(data), target=target))
+    blobs.append(data + b'\0' * (-len(data) % 4))
+    accessor = gl.Accessor(bufferView=len(views) - 1, componentType=component,
+                           count=len(array), type=kind)
+    if minmax:
+      accessor.min = np.asarray(array).min(axis=0).tolist()
+      accessor.max = np.asarray(array).max(axis=0).tolist()
+    accessors.append(accessor)
+    return len(accessors) - 1
+
+  for number, (vertices, faces) in enumerate(meshes):
+    vertices = np.asarray(vertices, np.float64)
+    faces = np.asarray(faces, np.int64)
+    if vertices.ndim != 2 or vertices.shape[1] != 3 or not np.all(
+        np.isfinite(vertices)):
+      raise ValueError(f'mesh {number}: vertices must be finite [V, 3], got '
+                       f'{vertices.shape}.')
+    # FLIP is a rotation (det +1): the triangles keep their winding.
+    flipped = vertices @ FLIP
+    position = add(flipped.astype(np.float32), gl.VEC3, gl.FLOAT,
+                   gl.ARRAY_BUFFER, minmax=True)
+    normal = add(vertex_normals(flipped, faces).astype(np.float32), gl.VEC3,
+                 gl.FLOAT, gl.ARRAY_BUFFER)
+    triangles = add(faces.astype(np.uint32).reshape(-1), gl.SCALAR,
+                    gl.UNSIGNED_INT, gl.ELEMENT_ARRAY_BUFFER)
+    gl_meshes.append(gl.Mesh(name=f'person_{number}', primitives=[
+        gl.Primitive(attributes=gl.Attributes(POSITION=position,
+                                              NORMAL=normal),
+                     indices=triangles, material=0)]))
+    nodes.append(gl.Node(name=f'person_{number}', mesh=number))
+  binary = b''.join(blobs)
+  document = gl.GLTF2(
+      asset=gl.Asset(generator='smplr_jax'), scene=0,
+      scenes=[gl.Scene(nodes=list(range(len(nodes))))], nodes=nodes,
+      meshes=gl_meshes, accessors=accessors, bufferViews=views,
+      materials=[gl.Material(name='body', doubleSided=True,
+                             pbrMetallicRoughness=gl.PbrMetallicRoughness(
+                                 baseColorFactor=[0.35, 0.55, 0.9, 1.0],
+                                 metallicFactor=0.0,
+                                 roughnessFactor=0.8))],
+      buffers=[gl.Buffer(byteLength=len(binary))])
+  document.set_binary_blob(binary)
+  path = pathlib.Path(path)
+  document.save_binary(str(path))
+  return path
+
+
 def read_glb(path: str | pathlib.Path) -> tuple[dict, bytes]:
   """(the JSON document, the binary chunk) of a .glb, read from its bytes
   with no glTF library (the tests' independent reader)."""

@@ -1,0 +1,400 @@
+"""The web app's work, without the web framework: checking an upload,
+sharing the predictor between requests, one temporary folder a request.
+
+`AppService.photo` and `AppService.clip` take a file the framework saved
+and return what the page shows (an overlay, a .glb for the 3D view, the
+parameters, a status line) and the files to download. Every user mistake
+(not an image or video, too large, no person, a bad box, a missing extra)
+is an `InputError` with a one-line message for the page; anything else is
+a bug and propagates.
+
+Safety:
+  * an upload's size and an image's pixel count are checked from the file
+    size and the image header before anything is decoded (a decompression
+    bomb is refused by its header); a clip's frame count and frame size
+    from its container before its frames are decoded;
+  * outputs go to a fresh folder per request under the service's own
+    temporary root, named by the service (never by the request); the
+    oldest folders are removed once more than `keep_requests` exist, and
+    the root on `close`;
+  * mediapipe's graph is not thread-safe: each request borrows one of
+    `pool_size` photo-path predictors (their own detectors; the networks
+    and compiled fits are shared) and gives it back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import pathlib
+import queue
+import shutil
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from smplr_jax.predict import demo, inference
+
+EXAMPLES = ('person.jpg', 'walk.mp4')
+
+
+class InputError(ValueError):
+  """A problem with the user's input, shown in the page as it is."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+  """What one request may ask for.
+
+  Attributes:
+    max_upload_mb: largest upload (the framework refuses larger ones while
+      receiving; checked again here).
+    max_image_pixels: largest photo, width x height, read from the header.
+    max_clip_frames: longest clip, frames (from the container).
+    max_clip_pixels: largest clip frame, width x height.
+  """
+  max_upload_mb: float = 50.0
+  max_image_pixels: int = 40_000_000
+  max_clip_frames: int = 600
+  max_clip_pixels: int = 1920 * 1080
+
+
+@dataclasses.dataclass
+class Result:
+  """What the page shows for one request.
+
+  Attributes:
+    status: one Markdown line: the path used, the fit's cost, timings.
+    overlay: the overlay picture (.png, a photo) or clip (.mp4).
+    model: the .glb for the 3D view (static for a photo, animated for a
+      clip).
+    parameters: the SMPL parameters (body.json's, or the tracks' summary).
+    downloads: every file written, to download.
+    seconds: wall time of the request, the wait for a predictor included.
+  """
+  status: str
+  overlay: pathlib.Path | None
+  model: pathlib.Path | None
+  parameters: dict[str, Any]
+  downloads: list[pathlib.Path]
+  seconds: float
+
+
+def example_path(name: str) -> pathlib.Path:
+  """A shipped example input (`EXAMPLES`), from the installed package."""
+  from smplr_jax import resources  # pylint: disable=g-import-not-at-top
+  if name not in EXAMPLES:
+    raise ValueError(f'no example {name!r}; there are {EXAMPLES}.')
+  return resources.data_dir() / 'examples' / name
+
+
+def parse_box(text: str | None) -> tuple[float, float, float, float] | None:
+  """'x0, y0, x1, y1' (pixels) -> a box; empty -> None."""
+  if text is None or not text.strip():
+    return None
+  try:
+    box = tuple(float(v) for v in text.replace(';', ',').split(','))
+  except ValueError:
+    box = ()
+  if len(box) != 4 or not all(np.isfinite(box)):
+    raise InputError(f'the box must be four numbers x0, y0, x1, y1 '
+                     f'(pixels), got {text!r}.')
+  x0, y0, x1, y1 = box
+  return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+
+def inspect_upload(path: str | os.PathLike, limits: Limits) -> str:
+  """'image' or 'video', from the file's header only; nothing decoded.
+
+  Raises:
+    InputError: missing, empty, too large, neither an image nor a video we
+      read, or over the pixel or frame caps.
+  """
+  path = pathlib.Path(path)
+  if not path.is_file():
+    raise InputError('no file received.')
+  size = path.stat().st_size
+  if size == 0:
+    raise InputError('the file is empty.')
+  if size > limits.max_upload_mb * 2**20:
+    raise InputError(f'the file is {size / 2**20:.1f} MB; the limit is '
+                     f'{limits.max_upload_mb:g} MB.')
+  # Image.open reads the header only; PIL's own bomb check (twice its
+  # MAX_IMAGE_PIXELS) may fire first and is the same refusal.
+  try:
+    with warnings.catch_warnings():
+      warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+      with Image.open(path) as image:
+        width, height = image.size
+  except Image.DecompressionBombError:
+    raise InputError('the image has too many pixels (a decompression bomb'
+                     f'?); the limit is {limits.max_image_pixels / 1e6:g} '
+                     'megapixels.') from None
+  except (OSError, ValueError, SyntaxError):  # not an image PIL reads
+    pass
+  else:
+    if width * height > limits.max_image_pixels:
+      raise InputError(f'the image is {width} x {height} pixels; the limit '
+                       f'is {limits.max_image_pixels / 1e6:g} megapixels.')
+    return 'image'
+  return _inspect_clip(path, limits)
+
+
+def clip_header(path: str | os.PathLike) -> tuple[int, int, int]:
+  """(width, height, frames) of a video from its container (no frame
+  decoded; frames estimated from the duration when not stored).
+
+  Raises:
+    InputError: no PyAV, or not a video.
+  """
+  try:
+    import av  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    raise InputError('the file is not an image, and reading videos needs '
+                     'the [video] extra: pip install "smplr_jax[video]".'
+                     ) from None
+  try:
+    with av.open(str(path)) as container:
+      if not container.streams.video:
+        raise InputError('the file is neither an image nor a video.')
+      stream = container.streams.video[0]
+      width, height = stream.codec_context.width, stream.codec_context.height
+      rate = float(stream.average_rate or 30)
+      frames = stream.frames
+      if not frames and stream.duration and stream.time_base:
+        frames = round(float(stream.duration * stream.time_base) * rate)
+      if not frames and container.duration:
+        frames = round(container.duration / 1e6 * rate)
+  except av.error.FFmpegError:
+    raise InputError('the file is neither an image nor a video we can '
+                     'read.') from None
+  if not width or not height:
+    raise InputError('the video has no frame size.')
+  return width, height, int(frames or 0)
+
+
+def _inspect_clip(path: pathlib.Path, limits: Limits) -> str:
+  width, height, frames = clip_header(path)
+  if width * height > limits.max_clip_pixels:
+    raise InputError(f'the video is {width} x {height} pixels; the limit is '
+                     f'{limits.max_clip_pixels / 1e6:g} megapixels a frame.')
+  if frames > limits.max_clip_frames:
+    raise InputError(f'the video has {frames} frames; the limit is '
+                     f'{limits.max_clip_frames}: trim it.')
+  return 'video'
+
+
+def _capped(frames, limit: int) -> Iterator[np.ndarray]:
+  # The header's frame count can lie: stop decoding at the cap.
+  for number, frame in enumerate(frames):
+    if number >= limit:
+      raise InputError(f'the video has more than {limit} frames; trim it.')
+    yield frame
+
+
+class PredictorPool:
+  """The pipeline loaded once, and `size` photo-path predictors (each with
+  its own BlazePose graph; the networks and the compiled fit shared)
+  lent one request at a time.
+
+  `detector_error` is the message to show when the [detector] extra is
+  missing (then only requests with a box work).
+  """
+
+  def __init__(self, size: int = 1, weights: str | None = None,
+               load: Callable[..., Any] = inference.load_pipeline):
+    if size < 1:
+      raise ValueError(f'pool size must be at least 1, got {size}.')
+    self.pipeline = load(weights)
+    self.detector_error: str | None = None
+    self._free: queue.Queue = queue.Queue()
+    self._waits: list[float] = []
+    self._lock = threading.Lock()
+    try:
+      first = self.pipeline.photo_path()
+    except ValueError as e:
+      self.detector_error = str(e)
+      return
+    from smplr_jax.predict import detector  # pylint: disable=g-import-not-at-top
+    self._free.put(first)
+    for _ in range(size - 1):
+      self._free.put(detector.BlazePosePredictor(
+          detector.BlazePoseDetector(), first.keypoints, fit=first.fit,
+          hypotheses=first.hypotheses, fit_options=first.fit_options))
+    self.body = first.keypoints.body
+    self.size = size
+
+  @contextlib.contextmanager
+  def photo_path(self) -> Iterator[Any]:
+    """Borrows a photo-path predictor (`detector.BlazePosePredictor`).
+
+    Raises:
+      InputError: the detector extra is missing.
+    """
+    if self.detector_error is not None:
+      raise InputError(self.detector_error)
+    start = time.perf_counter()
+    predictor = self._free.get()
+    with self._lock:
+      self._waits.append(time.perf_counter() - start)
+    try:
+      yield predictor
+    finally:
+      self._free.put(predictor)
+
+  def waits(self) -> np.ndarray:
+    """Seconds each request waited for a predictor, so far."""
+    with self._lock:
+      return np.asarray(self._waits)
+
+
+class AppService:
+  """Requests -> `Result`s, with a shared `PredictorPool`.
+
+  Args:
+    pool: the predictors.
+    limits: the caps on inputs.
+    root: the folder for request outputs (a fresh temporary one if None;
+      removed by `close` when the service made it).
+    keep_requests: request folders kept (the page links to the recent
+      ones); older ones are removed.
+  """
+
+  def __init__(self, pool: PredictorPool, limits: Limits = Limits(),
+               root: str | os.PathLike | None = None,
+               keep_requests: int = 64):
+    self.pool = pool
+    self.limits = limits
+    self._owns_root = root is None
+    self.root = pathlib.Path(root if root is not None else
+                             tempfile.mkdtemp(prefix='smplr-app-'))
+    self.root.mkdir(parents=True, exist_ok=True)
+    self.keep_requests = keep_requests
+    self._folders: list[pathlib.Path] = []
+    self._lock = threading.Lock()
+
+  def close(self) -> None:
+    """Removes every request folder (and the root when the service made
+    it)."""
+    with self._lock:
+      for folder in self._folders:
+        shutil.rmtree(folder, ignore_errors=True)
+      self._folders.clear()
+    if self._owns_root:
+      shutil.rmtree(self.root, ignore_errors=True)
+
+  def _new_folder(self) -> pathlib.Path:
+    folder = pathlib.Path(tempfile.mkdtemp(prefix='request-',
+                                           dir=self.root))
+    with self._lock:
+      self._folders.append(folder)
+      old = self._folders[:-self.keep_requests]
+      del self._folders[:-self.keep_requests]
+    for stale in old:
+      shutil.rmtree(stale, ignore_errors=True)
+    return folder
+
+  def kind(self, path: str | os.PathLike) -> str:
+    """'image' or 'video' (`inspect_upload`)."""
+    return inspect_upload(path, self.limits)
+
+  def photo(self, path: str | os.PathLike, box_text: str | None = None,
+            everyone: bool = False) -> Result:
+    """A photo -> its body (or everyone's): overlay.png, body.glb,
+    mesh.obj, body.json.
+
+    Without a box, the photo path (detector -> adapter -> SMPLR -> fit);
+    with one, the image network on the box's crop.
+    """
+    start = time.perf_counter()
+    if self.kind(path) != 'image':
+      raise InputError('this is a video; use it as a clip.')
+    box = parse_box(box_text)
+    try:
+      photo = demo.load_photo(str(path))
+    except ValueError as e:
+      raise InputError('the file is not an image we can read.') from e
+    if min(photo.shape[:2]) < 32:
+      raise InputError(f'the photo is {photo.shape[1]} x {photo.shape[0]} '
+                       'pixels; at least 32 a side are needed.')
+    try:
+      if box is not None:
+        people = demo.predict_photo(self.pool.pipeline, photo, box)
+        path_used = 'box -> image network -> DAE -> SMPLR'
+      else:
+        with self.pool.photo_path() as predictor:
+          people = demo.predict_photo(predictor, photo, everyone=everyone)
+        path_used = 'detector -> adapter -> SMPLR -> fit'
+    except InputError:
+      raise
+    except ValueError as e:  # no person, a box outside the photo
+      raise InputError(str(e)) from e
+    folder = self._new_folder()
+    paths = demo.write_photo_outputs(people, photo, folder,
+                                     self.pool.pipeline.uses_dae, glb=True)
+    parameters = json.loads(paths['json'].read_text())
+    costs = [f'{float(np.asarray(p["fit_cost"]).reshape(-1)[0]):.4g}'
+             for p in people if 'fit_cost' in p]
+    readings = sorted({p['hypothesis'] for p in people if 'hypothesis' in p})
+    seconds = time.perf_counter() - start
+    status = (f'**{len(people)} {"person" if len(people) == 1 else "people"}'
+              f'** · path: {path_used}'
+              + (f' · reading kept: {", ".join(readings)}' if readings else '')
+              + (f' · fit cost: {", ".join(costs)}' if costs else '')
+              + f' · {seconds:.2f} s')
+    return Result(status, paths['png'], paths['glb'], parameters,
+                  [paths['glb'], paths['obj'], paths['json'], paths['png']],
+                  seconds)
+
+  def clip(self, path: str | os.PathLike, mode: str = 'offline',
+           max_people: int = 1,
+           progress: Callable[[int, int], None] | None = None) -> Result:
+    """A clip -> tracked, temporally fitted bodies: overlay.mp4, one
+    animated .glb, .bvh, .json and .npz a track, video.json.
+
+    `progress(frames_done, frames_total)` is called while frames are read.
+    """
+    start = time.perf_counter()
+    if self.kind(path) != 'video':
+      raise InputError('this is a photo; use it as a photo.')
+    from smplr_jax.predict import video  # pylint: disable=g-import-not-at-top
+    try:
+      frames = video.open_video(str(path))
+    except (ImportError, ValueError) as e:
+      raise InputError(str(e)) from e
+    total = max(1, clip_header(path)[2])
+    options = video.VideoOptions(mode=mode, max_people=max_people)
+    with self.pool.photo_path() as predictor:
+      try:
+        result = video.predict_video(
+            predictor, _capped(frames, self.limits.max_clip_frames),
+            frames.fps, options=options,
+            progress=None if progress is None else
+            (lambda done: progress(done, max(total, done))))
+      except ValueError as e:
+        raise InputError(str(e)) from e
+    if not result['tracks']:
+      raise InputError(f'no person found in any of the '
+                       f'{result["num_frames"]} frames.')
+    folder = self._new_folder()
+    paths = demo.write_clip_outputs(result, str(path), folder,
+                                    self.pool.body, mode)
+    parameters = json.loads(paths['video.json'].read_text())
+    seconds = time.perf_counter() - start
+    tracks = len(result['tracks'])
+    status = (f'**{tracks} track{"s" if tracks != 1 else ""}** over '
+              f'{result["num_frames"]} frames at {result["fps"]:.3g} '
+              f'frames/s · path: detector -> adapter -> SMPLR -> temporal '
+              f'fit ({mode}) · {seconds:.1f} s')
+    order = sorted(paths.values(), key=lambda p: (p.suffix != '.glb',
+                                                 p.name))
+    return Result(status, paths.get('overlay.mp4'), paths['track_0.glb'],
+                  parameters, order, seconds)
