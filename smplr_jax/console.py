@@ -3,8 +3,7 @@
     smplr-jax demo --image=PHOTO --output=DIR [--box=x0,y0,x1,y1]
         [--focal=PIXELS] [--weights=FOLDER] [--no-dae] [--refine]
         [--flip-test] [--front-end=auto|crop|blazepose]
-    smplr-jax app [--port=7860] [--host=127.0.0.1] [--pool-size=1]
-        [--max-upload-mb=50]
+    smplr-jax app [--port=7860] [--host=127.0.0.1] [--max-upload-mb=50]
     smplr-jax convert-model SRC.pkl DST.npz
 
 A user's mistake (a missing photo, a bad box, no person found, a missing
@@ -60,8 +59,6 @@ def _parser() -> argparse.ArgumentParser:
                    '7860)')
   web.add_argument('--host', default='127.0.0.1', help='address to bind '
                    '(default 127.0.0.1)')
-  web.add_argument('--pool-size', type=int, default=1, help='photo-path '
-                   'predictors shared by concurrent requests')
   web.add_argument('--max-upload-mb', type=float, default=50.0,
                    help='largest upload (default 50)')
   web.add_argument('--weights', help='pipeline folder (default: the '
@@ -89,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError as error:
       print(f'error: {error}', file=sys.stderr)
       return 1
-    ui.serve(args.host, args.port, args.pool_size,
+    ui.serve(args.host, args.port,
              service.Limits(max_upload_mb=args.max_upload_mb),
              weights=args.weights)
     return 0

@@ -24,9 +24,11 @@ def pytest_configure(config):
     config.option.markexpr = ''
 
 
-# In the environment with the detector extra (.ci/run sets it), a test that
-# skips for want of mediapipe is a failure: the extra is there to be tested.
-REQUIRE_DETECTOR = os.environ.get('SMPLR_REQUIRE_DETECTOR') == '1'
+# In the environment with the extras (.ci/run sets it), a test that skips
+# for want of one (mediapipe, gradio, Chromium) is a failure: they are
+# there to be tested.
+REQUIRE_EXTRAS = os.environ.get('SMPLR_REQUIRE_EXTRAS') == '1'
+EXTRA_TAGS = ('[detector]', '[app]', '[browser]')
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -34,11 +36,11 @@ def pytest_runtest_makereport(item, call):
   del item, call
   outcome = yield
   report = outcome.get_result()
-  # Every 'mediapipe is missing or broken' reason names the extra.
-  if REQUIRE_DETECTOR and report.skipped and '[detector]' in str(
-      report.longrepr):
+  # Every 'an extra is missing or broken' reason names it.
+  if REQUIRE_EXTRAS and report.skipped and any(
+      tag in str(report.longrepr) for tag in EXTRA_TAGS):
     report.outcome = 'failed'
-    report.longrepr = ('SMPLR_REQUIRE_DETECTOR=1 but this test skipped: '
+    report.longrepr = ('SMPLR_REQUIRE_EXTRAS=1 but this test skipped: '
                        f'{report.longrepr}')
 
 

@@ -151,7 +151,7 @@ def test_demo_writes_mesh_picture_and_parameters(render, tmp_path, capsys):
   # render has a person), else one line naming the extra.
   if detector.availability() is None:
     written = demo.run(str(photo), None, str(tmp_path / 'found'))
-    assert json.loads(written['json'].read_text())['path'] == 'detector'
+    assert json.loads(written['json'].read_text())['front_end'] == 'detector'
   else:
     with pytest.raises(ValueError, match=r'detector extra.*\[detector\]'):
       demo.run(str(photo), None, str(tmp_path / 'bad'))

@@ -258,7 +258,7 @@ def test_demo_runs_as_a_user_runs_it(tmp_path, held_out, default_pipeline):
   for chatter in ('GetPrototype', 'XNNPACK', 'W0000', 'Feedback manager'):
     assert chatter not in run.stderr, run.stderr[-2000:]
   body = json.loads((output / 'body.json').read_text())
-  assert body['path'] == 'detector' and 'hypothesis' in body
+  assert body['front_end'] == 'detector' and 'hypothesis' in body
   keypoints = np.asarray(body['keypoints_2d_px'])
   # Upright: where the detector puts the person in the upright pixels (a
   # stored-sideways reading would put them elsewhere).

@@ -17,9 +17,11 @@ Safety:
     temporary root, named by the service (never by the request); the
     oldest folders are removed once more than `keep_requests` exist, and
     the root on `close`;
-  * mediapipe's graph is not thread-safe: each request borrows one of
-    `pool_size` photo-path predictors (their own detectors; the networks
-    and compiled fits are shared) and gives it back.
+  * one predictor serves every request, one request at a time
+    (`SharedPredictor`): mediapipe's graph is not thread-safe, and two XLA
+    CPU computations run from two threads at once deadlocked here (see
+    `SharedPredictor`). Checking and decoding an upload happen outside the
+    lock.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ import dataclasses
 import json
 import os
 import pathlib
-import queue
 import shutil
 import tempfile
 import threading
@@ -200,67 +201,62 @@ def _capped(frames, limit: int) -> Iterator[np.ndarray]:
     yield frame
 
 
-class PredictorPool:
-  """The pipeline loaded once, and `size` photo-path predictors (each with
-  its own BlazePose graph; the networks and the compiled fit shared)
-  lent one request at a time.
+class SharedPredictor:
+  """The pipeline, loaded once, lent to one request at a time.
+
+  One lock, not a pool of predictors: mediapipe's graph is not
+  thread-safe, and with a pool of two, eight concurrent requests
+  deadlocked jaxlib 0.10.2's CPU runtime within seconds (two computations
+  at once: a Cholesky custom call's batch loop waits on the intra-op
+  thread pool that the other computation holds). On a small CPU little is
+  lost: one computation already uses every core (docs/app.md has the
+  measurements).
 
   `detector_error` is the message to show when the [detector] extra is
   missing (then only requests with a box work).
   """
 
-  def __init__(self, size: int = 1, weights: str | None = None,
+  def __init__(self, weights: str | None = None,
                load: Callable[..., Any] = inference.load_pipeline):
-    if size < 1:
-      raise ValueError(f'pool size must be at least 1, got {size}.')
     self.pipeline = load(weights)
     self.detector_error: str | None = None
-    self._free: queue.Queue = queue.Queue()
-    self._waits: list[float] = []
+    self._photo_path = None
     self._lock = threading.Lock()
+    self._waits: list[float] = []
     try:
-      first = self.pipeline.photo_path()
+      self._photo_path = self.pipeline.photo_path()
     except ValueError as e:
       self.detector_error = str(e)
-      return
-    from smplr_jax.predict import detector  # pylint: disable=g-import-not-at-top
-    self._free.put(first)
-    for _ in range(size - 1):
-      self._free.put(detector.BlazePosePredictor(
-          detector.BlazePoseDetector(), first.keypoints, fit=first.fit,
-          hypotheses=first.hypotheses, fit_options=first.fit_options))
-    self.body = first.keypoints.body
-    self.size = size
 
   @contextlib.contextmanager
-  def photo_path(self) -> Iterator[Any]:
-    """Borrows a photo-path predictor (`detector.BlazePosePredictor`).
+  def borrow(self) -> Iterator['SharedPredictor']:
+    """Holds the predictor for one request's work (JAX and mediapipe)."""
+    start = time.perf_counter()
+    with self._lock:
+      self._waits.append(time.perf_counter() - start)
+      yield self
+
+  def photo_path(self) -> Any:
+    """The photo path (`detector.BlazePosePredictor`); use it inside
+    `borrow`.
 
     Raises:
       InputError: the detector extra is missing.
     """
     if self.detector_error is not None:
       raise InputError(self.detector_error)
-    start = time.perf_counter()
-    predictor = self._free.get()
-    with self._lock:
-      self._waits.append(time.perf_counter() - start)
-    try:
-      yield predictor
-    finally:
-      self._free.put(predictor)
+    return self._photo_path
 
   def waits(self) -> np.ndarray:
-    """Seconds each request waited for a predictor, so far."""
-    with self._lock:
-      return np.asarray(self._waits)
+    """Seconds each request waited for the predictor, so far."""
+    return np.asarray(list(self._waits))
 
 
 class AppService:
-  """Requests -> `Result`s, with a shared `PredictorPool`.
+  """Requests -> `Result`s, with a `SharedPredictor`.
 
   Args:
-    pool: the predictors.
+    predictor: the shared predictor.
     limits: the caps on inputs.
     root: the folder for request outputs (a fresh temporary one if None;
       removed by `close` when the service made it).
@@ -268,10 +264,11 @@ class AppService:
       ones); older ones are removed.
   """
 
-  def __init__(self, pool: PredictorPool, limits: Limits = Limits(),
+  def __init__(self, predictor: SharedPredictor,
+               limits: Limits = Limits(),
                root: str | os.PathLike | None = None,
                keep_requests: int = 64):
-    self.pool = pool
+    self.predictor = predictor
     self.limits = limits
     self._owns_root = root is None
     self.root = pathlib.Path(root if root is not None else
@@ -325,21 +322,22 @@ class AppService:
     if min(photo.shape[:2]) < 32:
       raise InputError(f'the photo is {photo.shape[1]} x {photo.shape[0]} '
                        'pixels; at least 32 a side are needed.')
-    try:
-      if box is not None:
-        people = demo.predict_photo(self.pool.pipeline, photo, box)
-        path_used = 'box -> image network -> DAE -> SMPLR'
-      else:
-        with self.pool.photo_path() as predictor:
-          people = demo.predict_photo(predictor, photo, everyone=everyone)
-        path_used = 'detector -> adapter -> SMPLR -> fit'
-    except InputError:
-      raise
-    except ValueError as e:  # no person, a box outside the photo
-      raise InputError(str(e)) from e
-    folder = self._new_folder()
-    paths = demo.write_photo_outputs(people, photo, folder,
-                                     self.pool.pipeline.uses_dae, glb=True)
+    with self.predictor.borrow() as shared:
+      try:
+        if box is not None:
+          people = demo.predict_photo(shared.pipeline, photo, box)
+          path_used = 'box -> image network -> DAE -> SMPLR'
+        else:
+          people = demo.predict_photo(shared.photo_path(), photo,
+                                      everyone=everyone)
+          path_used = 'detector -> adapter -> SMPLR -> fit'
+      except InputError:
+        raise
+      except ValueError as e:  # no person, a box outside the photo
+        raise InputError(str(e)) from e
+      # The overlay is drawn by JAX too: still under the lock.
+      paths = demo.write_photo_outputs(people, photo, self._new_folder(),
+                                       shared.pipeline.uses_dae, glb=True)
     parameters = json.loads(paths['json'].read_text())
     costs = [f'{float(np.asarray(p["fit_cost"]).reshape(-1)[0]):.4g}'
              for p in people if 'fit_cost' in p]
@@ -372,21 +370,21 @@ class AppService:
       raise InputError(str(e)) from e
     total = max(1, clip_header(path)[2])
     options = video.VideoOptions(mode=mode, max_people=max_people)
-    with self.pool.photo_path() as predictor:
+    with self.predictor.borrow() as shared:
+      photo_path = shared.photo_path()
       try:
         result = video.predict_video(
-            predictor, _capped(frames, self.limits.max_clip_frames),
+            photo_path, _capped(frames, self.limits.max_clip_frames),
             frames.fps, options=options,
             progress=None if progress is None else
             (lambda done: progress(done, max(total, done))))
       except ValueError as e:
         raise InputError(str(e)) from e
-    if not result['tracks']:
-      raise InputError(f'no person found in any of the '
-                       f'{result["num_frames"]} frames.')
-    folder = self._new_folder()
-    paths = demo.write_clip_outputs(result, str(path), folder,
-                                    self.pool.body, mode)
+      if not result['tracks']:
+        raise InputError(f'no person found in any of the '
+                         f'{result["num_frames"]} frames.')
+      paths = demo.write_clip_outputs(result, str(path), self._new_folder(),
+                                      photo_path.keypoints.body, mode)
     parameters = json.loads(paths['video.json'].read_text())
     seconds = time.perf_counter() - start
     tracks = len(result['tracks'])

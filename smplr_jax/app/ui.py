@@ -14,7 +14,9 @@ Requires the [app] extra (gradio); finding people also needs [detector].
 
 import logging
 import os
+import signal
 import sys
+import threading
 from typing import Any
 
 from smplr_jax.app import service as service_lib
@@ -122,8 +124,8 @@ def build(service: service_lib.AppService):
 
   with gr.Blocks(title='smplr_jax', delete_cache=(600, 3600)) as page:
     gr.Markdown(_HELP)
-    if service.pool.detector_error:
-      gr.Markdown(f'⚠️ {service.pool.detector_error}', elem_id='extra')
+    if service.predictor.detector_error:
+      gr.Markdown(f'⚠️ {service.predictor.detector_error}', elem_id='extra')
     corner = gr.State(None)
     with gr.Row():
       with gr.Column(scale=1):
@@ -165,7 +167,15 @@ def build(service: service_lib.AppService):
   return page
 
 
-def serve(host: str = '127.0.0.1', port: int = 7860, pool_size: int = 1,
+def host_warning(host: str, port: int) -> str | None:
+  """What to say when the app is reachable from other machines."""
+  if host in LOCAL_HOSTS:
+    return None
+  return (f'warning: serving on {host}:{port}, not only this machine: '
+          'anyone who can reach it can use the app and upload files.')
+
+
+def serve(host: str = '127.0.0.1', port: int = 7860,
           limits: service_lib.Limits = service_lib.Limits(),
           weights: str | None = None, warm_up: bool = True,
           block: bool = True) -> tuple[Any, service_lib.AppService]:
@@ -176,34 +186,57 @@ def serve(host: str = '127.0.0.1', port: int = 7860, pool_size: int = 1,
   otherwise returns (the gradio Blocks, the service) with the server
   running (`page.close()` and `service.close()` stop it).
   """
-  gr = import_gradio()
-  if host not in LOCAL_HOSTS:
-    print(f'warning: serving on {host}:{port}, not only this machine: '
-          'anyone who can reach it can use the app and upload files.',
-          file=sys.stderr)
-  pool = service_lib.PredictorPool(pool_size, weights)
-  service = service_lib.AppService(pool, limits)
+  import_gradio()
+  warning = host_warning(host, port)
+  if warning:
+    print(warning, file=sys.stderr, flush=True)
+  # Compiled programs persist across restarts (the fits take seconds to
+  # compile on a laptop CPU).
+  import jax  # pylint: disable=g-import-not-at-top
+  if not jax.config.jax_compilation_cache_dir:
+    jax.config.update('jax_compilation_cache_dir', os.environ.get(
+        'SMPLR_JAX_CACHE', os.path.join(
+            os.environ.get('XDG_CACHE_HOME', os.path.expanduser('~/.cache')),
+            'smplr_jax', 'xla')))
+    jax.config.update('jax_persistent_cache_min_compile_time_secs', 1.0)
+  predictor = service_lib.SharedPredictor(weights)
+  service = service_lib.AppService(predictor, limits)
   # Gradio's own copies of uploads and outputs go under the service's root
   # (removed on close), unless the user chose a place.
   os.environ.setdefault('GRADIO_TEMP_DIR', str(service.root / 'gradio'))
-  if warm_up:  # compile the photo path and the crop path before serving
+  if warm_up:  # compile the photo, crop and clip paths before serving
+    print('compiling the photo, box and clip paths (a minute the first '
+          'time; cached after)...', flush=True)
     example = service_lib.example_path('person.jpg')
-    if pool.detector_error is None:
-      service.photo(example)
     service.photo(example, '150, 60, 400, 460')
+    if predictor.detector_error is None:
+      service.photo(example)
+      service.clip(service_lib.example_path('walk.mp4'))
   page = build(service)
-  page.queue(default_concurrency_limit=pool_size + 1, max_size=256)
+  # Two at a time: one computes while the other's upload is checked and
+  # decoded (the predictor itself takes one request at a time).
+  page.queue(default_concurrency_limit=2, max_size=256)
   try:
     page.launch(server_name=host, server_port=port, ssr_mode=False,
                 max_file_size=f'{limits.max_upload_mb:g}mb',
                 allowed_paths=[str(service_lib.example_path(
                     'person.jpg').parent)],
-                footer_links=[], prevent_thread_lock=not block,
-                show_error=False, quiet=not block)
+                footer_links=[], prevent_thread_lock=True,
+                show_error=False, quiet=True)
   except BaseException:
     service.close()
     raise
-  if block:
+  if not block:
+    return page, service
+  print(f'serving on http://{host}:{port}/ (request files under '
+        f'{service.root}, removed on exit); Ctrl+C stops.', flush=True)
+  # SIGTERM (a service manager, a test) cleans up as Ctrl+C does.
+  signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+  try:
+    threading.Event().wait()
+  except (KeyboardInterrupt, SystemExit):
+    pass
+  finally:
+    page.close()
     service.close()
   return page, service
-

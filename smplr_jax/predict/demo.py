@@ -104,7 +104,7 @@ def body_record(out: dict, uses_dae: bool, refined: bool = False) -> dict:
       'root_cam_m': root.round(4).tolist(), 'focal_px': out['focal'],
       'box': list(out['box']), 'frame': 'camera: x right, y down, z forward, m',
       'used_dae': uses_dae,
-      'path': 'detector' if 'keypoints_2d' in out else 'crop',
+      'front_end': 'detector' if 'keypoints_2d' in out else 'crop',
       'refined': bool(refined) or 'fit_cost' in out,
       **({'fit_cost': float(np.asarray(out['fit_cost']).reshape(-1)[0])}
          if 'fit_cost' in out else {}),

@@ -276,6 +276,27 @@ def _detect(detector, frames: Iterable[np.ndarray], max_people: int,
   return per_frame, size, count
 
 
+# Chunk lengths the per-track programs are compiled for: a chunk is padded
+# to the next one, so every clip length reuses at most four programs
+# (padding wastes at most half a chunk).
+CHUNK_BUCKETS = (32, 64, 128, CHUNK)
+
+
+def _chunks(num: int) -> list[tuple[slice, int]]:
+  """(frames, padded length) of each chunk of a num-frame track."""
+  return [(slice(i, min(i + CHUNK, num)),
+           next(b for b in CHUNK_BUCKETS if b >= min(CHUNK, num - i)))
+          for i in range(0, num, CHUNK)]
+
+
+def _padded(array, length: int) -> np.ndarray:
+  """[n, ...] -> [length, ...], the last row repeated."""
+  array = np.asarray(array)
+  extra = length - len(array)
+  return array if extra <= 0 else np.concatenate(
+      [array, np.repeat(array[-1:], extra, axis=0)])
+
+
 @jax.jit
 def _joints(points_model, pose, betas, gender):
   """[B, 24, 3] root-relative joints of SMPL parameters."""
@@ -295,7 +316,12 @@ def _fit_track(photo_path, track, size, focal, options: VideoOptions):
   visibility = np.stack([d.visibility for _, d in track])
   weight = photo_path.point_weights(visibility)
   num = len(frames)
-  starts = [keypoints(world[i:i + CHUNK]) for i in range(0, num, CHUNK)]
+  chunks = _chunks(num)
+  starts = []
+  for rows, length in chunks:
+    out = keypoints(_padded(world[rows], length))
+    starts.append({k: np.asarray(out[k])[:rows.stop - rows.start]
+                   for k in ('pose', 'betas', 'male_probability')})
   start = {k: np.concatenate([s[k] for s in starts]) for k in
            ('pose', 'betas', 'male_probability')}
   causal = options.mode == 'causal'
@@ -313,16 +339,19 @@ def _fit_track(photo_path, track, size, focal, options: VideoOptions):
 
   def fit(pose, root, fit_options):
     outs = []
-    for i in range(0, num, CHUNK):
-      part = slice(i, i + CHUNK)
-      outs.append(jax.device_get(fit_lib.fit_body(
-          points, pose[part], betas[part], gender[part],
-          points_3d=world[part], weights_3d=weight[part], align_3d='hip',
-          pixels=pixels[part], weights_2d=weight[part],
+    for rows, length in chunks:
+      def part(array, rows=rows, length=length):
+        return _padded(array[rows], length)
+      out = jax.device_get(fit_lib.fit_body(
+          points, part(pose), part(betas), part(gender),
+          points_3d=part(world), weights_3d=part(weight), align_3d='hip',
+          pixels=part(pixels), weights_2d=part(weight),
           intrinsics=intrinsics,
-          root_cam=None if root is None else root[part],
-          betas_prior_mean=betas[part], options=fit_options)))
-    return {k: np.concatenate([np.asarray(o[k]) for o in outs])
+          root_cam=None if root is None else part(root),
+          betas_prior_mean=part(betas), options=fit_options))
+      outs.append({k: np.asarray(out[k])[:rows.stop - rows.start]
+                   for k in ('pose', 'betas', 'root_cam', 'cost')})
+    return {k: np.concatenate([o[k] for o in outs])
             for k in ('pose', 'betas', 'root_cam', 'cost')}
 
   per_frame = fit(start['pose'], None, base)
@@ -351,8 +380,9 @@ def _fit_track(photo_path, track, size, focal, options: VideoOptions):
 
   def joints_of(pose, betas):
     return np.concatenate([np.asarray(_joints(
-        body.points, pose[i:i + CHUNK], betas[i:i + CHUNK],
-        gender[i:i + CHUNK])) for i in range(0, num, CHUNK)])
+        body.points, _padded(pose[rows], length), _padded(betas[rows], length),
+        _padded(gender[rows], length)))[:rows.stop - rows.start]
+                           for rows, length in chunks])
 
   # The track's one shape (the fits kept within beta_sigma of it).
   betas = np.asarray(betas, np.float32)

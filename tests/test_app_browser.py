@@ -1,0 +1,171 @@
+"""The web app end to end: `smplr-jax app` in its own process, driven by a
+headless Chromium as a user drives it, and by eight concurrent API
+clients. Needs the [app] and [detector] extras and Debian's chromium and
+chromium-driver ([browser]); `.ci/run` installs them and runs this file."""
+
+import concurrent.futures
+import io
+import json
+import pathlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from smplr_jax.app import harness, service
+from smplr_jax.predict import detector as detector_lib
+from smplr_jax.predict import export
+
+try:
+  import gradio  # noqa: F401  pylint: disable=unused-import
+  NO_GRADIO = None
+except ImportError:
+  NO_GRADIO = 'needs the [app] extra (gradio)'
+NO_DETECTOR = detector_lib.availability()
+NO_BROWSER = harness.browser_availability()
+
+pytestmark = [
+    pytest.mark.skipif(NO_GRADIO is not None, reason=f'[app] {NO_GRADIO}'),
+    pytest.mark.skipif(NO_DETECTOR is not None,
+                       reason=f'needs the [detector] extra: {NO_DETECTOR}'),
+]
+
+
+def test_only_other_hosts_get_a_warning():
+  from smplr_jax.app import ui  # pylint: disable=g-import-not-at-top
+  assert ui.host_warning('127.0.0.1', 7860) is None
+  assert ui.host_warning('localhost', 7860) is None
+  assert 'anyone who can reach it' in ui.host_warning('0.0.0.0', 7860)
+
+
+@pytest.fixture(scope='module')
+def running(tmp_path_factory):
+  log = tmp_path_factory.mktemp('app') / 'app.log'
+  with harness.running_app(log=log) as (url, process):
+    yield url, process
+  # Stopped (SIGTERM): the app removed its request files.
+  text = log.read_text()
+  root = text.split('request files under ')[1].split(',')[0]
+  assert not pathlib.Path(root).exists(), text[-2000:]
+
+
+def _listening_addresses(port: int) -> set[str]:
+  addresses = set()
+  for name in ('/proc/net/tcp', '/proc/net/tcp6'):
+    for line in pathlib.Path(name).read_text().splitlines()[1:]:
+      local, state = line.split()[1], line.split()[3]
+      address, local_port = local.split(':')
+      if state == '0A' and int(local_port, 16) == port:  # LISTEN
+        addresses.add(address)
+  return addresses
+
+
+def test_binds_loopback_only_and_serves_no_outside_file(running):
+  url, _ = running
+  port = int(url.rstrip('/').rsplit(':', 1)[1])
+  assert _listening_addresses(port) == {'0100007F'}  # 127.0.0.1
+  for path in ('/etc/passwd', '../../../../etc/passwd',
+               '%2e%2e/%2e%2e/%2e%2e/etc/passwd',
+               str(pathlib.Path(service.__file__))):
+    status, body = harness.fetch(f'{url}gradio_api/file={path}')
+    assert status >= 400 and b'root:' not in body, (path, status)
+
+
+def test_an_upload_over_the_cap_is_refused(running):
+  import httpx  # pylint: disable=g-import-not-at-top
+  url, _ = running
+  big = io.BytesIO(b'\0' * (51 * 2**20))  # the cap is 50 MB
+  response = httpx.post(f'{url}gradio_api/upload',
+                        files={'files': ('big.jpg', big)}, timeout=120)
+  assert response.status_code == 413, response.text[:200]
+
+
+@pytest.fixture(scope='module')
+def page(running):
+  if NO_BROWSER is not None:
+    pytest.skip(NO_BROWSER)
+  page = harness.Page(running[0])
+  yield page
+  page.close()
+
+
+def _is_glb(data: bytes) -> bool:
+  return data[:4] == b'glTF'
+
+
+def test_photo_in_the_browser(page, tmp_path):
+  assert 'Photo ready' in page.upload(service.example_path('person.jpg'))
+  status, _ = page.recover()
+  assert status.startswith('1 person · path: detector -> adapter -> SMPLR '
+                           '-> fit'), status
+  assert 'fit cost' in status
+  # The 3D view draws the body (pixels unlike the background), and a drag
+  # turns it.
+  before = np.asarray(Image.open(io.BytesIO(page.model_png())).convert(
+      'RGB')).astype(float)
+  body = np.abs(before - before[2, 2]).sum(-1) > 30
+  assert 0.03 < body.mean() < 0.8, body.mean()
+  page.drag_model(150)
+  after = np.asarray(Image.open(io.BytesIO(page.model_png(1.0))).convert(
+      'RGB')).astype(float)
+  assert np.abs(after - before).mean() > 1.0
+  page.screenshot(tmp_path / 'page.png')
+  links = page.download_links()
+  names = sorted(link.rsplit('/', 1)[1] for link in links)
+  assert names == ['body.glb', 'body.json', 'mesh.obj', 'overlay.png']
+  files = {link.rsplit('/', 1)[1]: harness.fetch(link) for link in links}
+  assert all(code == 200 for code, _ in files.values())
+  assert _is_glb(files['body.glb'][1])
+  glb = tmp_path / 'body.glb'
+  glb.write_bytes(files['body.glb'][1])
+  assert len(export.read_glb(glb)[0]['meshes']) == 1
+  obj = files['mesh.obj'][1].decode().splitlines()
+  assert sum(line.startswith('v ') for line in obj) == 13718
+  record = json.loads(files['body.json'][1])
+  assert record['front_end'] == 'detector' and len(record['betas']) == 10
+  assert Image.open(io.BytesIO(files['overlay.png'][1])).size[1] == 512
+
+
+def test_not_an_image_is_said_in_the_page(page, tmp_path):
+  page.clear_upload()
+  notes = tmp_path / 'notes.jpg'
+  notes.write_text('these are notes, not a photo\n' * 20)
+  status = page.upload(notes)
+  assert status.startswith('⚠️ the file is neither an image nor a video'), \
+      status
+  status, _ = page.recover()
+  assert status.startswith('⚠️ the file is neither'), status
+
+
+def test_clip_in_the_browser(page):
+  page.clear_upload()
+  assert 'Clip ready' in page.upload(service.example_path('walk.mp4'))
+  status, _ = page.recover(timeout=300)
+  assert status.startswith('1 track over 60 frames'), status
+  assert page.overlay_video_source()
+  names = {link.rsplit('/', 1)[1] for link in page.download_links()}
+  assert {'track_0.glb', 'track_0.bvh', 'track_0.json', 'overlay.mp4',
+          'video.json'} <= names
+
+
+def test_eight_concurrent_clients(running):
+  """Eight API clients at once, two photos each: every answer is the lone
+  request's answer."""
+  from gradio_client import Client  # pylint: disable=g-import-not-at-top
+  url, _ = running
+  photo = service.example_path('person.jpg')
+  want_status, want = harness.request_photo(Client(url, verbose=False),
+                                            photo)
+
+  def client(_):
+    own = Client(url, verbose=False)
+    return [harness.request_photo(own, photo) for _ in range(2)]
+
+  with concurrent.futures.ThreadPoolExecutor(8) as pool:
+    answers = [a for f in [pool.submit(client, n) for n in range(8)]
+               for a in f.result(timeout=600)]
+  assert len(answers) == 16
+  for status, parameters in answers:
+    assert status.split(' · ')[:3] == want_status.split(' · ')[:3]
+    np.testing.assert_allclose(parameters['betas'], want['betas'],
+                               atol=1e-4)
