@@ -27,6 +27,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import logging
+import os
 import pathlib
 import tempfile
 import threading
@@ -39,7 +40,9 @@ from PIL import Image, ImageOps
 from smplr_jax.app import harness, service
 
 _SCREENSHOT = flags.DEFINE_string('screenshot', None, 'Where to save the '
-                                  'page after the photo (PNG).')
+                                  'page after the photo (.png or .jpg).')
+_COLD = flags.DEFINE_bool('cold', False, 'Start the app with an empty '
+                          'compilation cache (a first start).')
 _CLIENTS = flags.DEFINE_integer('clients', 8, 'Concurrent API clients.')
 _PHOTOS = flags.DEFINE_integer('photos_per_client', 25, 'Photos each.')
 _TIMEOUT = flags.DEFINE_float('timeout', 900.0, 'Bound on one load test, '
@@ -66,10 +69,10 @@ def browser_check(url: str, screenshot: str | None) -> dict:
     page.upload(service.example_path('person.jpg'))
     status, seconds = page.recover()
     model_before = page.model_png()
-    page.drag_model()
-    turned = page.model_png(settle=1.0) != model_before
     if screenshot:
       page.screenshot(screenshot)
+    page.drag_model()
+    turned = page.model_png(settle=1.0) != model_before
     page.clear_upload()
     page.upload(service.example_path('walk.mp4'))
     clip_status, clip_seconds = page.recover(timeout=300)
@@ -115,6 +118,9 @@ def load_test(url: str, process, photos: list[pathlib.Path], clients: int,
         served[0] += 1
         if served[0] >= 10 and 'after_10' not in memory:
           memory['after_10'] = harness.resident_mb(process.pid)
+        if served[0] % 25 == 0:
+          memory.setdefault('trajectory', []).append(
+              (served[0], round(harness.resident_mb(process.pid))))
     return rows
 
   start = time.perf_counter()
@@ -133,6 +139,7 @@ def load_test(url: str, process, photos: list[pathlib.Path], clients: int,
           'p95_s': float(np.percentile(seconds, 95)),
           'wall_s': wall, 'photos_per_s': len(rows) / wall,
           'rss_after_10_mb': memory['after_10'], 'rss_now_mb': rss,
+          'rss_every_25': list(memory.get('trajectory', [])),
           'rss_growth_mb': rss - memory['after_10']}
 
 
@@ -141,6 +148,8 @@ def main(argv):
   logging.getLogger('httpx').setLevel(logging.WARNING)  # one line a call
   summary = {}
   with tempfile.TemporaryDirectory() as folder:
+    if _COLD.value:
+      os.environ['SMPLR_JAX_CACHE'] = str(pathlib.Path(folder) / 'xla')
     photos = photo_variants(pathlib.Path(folder))
     log = pathlib.Path(folder) / 'app.log'
     started = time.perf_counter()
@@ -162,6 +171,8 @@ def main(argv):
               f'{load["rss_after_10_mb"]:.0f} MB after 10 requests, '
               f'{load["rss_now_mb"]:.0f} MB after {load["served_so_far"]} '
               f'({load["rss_growth_mb"]:+.0f} MB)', flush=True)
+  print('server RSS (requests, MB):', summary[f'clients_{_CLIENTS.value}']
+        ['rss_every_25'])
   ratio = (summary[f'clients_{_CLIENTS.value}']['photos_per_s'] /
            summary['clients_1']['photos_per_s'])
   print(f'throughput, {_CLIENTS.value} clients / 1 client: {ratio:.2f}x')

@@ -136,6 +136,15 @@ def test_static_glb_holds_the_meshes_y_up(tmp_path):
                                                 faces[0])])
 
 
+@pytest.mark.skipif(UNAVAILABLE is None, reason='mediapipe works here')
+def test_without_the_detector_a_photo_says_which_extra(tmp_path):
+  app = service.AppService(service.SharedPredictor(), root=tmp_path)
+  assert '[detector]' in app.predictor.detector_error
+  with pytest.raises(service.InputError, match=r'\[detector\].*box'):
+    app.photo(service.example_path('person.jpg'))
+  app.close()
+
+
 @pytest.fixture(scope='module')
 def app_service(tmp_path_factory):
   app = service.AppService(service.SharedPredictor(),

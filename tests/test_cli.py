@@ -180,3 +180,14 @@ def test_console_convert_model_is_the_tool(tmp_path, capsys):
     console.main(['--help'])
   assert exit_info.value.code == 0
   assert 'convert-model' in capsys.readouterr().out
+
+
+def test_console_app_without_gradio_names_the_extra(capsys):
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  if importlib.util.find_spec('gradio') is not None:
+    pytest.skip('gradio is installed here (tests/test_app_browser.py '
+                'starts the app)')
+  from smplr_jax import console  # pylint: disable=g-import-not-at-top
+  assert console.main(['app', '--port', '0']) == 1
+  err = capsys.readouterr().err
+  assert err.startswith('error: the web app needs gradio') and '[app]' in err

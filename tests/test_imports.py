@@ -92,7 +92,8 @@ def test_the_trainer_knows_no_task():
 
 # The layers, lowest first: a module imports only its own layer, lower
 # layers and the shared top-level modules (checks, resources, crop).
-LAYERS = ('body', 'nets', 'data', 'predict', 'evaluation', 'training')
+LAYERS = ('body', 'nets', 'data', 'predict', 'evaluation', 'training',
+          'app')
 SHARED = ('smplr_jax.checks', 'smplr_jax.resources', 'smplr_jax.crop')
 
 

@@ -149,21 +149,25 @@ class Page:
       buttons[0].click()
 
   def recover(self, timeout: float = 120.0) -> tuple[str, float]:
-    """Presses the button; (the final status line, seconds to it)."""
+    """Presses the button; (the final status line, seconds to it). The
+    progress texts shown meanwhile are kept in `progress_texts`."""
+    self.progress_texts: list[str] = []
     start = time.perf_counter()
     self._find('#run')[0].click()
-    self._wait(lambda d: 'path:' in self.status() or '⚠' in self.status(),
-               timeout)
-    return self.status(), time.perf_counter() - start
 
-  def progress_seen(self, timeout: float = 60.0) -> str:
-    """The first progress text shown while a request runs ('' if none)."""
-    try:
-      return self._wait(lambda d: next(
-          (e.text for e in self._find('.progress-text, .eta-bar, .meta-text')
-           if e.text.strip()), False), timeout)
-    except Exception:  # pylint: disable=broad-except
-      return ''
+    def finished(_) -> bool:
+      for element in self._find('.progress-text, .progress-level-inner'):
+        try:
+          text = element.text.strip()
+        except Exception:  # pylint: disable=broad-except
+          continue  # replaced while reading
+        if text and text not in self.progress_texts:
+          self.progress_texts.append(text)
+      status = self.status()
+      return 'path:' in status or '⚠' in status
+
+    self._wait(finished, timeout)
+    return self.status(), time.perf_counter() - start
 
   def download_links(self) -> list[str]:
     return [a.get_attribute('href') for a in self._find('#downloads a')
@@ -186,7 +190,16 @@ class Page:
     return videos[0].get_attribute('src') if videos else ''
 
   def screenshot(self, path: str | os.PathLike) -> None:
-    self.driver.save_screenshot(str(path))
+    """The page as a PNG, or a JPEG when `path` ends in .jpg."""
+    path = pathlib.Path(path)
+    if path.suffix.lower() in ('.jpg', '.jpeg'):
+      import io  # pylint: disable=g-import-not-at-top
+
+      from PIL import Image  # pylint: disable=g-import-not-at-top
+      Image.open(io.BytesIO(self.driver.get_screenshot_as_png())).convert(
+          'RGB').save(path, quality=85)
+    else:
+      self.driver.save_screenshot(str(path))
 
 
 def fetch(url: str, timeout: float = 30.0) -> tuple[int, bytes]:

@@ -177,8 +177,9 @@ def clip_header(path: str | os.PathLike) -> tuple[int, int, int]:
   except av.error.FFmpegError:
     raise InputError('the file is neither an image nor a video we can '
                      'read.') from None
-  if not width or not height:
-    raise InputError('the video has no frame size.')
+  if not width or not height:  # e.g. text, read by ffmpeg's tty demuxer
+    raise InputError('the file is neither an image nor a video we can '
+                     'read.')
   return width, height, int(frames or 0)
 
 

@@ -157,7 +157,8 @@ def build(service: service_lib.AppService):
         model = gr.Model3D(label='3D body (drag to turn, scroll to zoom)',
                            clear_color=(0.95, 0.95, 0.95, 1.0),
                            elem_id='model', height=420)
-        parameters = gr.JSON(label='SMPL parameters', elem_id='parameters')
+        parameters = gr.JSON(label='SMPL parameters', elem_id='parameters',
+                             max_height=280)
         downloads = gr.File(label='Downloads', file_count='multiple',
                             interactive=False, elem_id='downloads')
     upload.change(on_upload, [upload], [preview, box, status, corner])
@@ -221,7 +222,7 @@ def serve(host: str = '127.0.0.1', port: int = 7860,
                 max_file_size=f'{limits.max_upload_mb:g}mb',
                 allowed_paths=[str(service_lib.example_path(
                     'person.jpg').parent)],
-                footer_links=[], prevent_thread_lock=True,
+                footer_links=[], run_history=False, prevent_thread_lock=True,
                 show_error=False, quiet=True)
   except BaseException:
     service.close()
