@@ -218,5 +218,5 @@ def request_photo(client, path: str | os.PathLike, box: str = '',
   line, the SMPL parameters shown)."""
   from gradio_client import handle_file  # pylint: disable=g-import-not-at-top
   out = client.predict(handle_file(str(path)), None, box, everyone,
-                       'offline', api_name='/recover')
+                       'offline', 1, api_name='/recover')
   return out[0], out[4]

@@ -87,7 +87,7 @@ def build(service: service_lib.AppService):
            max(corner[1], y))
     return None, ', '.join(f'{v:.0f}' for v in box)
 
-  def recover(upload, webcam, box_text, everyone, mode,
+  def recover(upload, webcam, box_text, everyone, mode, people,
               progress=gr.Progress()):
     path = upload or webcam
     empty = (gr.update(value=None, visible=True),
@@ -101,9 +101,10 @@ def build(service: service_lib.AppService):
           raise service_lib.InputError('a person box is for photos; clear '
                                        'it for a clip.')
         progress(0, desc='reading frames')
-        result = service.clip(path, mode=mode, progress=lambda done, total:
-                              progress((done, total), desc='frames',
-                                       unit='frames'))
+        result = service.clip(path, mode=mode, max_people=int(people),
+                              progress=lambda done, total: progress(
+                                  (done, total), desc='frames',
+                                  unit='frames'))
         return (result.status, gr.update(value=None, visible=False),
                 gr.update(value=str(result.overlay), visible=True),
                 str(result.model), result.parameters,
@@ -146,6 +147,9 @@ def build(service: service_lib.AppService):
                                  elem_id='everyone')
           mode = gr.Radio(['offline', 'causal'], value='offline',
                           label='Clip fit', elem_id='mode')
+          people = gr.Slider(1, 4, value=1, step=1, label='People in a clip '
+                             '(the 3D view shows the first)',
+                             elem_id='people')
         run = gr.Button('Recover the body', variant='primary',
                         elem_id='run')
       with gr.Column(scale=1):
@@ -163,7 +167,7 @@ def build(service: service_lib.AppService):
                             interactive=False, elem_id='downloads')
     upload.change(on_upload, [upload], [preview, box, status, corner])
     preview.select(on_click, [corner], [corner, box])
-    run.click(recover, [upload, webcam, box, everyone, mode],
+    run.click(recover, [upload, webcam, box, everyone, mode, people],
               [status, overlay, overlay_clip, model, parameters, downloads])
   return page
 
