@@ -132,6 +132,21 @@ def test_photo_in_the_browser(page, tmp_path):
   assert Image.open(io.BytesIO(files['overlay.png'][1])).size[1] == 512
 
 
+def test_example_click_and_a_drawn_box(page):
+  """The shipped example by one click; two clicks on the preview draw a
+  person box, and the image network reads its crop."""
+  page.clear_upload()
+  assert 'Photo ready' in page.use_example('person.jpg')
+  page.click_preview(0.25, 0.1)  # the example is 512 x 512
+  page.wait_box(lambda text: text.endswith('…'))
+  page.click_preview(0.8, 0.95)
+  box = page.wait_box(lambda text: text and not text.endswith('…'))
+  x0, y0, x1, y1 = (float(v) for v in box.split(','))
+  np.testing.assert_allclose([x0, y0, x1, y1], [128, 51, 410, 486], atol=8)
+  status, _ = page.recover()
+  assert 'path: box -> image network -> DAE -> SMPLR' in status, status
+
+
 def test_not_an_image_is_said_in_the_page(page, tmp_path):
   page.clear_upload()
   notes = tmp_path / 'notes.jpg'

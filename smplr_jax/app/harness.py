@@ -143,6 +143,34 @@ class Page:
                'processing' not in self.status(), timeout)
     return self.status()
 
+  def use_example(self, name: str, timeout: float = 30.0) -> str:
+    """Clicks a shipped example; returns the status once it is checked."""
+    from selenium.webdriver.common.by import By  # pylint: disable=g-import-not-at-top
+    before = self.status()
+    button = self.driver.find_element(
+        By.XPATH, f'//button[normalize-space()="{name}"]')
+    button.click()
+    self._wait(lambda d: self.status() not in (before, '') and
+               'processing' not in self.status(), timeout)
+    return self.status()
+
+  def click_preview(self, x: float, y: float) -> None:
+    """Clicks the preview at (x, y), fractions of the shown photo's width
+    and height from its top-left corner."""
+    from selenium.webdriver import ActionChains  # pylint: disable=g-import-not-at-top
+    image = self._wait(lambda d: self._find('#preview img'), 30)[0]
+    size = image.size
+    ActionChains(self.driver).move_to_element_with_offset(
+        image, round((x - 0.5) * size['width']),
+        round((y - 0.5) * size['height'])).click().perform()
+
+  def box(self) -> str:
+    return self._find('#box textarea, #box input')[0].get_attribute('value')
+
+  def wait_box(self, condition, timeout: float = 10.0) -> str:
+    self._wait(lambda d: condition(self.box()), timeout)
+    return self.box()
+
   def clear_upload(self) -> None:
     buttons = self._find('#upload button[aria-label="Clear"]')
     if buttons:
