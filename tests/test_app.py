@@ -177,6 +177,14 @@ def test_photo_request_gives_every_file(app_service):
 
 
 @needs_detector
+def test_everyone_in_a_photo_of_one(app_service):
+  result = app_service.photo(service.example_path('person.jpg'),
+                             everyone=True)
+  assert result.status.startswith('**1 person**')
+  assert len(result.parameters['betas']) == 10  # one record, not a list
+
+
+@needs_detector
 def test_box_request_uses_the_image_network(app_service):
   result = app_service.photo(service.example_path('person.jpg'),
                              '150, 60, 400, 460')
