@@ -167,6 +167,10 @@ def test_clip_in_the_browser(page):
   assert any('frames' in text for text in page.progress_texts), \
       page.progress_texts
   assert page.overlay_video_source()
+  # Chromium decodes the overlay (H.264): 384 x 384, 2 s.
+  state = page.overlay_video_decoded()
+  assert (state['width'], state['height']) == (384, 384), state
+  assert abs(state['duration'] - 2.0) < 0.1, state
   names = {link.rsplit('/', 1)[1] for link in page.download_links()}
   assert {'track_0.glb', 'track_0.bvh', 'track_0.json', 'overlay.mp4',
           'video.json'} <= names

@@ -217,6 +217,22 @@ class Page:
     videos = self._find('#overlay-clip video')
     return videos[0].get_attribute('src') if videos else ''
 
+  def overlay_video_decoded(self, timeout: float = 30.0) -> dict:
+    """Waits until the browser has decoded the overlay clip's first frame;
+    its width, height and duration (an unplayable codec raises)."""
+    script = ('const v = document.querySelector("#overlay-clip video");'
+              'return v && {ready: v.readyState, error: v.error && '
+              'v.error.code, width: v.videoWidth, height: v.videoHeight, '
+              'duration: v.duration};')
+
+    def decoded(_):
+      state = self.driver.execute_script(script)
+      if state and state['error']:
+        raise RuntimeError(f'the browser cannot play the clip: {state}')
+      return state if state and state['ready'] >= 2 else False
+
+    return self._wait(decoded, timeout)
+
   def screenshot(self, path: str | os.PathLike) -> None:
     """The page as a PNG, or a JPEG when `path` ends in .jpg."""
     path = pathlib.Path(path)
