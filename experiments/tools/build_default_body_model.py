@@ -41,6 +41,8 @@ import scipy.optimize
 import scipy.spatial
 from scipy.spatial.transform import Rotation
 
+from smplr_jax.predict.export import vertex_normals
+
 # ----------------------------------------------------------------------------
 # SMPL conventions.
 
@@ -604,18 +606,6 @@ def update_landmarks(model_dir: pathlib.Path) -> np.ndarray:
                                              expected_landmarks(joints))]
     report_path.write_text(json.dumps(report, indent=1))
   return ids
-
-
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-  """[V, 3] unit area-weighted vertex normals."""
-  corners = vertices[faces]
-  face_normals = np.cross(corners[:, 1] - corners[:, 0],
-                          corners[:, 2] - corners[:, 0])
-  normals = np.zeros_like(vertices)
-  for k in range(3):
-    np.add.at(normals, faces[:, k], face_normals)
-  return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True),
-                              1e-12)
 
 
 def stature(vertices: np.ndarray) -> np.ndarray:

@@ -17,9 +17,10 @@ and the root's position F root. Units are metres.
   two sets, JOINTS_0/WEIGHTS_0 holding the largest four: the default body
   has up to seven, and a viewer that reads only the first set, as three.js
   does, moves the ~12% of vertices with more than four slightly off), and
-  one animation channel per joint (rotations) plus the root's translation. glTF has no pose-dependent correctives: a user's
-  SMPL file with pose blend shapes loses them here (up to ~2 cm at bent
-  joints); the default body has none, so its skinned pose is our forward.
+  one animation channel per joint (rotations) plus the root's translation.
+  glTF has no pose-dependent correctives: a user's SMPL file with pose
+  blend shapes loses them here (up to ~2 cm at bent joints); the default
+  body has none, so its skinned pose is our forward.
   `write_glb` with one frame and no animation is a static body.
 """
 
@@ -181,6 +182,48 @@ def _top_weights(weights: np.ndarray,
   return order.astype(np.uint16), top.astype(np.float32)
 
 
+class _GlbBuffer:
+  """The binary chunk of a .glb being written: each array appended as a
+  4-byte-aligned buffer view and an accessor of it."""
+
+  def __init__(self, gl):
+    self._gl = gl
+    self.blobs: list[bytes] = []
+    self.views: list = []
+    self.accessors: list = []
+
+  def add(self, array: np.ndarray, kind: str, component: int,
+          target: int | None = None, minmax: bool = False) -> int:
+    """Appends `array`; returns its accessor's index."""
+    data = np.ascontiguousarray(array).tobytes()
+    self.views.append(self._gl.BufferView(
+        buffer=0, byteOffset=sum(len(b) for b in self.blobs),
+        byteLength=len(data), target=target))
+    self.blobs.append(data + b'\0' * (-len(data) % 4))
+    accessor = self._gl.Accessor(bufferView=len(self.views) - 1,
+                                 componentType=component, count=len(array),
+                                 type=kind)
+    if minmax:
+      accessor.min = np.asarray(array).min(axis=0).reshape(-1).tolist()
+      accessor.max = np.asarray(array).max(axis=0).reshape(-1).tolist()
+    self.accessors.append(accessor)
+    return len(self.accessors) - 1
+
+  def save(self, path: str | pathlib.Path, **document) -> pathlib.Path:
+    """Writes the glTF document (its fields as keywords) with this
+    buffer."""
+    binary = b''.join(self.blobs)
+    gltf = self._gl.GLTF2(asset=self._gl.Asset(generator='smplr_jax'),
+                          scene=0, accessors=self.accessors,
+                          bufferViews=self.views,
+                          buffers=[self._gl.Buffer(byteLength=len(binary))],
+                          **document)
+    gltf.set_binary_blob(binary)
+    path = pathlib.Path(path)
+    gltf.save_binary(str(path))
+    return path
+
+
 def write_glb(path: str | pathlib.Path, track: dict[str, Any],
               model: bm.BodyModel, fps: float | None = None,
               frame_range: tuple[int, int] | None = None) -> pathlib.Path:
@@ -223,23 +266,8 @@ def write_glb(path: str | pathlib.Path, track: dict[str, Any],
   root_positions = (root @ FLIP).astype(np.float32)
   times = (np.arange(len(pose)) / (fps or 30.0)).astype(np.float32)
 
-  blobs, views, accessors = [], [], []
-
-  def add(array: np.ndarray, kind: str, component: int, target=None,
-          minmax: bool = False) -> int:
-    data = np.ascontiguousarray(array).tobytes()
-    offset = sum(len(b) for b in blobs)
-    blobs.append(data + b'\0' * (-len(data) % 4))
-    views.append(gl.BufferView(buffer=0, byteOffset=offset,
-                               byteLength=len(data), target=target))
-    accessor = gl.Accessor(bufferView=len(views) - 1, componentType=component,
-                           count=len(array), type=kind)
-    if minmax:
-      accessor.min = np.asarray(array).min(axis=0).reshape(-1).tolist()
-      accessor.max = np.asarray(array).max(axis=0).reshape(-1).tolist()
-    accessors.append(accessor)
-    return len(accessors) - 1
-
+  buffer = _GlbBuffer(gl)
+  add = buffer.add
   position = add(vertices, gl.VEC3, gl.FLOAT, gl.ARRAY_BUFFER, minmax=True)
   joint_ids = [add(indices[:, i:i + 4], gl.VEC4, gl.UNSIGNED_SHORT,
                    gl.ARRAY_BUFFER) for i in (0, 4)]
@@ -274,10 +302,8 @@ def write_glb(path: str | pathlib.Path, track: dict[str, Any],
                                                      path='translation')))
     animations = [gl.Animation(name='motion', samplers=samplers,
                                channels=channels)]
-  binary = b''.join(blobs)
-  document = gl.GLTF2(
-      asset=gl.Asset(generator='smplr_jax'),
-      scene=0, scenes=[gl.Scene(nodes=[25])], nodes=nodes,
+  return buffer.save(
+      path, scenes=[gl.Scene(nodes=[25])], nodes=nodes,
       meshes=[gl.Mesh(name='body', primitives=[gl.Primitive(
           attributes=gl.Attributes(
               POSITION=position, JOINTS_0=joint_ids[0],
@@ -286,12 +312,7 @@ def write_glb(path: str | pathlib.Path, track: dict[str, Any],
           indices=triangles)])],
       skins=[gl.Skin(joints=list(range(24)), inverseBindMatrices=binds,
                      skeleton=0)],
-      animations=animations, accessors=accessors, bufferViews=views,
-      buffers=[gl.Buffer(byteLength=len(binary))])
-  document.set_binary_blob(binary)
-  path = pathlib.Path(path)
-  document.save_binary(str(path))
-  return path
+      animations=animations)
 
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -316,22 +337,9 @@ def write_mesh_glb(path: str | pathlib.Path,
   import pygltflib as gl  # pylint: disable=g-import-not-at-top
   if not meshes:
     raise ValueError('no mesh to write.')
-  blobs, views, accessors, nodes, gl_meshes = [], [], [], [], []
-
-  def add(array: np.ndarray, kind: str, component: int, target: int,
-          minmax: bool = False) -> int:
-    data = np.ascontiguousarray(array).tobytes()
-    views.append(gl.BufferView(buffer=0,
-                               byteOffset=sum(len(b) for b in blobs),
-                               byteLength=len(data), target=target))
-    blobs.append(data + b'\0' * (-len(data) % 4))
-    accessor = gl.Accessor(bufferView=len(views) - 1, componentType=component,
-                           count=len(array), type=kind)
-    if minmax:
-      accessor.min = np.asarray(array).min(axis=0).tolist()
-      accessor.max = np.asarray(array).max(axis=0).tolist()
-    accessors.append(accessor)
-    return len(accessors) - 1
+  buffer = _GlbBuffer(gl)
+  add = buffer.add
+  nodes, gl_meshes = [], []
 
   for number, (vertices, faces) in enumerate(meshes):
     vertices = np.asarray(vertices, np.float64)
@@ -353,21 +361,14 @@ def write_mesh_glb(path: str | pathlib.Path,
                                               NORMAL=normal),
                      indices=triangles, material=0)]))
     nodes.append(gl.Node(name=f'person_{number}', mesh=number))
-  binary = b''.join(blobs)
-  document = gl.GLTF2(
-      asset=gl.Asset(generator='smplr_jax'), scene=0,
-      scenes=[gl.Scene(nodes=list(range(len(nodes))))], nodes=nodes,
-      meshes=gl_meshes, accessors=accessors, bufferViews=views,
+  return buffer.save(
+      path, scenes=[gl.Scene(nodes=list(range(len(nodes))))], nodes=nodes,
+      meshes=gl_meshes,
       materials=[gl.Material(name='body', doubleSided=True,
                              pbrMetallicRoughness=gl.PbrMetallicRoughness(
                                  baseColorFactor=[0.35, 0.55, 0.9, 1.0],
                                  metallicFactor=0.0,
-                                 roughnessFactor=0.8))],
-      buffers=[gl.Buffer(byteLength=len(binary))])
-  document.set_binary_blob(binary)
-  path = pathlib.Path(path)
-  document.save_binary(str(path))
-  return path
+                                 roughnessFactor=0.8))])
 
 
 def read_glb(path: str | pathlib.Path) -> tuple[dict, bytes]:
