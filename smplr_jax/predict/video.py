@@ -32,6 +32,7 @@ root-relative, `root_cam` the root in the camera.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import pathlib
 from typing import Any, Iterable, Iterator
 
@@ -252,9 +253,10 @@ class VideoOptions:
 def _detect(detector, frames: Iterable[np.ndarray], max_people: int,
             progress):
   """(frame index, detections) for every decoded frame, and the frame
-  size; frames are dropped as soon as they are read."""
+  size (None without frames); frames are dropped as soon as they are
+  read."""
   from smplr_jax.predict import detector as detector_lib  # pylint: disable=g-import-not-at-top
-  per_frame, size, count = [], None, 0
+  per_frame, size = [], None
   for index, frame in enumerate(frames):
     frame = detector_lib.check_photo(frame)
     if size is None:
@@ -270,10 +272,9 @@ def _detect(detector, frames: Iterable[np.ndarray], max_people: int,
     else:
       found = detector.detect_people(frame, max_people)
     per_frame.append((index, found))
-    count += 1
     if progress is not None:
-      progress(count)
-  return per_frame, size, count
+      progress(len(per_frame))
+  return per_frame, size
 
 
 # Chunk lengths the per-track programs are compiled for: a chunk is padded
@@ -297,6 +298,19 @@ def _padded(array, length: int) -> np.ndarray:
       [array, np.repeat(array[-1:], extra, axis=0)])
 
 
+def _in_chunks(chunks: list[tuple[slice, int]], call, *arrays) -> Any:
+  """`call` on each chunk (`_chunks`) of [num, ...] arrays, padded to the
+  chunk's length (None passes through); its output (an array or a dict of
+  [length, ...] arrays) trimmed to the chunk's frames and concatenated."""
+  outs = []
+  for rows, length in chunks:
+    out = jax.device_get(call(*(None if a is None else
+                                _padded(a[rows], length) for a in arrays)))
+    outs.append(jax.tree.map(
+        lambda x, n=rows.stop - rows.start: np.asarray(x)[:n], out))
+  return jax.tree.map(lambda *parts: np.concatenate(parts), *outs)
+
+
 @jax.jit
 def _joints(points_model, pose, betas, gender):
   """[B, 24, 3] root-relative joints of SMPL parameters."""
@@ -317,13 +331,12 @@ def _fit_track(photo_path, track, size, focal, options: VideoOptions):
   weight = photo_path.point_weights(visibility)
   num = len(frames)
   chunks = _chunks(num)
-  starts = []
-  for rows, length in chunks:
-    out = keypoints(_padded(world[rows], length))
-    starts.append({k: np.asarray(out[k])[:rows.stop - rows.start]
-                   for k in ('pose', 'betas', 'male_probability')})
-  start = {k: np.concatenate([s[k] for s in starts]) for k in
-           ('pose', 'betas', 'male_probability')}
+
+  def start_of(world):  # SMPLR's reading of the landmarks
+    out = keypoints(world)
+    return {k: out[k] for k in ('pose', 'betas', 'male_probability')}
+
+  start = _in_chunks(chunks, start_of, world)
   causal = options.mode == 'causal'
   if causal:  # the running mean: frame t knows frames <= t
     counts = np.arange(1, num + 1)[:, None]
@@ -338,21 +351,15 @@ def _fit_track(photo_path, track, size, focal, options: VideoOptions):
                              beta_sigma=options.beta_sigma)
 
   def fit(pose, root, fit_options):
-    outs = []
-    for rows, length in chunks:
-      def part(array, rows=rows, length=length):
-        return _padded(array[rows], length)
-      out = jax.device_get(fit_lib.fit_body(
-          points, part(pose), part(betas), part(gender),
-          points_3d=part(world), weights_3d=part(weight), align_3d='hip',
-          pixels=part(pixels), weights_2d=part(weight),
-          intrinsics=intrinsics,
-          root_cam=None if root is None else part(root),
-          betas_prior_mean=part(betas), options=fit_options))
-      outs.append({k: np.asarray(out[k])[:rows.stop - rows.start]
-                   for k in ('pose', 'betas', 'root_cam', 'cost')})
-    return {k: np.concatenate([o[k] for o in outs])
-            for k in ('pose', 'betas', 'root_cam', 'cost')}
+    def one(pose, betas, gender, world, weight, pixels, root):
+      out = fit_lib.fit_body(
+          points, pose, betas, gender, points_3d=world, weights_3d=weight,
+          align_3d='hip', pixels=pixels, weights_2d=weight,
+          intrinsics=intrinsics, root_cam=root, betas_prior_mean=betas,
+          options=fit_options)
+      return {k: out[k] for k in ('pose', 'betas', 'root_cam', 'cost')}
+    return _in_chunks(chunks, one, pose, betas, gender, world, weight,
+                      pixels, root)
 
   per_frame = fit(start['pose'], None, base)
   # Frames whose reading flipped the body are left to their neighbours.
@@ -379,10 +386,8 @@ def _fit_track(photo_path, track, size, focal, options: VideoOptions):
   root = smooth(temporal['root_cam'], options.sigma, causal)
 
   def joints_of(pose, betas):
-    return np.concatenate([np.asarray(_joints(
-        body.points, _padded(pose[rows], length), _padded(betas[rows], length),
-        _padded(gender[rows], length)))[:rows.stop - rows.start]
-                           for rows, length in chunks])
+    return _in_chunks(chunks, functools.partial(_joints, body.points), pose,
+                      betas, gender)
 
   # The track's one shape (the fits kept within beta_sigma of it).
   betas = np.asarray(betas, np.float32)
@@ -441,16 +446,16 @@ def predict_video(photo_path, frames: Iterable[np.ndarray] | str |
   detector = (detector_lib.BlazePoseDetector(video_mode=True)
               if options.max_people == 1 else photo_path.detector)
   try:
-    per_frame, size, count = _detect(detector, source, options.max_people,
-                                     progress)
+    per_frame, size = _detect(detector, source, options.max_people,
+                              progress)
   finally:
     if detector is not photo_path.detector:
       detector.close()
-  if count == 0:
+  if not per_frame:
     raise VideoError('the video has no frames that decode.')
   focal = crop.resolve_focal(focal, size)
   tracks = [_fit_track(photo_path, track, size, focal, options)
             for track in track_detections(per_frame)]
-  return {'tracks': tracks, 'fps': fps, 'num_frames': count,
+  return {'tracks': tracks, 'fps': fps, 'num_frames': len(per_frame),
           'skipped_frames': getattr(source, 'skipped', 0),
           'image_size': tuple(int(v) for v in size), 'focal': float(focal)}
