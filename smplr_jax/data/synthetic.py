@@ -540,13 +540,14 @@ _jitted_compose = jax.jit(_compose, static_argnames='config')
 
 
 def _render_batch_staged(models, background_images, background_sizes, keys,
-                         config, raster):
-  """`render_batch` as three jitted calls (the fast path on CPU)."""
+                         config, raster, body_rotations=None, depth=None):
+  """`render_batch` as three jitted calls (the fast path on CPU); a clip's
+  frames pass their rotations and depth (`_geometry`)."""
   # The rasteriser settings do not affect the other stages: strip them so
   # that a config differing only there reuses their compilations.
   config = dataclasses.replace(config, raster=render.RasterConfig(),
                                fallback_raster=render.RasterConfig())
-  geometry = _jitted_geometry(models, keys, config)
+  geometry = _jitted_geometry(models, keys, config, body_rotations, depth)
   size = config.image_size
   fragments = _jitted_rasterize(geometry['points'], models.faces, size, size,
                                 raster)
@@ -554,6 +555,27 @@ def _render_batch_staged(models, background_images, background_sizes, keys,
                         geometry['background'], background_images,
                         background_sizes, config)
   return dict(out, **geometry['record'], overflow=fragments.overflow)
+
+
+def _render_drawable(models, background_images, background_sizes, keys,
+                     config, count: int, caller: str, where: str, **clip):
+  """`_render_batch_staged` with `config.raster`, again with its fallback
+  when a face of the first `count` examples overflowed.
+
+  Raises:
+    RuntimeError: the fallback overflows too.
+  """
+  out = _render_batch_staged(models, background_images, background_sizes,
+                             keys, config, config.raster, **clip)
+  if np.any(np.asarray(out['overflow'][:count])):
+    out = _render_batch_staged(models, background_images, background_sizes,
+                               keys, config, config.fallback_raster, **clip)
+    if np.any(np.asarray(out['overflow'][:count])):
+      raise RuntimeError(
+          f'{caller}: the rasteriser could not draw '
+          f'{int(np.max(out["overflow"]))} faces of {where} even with '
+          'config.fallback_raster; enlarge its windows.')
+  return out
 
 
 def example_keys(seed: int, indices: np.ndarray) -> jax.Array:
@@ -613,16 +635,9 @@ def render_examples(models: bm.BodyModel, num_examples: int, seed: int,
   for first in range(start, start + num_examples, batch):
     count = min(batch, start + num_examples - first)
     keys = example_keys(seed, np.arange(first, first + batch))
-    out = _render_batch_staged(models, images, sizes, keys, config,
-                               config.raster)
-    if np.any(np.asarray(out['overflow'][:count])):
-      out = _render_batch_staged(models, images, sizes, keys, config,
-                                 config.fallback_raster)
-      if np.any(np.asarray(out['overflow'][:count])):
-        raise RuntimeError(
-            'synthetic.render_examples: the rasteriser could not draw '
-            f'{int(np.max(out["overflow"]))} faces of a batch at example '
-            f'{first} even with config.fallback_raster; enlarge its windows.')
+    out = _render_drawable(models, images, sizes, keys, config, count,
+                           'synthetic.render_examples',
+                           f'a batch at example {first}')
     out = jax.device_get({k: out[k] for k in records.RECORD_KEYS})
     for i in range(count):
       yield {k: np.asarray(v[i]) for k, v in out.items()}
@@ -663,30 +678,23 @@ def render_clip(models: bm.BodyModel, rotations: np.ndarray, seed: int,
                                  fallback_raster=render.RasterConfig())
   keys = jnp.broadcast_to(example_keys(seed, np.zeros(1, np.int64)),
                           (num, 2))
+  # The camera's depth: the largest any frame of the clip needs.
   first = _jitted_geometry(models, keys, stripped, rotations)
   depth = jnp.full((num,), jnp.max(first['record']['jl_cam'][:, 0, 2]))
   images = jnp.asarray(backgrounds.images)
   sizes = jnp.asarray(backgrounds.sizes)
-  records = []
+  clip = []
   for start in range(0, num, config.batch_size):
     end = min(start + config.batch_size, num)
-    geometry = _jitted_geometry(models, keys[start:end], stripped,
-                                rotations[start:end], depth[start:end])
-    for raster in (config.raster, config.fallback_raster):
-      fragments = _jitted_rasterize(geometry['points'], models.faces,
-                                    config.image_size, config.image_size,
-                                    raster)
-      if int(jnp.max(fragments.overflow)) == 0:
-        break
-    else:
-      raise RuntimeError('a clip frame has faces the rasteriser cannot draw '
-                         '(an extreme close-up).')
-    out = _jitted_compose(fragments.face_index, geometry['packed_colours'],
-                          geometry['background'], images, sizes, stripped)
-    batch = jax.device_get(dict(out, **geometry['record']))
-    records.extend({k: np.asarray(v[i]) for k, v in batch.items()}
-                   for i in range(end - start))
-  return records
+    out = _render_drawable(models, images, sizes, keys[start:end], config,
+                           end - start, 'synthetic.render_clip',
+                           f'frames {start}-{end - 1} (an extreme close-up)',
+                           body_rotations=rotations[start:end],
+                           depth=depth[start:end])
+    out = jax.device_get({k: out[k] for k in records.RECORD_KEYS})
+    clip.extend({k: np.asarray(v[i]) for k, v in out.items()}
+                for i in range(end - start))
+  return clip
 
 
 def save_preview(records: list[Mapping[str, np.ndarray]], path: str,
