@@ -58,9 +58,6 @@ _DATA = flags.DEFINE_string('data_config', 'n32768_v512_t1024_s0',
                             'smplr_synthetic builder config.')
 _OUTPUT = flags.DEFINE_string('output', None, 'Write the results as JSON.')
 
-_LIMB_JOINTS = np.asarray([jl_lib.JOINT_NAMES.index(n)
-                           for n in kp_lib.LIMB_JOINT_NAMES])
-
 
 def body_errors(joints, landmarks, vertices, truth) -> dict[str, np.ndarray]:
   """Per-image errors (metres) of recovered bodies against the truth."""
@@ -70,8 +67,8 @@ def body_errors(joints, landmarks, vertices, truth) -> dict[str, np.ndarray]:
       pred_vertices=jnp.asarray(vertices),
       gt_vertices=jnp.asarray(truth['vertices'])))
   errors = {k: np.asarray(out[k]) for k in ('mpjpe', 'pa_mpjpe', 'surface')}
-  errors.update(renders.limb_errors(jl[:, _LIMB_JOINTS],
-                            truth['jl'][:, _LIMB_JOINTS]))
+  errors.update(renders.limb_errors(jl[:, renders.LIMB_JOINTS],
+                                    truth['jl'][:, renders.LIMB_JOINTS]))
   return errors
 
 
@@ -100,9 +97,9 @@ def evaluate_set(records, predictors, own, augment_config,
   on_found = {k: v[found] for k, v in truth.items()}
   rows = {}
   world = np.stack([d.keypoints_3d for d in detections])
-  raw = renders.limb_errors(world[:, kp_lib.limb_ids(kp_lib.BLAZEPOSE33)],
-                    on_found['keypoints'][:,
-                                          kp_lib.limb_ids(kp_lib.BLAZEPOSE33)])
+  raw = renders.limb_errors(
+      world[:, kp_lib.limb_ids(kp_lib.BLAZEPOSE33)],
+      on_found['keypoints'][:, kp_lib.limb_ids(kp_lib.BLAZEPOSE33)])
   rows['BlazePose world landmarks alone'] = dict(
       _means(raw), found=100 * len(found) / len(records),
       ms=float(np.median(detect_ms)))

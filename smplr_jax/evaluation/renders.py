@@ -25,9 +25,10 @@ from smplr_jax.body import keypoints as kp_lib
 from smplr_jax.data import motion, synthetic
 from smplr_jax.evaluation import metrics as metrics_lib
 
-_LIMB_JOINTS = np.asarray([jl_lib.JOINT_NAMES.index(n)
-                           for n in kp_lib.LIMB_JOINT_NAMES])
-_HIPS = (6, 7)  # left and right hip in `_LIMB_JOINTS`
+# The 12 limb joints' indices among the 24 joints (and the 42 JL).
+LIMB_JOINTS = np.asarray([jl_lib.JOINT_NAMES.index(n)
+                          for n in kp_lib.LIMB_JOINT_NAMES])
+_HIPS = (6, 7)  # left and right hip in `LIMB_JOINTS`
 
 
 def _config(image_size: int, jitter: bool = True) -> dict:
@@ -121,8 +122,8 @@ def body_errors(outs: list[dict], truth: dict, records: list[dict]
       'p2': np.linalg.norm(aligned - truth['joints'], axis=-1).mean(-1),
       'surface': np.linalg.norm(vertices - truth['vertices'],
                                 axis=-1).mean(-1)}
-  errors.update(limb_errors(joints[:, _LIMB_JOINTS],
-                            truth['joints'][:, _LIMB_JOINTS]))
+  errors.update(limb_errors(joints[:, LIMB_JOINTS],
+                            truth['joints'][:, LIMB_JOINTS]))
   overlay = []
   for out, record, true_px, height in zip(outs, records,
                                           truth['joint_pixels'],
