@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from absl import app, flags
 
-from smplr_jax.app import service, ui
+from smplr_jax.app import ui
+from smplr_jax.predict import settings
 
 _HOST = flags.DEFINE_string('host', '127.0.0.1', 'Address to bind.')
 _PORT = flags.DEFINE_integer('port', 7860, 'Port.')
@@ -26,8 +27,8 @@ _WEIGHTS = flags.DEFINE_string('weights', None, 'Pipeline folder (default: '
 def main(argv):
   del argv
   ui.serve(_HOST.value, _PORT.value,
-           service.Limits(max_upload_mb=_MAX_UPLOAD.value,
-                          max_image_pixels=int(_MAX_PIXELS.value * 1e6)),
+           settings.AppLimits(max_upload_mb=_MAX_UPLOAD.value,
+                              max_image_pixels=int(_MAX_PIXELS.value * 1e6)),
            weights=_WEIGHTS.value)
 
 

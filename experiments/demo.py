@@ -1,6 +1,7 @@
 r"""Demo: a photo -> a body mesh (.obj, .png, .json); a clip -> animations.
 
     python -m experiments.demo --image=PHOTO --output=DIR   # the photo path
+    python -m experiments.demo --image=PHOTO --everyone --output=DIR
     python -m experiments.demo --video=CLIP.mp4 --output=DIR [--mode=causal] \
         [--max_people=2]   # track_N.npz/.json/.bvh/.glb, overlay.mp4
     python -m experiments.demo --image=PHOTO --box=x0,y0,x1,y1 --output=DIR \
@@ -12,13 +13,17 @@ error says so): BlazePose finds the person, an adapter and SMPLR give a
 body, and a fit matches it to every landmark, trying the detection and the
 detector's reading of the mirrored photo (`smplr_jax.predict.detector`).
 
-With --box: crops the photo around the box the way the image network was trained (the
-paper's root-centred crop, `crop.crop_person`: the root at the box
-centre, the box's longer side taken as 1.8 m, the focal length from a 55
-degree field of view unless --focal is given), runs the image network, the
-DAE and SMPLR (`inference.load_pipeline`: the weights shipped in
+--everyone fits every person the detector finds (body.json then holds
+{'people': [...]}, mesh.obj one object each).
+
+With --box (x0,y0,x1,y1 or x0;y0;x1;y1, corners in any order,
+`read.parse_box`): crops the photo around the box the way the image network
+was trained (the paper's root-centred crop, `crop.crop_person`: the root at
+the box centre, the box's longer side taken as 1.8 m, the focal length from
+a 55 degree field of view unless --focal is given), runs the image network,
+the DAE and SMPLR (`predictor.load_pipeline`: the weights shipped in
 third_party/weights unless --weights), and writes to --output
-(`smplr_jax.predict.demo.run`; `smplr-jax demo` is the same):
+(`smplr_jax.predict.demo.run`; `smplr-jax demo` takes the same flags):
 
   * mesh.obj: the SMPL mesh in the photo's camera frame (x right, y down,
     z forward, metres; placed at the estimated root),
@@ -28,7 +33,8 @@ third_party/weights unless --weights), and writes to --output
     probability of male, the root position, focal length and box.
 
 --refine fits the body to the JL that SMPLR saw by a short batched
-Levenberg-Marquardt fit (`smplr_jax.predict.fit.refine`) before writing.
+Levenberg-Marquardt fit (`smplr_jax.fitting.refine_prediction`) before
+writing.
 --flip_test averages the image network's reading of the crop and of the
 mirrored crop.
 
@@ -60,6 +66,9 @@ _MODE = flags.DEFINE_enum('mode', 'offline', ['offline', 'causal'],
 _MAX_PEOPLE = flags.DEFINE_integer('max_people', 1, 'Video: people per '
                                    'frame.')
 _BOX = flags.DEFINE_string('box', None, 'Person box x0,y0,x1,y1 (pixels).')
+_EVERYONE = flags.DEFINE_bool('everyone', False, 'Photo: every person the '
+                              'detector finds (default: the most confident '
+                              'one).')
 _OUTPUT = flags.DEFINE_string('output', None, 'Output folder.')
 _FOCAL = flags.DEFINE_float('focal', None, 'Focal length in pixels.')
 _WEIGHTS = flags.DEFINE_string('weights', None, 'Pipeline folder (default: '
@@ -71,7 +80,7 @@ _FRONT_END = flags.DEFINE_enum(
     'fit), with --box the image network on its crop; crop: --box required; '
     'blazepose: the photo path only.')
 _REFINE = flags.DEFINE_bool('refine', False, 'Refine the body to the JL '
-                            'SMPLR saw by a short fit (smplr_jax.predict.fit).')
+                            'SMPLR saw by a short fit (smplr_jax.fitting).')
 _FLIP = flags.DEFINE_bool('flip_test', False, 'Average the image network '
                           'over the crop and the mirrored crop.')
 
@@ -79,18 +88,12 @@ _FLIP = flags.DEFINE_bool('flip_test', False, 'Average the image network '
 def main(argv):
   del argv
   # A ValueError (bad photo, box, focal, weights) is one line (`cli.run`).
-  if _VIDEO.value:
-    if _IMAGE.value or _BOX.value:
-      raise ValueError('--video takes no --image or --box.')
-    paths = demo.run_video(_VIDEO.value, _OUTPUT.value, weights=_WEIGHTS.value,
-                           mode=_MODE.value, max_people=_MAX_PEOPLE.value,
-                           focal=_FOCAL.value)
-    for path in paths.values():
-      print(f'wrote {path}')
-    return
-  paths = demo.run(_IMAGE.value, _BOX.value, _OUTPUT.value, _FOCAL.value,
-                   _WEIGHTS.value, not _NO_DAE.value, _FRONT_END.value,
-                   _REFINE.value, _FLIP.value)
+  paths = demo.run_command(
+      image=_IMAGE.value, video=_VIDEO.value, output=_OUTPUT.value,
+      box=_BOX.value, everyone=_EVERYONE.value, focal=_FOCAL.value,
+      weights=_WEIGHTS.value, use_dae=not _NO_DAE.value,
+      front_end=_FRONT_END.value, refine=_REFINE.value, flip_test=_FLIP.value,
+      mode=_MODE.value, max_people=_MAX_PEOPLE.value)
   for path in paths.values():
     print(f'wrote {path}')
 

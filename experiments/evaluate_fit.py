@@ -5,9 +5,10 @@ r"""SMPLR alone vs SMPLR + the refinement fit, on the held-out set (mm).
 
 The shipped SMPLR (or --weights, an exported folder or workdir) on the
 seeded held-out set of its config (`test_seed`, `test_set_size`), from
-four inputs, each followed by `fit.refine` (3D) or `fit.refine_2d`
-(keypoints) with the default `fit.FitOptions`, and once more with the
-priors switched off (sigmas of 1e3), to show what they earn:
+four inputs, each followed by the fit (`fitting.fit_body` on the 42 JL
+in 3D, or on their pixels with the root's depth known) with the default
+`fitting.FitOptions`, and once more with the priors switched off (sigmas
+of 1e3), to show what they earn:
 
   * clean: the true JL;
   * uniform / structured: `noise.add_noise` of that kind at scale 1, the
@@ -34,19 +35,20 @@ import jax
 import jax.numpy as jnp
 from absl import flags
 
-from smplr_jax import cli, resources
+from smplr_jax import camera, cli, fitting, resources
 from smplr_jax.body import gendered
+from smplr_jax.body import jl as jl_lib
 from smplr_jax.data import noise, sampler
 from smplr_jax.evaluation import metrics
 from smplr_jax.nets import weights_io
-from smplr_jax.predict import fit, inference
+from smplr_jax.predict import predictor as predictor_lib
 
 _WEIGHTS = flags.DEFINE_string('weights', None, 'SMPLR (default: shipped).')
 _SIZE = flags.DEFINE_integer('size', None, 'Bodies (default: the config).')
 _BATCH = flags.DEFINE_integer('batch_size', 256, 'Bodies per call.')
 _JSON_OUT = flags.DEFINE_string('json_out', None, 'Write the rows here.')
 
-NO_PRIORS = fit.FitOptions(beta_sigma=1e3, pose_sigma=1e3, limit_sigma=1e3)
+NO_PRIORS = fitting.FitOptions(beta_sigma=1e3, pose_sigma=1e3, limit_sigma=1e3)
 FOCAL, IMAGE_SIZE = 1000.0, 1000.0
 INTRINSICS = jnp.asarray([[FOCAL, 0.0, IMAGE_SIZE / 2],
                           [0.0, FOCAL, IMAGE_SIZE / 2], [0.0, 0.0, 1.0]])
@@ -72,12 +74,51 @@ def detector_input(key: jax.Array, jl: jnp.ndarray):
   return pixels, depth, visible
 
 
+def fit_3d(body: gendered.GenderedModels, points: fitting.FitPoints,
+           jl: jnp.ndarray, init: dict, options: fitting.FitOptions) -> dict:
+  """SMPLR's bodies `init` fitted to JL [B, 42, 3] (`points`: the 42 JL's
+  `fitting.fit_points_for`), with their mesh (`fitting.with_mesh`)."""
+  fitted = fitting.fit_body(points, init['pose'], init['betas'],
+                            init['gender'], points_3d=jl, options=options)
+  return fitting.with_mesh(body, fitted, init)
+
+
+@jax.jit
+def _root_at_depth(points_model, pose, betas, gender, rays, weights, depth):
+  """[B, 3] the start body's root at a known depth [B]: its x, y put the
+  start's JL [B, 42, 3] on their rays [B, 42, 2]."""
+  points = jl_lib.smpl_points(points_model, pose, betas, gender)
+  return camera.root_from_rays(points, rays, weights, depth=depth)
+
+
+def fit_2d(body: gendered.GenderedModels, points: fitting.FitPoints,
+           keypoints: jnp.ndarray, depth: jnp.ndarray, visible: jnp.ndarray,
+           init: dict, options: fitting.FitOptions) -> dict:
+  """SMPLR's bodies `init` fitted to JL pixels [B, 42, 2] (`INTRINSICS`)
+  with the root's depth [B] known: the start root's x, y put the start's
+  visible [B, 42] points on their rays, then x, y are fitted with the depth
+  kept. Returns `fit_3d`'s dict plus root_cam [B, 3]."""
+  focal, principal = camera.split_intrinsics(INTRINSICS, keypoints.shape[0])
+  root = _root_at_depth(
+      body.points, init['pose'], init['betas'],
+      fitting.gender_index(init['gender']),
+      camera.normalised(keypoints, focal[:, None], principal[:, None]),
+      jnp.asarray(visible, jnp.float32), depth)
+  fitted = fitting.fit_body(points, init['pose'], init['betas'],
+                            init['gender'], pixels=keypoints,
+                            weights_2d=visible, intrinsics=INTRINSICS,
+                            root_cam=root, solve_depth=False, options=options)
+  return dict(fitting.with_mesh(body, fitted, init),
+              root_cam=fitted['root_cam'])
+
+
 def main(argv):
   del argv
   path = _WEIGHTS.value or resources.weights_dir() / 'smplr'
   config = weights_io.load_config(path)
   body = gendered.GenderedModels.load(config.get('body_model_path'))
-  predictor = inference.load_smplr(path)
+  predictor = predictor_lib.load_smplr(path)
+  jl_points = fitting.fit_points_for(body)
   test_set = sampler.make_test_set(
       body.gendered, size=_SIZE.value or config.test_set_size,
       seed=config.test_seed)
@@ -105,19 +146,19 @@ def main(argv):
                               'none' if kind == 'clean' else kind)
       init = timed('smplr', functools.partial(predictor, jl_in))
       out[f'{kind}: SMPLR'] = row(init, batch, gt_vertices)
-      for name, options in (('+ fit', fit.FitOptions()),
+      for name, options in (('+ fit', fitting.FitOptions()),
                             ('+ fit, no priors', NO_PRIORS)):
         fitted = timed(name[2:], functools.partial(
-            fit.refine, jl_in, init, body=body, options=options))
+            fit_3d, body, jl_points, jl_in, init, options))
         out[f'{kind}: SMPLR {name}'] = row(fitted, batch, gt_vertices)
     # `init` is now SMPLR on the structured 3D JL.
     keypoints, depth, visible = detector_input(
         jax.random.fold_in(batch_key, 1), jnp.asarray(batch['jl']))
-    for name, options in (('+ fit 2D', fit.FitOptions()),
+    for name, options in (('+ fit 2D', fitting.FitOptions()),
                           ('+ fit 2D, no priors', NO_PRIORS)):
       fitted = timed(name[2:], functools.partial(
-          fit.refine_2d, keypoints, init, body=body, intrinsics=INTRINSICS,
-          root_depth=depth, visible=visible, options=options))
+          fit_2d, body, jl_points, keypoints, depth, visible, init,
+          options))
       out[f'detector: SMPLR {name}'] = row(fitted, batch, gt_vertices)
     return out
 

@@ -27,7 +27,7 @@ from absl import flags
 from smplr_jax import cli, resources
 from smplr_jax.evaluation import metrics
 from smplr_jax.nets import bundle, image_net, weights_io
-from smplr_jax.predict import inference
+from smplr_jax.predict import predictor as predictor_lib
 from smplr_jax.training.tasks import end_to_end
 from smplr_jax.training.tasks import image_net as image_net_task
 
@@ -42,8 +42,8 @@ _FLIP = flags.DEFINE_bool('flip_test', False,
 
 def main(argv):
   del argv
-  predictor = inference.load_pipeline(_WEIGHTS.value)
-  variables = dict(predictor.variables)
+  predictor = predictor_lib.load_pipeline(_WEIGHTS.value)
+  variables = dict(predictor.crop_path.variables)
   image_net_config = weights_io.load_config(bundle.stage_folder(
       _WEIGHTS.value or resources.weights_dir(), 'image_net'))
   if _IMAGE_NET.value:
@@ -61,7 +61,8 @@ def main(argv):
   # architecture or size): the module follows the variables' config.
   full = bundle.Stages(
       image_net=image_net.from_config(image_net_config),
-      smplr=predictor.stages.smplr, dae=predictor.stages.dae,
+      smplr=predictor.crop_path.stages.smplr,
+      dae=predictor.crop_path.stages.dae,
       cube_size=float(image_net_config.cube_size))
   rows = {}
   for use_dae in (False, True):

@@ -14,17 +14,18 @@ same photos:
   * BlazePose alone, on its own points: its world landmarks against the
     true keypoints of the same definition (the 12 limb joints, hip-aligned);
   * BlazePose -> adapter -> DAE -> SMPLR (`fit=False`);
-  * + fit (`detector.PHOTO_FIT_OPTIONS`) of the detected reading only;
+  * + fit (`settings.PhotoSettings.fit`) of the detected reading only;
   * + the one-pass readings (left/right swapped, depth mirrored, turned
     around: `hypotheses.ONE_PASS`);
   * + the mirrored photo (a second detector pass, `hypotheses.DEFAULT`):
     the default photo path, `load_pipeline().predict_image(photo)`;
   * + all five readings (`hypotheses.ALL`).
 
-It prints, per row: the share of photos with a person found; P1 (MPJPE over
-the 23 joints below the root, root-relative, camera frame) and P2 (after
-Procrustes); the surface error (mean vertex distance, root-relative); limb
-P1 / P2 (the 12 limb joints, hip-aligned: the only points BlazePose shares);
+It prints, per row: the share of photos with a person found; P1-23 (MPJPE
+over the 23 joints below the root, root-relative, camera frame) and P2-24
+(over all 24 joints after Procrustes); the surface error (mean vertex
+distance, root-relative); limb P1-12 / P2-12 (the 12 limb joints,
+hip-aligned: the only points BlazePose shares);
 the overlay error (the body's joints projected with the returned root and
 focal, against the true joints' pixels, in % of the person's height in the
 photo; mean and median: a few gross failures dominate the mean); and the
@@ -39,6 +40,7 @@ failures on these renders.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pathlib
 import time
@@ -48,14 +50,15 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags, logging
 
-from smplr_jax import crop
+from smplr_jax import camera, fitting
 from smplr_jax.body import keypoints as kp_lib
 from smplr_jax.data import sampler
+from smplr_jax.evaluation import metrics as metrics_lib
 from smplr_jax.evaluation import renders
 from smplr_jax.predict import detector as detector_lib
-from smplr_jax.predict import fit as fit_lib
 from smplr_jax.predict import hypotheses as hypotheses_lib
-from smplr_jax.predict import keypoint_predictor
+from smplr_jax.predict import keypoint_predictor, photo_path
+from smplr_jax.predict import settings as settings_lib
 
 _NUM_RENDERS = flags.DEFINE_integer('num_renders', 200, 'Held-out renders.')
 _SEED = flags.DEFINE_integer('seed', 2024, 'Render seed (2024: the '
@@ -77,9 +80,10 @@ def _summary(errors: dict[str, np.ndarray], found: float,
 
 
 def format_rows(rows: dict[str, dict[str, float]]) -> str:
-  columns = (('found', 'found %'), ('p1', 'P1'), ('p2', 'P2'),
-             ('surface', 'surface'), ('limb_p1', 'limb P1'),
-             ('limb_p2', 'limb P2'), ('overlay', 'overlay % height'),
+  names = renders.COLUMN_NAMES  # P1-23, P2-24, limb P1-12, limb P2-12
+  columns = (('found', 'found %'), ('p1', names['p1']), ('p2', names['p2']),
+             ('surface', 'surface'), ('limb_p1', names['limb_p1']),
+             ('limb_p2', names['limb_p2']), ('overlay', 'overlay % height'),
              ('overlay_median', 'median'), ('ms', 'ms / photo'))
   lines = ['| stage | ' + ' | '.join(t for _, t in columns) + ' |',
            '|---|' + '---:|' * len(columns)]
@@ -123,18 +127,19 @@ def evaluate(records: list[dict], keypoints, detector,
   rows['BlazePose alone (its own 12 limb points)'] = _summary(
       renders.limb_errors(world[:, limbs], on_found['keypoints'][:, limbs]),
       found_share, detector_ms)
-  stages = {
-      '+ adapter + DAE + SMPLR': dict(fit=False),
-      '+ fit (as detected)': dict(hypotheses=(hypotheses_lib.DETECTED,)),
-      '+ one-pass hypotheses': dict(hypotheses=hypotheses_lib.ONE_PASS),
-      '+ mirrored photo (default path)': dict(
-          hypotheses=hypotheses_lib.DEFAULT),
-      '+ all five readings': dict(hypotheses=hypotheses_lib.ALL),
+  default = settings_lib.PhotoSettings()
+  stages = {  # name -> (fits, readings)
+      '+ adapter + DAE + SMPLR': (False, default.hypotheses),
+      '+ fit (as detected)': (True, (hypotheses_lib.DETECTED,)),
+      '+ one-pass hypotheses': (True, hypotheses_lib.ONE_PASS),
+      '+ mirrored photo (default path)': (True, hypotheses_lib.DEFAULT),
+      '+ all five readings': (True, hypotheses_lib.ALL),
   }
   stats, per_stage = {}, {}
-  for name, kwargs in stages.items():
-    predictor = detector_lib.BlazePosePredictor(detector, keypoints,
-                                                **kwargs)
+  for name, (fits, readings) in stages.items():
+    predictor = photo_path.PhotoPath(
+        detector, keypoints, fits,
+        dataclasses.replace(default, hypotheses=readings))
     outs, times = [], []
     for detection, i, other in zip(detections, found, mirrored):
       size = records[i]['image'].shape[1::-1]
@@ -148,7 +153,7 @@ def evaluate(records: list[dict], keypoints, detector,
     errors = renders.body_errors(outs, on_found, found_records)
     rows[name] = _summary(errors, found_share, ms)
     per_stage[name] = errors
-    if predictor.fit and len(predictor.hypotheses) > 1:
+    if predictor.fits and len(predictor.hypotheses) > 1:
       won = np.asarray([o['hypothesis'] for o in outs])
       other = won != hypotheses_lib.DETECTED
       plain = per_stage['+ fit (as detected)']['p1']
@@ -168,30 +173,30 @@ def simulated_detector(keypoints, num: int, seed: int) -> dict:
   independent detector-like noise (`keypoints.detector_noise` at scales 1
   and 2: limb errors of about 55 and 110 mm; no swaps or drops) as world
   landmarks, and their pixels in a 1024 x 768 camera (f = 800 px, bodies
-  3-6 m away) with 3 px noise. P1 of the 23 joints (mm) after adapter ->
+  3-6 m away) with 3 px noise. P1-23 (mm) after adapter ->
   DAE -> SMPLR and after the fit."""
   body = keypoints.body
   bodies = sampler.make_test_set(body.gendered, size=num, seed=seed)
-  points = fit_lib.fit_points_for(body, kp_lib.BLAZEPOSE33)
-  true = jax.device_get(fit_lib.fit_body(
+  points = fitting.fit_points_for(body, kp_lib.BLAZEPOSE33)
+  true = jax.device_get(fitting.fit_body(
       points, bodies['pose'], bodies['betas'], bodies['gender'],
       points_3d=np.zeros((num, 33, 3)), weights_3d=np.zeros(33),
-      options=fit_lib.FitOptions(num_iterations=0)))
+      options=fitting.FitOptions(num_iterations=0)))
   true_points = np.asarray(true['keypoints'])
   true_joints = np.asarray(true['jl'])[:, :24]
   rng = np.random.default_rng(seed)
   root = np.stack([rng.uniform(-0.5, 0.5, num), rng.uniform(-0.3, 0.3, num),
                    rng.uniform(3.0, 6.0, num)], -1)
   focal, principal = 800.0, np.array([511.5, 383.5])
-  camera = true_points + root[:, None]
-  pixels = camera[..., :2] / camera[..., 2:] * focal + principal
+  in_camera = true_points + root[:, None]
+  pixels = in_camera[..., :2] / in_camera[..., 2:] * focal + principal
   pixels = pixels + rng.normal(0.0, 3.0, pixels.shape)
-  intrinsics = crop.camera_matrix(np.array([focal, focal]), principal)
+  intrinsics = camera.camera_matrix(np.array([focal, focal]), principal)
   limbs = kp_lib.limb_ids(kp_lib.BLAZEPOSE33)
 
-  def p1(joints):
-    return 1000 * float(np.linalg.norm(joints - true_joints,
-                                       axis=-1)[:, 1:].mean())
+  def p1(joints):  # P1-23, mm
+    return 1000 * float(np.mean(metrics_lib.mpjpe(
+        np.asarray(joints), true_joints, joints=metrics_lib.JOINTS_23)))
 
   rows = {}
   for scale in (1.0, 2.0):
@@ -201,14 +206,13 @@ def simulated_detector(keypoints, num: int, seed: int) -> dict:
         max_drop=0.0, lower_body_missing=0.0)
     world = np.asarray(noisy)
     world = world - world[:, 23:25].mean(1, keepdims=True)
-    centred = true_points - true_points[:, 23:25].mean(1, keepdims=True)
-    limb_error = 1000 * float(np.linalg.norm(
-        world[:, limbs] - centred[:, limbs], axis=-1).mean())
+    limb_error = 1000 * float(np.mean(renders.limb_errors(  # limb P1-12
+        world[:, limbs], true_points[:, limbs])['limb_p1']))
     start = keypoints(world)
-    fitted = fit_lib.refine_to_keypoints(
-        start, body=body, keypoint_set=kp_lib.BLAZEPOSE33,
-        options=detector_lib.PHOTO_FIT_OPTIONS, points_3d=world,
-        align_3d='hip', pixels=pixels, intrinsics=intrinsics)
+    fitted = fitting.with_mesh(body, fitting.fit_body(
+        points, start['pose'], start['betas'], start['gender'],
+        options=settings_lib.PhotoSettings().fit, points_3d=world,
+        align_3d='hip', pixels=pixels, intrinsics=intrinsics), start)
     rows[f'noise x{scale:.0f} (landmarks\' limb error {limb_error:.0f})'] = {
         'adapter + DAE + SMPLR': p1(start['joints']),
         '+ fit': p1(np.asarray(fitted['joints']))}
@@ -233,11 +237,11 @@ def main(argv):
   for name, value in stats.items():
     print(f'{name}: won (% of photos) ' + ', '.join(
         f'{h} {v:.0f}' for h, v in value['won_percent'].items()) +
-          f'; P1 gained where another reading won: '
+          f'; P1-23 gained where another reading won: '
           f'{value["p1_gain_mm_where_switched"]:.0f} mm')
   if simulated:
-    print(f'\nsimulated detector, {_SIMULATED.value} held-out bodies, P1 '
-          '(mm) of the 23 joints:')
+    print(f'\nsimulated detector, {_SIMULATED.value} held-out bodies, '
+          f"{metrics_lib.metric_name('P1', metrics_lib.JOINTS_23)} (mm):")
     for name, row in simulated.items():
       print(f'  {name}: ' + ', '.join(f'{k} {v:.1f}' for k, v in
                                       row.items()))

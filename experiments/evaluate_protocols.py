@@ -8,7 +8,7 @@ r"""The paper's Table 2 (Human3.6M) and Table 3 (SURREAL) protocols.
 
 Builds nothing: build the dataset first (`python -m
 smplr_jax.data.datasets.build human36m --data_dir=DATA --manual_dir=...`; the
-licensed release is needed). Runs `inference.load_pipeline(--weights)` (the
+licensed release is needed). Runs `predictor.load_pipeline(--weights)` (the
 shipped weights by default) on root-centred crops of the split and prints
 P1 / P2 on the 17-joint Human3.6M skeleton per action and subject (Table 2),
 or the surface error and joint errors (Table 3), in mm. The protocol's
@@ -24,7 +24,7 @@ from absl import flags
 
 from smplr_jax import cli
 from smplr_jax.evaluation import protocols
-from smplr_jax.predict import inference
+from smplr_jax.predict import predictor as predictor_lib
 
 _DATASET = flags.DEFINE_enum('dataset', None, list(protocols.PROTOCOLS),
                              'Which protocol (and builder).')
@@ -68,7 +68,7 @@ def main(argv):
   del argv
   source = open_split(_DATASET.value, _DATA_DIR.value, _DATA_CONFIG.value,
                       _SPLIT.value)
-  predictor = inference.load_pipeline(_WEIGHTS.value,
+  predictor = predictor_lib.load_pipeline(_WEIGHTS.value,
                                       use_dae=not _NO_DAE.value)
   evaluate, format_results = protocols.PROTOCOLS[_DATASET.value]
   results = evaluate(predictor, source, batch_size=_BATCH.value,

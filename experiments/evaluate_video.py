@@ -18,10 +18,12 @@ other, the body turning slowly; `synthetic.render_clip` in the unseen style,
   * ours, causal and offline (`video.predict_video`: tracking, one shape
     per track, the temporal fit).
 
-It prints per mode: P1 / P2 (mm, 23 joints, root-relative, camera frame),
-the acceleration error (mm / frame^2: the mean distance between the
-predicted and true joints' second differences) beside the ground truth's
-own acceleration, and frames per second on this machine (detector included,
+It prints per mode (every metric through `metrics`, which names its joint
+set): P1-23 (mm: the 23 joints below the root, root-relative, camera
+frame), P2-24 (mm: all 24 joints after Procrustes), the acceleration error
+over the 24 joints (mm / frame^2: the mean distance between the predicted
+and true joints' second differences) beside the ground truth's own
+acceleration, and frames per second on this machine (detector included,
 after compilation). Frames are compared where every mode has a body.
 """
 
@@ -32,14 +34,14 @@ import pathlib
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from absl import app, flags, logging
 
 from smplr_jax.evaluation import metrics as metrics_lib
 from smplr_jax.evaluation import renders
 from smplr_jax.predict import detector as detector_lib
-from smplr_jax.predict import keypoint_predictor, video
+from smplr_jax.predict import keypoint_predictor, photo_path, video
+from smplr_jax.predict import settings as settings_lib
 
 _NUM_CLIPS = flags.DEFINE_integer('num_clips', 4, 'Clips.')
 _NUM_FRAMES = flags.DEFINE_integer('num_frames', 90, 'Frames per clip.')
@@ -48,22 +50,23 @@ _IMAGE_SIZE = flags.DEFINE_integer('image_size', 512, 'Frame side (px).')
 _OUTPUT = flags.DEFINE_string('output', None, 'Write the results as JSON.')
 
 FPS = 30.0
-
-
-def acceleration(joints: np.ndarray) -> np.ndarray:
-  """[T - 2, J, 3] second differences of [T, J, 3] joints."""
-  return joints[2:] - 2 * joints[1:-1] + joints[:-2]
+# The joint set of each column: P1-23, P2-24 (`renders.body_errors`' sets),
+# and the acceleration error over all 24 joints.
+P1_JOINTS = renders.P1_JOINTS
+P2_JOINTS = renders.P2_JOINTS
+ACCEL_JOINTS = metrics_lib.JOINTS_24
 
 
 def errors(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-  """P1, P2 and acceleration error (mm) of [T, 24, 3] joint sequences."""
-  aligned = np.asarray(metrics_lib.procrustes_align(jnp.asarray(pred),
-                                                    jnp.asarray(truth)))
+  """P1-23, P2-24 and the acceleration error over 24 joints (mm) of
+  [T, 24, 3] joint sequences (frames in order)."""
   return {
-      'p1': 1000 * float(np.linalg.norm(pred - truth, axis=-1)[:, 1:].mean()),
-      'p2': 1000 * float(np.linalg.norm(aligned - truth, axis=-1).mean()),
-      'accel_error': 1000 * float(np.linalg.norm(
-          acceleration(pred) - acceleration(truth), axis=-1).mean()),
+      'p1': 1000 * float(metrics_lib.mpjpe(pred, truth,
+                                           joints=P1_JOINTS).mean()),
+      'p2': 1000 * float(metrics_lib.pa_mpjpe(pred, truth,
+                                              joints=P2_JOINTS).mean()),
+      'accel_error': 1000 * float(metrics_lib.acceleration_error(
+          pred, truth, joints=ACCEL_JOINTS).mean()),
   }
 
 
@@ -96,11 +99,11 @@ def _detector_video_mode(keypoints, frames):
   return out, seconds
 
 
-def _ours(photo_path, frames, mode):
+def _ours(path, frames, mode):
   out = np.full((len(frames), 24, 3), np.nan)
   start = time.perf_counter()
-  result = video.predict_video(photo_path, frames, FPS,
-                               options=video.VideoOptions(mode=mode))
+  result = video.predict_video(path, frames, fps=FPS,
+                               settings=settings_lib.VideoSettings(mode=mode))
   seconds = time.perf_counter() - start
   if result['tracks']:  # the longest track is the clip's person
     track = max(result['tracks'], key=lambda t: len(t['frames']))
@@ -115,8 +118,9 @@ def main(argv):
   keypoints = keypoint_predictor.load_keypoint_predictor('blazepose33_3d',
                                                          use_dae=True)
   detector = detector_lib.BlazePoseDetector()
-  per_frame_path = detector_lib.BlazePosePredictor(
-      detector, keypoints, hypotheses=('detected',))
+  per_frame_path = photo_path.PhotoPath(
+      detector, keypoints, settings=settings_lib.PhotoSettings(
+          hypotheses=('detected',)))
   sums: dict[str, list] = {}
   truth_accel = []
   for clip in range(_NUM_CLIPS.value):
@@ -160,7 +164,8 @@ def main(argv):
         for part in np.split(idx, segment_starts):
           if len(part) >= 3:
             truth_accel.append(1000 * float(np.linalg.norm(
-                acceleration(true_joints[part]), axis=-1).mean()))
+                metrics_lib.acceleration(true_joints[part]),
+                axis=-1).mean()))
     print(f'clip {clip}: {int(valid.sum())} of {len(frames)} frames with a '
           'body in every mode', flush=True)
   rows = {}
@@ -173,7 +178,10 @@ def main(argv):
   print(f'\n{_NUM_CLIPS.value} clips x {_NUM_FRAMES.value} frames '
         f'(seed {_SEED.value}, {_IMAGE_SIZE.value} px, {FPS:.0f} frames/s); '
         f"mm; the ground truth's own acceleration: {own:.1f} mm/frame^2")
-  print('| mode | P1 | P2 | accel error | accel error / truth\'s | frames/s |')
+  p1 = metrics_lib.metric_name('P1', P1_JOINTS)
+  p2 = metrics_lib.metric_name('P2', P2_JOINTS)
+  print(f'| mode | {p1} (mm) | {p2} (mm) | accel error ({len(ACCEL_JOINTS)} '
+        "joints, mm/frame^2) | accel error / truth's | frames/s |")
   print('|---|---:|---:|---:|---:|---:|')
   for name, row in rows.items():
     print(f"| {name} | {row['p1']:.1f} | {row['p2']:.1f} | "

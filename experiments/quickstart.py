@@ -24,7 +24,7 @@ from smplr_jax import cli, crop
 from smplr_jax.body import gendered, smpl
 from smplr_jax.data import augment, synthetic
 from smplr_jax.evaluation import metrics
-from smplr_jax.predict import draw, inference
+from smplr_jax.predict import draw, predictor as predictor_lib
 from smplr_jax.training import train
 from smplr_jax.training.tasks import smplr as smplr_task
 
@@ -51,7 +51,7 @@ def image_to_mesh_picture(workdir: pathlib.Path, config, count: int,
                           path: pathlib.Path) -> list[float]:
   """Held-out renders -> bodies; writes the picture, returns the surface
   errors (mm)."""
-  predictor = inference.load_pipeline(smplr=workdir)
+  predictor = predictor_lib.load_pipeline(smplr=workdir)
   body = gendered.load_gendered_models(config.body_model_path)
   records = list(synthetic.render_examples(
       body, count, _RENDER_SEED, start=_RENDER_START,
@@ -63,7 +63,7 @@ def image_to_mesh_picture(workdir: pathlib.Path, config, count: int,
     example = augment.process_example(record, crop_config, train=False)
     crop_image = np.round(example['image'] * 255).astype(np.uint8)
     root = example['jl_cam'][0]
-    out = predictor(crop_image[None], root[None])
+    out = predictor.predict_crops(crop_image[None], root[None])
     truth = smpl.smpl_forward(body, np.asarray(record['pose'])[None],
                               np.asarray(record['betas'])[None],
                               gender=np.asarray([record['gender']]))

@@ -1,15 +1,20 @@
 """`smplr-jax`: the commands a user runs, installed with the package.
 
-    smplr-jax demo --image=PHOTO --output=DIR [--box=x0,y0,x1,y1]
-        [--focal=PIXELS] [--weights=FOLDER] [--no-dae] [--refine]
-        [--flip-test] [--front-end=auto|crop|blazepose]
+    smplr-jax demo --image=PHOTO --output=DIR [--box=x0,y0,x1,y1 | --everyone]
+        [--focal=PIXELS] [--weights=FOLDER] [--no_dae] [--refine]
+        [--flip_test] [--front_end=auto|crop|blazepose]
+    smplr-jax demo --video=CLIP --output=DIR [--mode=offline|causal]
+        [--max_people=N] [--focal=PIXELS] [--weights=FOLDER]
     smplr-jax app [--port=7860] [--host=127.0.0.1] [--max-upload-mb=50]
     smplr-jax convert-model SRC.pkl DST.npz
 
-A user's mistake (a missing photo, a bad box, no person found, a missing
-extra) is one `error: ...` line and exit status 1; a wrong command line is
-exit status 2. The research launchers under `experiments/` (absl flags,
-configs) are separate.
+`demo` takes the flags of `python -m experiments.demo` with the same
+spellings (--no_dae, --front_end, --flip_test, --max_people); the older
+--no-dae, --front-end and --flip-test still work. A user's mistake (a
+missing photo, a bad box, no person found, a missing extra) is one
+`error: ...` line and exit status 1; a wrong command line is exit status 2.
+The research launchers under `experiments/` (absl flags, configs) are
+separate.
 """
 
 from __future__ import annotations
@@ -27,29 +32,43 @@ def _parser() -> argparse.ArgumentParser:
   commands = parser.add_subparsers(dest='command', required=True,
                                    metavar='COMMAND')
   demo = commands.add_parser(
-      'demo', help='a photo -> mesh.obj, overlay.png and body.json',
+      'demo', help='a photo -> mesh.obj, overlay.png and body.json; a clip '
+      '-> animations',
       description='A photo -> mesh.obj (camera frame, metres), overlay.png '
       'and body.json. Without --box the [detector] extra finds the person '
-      'and the body is fitted to its keypoints; with --box the image '
-      'network reads the crop.')
-  demo.add_argument('--image', required=True, help='photo (any format PIL '
-                    'reads)')
-  demo.add_argument('--box', help='person box x0,y0,x1,y1 in pixels (the '
-                    'image network on its crop; default: find the person)')
+      '(--everyone: every person) and the body is fitted to its keypoints; '
+      'with --box the image network reads the crop. A clip (--video) -> '
+      'per-track .npz, .json, .bvh, .glb, an overlay .mp4 and video.json.')
+  source = demo.add_mutually_exclusive_group(required=True)
+  source.add_argument('--image', help='photo (any format PIL reads)')
+  source.add_argument('--video', help='clip (any format ffmpeg reads; needs '
+                      'the [video] and [detector] extras)')
   demo.add_argument('--output', required=True, help='output folder')
+  demo.add_argument('--box', help='photo: person box x0,y0,x1,y1 in pixels '
+                    '(the image network on its crop; default: find the '
+                    'person)')
+  demo.add_argument('--everyone', action='store_true', help='photo: every '
+                    'person found (default: the most confident one)')
   demo.add_argument('--focal', type=float, help='focal length in pixels '
                     '(default: a 55 degree field of view)')
   demo.add_argument('--weights', help='pipeline folder (default: the '
                     'shipped weights)')
-  demo.add_argument('--no-dae', action='store_true', help='skip the DAE')
-  demo.add_argument('--front-end', choices=('auto', 'crop', 'blazepose'),
-                    default='auto', help='auto: the photo path without --box, '
-                    'the crop with it; crop: --box required; blazepose: the '
+  demo.add_argument('--no_dae', '--no-dae', action='store_true',
+                    help='photo: skip the DAE')
+  demo.add_argument('--front_end', '--front-end',
+                    choices=('auto', 'crop', 'blazepose'), default='auto',
+                    help='photo: auto: the photo path without --box, the '
+                    'crop with it; crop: --box required; blazepose: the '
                     'photo path only')
-  demo.add_argument('--refine', action='store_true', help='fit the body to '
-                    'the JL SMPLR saw')
-  demo.add_argument('--flip-test', action='store_true', help='average the '
-                    'crop and the mirrored crop')
+  demo.add_argument('--refine', action='store_true', help='photo: fit the '
+                    'body to the JL SMPLR saw')
+  demo.add_argument('--flip_test', '--flip-test', action='store_true',
+                    help='photo: average the crop and the mirrored crop')
+  demo.add_argument('--mode', choices=('offline', 'causal'),
+                    default='offline', help='clip: offline (sees the whole '
+                    'clip) or causal (frame t uses frames <= t)')
+  demo.add_argument('--max_people', type=int, default=1,
+                    help='clip: people per frame (default 1)')
   web = commands.add_parser(
       'app', help='the local web app (needs the [app] extra)',
       description='Serves the web app: drop a photo or a clip, turn the '
@@ -80,22 +99,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     from smplr_jax.tools import convert_model  # pylint: disable=g-import-not-at-top
     return convert_model.main(['convert-model', args.src, args.dst])
   if args.command == 'app':
-    from smplr_jax.app import service, ui  # pylint: disable=g-import-not-at-top
+    from smplr_jax.app import ui  # pylint: disable=g-import-not-at-top
+    from smplr_jax.predict import settings  # pylint: disable=g-import-not-at-top
     try:
       ui.import_gradio()
     except ImportError as error:
       print(f'error: {error}', file=sys.stderr)
       return 1
     ui.serve(args.host, args.port,
-             service.Limits(max_upload_mb=args.max_upload_mb),
+             settings.AppLimits(max_upload_mb=args.max_upload_mb),
              weights=args.weights)
     return 0
   from smplr_jax import cli  # pylint: disable=g-import-not-at-top
   from smplr_jax.predict import demo  # pylint: disable=g-import-not-at-top
   try:
-    paths = demo.run(args.image, args.box, args.output, args.focal,
-                     args.weights, not args.no_dae, args.front_end,
-                     args.refine, args.flip_test)
+    paths = demo.run_command(
+        image=args.image, video=args.video, output=args.output,
+        box=args.box, everyone=args.everyone, focal=args.focal,
+        weights=args.weights, use_dae=not args.no_dae,
+        front_end=args.front_end, refine=args.refine,
+        flip_test=args.flip_test, mode=args.mode,
+        max_people=args.max_people)
   except cli.USER_ERRORS as error:
     if os.environ.get(cli.TRACEBACK_ENV):
       raise

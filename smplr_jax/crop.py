@@ -10,8 +10,8 @@ predicts JL in the crop's *cube* frame: x and y are offsets in the crop
 plane scaled to metres at the root's depth, z is depth relative to the root
 (`cube_to_camera`, `camera_to_cube`, `cube_to_root_relative`). Mirroring a
 photo mirrors the camera frame's x axis and swaps left and right
-(`mirror_points`, `mirror_pose`, `MIRROR`); `virtual_camera` turns a photo's
-2D keypoints into a camera looking at the hips.
+(`mirror_points`, `mirror_pose`, `MIRROR`). The camera itself (intrinsics,
+focal length, rays) is `smplr_jax.camera`'s.
 
 Training (`smplr_jax.data.augment`) and serving (`smplr_jax.predict`) both
 use these functions; this module imports neither.
@@ -20,8 +20,6 @@ use these functions; this module imports neither.
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -29,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from smplr_jax import checks
+from smplr_jax import camera, checks
 from smplr_jax.body import jl as jl_lib
 
 # The mirror x -> -x of the camera frame (a horizontally flipped photo).
@@ -38,35 +36,8 @@ MIRROR = np.diag([-1.0, 1.0, 1.0])
 POINT_PERMUTATION = np.asarray(jl_lib.LEFT_RIGHT_PERMUTATION)
 _X_SIGN = np.array([-1.0, 1.0, 1.0])
 _YZ_SIGN = np.array([1.0, -1.0, -1.0])
-# Field of view assumed by `crop_person` and the keypoint adapters when the focal length is unknown
-# (degrees, along the image's longer side): a typical phone or compact
-# camera at its widest zoom.
-DEFAULT_FIELD_OF_VIEW_DEG = 55.0
 # Body extent (metres) that a person box's longer side is taken to cover.
 BOX_BODY_EXTENT = 1.8
-
-
-def default_focal(width: int, height: int) -> float:
-  """Focal length (pixels) of a `DEFAULT_FIELD_OF_VIEW_DEG` camera on a
-  width x height photo (the field of view along its longer side)."""
-  return 0.5 * max(width, height) / math.tan(
-      math.radians(DEFAULT_FIELD_OF_VIEW_DEG) / 2)
-
-
-def resolve_focal(focal: float | None,
-                  image_size: tuple[int, int] | None) -> float:
-  """A caller's focal length (pixels), checked, or when None the
-  `default_focal` of a photo of `image_size` (width, height).
-
-  Raises:
-    ValueError: a focal length that is not a positive number.
-  """
-  if focal is None:
-    return default_focal(*image_size)
-  if not (math.isfinite(focal) and focal > 0):
-    raise ValueError(f'focal must be a positive number of pixels, got '
-                     f'{focal}.')
-  return float(focal)
 
 
 def cube_to_camera(jl_cube: jnp.ndarray, root_cam: jnp.ndarray,
@@ -144,13 +115,6 @@ def cube_to_root_relative(jl_cube: jnp.ndarray,
   return cube_to_camera(jl_cube, root_cam, zoom) - root_cam[:, None]
 
 
-def camera_matrix(focal: np.ndarray, principal: np.ndarray) -> np.ndarray:
-  """[3, 3] intrinsics K from focal [2] and principal point [2] (pixels)."""
-  return np.array([[focal[0], 0.0, principal[0]],
-                   [0.0, focal[1], principal[1]],
-                   [0.0, 0.0, 1.0]])
-
-
 def crop_transform(root: np.ndarray, focal: np.ndarray, principal: np.ndarray,
                    crop_size: int, cube_size: float = 2.5, zoom: float = 1.0,
                    rotation: float = 0.0,
@@ -183,7 +147,7 @@ def crop_transform(root: np.ndarray, focal: np.ndarray, principal: np.ndarray,
   points = Rotation.from_rotvec(-rotation * np.asarray(axis)).as_matrix()
   if flip:
     points = MIRROR @ points
-  k = camera_matrix(focal, principal)
+  k = camera.camera_matrix(focal, principal)
   centre = k @ (points @ root)
   centre = centre[:2] / centre[2]
   window = float(np.mean(focal)) * cube_size / root[2]
@@ -202,7 +166,7 @@ def project_to_crop(points: np.ndarray, focal: np.ndarray,
   `pixels` is the `H` of `crop_transform`; the points are those of the
   record (before `M`), which `H` already includes.
   """
-  k = camera_matrix(focal, principal)
+  k = camera.camera_matrix(focal, principal)
   x = points @ (pixels @ k).T
   # Unannotated points are stored as 0 (depth 0): they project to 0, not NaN.
   depth = x[:, 2:]
@@ -395,46 +359,6 @@ def uncrop_pixels(points: np.ndarray, pixels: np.ndarray) -> np.ndarray:
   return source[:, :2] / source[:, 2:]
 
 
-def virtual_camera(pixels: np.ndarray, centre_ids: Sequence[int],
-                   focal: float, principal: Sequence[float]):
-  """Turns a photo's 2D keypoints into a camera looking at the hips.
-
-  The rays of the keypoints are rotated so that the hip midpoint's ray is
-  the optical axis (the adapters are trained on such centred views); a
-  point X predicted in this virtual camera is `rotation.T @ X` in the
-  photo's camera.
-
-  Args:
-    pixels: [K, 2] keypoints (pixels); the hips must be detected.
-    centre_ids: the hips' indices in `pixels` (`KeypointSet.centre_ids`).
-    focal: focal length (pixels).
-    principal: (cx, cy) principal point (pixels).
-
-  Returns:
-    (points [K, 2] normalised image coordinates in the virtual camera,
-    rotation [3, 3] from the photo's camera frame to the virtual one).
-  """
-  rays = np.concatenate([(np.asarray(pixels, np.float64) -
-                          np.asarray(principal)) / focal,
-                         np.ones((len(pixels), 1))], axis=1)
-  centre = rays[list(centre_ids)].mean(axis=0)
-  rotation = _rotation_to_axis(centre / np.linalg.norm(centre))
-  turned = rays @ rotation.T
-  return turned[:, :2] / turned[:, 2:], rotation
-
-
-def _rotation_to_axis(direction: np.ndarray) -> np.ndarray:
-  """[3, 3] the smallest rotation taking unit `direction` to +z."""
-  z = np.array([0.0, 0.0, 1.0])
-  axis = np.cross(direction, z)
-  sin, cos = np.linalg.norm(axis), float(direction @ z)
-  if sin < 1e-12:
-    return np.eye(3)
-  k = axis / sin
-  skew = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-  return np.eye(3) + sin * skew + (1 - cos) * skew @ skew
-
-
 @dataclasses.dataclass(frozen=True)
 class Crop:
   """A root-centred crop of a photo and the camera it implies.
@@ -464,7 +388,7 @@ def crop_person(image: Any, box: tuple[float, float, float, float],
   crop's side in the photo, 2.5 m at that depth) is 2.5 / 1.8 times the
   box's longer side, and the root depth is focal * 2.5 m / window. The
   focal length, when unknown, follows from an assumed field of view of
-  `DEFAULT_FIELD_OF_VIEW_DEG` along the photo's longer side (the principal
+  `camera.DEFAULT_FIELD_OF_VIEW_DEG` along the photo's longer side (the principal
   point is the image centre). Only the body's scale depends on these
   assumptions: the root-relative pose and shape do not.
 
@@ -490,8 +414,8 @@ def crop_person(image: Any, box: tuple[float, float, float, float],
   if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
     raise ValueError(f'box {tuple(round(float(v), 1) for v in box)} lies '
                      f'outside the {width} x {height} image.')
-  focal = resolve_focal(focal, (width, height))
-  principal = np.array([(width - 1) / 2, (height - 1) / 2])
+  focal = camera.resolve_focal(focal, (width, height))
+  principal = camera.principal_point((width, height))
   window = max(x1 - x0, y1 - y0) * cube_size / BOX_BODY_EXTENT
   depth = focal * cube_size / window
   centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])

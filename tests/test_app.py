@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import assert_same_record
 from smplr_jax.app import service
 from smplr_jax.predict import detector as detector_lib
-from smplr_jax.predict import export
+from smplr_jax.predict import settings, write
 
 UNAVAILABLE = detector_lib.availability()
 needs_detector = pytest.mark.skipif(
@@ -42,7 +43,7 @@ def write_bomb(path: pathlib.Path, side: int = 30000) -> pathlib.Path:
 
 
 def test_uploads_are_classified_from_their_headers(tmp_path):
-  limits = service.Limits()
+  limits = settings.AppLimits()
   assert service.inspect_upload(service.example_path('person.jpg'),
                                 limits) == 'image'
   assert service.inspect_upload(service.example_path('walk.mp4'),
@@ -68,28 +69,30 @@ def test_a_decompression_bomb_is_refused_before_decoding(tmp_path):
   start = time.perf_counter()
   with pytest.raises(service.InputError, match='too many pixels|30000 x '
                      '30000'):
-    service.inspect_upload(bomb, service.Limits())
+    service.inspect_upload(bomb, settings.AppLimits())
   # Decoding 900 megapixels would take seconds and gigabytes.
   assert time.perf_counter() - start < 0.5
   # Below PIL's own bomb threshold, our cap refuses by the header too.
   small_bomb = write_bomb(tmp_path / 'small.png', side=8000)
   with pytest.raises(service.InputError, match='8000 x 8000 pixels; the '
                      'limit is 40 megapixels'):
-    service.inspect_upload(small_bomb, service.Limits())
+    service.inspect_upload(small_bomb, settings.AppLimits())
 
 
 def test_size_pixel_and_frame_caps(tmp_path):
   photo = service.example_path('person.jpg')
   with pytest.raises(service.InputError, match='the limit is 0.01 MB'):
-    service.inspect_upload(photo, service.Limits(max_upload_mb=0.01))
+    service.inspect_upload(photo, settings.AppLimits(max_upload_mb=0.01))
   with pytest.raises(service.InputError, match='512 x 512 pixels; the limit '
                      'is 0.1 megapixels'):
-    service.inspect_upload(photo, service.Limits(max_image_pixels=100_000))
+    service.inspect_upload(photo, settings.AppLimits(
+        max_image_pixels=100_000))
   clip = service.example_path('walk.mp4')
   with pytest.raises(service.InputError, match='60 frames; the limit is 30'):
-    service.inspect_upload(clip, service.Limits(max_clip_frames=30))
+    service.inspect_upload(clip, settings.AppLimits(max_clip_frames=30))
   with pytest.raises(service.InputError, match='384 x 384 pixels'):
-    service.inspect_upload(clip, service.Limits(max_clip_pixels=100_000))
+    service.inspect_upload(clip, settings.AppLimits(
+        max_clip_pixels=100_000))
   # A header that under-states the frames: decoding stops at the cap.
   frames = service._capped(iter(np.zeros((5, 4, 4, 3), np.uint8)), 3)  # pylint: disable=protected-access
   with pytest.raises(service.InputError, match='more than 3 frames'):
@@ -97,6 +100,8 @@ def test_size_pixel_and_frame_caps(tmp_path):
 
 
 def test_box_parsing():
+  """`read.parse_box`'s rules (tests/test_demo.py has them all), its
+  mistakes shown in the page as `InputError`s."""
   assert service.parse_box('') is None and service.parse_box(None) is None
   assert service.parse_box('300, 400; 100, 50') == (100, 50, 300, 400)
   for bad in ('1, 2, 3', 'a, b, c, d', '1, 2, 3, nan'):
@@ -104,13 +109,45 @@ def test_box_parsing():
       service.parse_box(bad)
 
 
+class _NoDetector:
+  """A stand-in `Predictor` where people cannot be found (no [detector]
+  extra); any other use fails the test."""
+
+  def check_photo_path(self):
+    raise ValueError('finding the person needs the [detector] extra; or '
+                     'pass a person box.')
+
+
+def test_small_photos_and_a_missing_extra_are_said_first(tmp_path):
+  """The photo's smallest side comes from `AppLimits.min_image_side` (the
+  detector's); a request without a box, where people cannot be found,
+  names the extra. Neither reaches the predictor."""
+  shared = service.SharedPredictor(load=lambda weights: _NoDetector())
+  assert '[detector]' in shared.detector_error
+  app = service.AppService(shared, root=tmp_path / 'app')
+  assert app.limits.min_image_side == settings.PhotoSettings.min_image_side
+  small = tmp_path / 'small.png'
+  Image.fromarray(np.zeros((50, 70, 3), np.uint8)).save(small)
+  with pytest.raises(service.InputError, match='70 x 50 pixels; at least '
+                     '64 a side'):
+    app.photo(small)
+  roomy = service.AppService(shared, settings.AppLimits(min_image_side=32),
+                             root=tmp_path / 'roomy')
+  with pytest.raises(service.InputError, match=r'\[detector\].*box'):
+    roomy.photo(small)
+  with pytest.raises(service.InputError, match=r'\[detector\]'):
+    roomy.clip(service.example_path('walk.mp4'))
+  app.close()
+  roomy.close()
+
+
 def test_static_glb_holds_the_meshes_y_up(tmp_path):
   rng = np.random.default_rng(0)
   vertices = [rng.normal(size=(30, 3)) + [0, 0, 3],
               rng.normal(size=(20, 3)) + [1, 0, 4]]
   faces = [rng.integers(0, 30, (40, 3)), rng.integers(0, 20, (25, 3))]
-  path = export.write_mesh_glb(tmp_path / 'x.glb', list(zip(vertices, faces)))
-  document, binary = export.read_glb(path)
+  path = write.write_mesh_glb(tmp_path / 'x.glb', list(zip(vertices, faces)))
+  document, binary = write.read_glb(path)
   assert [n['name'] for n in document['nodes']] == ['person_0', 'person_1']
   for mesh, want, want_faces in zip(document['meshes'], vertices, faces):
     attributes = mesh['primitives'][0]['attributes']
@@ -132,8 +169,8 @@ def test_static_glb_holds_the_meshes_y_up(tmp_path):
         binary, np.uint32, index['count'], view['byteOffset']).reshape(-1, 3),
         want_faces)
   with pytest.raises(ValueError, match='finite'):
-    export.write_mesh_glb(tmp_path / 'y.glb', [(vertices[0] * np.nan,
-                                                faces[0])])
+    write.write_mesh_glb(tmp_path / 'y.glb', [(vertices[0] * np.nan,
+                                               faces[0])])
 
 
 @pytest.mark.skipif(UNAVAILABLE is None, reason='mediapipe works here')
@@ -163,12 +200,13 @@ def test_photo_request_gives_every_file(app_service):
   assert names == ['body.glb', 'body.json', 'mesh.obj', 'overlay.png']
   folder = result.model.parent
   assert folder.parent == app_service.root  # its own folder
-  document, _ = export.read_glb(result.model)
+  document, _ = write.read_glb(result.model)
   assert len(document['meshes']) == 1 and not document.get('animations')
   obj = (folder / 'mesh.obj').read_text().splitlines()
   assert sum(line.startswith('v ') for line in obj) == 13718
   body = json.loads((folder / 'body.json').read_text())
   assert body == result.parameters and body['front_end'] == 'detector'
+  assert body['used_dae'] is True and body['refined'] is True
   assert np.asarray(body['pose_axis_angle']).shape == (24, 3)
   # The person stands in front of the camera, near the photo's middle.
   assert 1.0 < body['root_cam_m'][2] < 15.0
@@ -214,21 +252,27 @@ def test_user_mistakes_are_input_errors(app_service, tmp_path):
 
 @needs_detector
 def test_concurrent_requests_share_the_predictor_and_agree(app_service):
-  """8 requests at once give the same answers as lone requests (no request
-  sees another's detector state), and nothing deadlocks."""
+  """8 requests at once, two different photos in turn (the example and its
+  mirror image: two different bodies), give each photo's lone answer, all
+  of body.json (no request sees another's detector state or folder), and
+  nothing deadlocks."""
   photo = service.example_path('person.jpg')
   mirrored_path = app_service.root / 'mirrored.png'
   with Image.open(photo) as image:
     image.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(mirrored_path)
   photos = [photo, mirrored_path]
-  lone = [app_service.photo(p).parameters['betas'] for p in photos]
+  lone = [app_service.photo(p).parameters for p in photos]
+  # Two bodies far apart: a swapped answer cannot pass for the right one.
+  turn = np.abs(np.subtract(lone[0]['pose_axis_angle'],
+                            lone[1]['pose_axis_angle'])).max()
+  assert turn > 0.3, turn
+  assert lone[0]['root_cam_m'][0] * lone[1]['root_cam_m'][0] < 0  # mirrored
   with concurrent.futures.ThreadPoolExecutor(8) as pool:
     futures = [pool.submit(app_service.photo, photos[i % 2])
                for i in range(8)]
     results = [f.result(timeout=300) for f in futures]
   for i, result in enumerate(results):
-    np.testing.assert_allclose(result.parameters['betas'], lone[i % 2],
-                               atol=1e-4)
+    assert_same_record(result.parameters, lone[i % 2])
   waits = app_service.predictor.waits()
   assert len(waits) >= 10 and waits.max() > 0.01  # they did queue
   # keep_requests=3: only the three newest request folders remain.
@@ -247,6 +291,6 @@ def test_clip_request_reports_progress_and_animates(app_service):
   names = {p.name for p in result.downloads}
   assert {'track_0.glb', 'track_0.bvh', 'overlay.mp4',
           'video.json'} <= names
-  document, _ = export.read_glb(result.model)
+  document, _ = write.read_glb(result.model)
   assert len(document['animations'][0]['channels']) == 25
   assert result.parameters['num_frames'] == 60

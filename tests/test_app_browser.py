@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import assert_same_record
 from smplr_jax.app import harness, service
 from smplr_jax.predict import detector as detector_lib
-from smplr_jax.predict import export
+from smplr_jax.predict import write
 
 try:
   import gradio  # noqa: F401  pylint: disable=unused-import
@@ -124,7 +125,7 @@ def test_photo_in_the_browser(page, tmp_path):
   assert _is_glb(files['body.glb'][1])
   glb = tmp_path / 'body.glb'
   glb.write_bytes(files['body.glb'][1])
-  assert len(export.read_glb(glb)[0]['meshes']) == 1
+  assert len(write.read_glb(glb)[0]['meshes']) == 1
   obj = files['mesh.obj'][1].decode().splitlines()
   assert sum(line.startswith('v ') for line in obj) == 13718
   record = json.loads(files['body.json'][1])
@@ -176,24 +177,32 @@ def test_clip_in_the_browser(page):
           'video.json'} <= names
 
 
-def test_eight_concurrent_clients(running):
-  """Eight API clients at once, two photos each: every answer is the lone
-  request's answer."""
+def test_eight_concurrent_clients(running, tmp_path):
+  """Eight API clients at once, each sending two different photos in turn
+  (the example and its mirror image, two different bodies): every answer
+  is that photo's lone answer, all of its SMPL parameters."""
   from gradio_client import Client  # pylint: disable=g-import-not-at-top
   url, _ = running
-  photo = service.example_path('person.jpg')
-  want_status, want = harness.request_photo(Client(url, verbose=False),
-                                            photo)
+  photos = [service.example_path('person.jpg'), tmp_path / 'mirrored.png']
+  with Image.open(photos[0]) as image:
+    image.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(photos[1])
+  lone_client = Client(url, verbose=False)
+  lone = [harness.request_photo(lone_client, p) for p in photos]
+  turn = np.abs(np.subtract(lone[0][1]['pose_axis_angle'],
+                            lone[1][1]['pose_axis_angle'])).max()
+  assert turn > 0.3, turn  # a swapped answer cannot pass for the right one
 
-  def client(_):
+  def client(number):
     own = Client(url, verbose=False)
-    return [harness.request_photo(own, photo) for _ in range(2)]
+    return [(number + k) % 2 for k in range(2)], [
+        harness.request_photo(own, photos[(number + k) % 2])
+        for k in range(2)]
 
   with concurrent.futures.ThreadPoolExecutor(8) as pool:
-    answers = [a for f in [pool.submit(client, n) for n in range(8)]
-               for a in f.result(timeout=600)]
+    answers = [pair for f in [pool.submit(client, n) for n in range(8)]
+               for pair in zip(*f.result(timeout=600))]
   assert len(answers) == 16
-  for status, parameters in answers:
+  for which, (status, parameters) in answers:
+    want_status, want = lone[which]
     assert status.split(' · ')[:3] == want_status.split(' · ')[:3]
-    np.testing.assert_allclose(parameters['betas'], want['betas'],
-                               atol=1e-4)
+    assert_same_record(parameters, want)

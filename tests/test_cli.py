@@ -1,6 +1,8 @@
 """One-line errors for a user's mistakes (smplr_jax.cli), as a new user
-meets them: launchers run in a subprocess, the rest called directly."""
+meets them: launchers run in a subprocess, the rest called directly; and
+the `smplr-jax demo` command's flags (`smplr_jax.console`)."""
 
+import json
 import os
 import pathlib
 import subprocess
@@ -11,9 +13,10 @@ import pytest
 from absl import flags
 from ml_collections import config_flags
 
-from smplr_jax import cli
+from smplr_jax import cli, console, resources
 from smplr_jax.data import datasets as datasets_lib
-from smplr_jax.predict import inference
+from smplr_jax.predict import demo, detector
+from smplr_jax.predict import predictor as predictor_lib
 from smplr_jax.tools import convert_model
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -163,15 +166,14 @@ def test_convert_model_help(capsys):
 
 
 def test_missing_run_folders_are_named(tmp_path):
-  for load in (inference.load_smplr, inference.load_pipeline):
+  for load in (predictor_lib.load_smplr, predictor_lib.load_pipeline):
     with pytest.raises(ValueError, match=r'nowhere does not exist'):
       load(tmp_path / 'nowhere')
   with pytest.raises(ValueError, match=r'nowhere does not exist'):
-    inference.load_smplr(tmp_path / 'nowhere', step=3)
+    predictor_lib.load_smplr(tmp_path / 'nowhere', step=3)
 
 
 def test_console_convert_model_is_the_tool(tmp_path, capsys):
-  from smplr_jax import console  # pylint: disable=g-import-not-at-top
   assert console.main(['convert-model', str(tmp_path / 'none.pkl'),
                        str(tmp_path / 'out.npz')]) == 1
   assert capsys.readouterr().err.startswith('error: ')
@@ -187,7 +189,111 @@ def test_console_app_without_gradio_names_the_extra(capsys):
   if importlib.util.find_spec('gradio') is not None:
     pytest.skip('gradio is installed here (tests/test_app_browser.py '
                 'starts the app)')
-  from smplr_jax import console  # pylint: disable=g-import-not-at-top
   assert console.main(['app', '--port', '0']) == 1
   err = capsys.readouterr().err
   assert err.startswith('error: the web app needs gradio') and '[app]' in err
+
+
+@pytest.fixture
+def demo_calls(monkeypatch):
+  """`demo.run` and `demo.run_video` recorded instead of run: (name, args,
+  keywords) per call."""
+  calls = []
+
+  def recorder(name):
+    def record(*args, **kwargs):
+      calls.append((name, args, kwargs))
+      return {}
+    return record
+
+  monkeypatch.setattr(demo, 'run', recorder('run'))
+  monkeypatch.setattr(demo, 'run_video', recorder('run_video'))
+  return calls
+
+
+@pytest.mark.parametrize('spelling', [
+    ['--no_dae', '--front_end=crop', '--flip_test'],  # experiments.demo's
+    ['--no-dae', '--front-end=crop', '--flip-test'],  # the older ones
+    ['--no_dae', '--front-end', 'crop', '--flip-test'],
+])
+def test_demo_flags_take_both_spellings(spelling, demo_calls):
+  assert console.main(['demo', '--image=p.jpg', '--box=1,2,3,4',
+                       '--output=out', '--focal=500', '--weights=w',
+                       '--refine', *spelling]) == 0
+  assert demo_calls == [('run', ('p.jpg', '1,2,3,4', 'out'), {
+      'everyone': False, 'focal': 500.0, 'weights': 'w', 'use_dae': False,
+      'front_end': 'crop', 'refine': True, 'flip_test': True})]
+
+
+def test_demo_everyone_and_video_reach_the_demo(demo_calls, capsys):
+  assert console.main(['demo', '--image=p.jpg', '--everyone',
+                       '--output=out']) == 0
+  assert demo_calls[-1][0] == 'run' and demo_calls[-1][2]['everyone']
+  assert demo_calls[-1][1] == ('p.jpg', None, 'out')
+  assert console.main(['demo', '--video=c.mp4', '--output=out',
+                       '--mode=causal', '--max_people=2']) == 0
+  assert demo_calls[-1] == ('run_video', ('c.mp4', 'out'), {
+      'focal': None, 'weights': None, 'mode': 'causal', 'max_people': 2})
+  # A photo's flags with a clip: one line, status 1, nothing run.
+  for extra in ('--box=1,2,3,4', '--everyone'):
+    capsys.readouterr()
+    assert console.main(['demo', '--video=c.mp4', '--output=out',
+                         extra]) == 1
+    assert capsys.readouterr().err == (
+        'error: --video takes no --image, --box or --everyone (they are '
+        'for photos).\n')
+  assert len(demo_calls) == 2
+  # A wrong command line is status 2: a photo and a clip, neither, a bad
+  # mode.
+  for argv in (['--image=p.jpg', '--video=c.mp4'], [],
+               ['--video=c.mp4', '--mode=live']):
+    with pytest.raises(SystemExit) as exit_info:
+      console.main(['demo', '--output=out', *argv])
+    assert exit_info.value.code == 2
+  assert len(demo_calls) == 2
+
+
+def test_demo_help_lists_one_spelling_each(capsys):
+  with pytest.raises(SystemExit):
+    console.main(['demo', '--help'])
+  text = capsys.readouterr().out
+  for flag in ('--image', '--video', '--box', '--everyone', '--output',
+               '--focal', '--weights', '--no_dae', '--front_end', '--refine',
+               '--flip_test', '--mode', '--max_people'):
+    assert flag in text, flag
+
+
+def test_demo_video_mistakes_are_one_line(tmp_path, capsys, monkeypatch):
+  monkeypatch.delenv(cli.TRACEBACK_ENV, raising=False)
+  assert console.main(['demo', f'--video={tmp_path / "none.mp4"}',
+                       f'--output={tmp_path / "out"}']) == 1
+  error = capsys.readouterr().err
+  assert error.startswith('error: ') and 'does not exist' in error
+  assert error.count('\n') == 1 and not (tmp_path / 'out').exists()
+  assert console.main(['demo', f'--video={tmp_path / "none.mp4"}',
+                       f'--output={tmp_path / "out"}',
+                       '--max_people=0']) == 1
+  assert 'max_people must be at least 1' in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not (resources.weights_dir() / 'image_net').exists(),
+                    reason='no shipped weights in third_party/weights')
+def test_demo_everyone_on_the_example(tmp_path, capsys, monkeypatch):
+  """`smplr-jax demo --everyone` on the shipped photo: every person found
+  (one here, so one record), or without the [detector] extra one line
+  naming it."""
+  monkeypatch.delenv(cli.TRACEBACK_ENV, raising=False)
+  photo = resources.data_dir() / 'examples' / 'person.jpg'
+  output = tmp_path / 'out'
+  status = console.main(['demo', f'--image={photo}', '--everyone',
+                         f'--output={output}'])
+  captured = capsys.readouterr()
+  if detector.availability() is not None:
+    assert status == 1 and '[detector]' in captured.err
+    assert not output.exists()
+    return
+  assert status == 0, captured.err
+  body = json.loads((output / 'body.json').read_text())
+  assert body['front_end'] == 'detector' and len(body['betas']) == 10
+  obj = (output / 'mesh.obj').read_text().splitlines()
+  assert [line for line in obj if line.startswith('o ')] == ['o person_0']

@@ -95,11 +95,3 @@ def test_mirroring_is_one_function_for_numpy_and_jax():
   np.testing.assert_allclose(crop.mirror_pose(crop.mirror_pose(pose)), pose)
   np.testing.assert_allclose(jax.jit(crop.mirror_pose)(jnp.asarray(pose)),
                              crop.mirror_pose(pose), atol=1e-6)
-
-
-def test_resolve_focal_defaults_and_refuses_bad_values():
-  assert crop.resolve_focal(None, (640, 480)) == crop.default_focal(640, 480)
-  assert crop.resolve_focal(500, None) == 500.0
-  for bad in (0.0, -3.0, float('nan'), float('inf')):
-    with pytest.raises(ValueError, match='positive number of pixels'):
-      crop.resolve_focal(bad, (640, 480))

@@ -12,12 +12,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from smplr_jax import camera
 from smplr_jax.body import gendered
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.body import keypoints as kp
 from smplr_jax.evaluation import renders as renders_lib
 from smplr_jax.predict import detector as detector_lib
-from smplr_jax.predict import inference, prediction
+from smplr_jax.predict import prediction
+from smplr_jax.predict import predictor as predictor_lib
 
 # None when mediapipe is installed and its pose solution starts.
 UNAVAILABLE = detector_lib.availability()
@@ -29,13 +31,16 @@ RENDER_SEED, FOUND, MISSED = 11, (0, 3, 4), 2
 
 @pytest.mark.skipif(UNAVAILABLE is None, reason='mediapipe works here')
 def test_without_mediapipe_the_front_end_says_how_to_install_it():
-  with pytest.raises(ImportError, match=r'pip install -e "\.\[detector\]"'):
-    inference.load_pipeline(front_end='blazepose')
+  predictor = predictor_lib.load_pipeline(front_end='blazepose')
+  with pytest.raises(ValueError, match=r'pip install -e "\.\[detector\]"'):
+    predictor.predict_image(np.zeros((200, 160, 3), np.uint8))
+  with pytest.raises(ValueError, match=r'pip install -e "\.\[detector\]"'):
+    predictor.check_photo_path()
 
 
 @pytest.mark.skipif(UNAVAILABLE is None, reason='mediapipe works here')
 def test_without_mediapipe_the_default_photo_path_names_the_extra():
-  predictor = inference.load_pipeline()
+  predictor = predictor_lib.load_pipeline()
   with pytest.raises(ValueError, match=r'detector extra.*\[detector\].*box'):
     predictor.predict_image(np.zeros((200, 160, 3), np.uint8))
   out = predictor.predict_image(np.zeros((200, 160, 3), np.uint8),
@@ -45,9 +50,9 @@ def test_without_mediapipe_the_default_photo_path_names_the_extra():
 
 def test_unknown_front_end_is_refused():
   with pytest.raises(ValueError, match="'auto', 'crop' or 'blazepose'"):
-    inference.load_pipeline(front_end='yolo')
+    predictor_lib.load_pipeline(front_end='yolo')
   with pytest.raises(ValueError, match='needs a person box'):
-    inference.load_pipeline(front_end='crop').predict_image(
+    predictor_lib.load_pipeline(front_end='crop').predict_image(
         np.zeros((200, 160, 3), np.uint8))
 
 
@@ -60,18 +65,6 @@ def test_photo_checks_come_before_the_detector():
   rgb = detector_lib.check_photo(gray.astype(np.uint8))
   assert rgb.shape == (100, 120, 3) and rgb.dtype == np.uint8
   np.testing.assert_array_equal(rgb[..., 0], rgb[..., 2])
-
-
-def test_estimate_root_places_points_at_their_pixels():
-  rng = np.random.default_rng(0)
-  points = rng.normal(0, 0.4, (33, 3))
-  root = np.array([0.3, -0.2, 4.5])
-  focal, principal = 400.0, np.array([200.0, 150.0])
-  cam = points + root
-  pixels = focal * cam[:, :2] / cam[:, 2:] + principal
-  found = detector_lib.estimate_root(points, pixels, np.ones(33), focal,
-                                     principal)
-  np.testing.assert_allclose(found, root, atol=1e-6)
 
 
 # --- with mediapipe ---------------------------------------------------------
@@ -94,17 +87,17 @@ def predictor():
                       'install -e ".[detector]" (mediapipe==0.10.14)')
   if UNAVAILABLE is not None:
     pytest.skip(UNAVAILABLE)
-  return inference.load_pipeline(front_end='blazepose')
+  return predictor_lib.load_pipeline(front_end='blazepose')
 
 
 @needs_mediapipe
 def test_predict_image_recovers_the_person(predictor, renders):
-  crop_keys = set(prediction.KEYS)
+  crop_keys = set(prediction.BODY_KEYS)
   limb = [jl_lib.JOINT_NAMES.index(n) for n in kp.LIMB_JOINT_NAMES]
   errors = []
   for i in FOUND:
     record = renders[i]
-    out = predictor.predict_image(record['image'], record['focal'][0])
+    out = predictor.predict_image(record['image'], focal=record['focal'][0])
     assert crop_keys | {'keypoints_2d', 'box', 'root_cam'} <= set(out)
     assert out['vertices'].shape == (13718, 3)
     assert out['keypoints_2d'].shape == (33, 2)
@@ -160,13 +153,13 @@ def test_several_people(predictor, renders):
   others by blanking each found one."""
   tiles = []
   for i in FOUND[:2]:
-    box = predictor.detector(renders[i]['image']).box.astype(int)
+    box = predictor.photo_path.detector(renders[i]['image']).box.astype(int)
     crop = renders[i]['image'][box[1]:box[3], box[0]:box[2]]
     width = int(crop.shape[1] * 400 / crop.shape[0])
     tiles.append(np.asarray(Image.fromarray(crop).resize((width, 400))))
   photo = np.concatenate([tiles[0], np.full((400, 40, 3), 200, np.uint8),
                           tiles[1]], axis=1)
-  people = predictor.detector.detect_people(photo)
+  people = predictor.photo_path.detector.detect_people(photo)
   assert len(people) == 2
   centres = sorted((p.box[0] + p.box[2]) / 2 for p in people)
   assert centres[0] < tiles[0].shape[1] < centres[1]
@@ -178,6 +171,20 @@ def test_several_people(predictor, renders):
   # Side by side at about the same depth: the roots' x tell them apart.
   xs = sorted(b['root_cam'][0] for b in bodies)
   assert xs[1] - xs[0] > 0.3
+  # Each body is its own person's: its joints, projected with its root and
+  # focal, lie inside its own box, one person on each side of the gap.
+  principal = camera.principal_point(photo.shape[1::-1])
+  sides = set()
+  for body in bodies:
+    placed = body['joints'] + body['root_cam']
+    pixels = body['focal'] * placed[:, :2] / placed[:, 2:] + principal
+    x0, y0, x1, y1 = body['box']
+    margin = 0.05 * max(x1 - x0, y1 - y0)
+    inside = ((pixels[:, 0] > x0 - margin) & (pixels[:, 0] < x1 + margin) &
+              (pixels[:, 1] > y0 - margin) & (pixels[:, 1] < y1 + margin))
+    assert inside.mean() >= 0.9, inside.mean()
+    sides.add(bool(np.median(pixels[:, 0]) > tiles[0].shape[1]))
+  assert sides == {False, True}
 
 
 # --- the default photo path on held-out renders ------------------------------
@@ -199,7 +206,7 @@ def held_out():
 def default_pipeline():
   if UNAVAILABLE is not None:
     pytest.skip(UNAVAILABLE)
-  return inference.load_pipeline()
+  return predictor_lib.load_pipeline()
 
 
 @needs_mediapipe
@@ -262,7 +269,7 @@ def test_demo_runs_as_a_user_runs_it(tmp_path, held_out, default_pipeline):
   keypoints = np.asarray(body['keypoints_2d_px'])
   # Upright: where the detector puts the person in the upright pixels (a
   # stored-sideways reading would put them elsewhere).
-  expected = default_pipeline.photo_path().detector(upright).keypoints_2d
+  expected = default_pipeline.photo_path.detector(upright).keypoints_2d
   assert np.median(np.linalg.norm(keypoints - expected, axis=-1)) < 5.0
   vertices = np.asarray([[float(v) for v in line.split()[1:]]
                          for line in (output / 'mesh.obj').read_text()

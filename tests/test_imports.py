@@ -91,10 +91,11 @@ def test_the_trainer_knows_no_task():
 
 
 # The layers, lowest first: a module imports only its own layer, lower
-# layers and the shared top-level modules (checks, resources, crop).
-LAYERS = ('body', 'nets', 'data', 'predict', 'evaluation', 'training',
-          'app')
-SHARED = ('smplr_jax.checks', 'smplr_jax.resources', 'smplr_jax.crop')
+# layers and the shared top-level modules (checks, resources, crop, camera).
+LAYERS = ('body', 'fitting', 'nets', 'data', 'predict', 'evaluation',
+          'training', 'app')
+SHARED = ('smplr_jax.checks', 'smplr_jax.resources', 'smplr_jax.crop',
+          'smplr_jax.camera')
 
 
 def _layer(module: str) -> str | None:
@@ -122,6 +123,27 @@ def test_shared_modules_import_no_layer_above_body():
   for module in SHARED:
     above = {t for t in graph[module] if _layer(t) not in (None, 'body')}
     assert not above, f'{module} imports {above}'
+
+
+def test_fitting_sits_on_the_body_alone():
+  """The fit needs the body model, the camera and the checks: no network,
+  dataset, predictor, trainer, evaluation or app."""
+  graph = _import_graph()
+  allowed = ('smplr_jax.body', 'smplr_jax.fitting', 'smplr_jax.camera',
+             'smplr_jax.checks')
+  # `from smplr_jax import camera` also names the package itself.
+  assert graph['smplr_jax'] <= {t for t in graph if t.startswith(
+      'smplr_jax.body')}
+
+  def ok(target):
+    return target == 'smplr_jax' or any(
+        target == a or target.startswith(a + '.') for a in allowed)
+
+  modules = [m for m in graph if m.startswith('smplr_jax.fitting')]
+  assert {'smplr_jax.fitting', 'smplr_jax.fitting.solver'} <= set(modules)
+  for module in modules:
+    for target in graph[module]:
+      assert ok(target), f'{module} -> {target}'
 
 
 def test_serving_imports_no_training_code():

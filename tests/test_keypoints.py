@@ -8,7 +8,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from smplr_jax import crop
 from smplr_jax.body import body_model as bm
 from smplr_jax.body import gendered as gendered_lib
 from smplr_jax.body import jl as jl_lib
@@ -157,20 +156,6 @@ def test_normalise_2d_ignores_scale_shift_and_missing_points():
   np.testing.assert_array_equal(base[:, 5], 0.0)
   rms = np.sqrt(np.sum(np.asarray(base) ** 2, axis=(1, 2)) / 32)
   np.testing.assert_allclose(rms, 1.0, rtol=1e-5)
-
-
-def test_virtual_camera_undoes_an_off_axis_view():
-  rng = np.random.default_rng(0)
-  body = rng.normal(0, 0.3, (33, 3)) + [1.5, -0.8, 5.0]  # off-axis
-  focal, principal = 500.0, np.array([320.0, 240.0])
-  pixels = focal * body[:, :2] / body[:, 2:] + principal
-  xy, rotation = crop.virtual_camera(pixels, kp.BLAZEPOSE33.centre_ids, focal,
-                                   principal)
-  turned = body @ rotation.T
-  np.testing.assert_allclose(xy, turned[:, :2] / turned[:, 2:], atol=1e-9)
-  # The hips' image midpoint (1.5 m off-axis) is now near the centre.
-  assert np.abs(xy[[23, 24]].mean(0)).max() < 0.01
-  np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-12)
 
 
 def test_adapter_shapes_and_root():

@@ -16,7 +16,7 @@ from smplr_jax.body import gendered, keypoints, rotations
 from smplr_jax.data import datasets as datasets_lib
 from smplr_jax.data.datasets import common, human36m, surreal
 from smplr_jax.evaluation import protocols
-from smplr_jax.predict import inference
+from smplr_jax.predict import predictor as predictor_lib
 
 
 def test_h36m17_errors_are_p1_and_p2():
@@ -61,8 +61,8 @@ def test_h36m17_of_the_mesh_follows_the_skeleton(predictor):
   body = predictor.body
   # Batches of 2 with roots throughout this file: one compilation.
   size = predictor.input_size
-  out = predictor(np.full((2, size, size, 3), 0.5, np.float32),
-                  np.array([[0.0, 0.0, 4.0]] * 2))
+  out = predictor.predict_crops(np.full((2, size, size, 3), 0.5, np.float32),
+                                np.array([[0.0, 0.0, 4.0]] * 2))
   skeleton = np.asarray(protocols.h36m17_from_mesh(
       body.gendered, jnp.asarray(out['joints']),
       jnp.asarray(out['vertices'])))[0]
@@ -82,7 +82,7 @@ def test_h36m17_of_the_mesh_follows_the_skeleton(predictor):
 
 @pytest.fixture(scope='module')
 def predictor():
-  return inference.load_pipeline()
+  return predictor_lib.load_pipeline()
 
 
 def test_human36m_protocol_end_to_end_on_a_fake_release(tmp_path, predictor):
@@ -113,9 +113,9 @@ def test_human36m_protocol_end_to_end_on_a_fake_release(tmp_path, predictor):
   # Recompute S11's P1 (frames 4, 5) from the predictor's own output.
   s11_records = [source[4], source[5]]
   crops, roots = protocols.crop_records(s11_records, predictor.input_size,
-                                        predictor.stages.cube_size)
+                                        predictor.cube_size)
   np.testing.assert_allclose(roots[1], record['jl_cam'][0])
-  out = predictor(crops, roots)
+  out = predictor.predict_crops(crops, roots)
   pred = np.asarray(protocols.h36m17_from_mesh(
       predictor.body.gendered, jnp.asarray(out['joints']),
       jnp.asarray(out['vertices'])))
@@ -152,8 +152,9 @@ def test_surreal_protocol_end_to_end_on_a_fake_release(tmp_path, predictor):
   # the records' parameters, both minus their root joint.
   records = [source[i] for i in range(4)]
   crops, roots = protocols.crop_records(records, predictor.input_size,
-                                        predictor.stages.cube_size)
-  halves = [predictor(crops[i:i + 2], roots[i:i + 2]) for i in (0, 2)]
+                                        predictor.cube_size)
+  halves = [predictor.predict_crops(crops[i:i + 2], roots[i:i + 2])
+            for i in (0, 2)]
   out = {k: np.concatenate([h[k] for h in halves])
          for k in ('vertices', 'gender')}
   truth = gendered.true_vertices(predictor.body, {

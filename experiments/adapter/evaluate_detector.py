@@ -13,7 +13,7 @@ never used in training; our stand-in for photos of people), it runs
     the same definition (12 limb joints only),
   * BlazePose -> adapter (3D world landmarks, or 2D pixels) -> SMPLR
     (without and with the DAE): the recovered body,
-  * the project's image network (`inference.load_pipeline()`): root-centred
+  * the project's image network (`predictor.load_pipeline()`): root-centred
     crops at the true root (the protocol of `experiments.
     evaluate_image_pipeline`), and crops from BlazePose's box
     (`crop_person`, no ground truth used),
@@ -46,7 +46,8 @@ from smplr_jax.evaluation import metrics as metrics_lib
 from smplr_jax.evaluation import renders
 from smplr_jax.nets import weights_io
 from smplr_jax.predict import detector as detector_lib
-from smplr_jax.predict import inference, keypoint_predictor
+from smplr_jax.predict import keypoint_predictor, photo_path
+from smplr_jax.predict import predictor as predictor_lib
 from smplr_jax.training.tasks import image_net as image_net_task
 
 _NUM_IMAGES = flags.DEFINE_integer('num_images', 1024,
@@ -127,7 +128,7 @@ def evaluate_set(records, predictors, own, augment_config,
   outs, times = [], []
   for crop, root in zip(crops, roots):
     start = time.perf_counter()
-    outs.append(own(crop[None], root[None]))
+    outs.append(own.predict_crops(crop[None], root[None]))
     times.append(1000 * (time.perf_counter() - start))
   stacked = {k: np.concatenate([o[k] for o in outs])
              for k in ('joints', 'landmarks', 'vertices')}
@@ -138,7 +139,7 @@ def evaluate_set(records, predictors, own, augment_config,
   rows['own image network, true-root crop'] = dict(
       _means({k: v[found] for k, v in errors.items()}),
       found=100 * len(found) / len(records), ms=float(np.median(times[1:])))
-  outs = [own.predict_image(records[i]['image'], d.box, focal)
+  outs = [own.predict_image(records[i]['image'], box=d.box, focal=focal)
           for d, i in zip(detections, found)]
   stacked = {k: np.stack([o[k] for o in outs])
              for k in ('joints', 'landmarks', 'vertices')}
@@ -170,14 +171,14 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
   jax.config.update('jax_platforms', 'cpu')
-  own = inference.load_pipeline()
+  own = predictor_lib.load_pipeline()
   detector = detector_lib.BlazePoseDetector()
   predictors = {}
   for name, use_dae in (('3D adapter -> SMPLR', False),
                         ('3D adapter -> DAE -> SMPLR', True),
                         ('2D adapter -> SMPLR', False)):
     adapter = 'blazepose33_2d' if name.startswith('2D') else 'blazepose33_3d'
-    predictors[name] = detector_lib.BlazePosePredictor(
+    predictors[name] = photo_path.PhotoPath(
         detector, keypoint_predictor.load_keypoint_predictor(adapter,
                                                       use_dae=use_dae))
   image_net_config = weights_io.load_config(

@@ -7,9 +7,10 @@ r"""Benchmark: our refinement fit vs smplfitter, same bodies, same machine.
 The bodies are the first B of the shipped SMPLR's held-out set (default
 body model: 13,718 vertices, female and male). What each side fits:
 
-  * ours (`fit.fit_points`, default `fit.FitOptions`, 10 LM iterations):
-    the 42 true JL points, from the shipped SMPLR's prediction on them;
-    timed alone and with SMPLR in front (JL -> parameters).
+  * ours (`fitting.fit_body` on `fitting.fit_points_for(body)`, the 42 JL;
+    default `fitting.FitOptions`, 10 LM iterations): the 42 true JL
+    points, from the shipped SMPLR's prediction on them; timed alone and
+    with SMPLR in front (JL -> parameters).
   * smplfitter (NumPy backend up to --np_max_batch; `BodyFitter.fit(
     target_vertices, target_joints, num_iter=3, beta_regularizer=1)`, its
     README's settings): all 13,718 true vertices
@@ -103,17 +104,16 @@ def main(argv):
 
   from smplr_jax.body import smpl  # pylint: disable=g-import-not-at-top
   from smplr_jax.data import sampler  # pylint: disable=g-import-not-at-top
+  from smplr_jax import fitting  # pylint: disable=g-import-not-at-top
   from smplr_jax.evaluation import metrics  # pylint: disable=g-import-not-at-top
-  from smplr_jax.predict import (
-    fit,  # pylint: disable=g-import-not-at-top
-    inference,  # pylint: disable=g-import-not-at-top
-  )
+  from smplr_jax.predict import predictor as predictor_lib  # pylint: disable=g-import-not-at-top
 
   sizes = [int(b) for b in _BATCH_SIZES.value]
   path = resources.weights_dir() / 'smplr'
   config = weights_io.load_config(path)
   body = gendered.GenderedModels.load()
-  predictor = inference.load_smplr(path)
+  predictor = predictor_lib.load_smplr(path)
+  jl_points = fitting.fit_points_for(body)
   bodies = sampler.make_test_set(body.gendered, size=max(sizes),
                                  seed=config.test_seed,
                                  include_vertices=True)
@@ -147,8 +147,9 @@ def main(argv):
     gt_jl, gender = jnp.asarray(batch['jl']), jnp.asarray(batch['gender'])
     init = predictor(gt_jl)
     def ours(gt_jl=gt_jl, init=init):
-      return jax.block_until_ready(fit.fit_points(
-          body.points, gt_jl, init['pose'], init['betas'], init['gender']))
+      return jax.block_until_ready(fitting.fit_body(
+          jl_points, init['pose'], init['betas'], init['gender'],
+          points_3d=gt_jl))
 
     def both(gt_jl=gt_jl):  # SMPLR, then the fit
       return ours(gt_jl, predictor(gt_jl))

@@ -41,7 +41,7 @@ import scipy.optimize
 import scipy.spatial
 from scipy.spatial.transform import Rotation
 
-from smplr_jax.predict.export import vertex_normals
+from smplr_jax.predict.write import vertex_normals
 
 # ----------------------------------------------------------------------------
 # SMPL conventions.

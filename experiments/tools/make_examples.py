@@ -59,10 +59,10 @@ def _found(image: np.ndarray) -> bool:
 def _write_clip(path: pathlib.Path, frames: list[np.ndarray]) -> None:
   import av  # pylint: disable=g-import-not-at-top
 
-  from smplr_jax.predict import demo  # pylint: disable=g-import-not-at-top
+  from smplr_jax.predict import draw  # pylint: disable=g-import-not-at-top
   height, width = frames[0].shape[:2]
   with av.open(str(path), 'w') as container:
-    stream = demo._encoder(container, width, height, 30.0)  # pylint: disable=protected-access
+    stream = draw._encoder(container, width, height, 30.0)  # pylint: disable=protected-access
     for frame in frames:
       image = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame),
                                          format='rgb24')

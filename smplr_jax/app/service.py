@@ -1,5 +1,7 @@
 """The web app's work, without the web framework: checking an upload,
 sharing the predictor between requests, one temporary folder a request.
+It reads, predicts, writes and draws through the same homes as the demo
+(`read`, `predictor.Predictor`, `write`, `draw`), never through the demo.
 
 `AppService.photo` and `AppService.clip` take a file the framework saved
 and return what the page shows (an overlay, a .glb for the 3D view, the
@@ -42,30 +44,15 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from smplr_jax.predict import demo, inference
+from smplr_jax.predict import predictor as predictor_lib
+from smplr_jax.predict import read, write
+from smplr_jax.predict import settings as settings_lib
 
 EXAMPLES = ('person.jpg', 'walk.mp4')
 
 
 class InputError(ValueError):
   """A problem with the user's input, shown in the page as it is."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Limits:
-  """What one request may ask for.
-
-  Attributes:
-    max_upload_mb: largest upload (the framework refuses larger ones while
-      receiving; checked again here).
-    max_image_pixels: largest photo, width x height, read from the header.
-    max_clip_frames: longest clip, frames (from the container).
-    max_clip_pixels: largest clip frame, width x height.
-  """
-  max_upload_mb: float = 50.0
-  max_image_pixels: int = 40_000_000
-  max_clip_frames: int = 600
-  max_clip_pixels: int = 1920 * 1080
 
 
 @dataclasses.dataclass
@@ -98,21 +85,15 @@ def example_path(name: str) -> pathlib.Path:
 
 
 def parse_box(text: str | None) -> tuple[float, float, float, float] | None:
-  """'x0, y0, x1, y1' (pixels) -> a box; empty -> None."""
-  if text is None or not text.strip():
-    return None
+  """`read.parse_box`, its mistakes as `InputError`s."""
   try:
-    box = tuple(float(v) for v in text.replace(';', ',').split(','))
-  except ValueError:
-    box = ()
-  if len(box) != 4 or not all(np.isfinite(box)):
-    raise InputError(f'the box must be four numbers x0, y0, x1, y1 '
-                     f'(pixels), got {text!r}.')
-  x0, y0, x1, y1 = box
-  return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+    return read.parse_box(text)
+  except ValueError as e:
+    raise InputError(str(e)) from e
 
 
-def inspect_upload(path: str | os.PathLike, limits: Limits) -> str:
+def inspect_upload(path: str | os.PathLike,
+                   limits: settings_lib.AppLimits) -> str:
   """'image' or 'video', from the file's header only; nothing decoded.
 
   Raises:
@@ -183,7 +164,8 @@ def clip_header(path: str | os.PathLike) -> tuple[int, int, int]:
   return width, height, int(frames or 0)
 
 
-def _inspect_clip(path: pathlib.Path, limits: Limits) -> str:
+def _inspect_clip(path: pathlib.Path,
+                  limits: settings_lib.AppLimits) -> str:
   width, height, frames = clip_header(path)
   if width * height > limits.max_clip_pixels:
     raise InputError(f'the video is {width} x {height} pixels; the limit is '
@@ -203,7 +185,7 @@ def _capped(frames, limit: int) -> Iterator[np.ndarray]:
 
 
 class SharedPredictor:
-  """The pipeline, loaded once, lent to one request at a time.
+  """The `predictor.Predictor`, loaded once, lent to one request at a time.
 
   One lock, not a pool of predictors: mediapipe's graph is not
   thread-safe, and with a pool of two, eight concurrent requests
@@ -213,40 +195,36 @@ class SharedPredictor:
   lost: one computation already uses every core (docs/app.md has the
   measurements).
 
-  `detector_error` is the message to show when the [detector] extra is
-  missing (then only requests with a box work).
+  `detector_error` is the message to show when people cannot be found here
+  (`Predictor.check_photo_path`: the [detector] extra is missing); then only
+  requests with a box work.
   """
 
   def __init__(self, weights: str | None = None,
-               load: Callable[..., Any] = inference.load_pipeline):
-    self.pipeline = load(weights)
+               load: Callable[..., predictor_lib.Predictor] = (
+                   predictor_lib.load_pipeline)):
+    self.predictor = load(weights)
     self.detector_error: str | None = None
-    self._photo_path = None
     self._lock = threading.Lock()
     self._waits: list[float] = []
     try:
-      self._photo_path = self.pipeline.photo_path()
+      self.predictor.check_photo_path()
     except ValueError as e:
       self.detector_error = str(e)
 
   @contextlib.contextmanager
-  def borrow(self) -> Iterator['SharedPredictor']:
+  def borrow(self) -> Iterator[predictor_lib.Predictor]:
     """Holds the predictor for one request's work (JAX and mediapipe)."""
     start = time.perf_counter()
     with self._lock:
       self._waits.append(time.perf_counter() - start)
-      yield self
+      yield self.predictor
 
-  def photo_path(self) -> Any:
-    """The photo path (`detector.BlazePosePredictor`); use it inside
-    `borrow`.
-
-    Raises:
-      InputError: the detector extra is missing.
-    """
+  def check_photo_path(self) -> None:
+    """Raises InputError (naming the [detector] extra) when people cannot
+    be found here."""
     if self.detector_error is not None:
       raise InputError(self.detector_error)
-    return self._photo_path
 
   def waits(self) -> np.ndarray:
     """Seconds each request waited for the predictor, so far."""
@@ -266,7 +244,7 @@ class AppService:
   """
 
   def __init__(self, predictor: SharedPredictor,
-               limits: Limits = Limits(),
+               limits: settings_lib.AppLimits = settings_lib.AppLimits(),
                root: str | os.PathLike | None = None,
                keep_requests: int = 64):
     self.predictor = predictor
@@ -317,28 +295,31 @@ class AppService:
       raise InputError('this is a video; use it as a clip.')
     box = parse_box(box_text)
     try:
-      photo = demo.load_photo(str(path))
+      photo = read.load_photo(str(path))
     except ValueError as e:
       raise InputError('the file is not an image we can read.') from e
-    if min(photo.shape[:2]) < 32:
+    side = self.limits.min_image_side
+    if min(photo.shape[:2]) < side:
       raise InputError(f'the photo is {photo.shape[1]} x {photo.shape[0]} '
-                       'pixels; at least 32 a side are needed.')
-    with self.predictor.borrow() as shared:
+                       f'pixels; at least {side} a side are needed.')
+    if box is None:
+      self.predictor.check_photo_path()
+    with self.predictor.borrow() as predictor:
       try:
         if box is not None:
-          people = demo.predict_photo(shared.pipeline, photo, box)
+          people = [predictor.predict_image(photo, box=box)]
           path_used = 'box -> image network -> DAE -> SMPLR'
         else:
-          people = demo.predict_photo(shared.photo_path(), photo,
-                                      everyone=everyone)
+          people = (predictor.predict_people(photo) if everyone else
+                    [predictor.predict_image(photo)])
           path_used = 'detector -> adapter -> SMPLR -> fit'
-      except InputError:
-        raise
       except ValueError as e:  # no person, a box outside the photo
         raise InputError(str(e)) from e
+      if not people:
+        raise InputError('no person found in the photo.')
       # The overlay is drawn by JAX too: still under the lock.
-      paths = demo.write_photo_outputs(people, photo, self._new_folder(),
-                                       shared.pipeline.uses_dae, glb=True)
+      paths = write.write_photo_outputs(people, photo, self._new_folder(),
+                                        glb=True)
     parameters = json.loads(paths['json'].read_text())
     costs = [f'{float(np.asarray(p["fit_cost"]).reshape(-1)[0]):.4g}'
              for p in people if 'fit_cost' in p]
@@ -364,19 +345,19 @@ class AppService:
     start = time.perf_counter()
     if self.kind(path) != 'video':
       raise InputError('this is a photo; use it as a photo.')
-    from smplr_jax.predict import video  # pylint: disable=g-import-not-at-top
     try:
-      frames = video.open_video(str(path))
+      frames = read.open_video(str(path))
+      settings = settings_lib.VideoSettings(mode=mode,
+                                            max_people=max_people)
     except (ImportError, ValueError) as e:
       raise InputError(str(e)) from e
     total = max(1, clip_header(path)[2])
-    options = video.VideoOptions(mode=mode, max_people=max_people)
-    with self.predictor.borrow() as shared:
-      photo_path = shared.photo_path()
+    self.predictor.check_photo_path()
+    with self.predictor.borrow() as predictor:
       try:
-        result = video.predict_video(
-            photo_path, _capped(frames, self.limits.max_clip_frames),
-            frames.fps, options=options,
+        result = predictor.predict_video(
+            _capped(frames, self.limits.max_clip_frames), fps=frames.fps,
+            settings=settings,
             progress=None if progress is None else
             (lambda done: progress(done, max(total, done))))
       except ValueError as e:
@@ -384,8 +365,9 @@ class AppService:
       if not result['tracks']:
         raise InputError(f'no person found in any of the '
                          f'{result["num_frames"]} frames.')
-      paths = demo.write_clip_outputs(result, str(path), self._new_folder(),
-                                      photo_path.keypoints.body, mode)
+      paths = write.write_clip_outputs(
+          result, str(path), self._new_folder(), predictor.body,
+          predictor.track_vertices, mode)
     parameters = json.loads(paths['video.json'].read_text())
     seconds = time.perf_counter() - start
     tracks = len(result['tracks'])

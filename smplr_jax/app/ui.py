@@ -20,6 +20,7 @@ import threading
 from typing import Any
 
 from smplr_jax.app import service as service_lib
+from smplr_jax.predict import settings
 
 LOCAL_HOSTS = ('127.0.0.1', 'localhost', '::1')
 INSTALL_HINT = 'pip install "smplr_jax[app]"'
@@ -181,7 +182,7 @@ def host_warning(host: str, port: int) -> str | None:
 
 
 def serve(host: str = '127.0.0.1', port: int = 7860,
-          limits: service_lib.Limits = service_lib.Limits(),
+          limits: settings.AppLimits = settings.AppLimits(),
           weights: str | None = None, warm_up: bool = True,
           block: bool = True) -> tuple[Any, service_lib.AppService]:
   """Loads the pipeline, warms it up and serves the page.

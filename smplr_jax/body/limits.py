@@ -1,6 +1,6 @@
 r"""Anatomical joint limits of the 24 SMPL joints (degrees, intrinsic Euler
 angles per joint), used by the body sampler (`smplr_jax.data.sampler`) and
-by the fit's joint-limit prior (`smplr_jax.predict.fit`).
+by the fit's joint-limit prior (`smplr_jax.fitting`).
 
 Joint frames and signs
 ----------------------

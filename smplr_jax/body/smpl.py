@@ -190,7 +190,7 @@ def smpl_forward(model: BodyModel,
   a NaN or Inf in `pose`, `betas` or `transl` propagates to that example's
   outputs (other examples are unaffected). Inputs are checked where they
   enter from outside: the record contract (`records.check_record`, for
-  every dataset loader), the predictors (`inference`, `pipeline.jl_to_body`
+  every dataset loader), the predictors (`predict.predictor`, `pipeline.jl_to_body`
   called with concrete arrays) and the demo; `checks.check_finite` names
   the array and the first bad example.
 

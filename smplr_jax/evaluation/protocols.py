@@ -5,7 +5,7 @@ r"""The paper's benchmark protocols, run through an image predictor.
 | 2 | `human36m` test (S9, S11) | P1, P2 on the 17-joint Human3.6M skeleton |
 | 3 | `surreal` test | surface (mean vertex error), P1 / P2 on SMPL joints |
 
-Both run `inference.load_pipeline()`'s `ImagePredictor` (or any with its
+Both run `Predictor.predict_crops` (`predictor.load_pipeline()`, or any with its
 call signature) on records of the builders:
 
   * Crop: the paper's root-centred crop around the true root (the record's
@@ -84,17 +84,15 @@ def h36m17_from_mesh(model, joints: jnp.ndarray,
 
 def h36m17_errors(pred: jnp.ndarray, truth: jnp.ndarray
                   ) -> dict[str, jnp.ndarray]:
-  """Per-example P1 and P2 (metres) on 17-joint skeletons [B, 17, 3].
+  """Per-example P1-17 and P2-17 (metres) on 17-joint skeletons [B, 17, 3].
 
   P1: mean joint distance after subtracting each skeleton's pelvis (joint
-  0); P2: after a similarity Procrustes alignment to the truth.
+  0); P2: after a similarity Procrustes alignment to the truth
+  (`metrics.mpjpe`, `metrics.pa_mpjpe` over all 17 joints).
   """
-  pred = pred - pred[:, :1]
-  truth = truth - truth[:, :1]
-  p1 = jnp.linalg.norm(pred - truth, axis=-1).mean(axis=1)
-  aligned = metrics.procrustes_align(pred, truth)
-  p2 = jnp.linalg.norm(aligned - truth, axis=-1).mean(axis=1)
-  return {'p1': p1, 'p2': p2}
+  joints = tuple(range(pred.shape[1]))
+  return {'p1': metrics.mpjpe(pred, truth, joints=joints),
+          'p2': metrics.pa_mpjpe(pred, truth, joints=joints)}
 
 
 def _batches(source, batch_size: int, max_examples: int | None,
@@ -115,13 +113,13 @@ def _batches(source, batch_size: int, max_examples: int | None,
 def _predict(predictor, records, batch_size: int) -> dict[str, np.ndarray]:
   """The predictor on one chunk, padded to `batch_size` (one compilation)."""
   size = predictor.input_size
-  crops, roots = crop_records(records, size, predictor.stages.cube_size)
+  crops, roots = crop_records(records, size, predictor.cube_size)
   count = len(records)
   if count < batch_size:  # repeat the last example; dropped below
     pad = batch_size - count
     crops = np.concatenate([crops, np.repeat(crops[-1:], pad, 0)])
     roots = np.concatenate([roots, np.repeat(roots[-1:], pad, 0)])
-  out = predictor(crops, roots)
+  out = predictor.predict_crops(crops, roots)
   return {k: np.asarray(v)[:count] for k, v in out.items() if k != 'faces'}
 
 
@@ -131,7 +129,7 @@ def evaluate_human36m(predictor, source, *, batch_size: int = 16,
   """Table 2's protocol on a `human36m` split (normally 'test').
 
   Args:
-    predictor: an `inference.ImagePredictor`.
+    predictor: a `predictor.Predictor`.
     source: random-access records of the split (`tfds.data_source(...)`),
       with the builder's `h36m17_cam`, `subject` and `action` (version
       1.1.0 or later).
@@ -242,7 +240,7 @@ def format_human36m(results: dict[str, Any]) -> str:
 
 def format_surreal(results: dict[str, Any]) -> str:
   """Markdown: the surface protocol's row."""
-  head = ['frames', 'surface', 'P1 (Jt)', 'P2 (PA-Jt)', 'Lm', 'Bn',
+  head = ['frames', 'surface', 'P1-16 (Jt)', 'P2-16 (PA-Jt)', 'Lm', 'Bn',
           'gender %']  # SURREAL_METRICS' order
   values = [str(results['count'])] + [f'{results[k]:.1f}'
                                       for k in SURREAL_METRICS]

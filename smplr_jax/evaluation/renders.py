@@ -4,11 +4,12 @@ evaluations report (`experiments/evaluate_photo_path.py`,
 
 Photos: `render_set` (unseen style: clothes and backgrounds never used in
 training). Clips: `render_motion_clip` (one person, one camera,
-`motion.smooth_motion`). Errors: root-relative camera-frame joints (P1
-over the 23 joints below the root, P2 after Procrustes), the surface, the
-12 limb joints hip-aligned, and the overlay (the body projected with the
-returned root and focal against the true joints' pixels, as a fraction of
-the person's height).
+`motion.smooth_motion`). Errors, all through `metrics` (which names each
+joint set): root-relative camera-frame joints (P1-23: the 23 joints below
+the root; P2-24: all 24 after Procrustes), the surface, the 12 limb joints
+(limb P1-12 hip-aligned, limb P2-12), and the overlay (the body projected
+with the returned root and focal against the true joints' pixels, as a
+fraction of the person's height).
 """
 
 from __future__ import annotations
@@ -20,15 +21,26 @@ import jax.numpy as jnp
 import numpy as np
 
 from smplr_jax.body import gendered, rotations, smpl
-from smplr_jax.body import jl as jl_lib
 from smplr_jax.body import keypoints as kp_lib
 from smplr_jax.data import motion, synthetic
 from smplr_jax.evaluation import metrics as metrics_lib
 
-# The 12 limb joints' indices among the 24 joints (and the 42 JL).
-LIMB_JOINTS = np.asarray([jl_lib.JOINT_NAMES.index(n)
-                          for n in kp_lib.LIMB_JOINT_NAMES])
-_HIPS = (6, 7)  # left and right hip in `LIMB_JOINTS`
+# The 12 limb joints' indices among the 24 joints (and the 42 JL):
+# `metrics.JOINTS_12_LIMBS` (this name is used by
+# experiments/adapter/evaluate_detector.py).
+LIMB_JOINTS = np.asarray(metrics_lib.JOINTS_12_LIMBS)
+# The joint sets of the columns `body_errors` returns, and their labels
+# (`metrics.metric_name`): P1-23, P2-24, limb P1-12, limb P2-12.
+P1_JOINTS = metrics_lib.JOINTS_23
+P2_JOINTS = metrics_lib.JOINTS_24
+# Every point of a [B, 12, 3] limb array (`metrics.JOINTS_12_LIMBS` order).
+LIMB_POINTS = tuple(range(len(metrics_lib.JOINTS_12_LIMBS)))
+COLUMN_NAMES = {'p1': metrics_lib.metric_name('P1', P1_JOINTS),
+                'p2': metrics_lib.metric_name('P2', P2_JOINTS),
+                'limb_p1': 'limb ' + metrics_lib.metric_name('P1',
+                                                             LIMB_POINTS),
+                'limb_p2': 'limb ' + metrics_lib.metric_name('P2',
+                                                             LIMB_POINTS)}
 
 
 def _config(image_size: int, jitter: bool = True) -> dict:
@@ -100,28 +112,48 @@ def ground_truth(records: list[dict], body) -> dict[str, np.ndarray]:
 
 
 def limb_errors(pred: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
-  """P1 / P2 [B] (metres) of 12 limb points after aligning hip midpoints."""
-  pred = pred - pred[:, _HIPS, :].mean(1, keepdims=True)
-  truth = truth - truth[:, _HIPS, :].mean(1, keepdims=True)
-  aligned = np.asarray(metrics_lib.procrustes_align(jnp.asarray(pred),
-                                                    jnp.asarray(truth)))
-  return {'limb_p1': np.linalg.norm(pred - truth, axis=-1).mean(-1),
-          'limb_p2': np.linalg.norm(aligned - truth, axis=-1).mean(-1)}
+  """Limb P1-12 and P2-12 of the 12 limb points.
+
+  Args:
+    pred, truth: [B, 12, 3] points in `metrics.JOINTS_12_LIMBS` order (SMPL
+      joints, or another skeleton's points of the same names).
+
+  Returns:
+    'limb_p1' [B]: P1-12 after aligning the hip midpoints
+    (`metrics.LIMB_HIPS`); 'limb_p2' [B]: P2-12 (metres).
+  """
+  return {'limb_p1': np.asarray(metrics_lib.mpjpe(
+              pred, truth, joints=LIMB_POINTS,
+              center_on=metrics_lib.LIMB_HIPS)),
+          'limb_p2': np.asarray(metrics_lib.pa_mpjpe(pred, truth,
+                                                     joints=LIMB_POINTS))}
 
 
 def body_errors(outs: list[dict], truth: dict, records: list[dict]
                 ) -> dict[str, np.ndarray]:
-  """Per-photo errors of predictions against the truth (same order)."""
+  """Per-photo errors of predictions against the truth (same order).
+
+  Args:
+    outs: predictions, each with root-relative 'joints' [24, 3] and
+      'vertices' [V, 3], 'root_cam' [3] and 'focal'.
+    truth: `ground_truth` of the same photos.
+    records: the photos' records (for the image size).
+
+  Returns:
+    [B] arrays (metres; overlay a fraction of the height): 'p1' (P1-23:
+    root-aligned, `P1_JOINTS`), 'p2' (P2-24: Procrustes on and mean over
+    `P2_JOINTS`), 'surface', 'limb_p1', 'limb_p2' (`limb_errors`) and
+    'overlay'; `COLUMN_NAMES` labels the P1 / P2 ones.
+  """
   joints = np.stack([o['joints'] for o in outs])
   vertices = np.stack([o['vertices'] for o in outs])
-  aligned = np.asarray(metrics_lib.procrustes_align(
-      jnp.asarray(joints), jnp.asarray(truth['joints'])))
   errors = {
-      'p1': np.linalg.norm(joints - truth['joints'],
-                           axis=-1)[:, 1:].mean(-1),
-      'p2': np.linalg.norm(aligned - truth['joints'], axis=-1).mean(-1),
-      'surface': np.linalg.norm(vertices - truth['vertices'],
-                                axis=-1).mean(-1)}
+      'p1': np.asarray(metrics_lib.mpjpe(joints, truth['joints'],
+                                         joints=P1_JOINTS)),
+      'p2': np.asarray(metrics_lib.pa_mpjpe(joints, truth['joints'],
+                                            joints=P2_JOINTS)),
+      'surface': np.asarray(metrics_lib.point_errors(
+          vertices, truth['vertices']).mean(axis=1))}
   errors.update(limb_errors(joints[:, LIMB_JOINTS],
                             truth['joints'][:, LIMB_JOINTS]))
   overlay = []

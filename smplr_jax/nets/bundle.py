@@ -6,7 +6,7 @@ same) holds one sub-folder per stage: `image_net`, `smplr` and optionally
 (`smplr_jax.nets.weights_io`). `load_stages(folder)` reads it into a
 `Bundle`: the modules (`Stages`), their variables keyed by stage and the
 body models SMPLR was trained with. Every caller that needs trained stages
-(`predict.inference.load_pipeline`, `predict.keypoint_predictor`, the
+(`predict.predictor.load_pipeline`, `predict.keypoint_predictor`, the
 adapter and end-to-end tasks) loads them here, so the checks (SMPLR has
 both networks, an image network is where it should be) live once.
 

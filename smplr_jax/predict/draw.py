@@ -1,21 +1,36 @@
 """Pictures of recovered bodies: a lit, outlined mesh over an image.
 
-Used by the demo and the quickstart. Host-side wrappers around the
-project's rasteriser (`smplr_jax.data.render`): the mesh is shaded with a light
-at the camera (Lambert, plus ambient) in a saturated colour and outlined, so
-that no limb fades into a white or dark background, and joints are marked.
+* `mesh_overlay` / `project`: host-side wrappers around the project's
+  rasteriser (`smplr_jax.data.render`): the mesh is shaded with a light at
+  the camera (Lambert, plus ambient) in a saturated colour and outlined, so
+  that no limb fades into a white or dark background, and joints are
+  marked.
+* `overlay_picture`: a photo with every body drawn over it (the demo's and
+  the web app's overlay.png).
+* `write_overlay_video`: a clip with every track drawn over its frames,
+  encoded as H.264 (`_encoder`).
 """
 
 from __future__ import annotations
 
 import functools
+import pathlib
+from typing import Any, Callable, Iterator
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from PIL import Image, ImageDraw
 
+from smplr_jax import camera
 from smplr_jax.data import render
+from smplr_jax.predict import read
+
+# The overlay picture's longer side (pixels).
+MAX_PICTURE_SIDE = 800
+# Frames of a track whose meshes are computed at once for the overlay clip
+# (bounds memory on long clips).
+_MESH_BLOCK = 256
 
 # Rasteriser classes for large on-screen faces (a close-up mesh), tried when
 # the default one overflows.
@@ -106,3 +121,120 @@ def mesh_overlay(image: np.ndarray, points: np.ndarray, faces: np.ndarray,
       draw.ellipse([u - radius, v - radius, u + radius, v + radius],
                    fill=(255, 60, 40), outline=(255, 255, 255))
   return np.asarray(picture)
+
+
+def overlay_picture(photo: np.ndarray,
+                    people: list[dict[str, Any]]) -> np.ndarray:
+  """The photo (longer side at most `MAX_PICTURE_SIDE`) with every body
+  drawn over it; one body also shows the crop its front end read, at the
+  left.
+
+  Args:
+    photo: uint8 [H, W, 3].
+    people: bodies of the photo (`Predictor.predict_image`'s dicts:
+      vertices [V, 3], joints [24, 3], faces, root_cam [3], focal, crop).
+
+  Returns:
+    uint8 [h, w, 3] (one body: [h, w + h, 3]).
+  """
+  height, width = photo.shape[:2]
+  scale = min(1.0, MAX_PICTURE_SIDE / max(height, width))
+  size = (max(1, round(width * scale)), max(1, round(height * scale)))
+  picture = np.asarray(Image.fromarray(photo).resize(size, Image.BILINEAR))
+  principal = camera.principal_point((width, height))
+  to_picture = np.array([[scale, 0, 0.5 * scale], [0, scale, 0.5 * scale],
+                         [0, 0, 1.0]])  # then -0.5 in project
+  # The farthest first, so that nearer people are drawn over them.
+  for out in sorted(people, key=lambda o: -float(o['root_cam'][2])):
+    root = np.asarray(out['root_cam'])
+    vertices = np.asarray(out['vertices']) + root
+    points = project(vertices, out['focal'], principal, to_picture)
+    joint_pixels = project(np.asarray(out['joints']) + root, out['focal'],
+                           principal, to_picture)
+    picture = mesh_overlay(picture, points, out['faces'], vertices,
+                           joints=joint_pixels[:, :2])
+  if len(people) != 1:
+    return picture
+  crop = np.asarray(Image.fromarray(people[0]['crop']).resize(
+      (picture.shape[0], picture.shape[0]), Image.NEAREST))
+  return np.concatenate([crop, picture], axis=1)
+
+
+def _encoder(container, width: int, height: int, fps: float):
+  """An H.264 stream when PyAV's ffmpeg has it, else MPEG-4 part 2."""
+  import av  # pylint: disable=g-import-not-at-top
+  for codec in ('libx264', 'mpeg4'):
+    try:
+      stream = container.add_stream(codec, rate=round(fps))
+    except (av.error.FFmpegError, ValueError):
+      continue
+    stream.width, stream.height = width - width % 2, height - height % 2
+    stream.pix_fmt = 'yuv420p'
+    if codec == 'mpeg4':
+      stream.bit_rate = 8_000_000
+    return stream
+  raise ValueError('PyAV has no H.264 or MPEG-4 encoder here.')
+
+
+def _track_meshes(track: dict[str, Any],
+                  track_vertices: Callable[[dict[str, Any]], np.ndarray]
+                  ) -> Iterator[tuple[int, np.ndarray]]:
+  """(frame index, [V, 3] camera-frame mesh) of each frame of a track, in
+  frame order, `_MESH_BLOCK` frames computed at a time."""
+  num = len(track['frames'])
+  for start in range(0, num, _MESH_BLOCK):
+    part = {k: v[start:start + _MESH_BLOCK] for k, v in track.items()}
+    vertices = np.asarray(track_vertices(part)) + np.asarray(
+        part['root_cam'])[:, None]
+    for frame, mesh in zip(part['frames'], vertices):
+      yield int(frame), mesh
+
+
+def write_overlay_video(path: str | pathlib.Path,
+                        video_path: str | pathlib.Path,
+                        result: dict[str, Any],
+                        track_vertices: Callable[[dict[str, Any]],
+                                                 np.ndarray],
+                        faces: np.ndarray) -> pathlib.Path:
+  """The clip with every track's mesh drawn over its frames (the clip is
+  read a second time, frame by frame), as H.264 (MPEG-4 part 2 where
+  PyAV's ffmpeg has no H.264).
+
+  Args:
+    path: the .mp4 to write.
+    video_path: the clip the tracks came from.
+    result: `Predictor.predict_video`'s result ('tracks', 'image_size',
+      'focal', 'fps').
+    track_vertices: a track (or a run of its frames) -> [T, V, 3]
+      root-relative meshes (`Predictor.track_vertices`).
+    faces: [F, 3] the mesh's triangles.
+
+  Returns:
+    `path`.
+  """
+  import av  # pylint: disable=g-import-not-at-top
+  path = pathlib.Path(path)
+  principal = camera.principal_point(result['image_size'])
+  faces = np.asarray(faces)
+  meshes = [_track_meshes(track, track_vertices)
+            for track in result['tracks']]
+  pending = [next(m, None) for m in meshes]  # each track's next frame
+  width, height = result['image_size']
+  with av.open(str(path), 'w') as container:
+    stream = _encoder(container, width, height, result['fps'] or 30.0)
+    for index, frame in enumerate(read.open_video(video_path)):
+      for number, mesh in enumerate(meshes):
+        if pending[number] is None or pending[number][0] != index:
+          continue
+        vertices = pending[number][1]
+        points = project(vertices, result['focal'], principal)
+        frame = mesh_overlay(frame, points, faces, vertices)
+        pending[number] = next(mesh, None)
+      image = av.VideoFrame.from_ndarray(
+          np.ascontiguousarray(frame[:stream.height, :stream.width]),
+          format='rgb24')
+      for packet in stream.encode(image):
+        container.mux(packet)
+    for packet in stream.encode():
+      container.mux(packet)
+  return path

@@ -3,7 +3,7 @@
 `load_keypoint_predictor(name)` loads a shipped adapter
 (`third_party/weights/adapters/<name>`, `SHIPPED_ADAPTERS`) with the shipped
 DAE and SMPLR; its `KeypointPredictor` takes a detector's keypoints and
-returns the same body dict as `inference.ImagePredictor`.
+returns the same batched body dict as `Predictor.predict_crops`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from smplr_jax import checks, crop, resources
+from smplr_jax import camera, checks, resources
 from smplr_jax.body import gendered
 from smplr_jax.body import keypoints as kp_lib
 from smplr_jax.nets import adapter as adapter_lib
@@ -107,7 +107,7 @@ class KeypointPredictor:
       visible: [B, K] visibility (> 0.5: detected); default all.
       image_size: (width, height) of the photo (2D sets): the principal
         point is its centre and, without `focal`, the focal length follows
-        from a `crop.DEFAULT_FIELD_OF_VIEW_DEG` field of view.
+        from a `camera.DEFAULT_FIELD_OF_VIEW_DEG` field of view.
       focal: focal length in pixels (2D sets).
       principal: (cx, cy) in pixels (2D sets; default the image centre).
 
@@ -131,11 +131,11 @@ class KeypointPredictor:
         raise ValueError('2D keypoints need the camera: pass image_size='
                          '(width, height), or focal and principal.')
       if principal is None:
-        principal = ((image_size[0] - 1) / 2, (image_size[1] - 1) / 2)
-      focal = crop.resolve_focal(focal, image_size)
+        principal = camera.principal_point(image_size)
+      focal = camera.resolve_focal(focal, image_size)
       turned = []
       for b in range(batch):
-        xy, rotation[b] = crop.virtual_camera(
+        xy, rotation[b] = camera.virtual_camera(
             keypoints[b], self.keypoint_set.centre_ids, focal, principal)
         turned.append(xy)
       points = np.asarray(kp_lib.normalise_2d(np.stack(turned), visible,
@@ -165,6 +165,11 @@ def load_adapter(path: str | pathlib.Path):
   return config, adapter_lib.make_adapter(config.adapter), variables
 
 
+def keypoint_set_of(config) -> kp_lib.KeypointSet:
+  """The `keypoints.KeypointSet` an adapter's config reads."""
+  return kp_lib.get_set(config.adapter.keypoint_set)
+
+
 def load_keypoint_predictor(adapter: str | pathlib.Path = 'blazepose33_3d',
                             weights: str | pathlib.Path | None = None,
                             use_dae: bool = False,
@@ -189,6 +194,5 @@ def load_keypoint_predictor(adapter: str | pathlib.Path = 'blazepose33_3d',
   config, net, variables = load_adapter(adapter)
   loaded = bundle.load_stages(weights, image_net=False, dae=use_dae,
                               smplr=smplr)
-  return KeypointPredictor(net, variables, kp_lib.get_set(
-      config.adapter.keypoint_set), loaded.stages, loaded.variables,
-                           loaded.body)
+  return KeypointPredictor(net, variables, keypoint_set_of(config),
+                           loaded.stages, loaded.variables, loaded.body)

@@ -13,7 +13,7 @@ The only conversion is at the image network's edge, from its cube frame
 training step) run the whole chain; `denoise_and_recover` is the JL part
 (DAE then SMPLR) and `jl_to_body` the SMPLR part. Training
 (`training.tasks.end_to_end`), evaluation (`evaluation.stitched`) and
-inference (`predict.inference`) all call them.
+inference (`predict.crop_path`, `predict.keypoint_predictor`) all call them.
 """
 
 from __future__ import annotations

@@ -1,8 +1,13 @@
-"""The one output of every predictor: a dict of numpy arrays with the same
-keys whatever the front end (image network crop, detector keypoints, JL).
+"""The one output vocabulary of every predictor: dicts of numpy arrays whose
+keys all appear below, whatever the path (crop, photo, JL, clip).
 
-All points are in the camera frame (x right, y down, z forward), metres,
-root-relative:
+Batched vs single is said by the method's name: `predict_crops` and
+`load_smplr`'s predictor return [B, ...] arrays; `predict_image` and each
+of `predict_people`'s dicts one body (no batch axis). All points are in the
+camera frame (x right, y down, z forward), metres, root-relative; `root_cam`
+places the root in the camera.
+
+Every body (`BODY_KEYS`):
 
 | key | shape | what |
 |---|---|---|
@@ -16,10 +21,33 @@ root-relative:
 | `betas` | [B, 10] | shape |
 | `gender` | [B] int | the body model used: 0 female, 1 male |
 | `male_probability` | [B] | Psi's probability of male (`gender` is it > 0.5) |
-| `faces` | [F, 3] | the mesh's triangles |
+| `faces` | [F, 3] | the mesh's triangles (never batched) |
 
-Photo predictors add `crop`, `root_cam` and `focal` (and the detector `box`
-and `keypoints_2d`); a refined body adds `fit_cost`.
+A fitted body (`FIT_KEYS`): `fit_cost` [B], the fit's final objective
+(whitened units; `fitting.fit_body`).
+
+A photo's body (`PHOTO_KEYS`, `predict_image` / `predict_people`):
+
+| key | shape | what |
+|---|---|---|
+| `front_end` | str | 'crop' (the image network on a box's crop) or 'detector' (the photo path) |
+| `used_dae` | bool | whether the DAE ran before SMPLR |
+| `box` | [4] | (x0, y0, x1, y1) pixels: the given box, or the detected landmarks' extent plus a margin |
+| `crop` | [S, S, 3] uint8 | what the front end read: the network's input crop, or the detected box's square (display) |
+| `root_cam` | [3] | the root in the camera frame (metres) |
+| `focal` | float | focal length (pixels) used |
+
+The photo path adds (`DETECTOR_KEYS`): `keypoints_2d` [33, 2] pixels,
+`keypoints_3d` [33, 3] BlazePose's world landmarks (metres, hip-centred),
+`visibility` [33], `hypothesis` (the reading kept, `hypotheses.ALL`),
+`hypothesis_costs` (name -> fit cost); and `fit_cost` when it fits.
+
+A clip's track (`TRACK_KEYS`, `predict_video`'s 'tracks'): `frames` [T]
+(indices into the clip), `pose` [T, 24, 3, 3], `betas` [T, 10] (the track's
+shape), `gender` [T], `male_probability` [T], `root_cam` [T, 3], `joints`
+[T, 24, 3], `per_frame_joints` [T, 24, 3] (the per-frame fit, before the
+temporal fit), `fit_cost` [T], `keypoints_2d` [T, 33, 2]. Its mesh is one
+call away: `Predictor.track_vertices(track)`.
 """
 
 from __future__ import annotations
@@ -29,13 +57,24 @@ from typing import Any
 import jax
 import numpy as np
 
-KEYS = ('jl_front_end', 'jl_smplr_input', 'jl_body', 'joints', 'landmarks',
-        'vertices', 'pose', 'betas', 'gender', 'male_probability', 'faces')
+BODY_KEYS = ('jl_front_end', 'jl_smplr_input', 'jl_body', 'joints',
+             'landmarks', 'vertices', 'pose', 'betas', 'gender',
+             'male_probability', 'faces')
+FIT_KEYS = ('fit_cost',)
+PHOTO_KEYS = ('front_end', 'used_dae', 'box', 'crop', 'root_cam', 'focal')
+DETECTOR_KEYS = ('keypoints_2d', 'keypoints_3d', 'visibility', 'hypothesis',
+                 'hypothesis_costs')
+TRACK_KEYS = ('frames', 'pose', 'betas', 'gender', 'male_probability',
+              'root_cam', 'joints', 'per_frame_joints', 'fit_cost',
+              'keypoints_2d')
+ALL_KEYS = tuple(dict.fromkeys(BODY_KEYS + FIT_KEYS + PHOTO_KEYS +
+                               DETECTOR_KEYS + TRACK_KEYS))
 
 
 def from_chain(chain: dict[str, Any], faces: Any,
                jl_front_end: Any | None = None) -> dict[str, np.ndarray]:
-  """The prediction of a `pipeline.denoise_and_recover`-style output.
+  """The batched prediction of a `pipeline.denoise_and_recover`-style
+  output.
 
   Args:
     chain: jl_input, jl, joints, landmarks, vertices, pose, betas, gender
@@ -45,7 +84,7 @@ def from_chain(chain: dict[str, Any], faces: Any,
       adapter's, or the JL given to SMPLR).
 
   Returns:
-    dict with `KEYS` (numpy).
+    dict with `BODY_KEYS` (numpy, [B, ...]).
   """
   chain = jax.device_get(chain)
   front = chain['jl_image'] if jl_front_end is None else jl_front_end
@@ -62,3 +101,13 @@ def from_chain(chain: dict[str, Any], faces: Any,
       'male_probability': np.asarray(chain['male_prob']),
       'faces': np.asarray(faces),
   }
+
+
+def one_body(batched: dict[str, Any], index: int = 0) -> dict[str, Any]:
+  """Body `index` of a batched prediction (`faces` stays as it is)."""
+  return {k: v if k == 'faces' else v[index] for k, v in batched.items()}
+
+
+def unknown_keys(prediction: dict[str, Any]) -> list[str]:
+  """The keys of a prediction that this module does not document."""
+  return sorted(set(prediction) - set(ALL_KEYS))

@@ -1,19 +1,19 @@
 """Video: frames -> tracked people -> one shape each -> smooth bodies.
 
-`predict_video(photo_path, frames, fps)` (`inference.ImagePredictor.
-predict_video` calls it with the pipeline's photo path):
+`predict_video(photo_path, frames, fps)` (`Predictor.predict_video` calls
+it with the pipeline's photo path, `photo_path.PhotoPath`):
 
 1. **Detection, streamed**: each frame goes to the detector and is then
    dropped; only its keypoints are kept (33 x 6 numbers), so memory stays
    bounded on long clips. A frame that fails to decode is skipped and
    counted.
 2. **Tracking** (`track_detections`): each detection joins the track whose
-   last box it overlaps most (IoU >= `MIN_IOU`), if that track was seen in
-   the last `MAX_GAP` frames; otherwise it starts a new track. A person who
+   last box it overlaps most (IoU >= `min_iou`), if that track was seen in
+   the last `max_gap` frames; otherwise it starts a new track. A person who
    leaves and returns within the gap keeps the id.
 3. **One shape per track**: adapter -> DAE -> SMPLR on every frame, then the
    track's betas are the mean of SMPLR's, its gender the vote of the
-   probabilities of male; per-frame fits keep them (`fit.fit_body` with
+   probabilities of male; per-frame fits keep them (`PhotoPath.fit` with
    `betas_prior_mean` and a tight `beta_sigma`).
 4. **Temporal fit**: frames whose body orientation is far from their
    neighbours' (`max_turn_deg`: a flipped or turned-around reading) are
@@ -23,7 +23,7 @@ predict_video` calls it with the pipeline's photo path):
    so frame t depends on frames <= t); every frame is fitted again with the
    smoothed pose as a firm prior and its evidence down-weighted
    (`data_scale`), and the result is smoothed once more. The settings were
-   chosen on clips of seeds 7 and 8 (`VideoOptions`).
+   chosen on clips of seeds 7 and 8 (`settings.VideoSettings`).
 
 Frames: camera frame (x right, y down, z forward), metres; joints
 root-relative, `root_cam` the root in the camera.
@@ -34,87 +34,21 @@ from __future__ import annotations
 import dataclasses
 import functools
 import pathlib
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import jax
 import numpy as np
 
-from smplr_jax import crop
+from smplr_jax import camera
+from smplr_jax.body import gendered
 from smplr_jax.body import jl as jl_lib
-from smplr_jax.body import keypoints as kp_lib
 from smplr_jax.body import rotations
-from smplr_jax.predict import fit as fit_lib
+from smplr_jax.predict import detector as detector_lib
+from smplr_jax.predict import read
+from smplr_jax.predict import settings as settings_lib
 
-# A detection joins a track whose last box it overlaps at least this much.
-MIN_IOU = 0.3
-# A track seen within this many frames can still be continued.
-MAX_GAP = 15
-# Frames per batched fit (bounds memory on long clips).
+# Frames per batched fit (bounds memory on long clips; not a tuned setting).
 CHUNK = 256
-
-
-class VideoError(ValueError):
-  """A video that cannot be read (missing, not a video, no frames)."""
-
-
-@dataclasses.dataclass
-class VideoFrames:
-  """Decoded frames of a file, streamed.
-
-  Attributes:
-    path: the file.
-    fps: frames per second (the stream's average rate; None if unknown).
-    skipped: frames that failed to decode (counted while iterating).
-  """
-  path: pathlib.Path
-  fps: float | None
-  skipped: int = 0
-
-  def __iter__(self) -> Iterator[np.ndarray]:
-    import av  # pylint: disable=g-import-not-at-top
-    with av.open(str(self.path)) as container:
-      stream = container.streams.video[0]
-      packets = container.demux(stream)
-      while True:
-        try:
-          packet = next(packets)
-        except StopIteration:
-          return
-        except av.error.FFmpegError:  # a truncated file ends the clip
-          self.skipped += 1
-          return
-        try:
-          frames = packet.decode()
-        except av.error.FFmpegError:  # one broken frame: skip, count
-          self.skipped += 1
-          continue
-        for frame in frames:
-          yield frame.to_ndarray(format='rgb24')
-
-
-def open_video(path: str | pathlib.Path) -> VideoFrames:
-  """A video file's frames (PyAV, which ships its own ffmpeg).
-
-  Raises:
-    VideoError: the file is missing or holds no video stream.
-    ImportError: PyAV is not installed (`pip install -e ".[video]"`).
-  """
-  try:
-    import av  # pylint: disable=g-import-not-at-top
-  except ImportError as e:
-    raise ImportError('reading video needs PyAV: pip install -e '
-                      '".[video]"') from e
-  path = pathlib.Path(path)
-  if not path.is_file():
-    raise VideoError(f'{path} does not exist.')
-  try:
-    with av.open(str(path)) as container:
-      if not container.streams.video:
-        raise VideoError(f'{path} has no video stream.')
-      rate = container.streams.video[0].average_rate
-  except av.error.FFmpegError as e:
-    raise VideoError(f'{path} is not a video ffmpeg can read ({e}).') from e
-  return VideoFrames(path, float(rate) if rate else None)
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -128,7 +62,8 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def track_detections(per_frame: list[tuple[int, list[Any]]],
-                     min_iou: float = MIN_IOU, max_gap: int = MAX_GAP
+                     min_iou: float = settings_lib.VideoSettings.min_iou,
+                     max_gap: int = settings_lib.VideoSettings.max_gap
                      ) -> list[list[tuple[int, Any]]]:
   """Tracks of detections: each a list of (frame index, detection).
 
@@ -220,49 +155,19 @@ def outlier_frames(rot: np.ndarray, sigma: float, causal: bool,
   return outliers
 
 
-@dataclasses.dataclass(frozen=True)
-class VideoOptions:
-  """How `predict_video` fits and smooths.
-
-  Attributes:
-    mode: 'offline' (the whole clip is seen) or 'causal' (frame t uses
-      frames <= t only: for live streams).
-    sigma: the smoothing window's std, in frames.
-    smooth_pose_sigma: the temporal fit's prior: radians a joint may turn
-      away from the smoothed pose.
-    beta_sigma: how far a frame's betas may leave the track's.
-    max_people: people per frame (1 uses the detector once per frame;
-      more blank each found person and detect again).
-    data_scale: the temporal fit's data terms count 1 / data_scale^2 as
-      much as the per-frame fit's (BlazePose's landmarks jitter from frame
-      to frame; the smoothed pose holds what they share).
-    final_smoothing: smooth the temporal fit's rotations once more.
-    max_turn_deg: a frame whose body orientation is this far from its
-      neighbours' (a flipped reading) is left out of the smoothing.
-  """
-  mode: str = 'offline'
-  sigma: float = 6.0
-  smooth_pose_sigma: float = 0.05
-  beta_sigma: float = 0.01
-  max_people: int = 1
-  data_scale: float = 3.0
-  final_smoothing: bool = True
-  max_turn_deg: float = 30.0
-
-
 def _detect(detector, frames: Iterable[np.ndarray], max_people: int,
             progress):
   """(frame index, detections) for every decoded frame, and the frame
   size (None without frames); frames are dropped as soon as they are
   read."""
-  from smplr_jax.predict import detector as detector_lib  # pylint: disable=g-import-not-at-top
   per_frame, size = [], None
   for index, frame in enumerate(frames):
-    frame = detector_lib.check_photo(frame)
+    frame = detector_lib.check_photo(frame,
+                                     detector.settings.min_image_side)
     if size is None:
       size = frame.shape[1::-1]
     elif frame.shape[1::-1] != size:
-      raise VideoError(f'frame {index} is {frame.shape[1]} x '
+      raise read.VideoError(f'frame {index} is {frame.shape[1]} x '
                        f'{frame.shape[0]}, the first {size[0]} x {size[1]}.')
     if max_people == 1:
       try:
@@ -317,26 +222,24 @@ def _joints(points_model, pose, betas, gender):
   return jl_lib.smpl_points(points_model, pose, betas, gender)[:, :24]
 
 
-def _fit_track(photo_path, track, size, focal, options: VideoOptions):
+def _fit_track(photo_path, track, size, focal,
+               options: settings_lib.VideoSettings):
   """One track's smoothed bodies (see the module docstring)."""
-  keypoints = photo_path.keypoints
-  body = keypoints.body
-  width, height = size
-  principal = np.array([(width - 1) / 2, (height - 1) / 2])
-  intrinsics = crop.camera_matrix(np.array([focal, focal]), principal)
+  body = photo_path.body
+  intrinsics = camera.camera_matrix(np.array([focal, focal]),
+                                    camera.principal_point(size))
   frames = np.asarray([index for index, _ in track])
   world = np.stack([d.keypoints_3d for _, d in track])
   pixels = np.stack([d.keypoints_2d for _, d in track])
   visibility = np.stack([d.visibility for _, d in track])
-  weight = photo_path.point_weights(visibility)
   num = len(frames)
   chunks = _chunks(num)
 
-  def start_of(world):  # SMPLR's reading of the landmarks
-    out = keypoints(world)
+  def start_of(world, pixels):  # SMPLR's reading of the landmarks
+    out = photo_path.read(world, pixels, intrinsics)
     return {k: out[k] for k in ('pose', 'betas', 'male_probability')}
 
-  start = _in_chunks(chunks, start_of, world)
+  start = _in_chunks(chunks, start_of, world, pixels)
   causal = options.mode == 'causal'
   if causal:  # the running mean: frame t knows frames <= t
     counts = np.arange(1, num + 1)[:, None]
@@ -346,19 +249,17 @@ def _fit_track(photo_path, track, size, focal, options: VideoOptions):
     betas = np.broadcast_to(start['betas'].mean(0), start['betas'].shape)
     male = np.full(num, start['male_probability'].mean())
   gender = (male > 0.5).astype(np.int32)
-  points = fit_lib.fit_points_for(body, kp_lib.BLAZEPOSE33)
-  base = dataclasses.replace(photo_path.fit_options,
+  base = dataclasses.replace(photo_path.settings.fit,
                              beta_sigma=options.beta_sigma)
 
   def fit(pose, root, fit_options):
-    def one(pose, betas, gender, world, weight, pixels, root):
-      out = fit_lib.fit_body(
-          points, pose, betas, gender, points_3d=world, weights_3d=weight,
-          align_3d='hip', pixels=pixels, weights_2d=weight,
-          intrinsics=intrinsics, root_cam=root, betas_prior_mean=betas,
+    def one(pose, betas, gender, world, visibility, pixels, root):
+      out = photo_path.fit(
+          {'pose': pose, 'betas': betas, 'gender': gender}, world, pixels,
+          visibility, intrinsics, root_cam=root, betas_prior_mean=betas,
           options=fit_options)
       return {k: out[k] for k in ('pose', 'betas', 'root_cam', 'cost')}
-    return _in_chunks(chunks, one, pose, betas, gender, world, weight,
+    return _in_chunks(chunks, one, pose, betas, gender, world, visibility,
                       pixels, root)
 
   per_frame = fit(start['pose'], None, base)
@@ -404,58 +305,73 @@ def _fit_track(photo_path, track, size, focal, options: VideoOptions):
 
 
 def predict_video(photo_path, frames: Iterable[np.ndarray] | str |
-                  pathlib.Path, fps: float | None = None,
+                  pathlib.Path, *, fps: float | None = None,
                   focal: float | None = None,
-                  options: VideoOptions = VideoOptions(),
+                  settings: settings_lib.VideoSettings = (
+                      settings_lib.VideoSettings()),
                   progress=None) -> dict[str, Any]:
   """Every person in a clip, tracked, one shape each, smoothed.
 
   Args:
-    photo_path: a `detector.BlazePosePredictor` (`ImagePredictor.
-      photo_path()`).
-    frames: a video file (a path, or `open_video`'s frames), or an iterable
-      of uint8 [H, W, 3] frames (read once, one at a time).
+    photo_path: the `photo_path.PhotoPath` (`Predictor.photo_path`).
+    frames: a video file (a path, or `read.open_video`'s frames), or an
+      iterable of uint8 [H, W, 3] frames (read once, one at a time).
     fps: frames per second (a file's own rate when None).
     focal: focal length in pixels (None: a 55 degree field of view).
-    options: `VideoOptions`.
+    settings: `settings.VideoSettings`.
     progress: called with the number of frames read so far.
 
   Returns:
-    dict: 'tracks' (a list, one dict per person: frames [T] (indices into
-    the clip), pose [T, 24, 3, 3], betas [T, 10] (the track's shape, equal
-    over frames offline), gender [T], male_probability [T], root_cam
-    [T, 3], joints [T, 24, 3] (root-relative), per_frame_joints [T, 24, 3]
-    (the per-frame fit, before the temporal fit), fit_cost [T],
-    keypoints_2d [T, 33, 2]), 'fps', 'num_frames', 'skipped_frames'
-    (frames that failed to decode), 'image_size' (width, height), 'focal'.
+    dict: 'tracks' (a list, one dict per person, `prediction.TRACK_KEYS`:
+    frames [T] (indices into the clip), pose [T, 24, 3, 3], betas [T, 10]
+    (the track's shape, equal over frames offline), gender [T],
+    male_probability [T], root_cam [T, 3], joints [T, 24, 3]
+    (root-relative), per_frame_joints [T, 24, 3] (the per-frame fit, before
+    the temporal fit), fit_cost [T], keypoints_2d [T, 33, 2]), 'fps',
+    'num_frames', 'skipped_frames' (frames that failed to decode),
+    'image_size' (width, height), 'focal'.
 
   Raises:
     VideoError: an unreadable file, no frames, or frames of changing size.
   """
-  if options.mode not in ('offline', 'causal'):
-    raise ValueError(f"mode must be 'offline' or 'causal', got "
-                     f'{options.mode!r}.')
   source = frames
   if isinstance(frames, (str, pathlib.Path)):
-    source = open_video(frames)
-  if isinstance(source, VideoFrames) and fps is None:
+    source = read.open_video(frames)
+  if isinstance(source, read.VideoFrames) and fps is None:
     fps = source.fps
-  from smplr_jax.predict import detector as detector_lib  # pylint: disable=g-import-not-at-top
   # One person: BlazePose's video mode tracks them (a fresh graph per
   # clip); several: detection in every frame, tracked by their boxes.
-  detector = (detector_lib.BlazePoseDetector(video_mode=True)
-              if options.max_people == 1 else photo_path.detector)
+  detector = (detector_lib.BlazePoseDetector(photo_path.settings,
+                                             video_mode=True)
+              if settings.max_people == 1 else photo_path.detector)
   try:
-    per_frame, size = _detect(detector, source, options.max_people,
+    per_frame, size = _detect(detector, source, settings.max_people,
                               progress)
   finally:
     if detector is not photo_path.detector:
       detector.close()
   if not per_frame:
-    raise VideoError('the video has no frames that decode.')
-  focal = crop.resolve_focal(focal, size)
-  tracks = [_fit_track(photo_path, track, size, focal, options)
-            for track in track_detections(per_frame)]
+    raise read.VideoError('the video has no frames that decode.')
+  focal = camera.resolve_focal(focal, size)
+  tracks = [_fit_track(photo_path, track, size, focal, settings)
+            for track in track_detections(per_frame, settings.min_iou,
+                                          settings.max_gap)]
   return {'tracks': tracks, 'fps': fps, 'num_frames': len(per_frame),
           'skipped_frames': getattr(source, 'skipped', 0),
           'image_size': tuple(int(v) for v in size), 'focal': float(focal)}
+
+
+@jax.jit
+def _posed_vertices(gendered_model, pose, betas, gender):
+  return gendered.posed_body(gendered_model, pose, betas, gender)['vertices']
+
+
+def track_vertices(body: gendered.GenderedModels,
+                   track: dict[str, Any]) -> np.ndarray:
+  """[T, V, 3] the root-relative mesh of each frame of a track
+  (`predict_video`'s), computed in padded chunks (`CHUNK`)."""
+  pose = np.asarray(track['pose'], np.float32)
+  return _in_chunks(_chunks(len(pose)),
+                    functools.partial(_posed_vertices, body.gendered), pose,
+                    np.asarray(track['betas'], np.float32),
+                    np.asarray(track['gender'], np.int32))

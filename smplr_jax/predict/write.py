@@ -1,4 +1,13 @@
-"""Files animators load: per-track .npz / .json, BVH, and glTF binary (.glb).
+"""Writing every file a user takes away: meshes, body records, animations.
+
+A photo (`write_photo_outputs`): mesh.obj (`write_obj`, every body in the
+camera frame), overlay.png (`draw.overlay_picture`), body.json
+(`body_record`, one body or {'people': [...]}) and, for the web app, a
+static body.glb (`write_mesh_glb`).
+
+A clip (`write_clip_outputs`): per track .npz, .json, .bvh and .glb, the
+overlay .mp4 (`draw.write_overlay_video`) and video.json, written to a
+staging folder and moved in at the end.
 
 Frames. Our bodies live in the camera frame (x right, y down, z forward,
 metres). BVH and glTF tools expect y up, so both are written in the camera
@@ -22,20 +31,29 @@ and the root's position F root. Units are metres.
   blend shapes loses them here (up to ~2 cm at bent joints); the default
   body has none, so its skinned pose is our forward.
   `write_glb` with one frame and no animation is a static body.
+
+Rotations are converted by `smplr_jax.body.rotations` in float64: the files
+print more digits (5 for axis-angle, 6 for BVH degrees) than float32 holds.
 """
 
 from __future__ import annotations
 
 import json
 import pathlib
+import shutil
 import struct
-from typing import Any
+import tempfile
+from typing import Any, Callable
 
+import jax
+import jax.numpy as jnp
 import numpy as np
-from scipy.spatial.transform import Rotation
+from PIL import Image
 
 from smplr_jax.body import body_model as bm
 from smplr_jax.body import jl as jl_lib
+from smplr_jax.body import rotations
+from smplr_jax.predict import draw
 
 # Camera frame -> y-up export frame (a proper rotation: 180 degrees about x).
 FLIP = np.diag([1.0, -1.0, -1.0])
@@ -43,10 +61,121 @@ JOINT_NAMES = jl_lib.JOINT_NAMES
 PARENTS = jl_lib.SMPL_PARENTS
 
 
+def _in_float64(convert: Callable[[jnp.ndarray], jnp.ndarray],
+                matrices: Any) -> np.ndarray:
+  """`convert` (a `rotations` function) of the rotations nearest to
+  [..., 3, 3] matrices, in float64. A smoothed or fitted float32 pose is
+  orthogonal to ~1e-6 only; its nearest rotation is what it means."""
+  with jax.enable_x64(True):
+    nearest = rotations.project_to_rotation(jnp.asarray(matrices,
+                                                        jnp.float64))
+    return np.asarray(convert(nearest))
+
+
 def _axis_angle(pose: np.ndarray) -> np.ndarray:
-  pose = np.asarray(pose, np.float64)
-  return Rotation.from_matrix(pose.reshape(-1, 3, 3)).as_rotvec().reshape(
-      pose.shape[:-2] + (3,))
+  """[..., 3, 3] rotations -> [..., 3] float64 rotation vectors."""
+  return _in_float64(rotations.matrix_to_axis_angle, pose)
+
+
+def _quaternions(pose: np.ndarray) -> np.ndarray:
+  """[..., 3, 3] rotations -> [..., 4] unit quaternions (x, y, z, w, glTF's
+  order), the largest component positive (Shepperd's sign: one quaternion
+  per rotation)."""
+  vector = _axis_angle(pose)
+  angle = np.linalg.norm(vector, axis=-1, keepdims=True)
+  axis = vector / np.where(angle > 0, angle, 1.0)
+  quaternion = np.concatenate([axis * np.sin(angle / 2), np.cos(angle / 2)],
+                              axis=-1)
+  largest = np.take_along_axis(quaternion, np.abs(quaternion).argmax(
+      -1)[..., None], axis=-1)
+  return quaternion * np.where(largest < 0, -1.0, 1.0)
+
+
+def _euler_zxy_degrees(pose: np.ndarray) -> np.ndarray:
+  """[..., 3, 3] rotations -> [..., 3] intrinsic ZXY Euler angles (degrees),
+  in BVH's channel order (Z, X, Y)."""
+  angles = _in_float64(lambda m: rotations.matrix_to_euler(m, 'ZXY'), pose)
+  return np.degrees(angles[..., [2, 0, 1]])  # per axis (x, y, z) -> Z, X, Y
+
+
+def write_obj(path: str | pathlib.Path,
+              meshes: list[tuple[np.ndarray, np.ndarray]]) -> pathlib.Path:
+  """Wavefront OBJ of (vertices [V, 3], faces [F, 3]) meshes, one object
+  ('person_N') each."""
+  lines, offset = [], 1
+  for number, (vertices, faces) in enumerate(meshes):
+    lines.append(f'o person_{number}')
+    lines += [f'v {x:.5f} {y:.5f} {z:.5f}' for x, y, z in vertices]
+    lines += [f'f {a + offset} {b + offset} {c + offset}'
+              for a, b, c in np.asarray(faces)]
+    offset += len(vertices)
+  path = pathlib.Path(path)
+  path.write_text('\n'.join(lines) + '\n')
+  return path
+
+
+def body_record(prediction: dict[str, Any]) -> dict[str, Any]:
+  """One body as body.json holds it (camera frame, metres), from a photo's
+  prediction (`Predictor.predict_image`; `prediction.PHOTO_KEYS`) alone:
+  its `front_end` and `used_dae`, 'refined' when it holds a `fit_cost`,
+  and the detector's `hypothesis` and `keypoints_2d` when present."""
+  root = np.asarray(prediction['root_cam'])
+  pose = _axis_angle(prediction['pose'])
+  record = {
+      'pose_axis_angle': pose.round(5).tolist(),
+      'betas': np.asarray(prediction['betas']).round(5).tolist(),
+      'gender': int(prediction['gender']),
+      'male_probability': float(prediction['male_probability']),
+      'root_cam_m': root.round(4).tolist(),
+      'focal_px': float(prediction['focal']),
+      'box': [round(float(v), 1) for v in prediction['box']],
+      'frame': 'camera: x right, y down, z forward, m',
+      'used_dae': bool(prediction['used_dae']),
+      'front_end': str(prediction['front_end']),
+      'refined': 'fit_cost' in prediction,
+  }
+  if 'fit_cost' in prediction:
+    record['fit_cost'] = float(np.asarray(prediction['fit_cost']).reshape(
+        -1)[0])
+  if 'hypothesis' in prediction:
+    record['hypothesis'] = prediction['hypothesis']
+  if 'keypoints_2d' in prediction:
+    record['keypoints_2d_px'] = np.asarray(
+        prediction['keypoints_2d']).round(1).tolist()
+  return record
+
+
+def write_photo_outputs(people: list[dict[str, Any]], photo: np.ndarray,
+                        output: str | pathlib.Path,
+                        glb: bool = False) -> dict[str, pathlib.Path]:
+  """A photo's bodies -> files in `output`: mesh.obj (every body, camera
+  frame), overlay.png (`draw.overlay_picture`), body.json (one body's
+  `body_record`, or {'people': [...]} for several) and with `glb` a static
+  body.glb (`write_mesh_glb`, needs pygltflib).
+
+  Args:
+    people: `Predictor.predict_image`'s dict, or `predict_people`'s list.
+    photo: uint8 [H, W, 3], the photo they came from.
+    output: the folder (made if missing).
+    glb: also write body.glb.
+
+  Returns:
+    the paths written, by kind ('obj', 'png', 'json', 'glb').
+  """
+  output = pathlib.Path(output)
+  output.mkdir(parents=True, exist_ok=True)
+  paths = {'obj': output / 'mesh.obj', 'png': output / 'overlay.png',
+           'json': output / 'body.json'}
+  meshes = [(np.asarray(out['vertices']) + np.asarray(out['root_cam']),
+             np.asarray(out['faces'])) for out in people]
+  write_obj(paths['obj'], meshes)
+  Image.fromarray(draw.overlay_picture(photo, people)).save(paths['png'])
+  records = [body_record(out) for out in people]
+  paths['json'].write_text(json.dumps(
+      records[0] if len(records) == 1 else {'people': records}, indent=1))
+  if glb:
+    paths['glb'] = write_mesh_glb(output / 'body.glb', meshes)
+  return paths
 
 
 def track_arrays(track: dict[str, Any], fps: float | None) -> dict:
@@ -94,7 +223,6 @@ def rest_joints(model: bm.BodyModel, betas: np.ndarray,
 
 
 def _single(model: bm.BodyModel, gender: int) -> bm.BodyModel:
-  import jax  # pylint: disable=g-import-not-at-top
   if model.is_stacked:
     return jax.tree.map(lambda x: x[int(gender)], model)
   return model
@@ -160,8 +288,7 @@ def write_bvh(path: str | pathlib.Path, track: dict[str, Any],
   num = len(pose)
   lines += ['MOTION', f'Frames: {num}',
             f'Frame Time: {1.0 / (fps or 30.0):.6f}']
-  euler = Rotation.from_matrix(pose.reshape(-1, 3, 3)).as_euler(
-      'ZXY', degrees=True).reshape(num, -1, 3)[:, order]  # file order
+  euler = _euler_zxy_degrees(pose)[:, order]  # [T, 24, 3], file order
   # The root joint's position: the track's root (camera frame) turned.
   root = np.asarray(track['root_cam'], np.float64) @ FLIP
   for t in range(num):
@@ -260,9 +387,8 @@ def write_glb(path: str | pathlib.Path, track: dict[str, Any],
   inverse_bind[:, :3, 3] = -joints
   # glTF matrices are column-major.
   inverse_bind = np.transpose(inverse_bind, (0, 2, 1)).astype(np.float32)
-  quats = Rotation.from_matrix(_export_rotations(pose).reshape(
-      -1, 3, 3)).as_quat().reshape(
-      len(pose), 24, 4).astype(np.float32)  # x, y, z, w
+  quats = _quaternions(_export_rotations(pose)).astype(
+      np.float32)  # [T, 24, 4] x, y, z, w
   root_positions = (root @ FLIP).astype(np.float32)
   times = (np.arange(len(pose)) / (fps or 30.0)).astype(np.float32)
 
@@ -390,3 +516,66 @@ def read_glb(path: str | pathlib.Path) -> tuple[dict, bytes]:
       raise ValueError(f'{path}: the second chunk is not BIN.')
     binary = data[offset + 8:offset + 8 + bin_length]
   return document, binary
+
+
+def write_clip_outputs(result: dict[str, Any], video_path: str | pathlib.Path,
+                       output: str | pathlib.Path, body,
+                       track_vertices: Callable[[dict[str, Any]], np.ndarray],
+                       mode: str = 'offline',
+                       overlay: bool = True) -> dict[str, pathlib.Path]:
+  """A clip's tracks -> files in `output`: per track .npz, .json, .bvh and
+  .glb, overlay.mp4 (`draw.write_overlay_video`) and video.json. Written
+  to a staging folder beside `output` first and moved in at the end (an
+  error leaves nothing half-written).
+
+  Args:
+    result: `Predictor.predict_video`'s result.
+    video_path: the clip (read again, frame by frame, for the overlay).
+    output: the folder (made if missing).
+    body: the body models (`Predictor.body`, `gendered.GenderedModels`).
+    track_vertices: a track -> its [T, V, 3] root-relative meshes
+      (`Predictor.track_vertices`), for the overlay.
+    mode: the fit's mode, recorded in video.json.
+    overlay: write overlay.mp4.
+
+  Returns:
+    the paths written, by file name.
+  """
+  output = pathlib.Path(output)
+  output.parent.mkdir(parents=True, exist_ok=True)
+  staging = pathlib.Path(tempfile.mkdtemp(prefix='.smplr-video-',
+                                          dir=output.parent))
+  try:
+    names = []
+    for number, track in enumerate(result['tracks']):
+      stem = staging / f'track_{number}'
+      write_track_npz(stem.with_suffix('.npz'), track, result['fps'])
+      write_track_json(stem.with_suffix('.json'), track, result['fps'])
+      write_bvh(stem.with_suffix('.bvh'), track, body.gendered,
+                result['fps'])
+      write_glb(stem.with_suffix('.glb'), track, body.gendered,
+                result['fps'])
+      names += [f'track_{number}{s}' for s in ('.npz', '.json', '.bvh',
+                                                '.glb')]
+    if overlay:
+      draw.write_overlay_video(staging / 'overlay.mp4', video_path, result,
+                               track_vertices, body.gendered.faces)
+      names.append('overlay.mp4')
+    (staging / 'video.json').write_text(json.dumps({
+        'fps': result['fps'], 'num_frames': result['num_frames'],
+        'skipped_frames': result['skipped_frames'],
+        'image_size': result['image_size'], 'focal_px': result['focal'],
+        'mode': mode, 'tracks': [
+            {'file': f'track_{n}', 'first_frame': int(t['frames'][0]),
+             'last_frame': int(t['frames'][-1]),
+             'num_frames': len(t['frames'])}
+            for n, t in enumerate(result['tracks'])]}, indent=1))
+    names.append('video.json')
+    output.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name in names:
+      paths[name] = output / name
+      shutil.move(str(staging / name), paths[name])
+  finally:
+    shutil.rmtree(staging, ignore_errors=True)
+  return paths

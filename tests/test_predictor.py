@@ -1,4 +1,5 @@
-"""Inference (smplr_jax.predict.inference): a trained SMPLR run as JL -> mesh."""
+"""The front door (smplr_jax.predict.predictor): load_smplr (a trained SMPLR
+run as JL -> mesh) and the Predictor."""
 
 import jax
 import jax.numpy as jnp
@@ -11,7 +12,8 @@ from smplr_jax import crop, resources
 from smplr_jax.body import gendered
 from smplr_jax.data import sampler
 from smplr_jax.nets import smplr
-from smplr_jax.predict import inference, pipeline
+from smplr_jax.predict import pipeline, prediction
+from smplr_jax.predict import predictor as predictor_lib
 
 
 @pytest.fixture(scope='module')
@@ -34,7 +36,7 @@ def workdir(tmp_path_factory):
 
 def test_predictor_outputs(workdir, body):
   workdir, _, _ = workdir
-  predictor = inference.load_smplr(workdir)
+  predictor = predictor_lib.load_smplr(workdir)
   test_set = sampler.make_test_set(body.gendered, size=3, seed=5)
   out = predictor(test_set['jl'])
   assert out['pose'].shape == (3, 24, 3, 3)
@@ -68,7 +70,7 @@ def test_predictor_equals_the_pipeline(workdir, body):
   """The predictor is `pipeline.jl_to_body` on the checkpoint's variables."""
   path, config, variables = workdir
   jl = sampler.make_test_set(body.gendered, size=4, seed=6)['jl']
-  out = inference.load_smplr(path)(jl)
+  out = predictor_lib.load_smplr(path)(jl)
   expected = pipeline.jl_to_body(smplr.from_config(config.smplr), body, variables,
                                  jnp.asarray(jl))
   # Jitted and eager float32 differ by rounding (up to ~3e-5 on a rotation).
@@ -82,12 +84,12 @@ def test_predictor_equals_the_pipeline(workdir, body):
 def test_predictor_needs_both_networks(tmp_path):
   path, _, _ = _workdir(tmp_path, parts=('shape',))
   with pytest.raises(ValueError, match=r"trained only \['shape'\]"):
-    inference.load_smplr(path)
+    predictor_lib.load_smplr(path)
 
 
 def test_not_a_workdir_is_reported(tmp_path):
   with pytest.raises(ValueError, match='no config.json'):
-    inference.load_smplr(tmp_path)
+    predictor_lib.load_smplr(tmp_path)
 
 
 def test_shipped_smplr_recovers_rendered_camera_frame_bodies():
@@ -104,7 +106,7 @@ def test_shipped_smplr_recovers_rendered_camera_frame_bodies():
   jl = np.stack([r['jl_cam'] - r['jl_cam'][0] for r in records])
   # Upright in the camera frame: the head is above the pelvis (y down).
   assert np.mean(jl[:, 15, 1] < 0) >= 0.75
-  predictor = inference.load_smplr(shipped)
+  predictor = predictor_lib.load_smplr(shipped)
   out = predictor(jl)
   error = np.linalg.norm(out['joints'] - jl[:, :24], axis=-1).mean() * 1000
   assert error < 45.0  # Table 1: SMPLR from true JL, ~21-31 mm Jt
@@ -117,3 +119,90 @@ def test_crop_person_refuses_a_bad_focal():
   for focal in (float('nan'), 0.0, -500.0):
     with pytest.raises(ValueError, match='focal must be a positive number'):
       crop.crop_person(photo, (10, 10, 30, 50), 32, focal)
+
+
+# --- the Predictor ------------------------------------------------------------
+
+
+@pytest.fixture(scope='module')
+def pipeline_predictor():
+  return predictor_lib.load_pipeline()
+
+
+def _photo():
+  rng = np.random.default_rng(3)
+  return rng.integers(0, 255, (180, 140, 3), dtype=np.uint8)
+
+
+def test_a_box_reads_its_crop_and_every_key_is_documented(pipeline_predictor):
+  """predict_image(photo, box=...) is one body: the batched network call on
+  its own crop, with the photo's keys, all of them in `prediction`."""
+  predictor = pipeline_predictor
+  photo = _photo()
+  out = predictor.predict_image(photo, box=(20, 10, 120, 170), focal=300.0)
+  assert prediction.unknown_keys(out) == []
+  assert set(prediction.BODY_KEYS + prediction.PHOTO_KEYS) <= set(out)
+  assert out['front_end'] == 'crop' and out['used_dae'] is True
+  np.testing.assert_array_equal(out['box'], [20, 10, 120, 170])
+  assert out['vertices'].shape == (predictor.body.gendered.num_vertices, 3)
+  batched = predictor.predict_crops(out['crop'][None],
+                                    out['root_cam'][None])
+  assert batched['vertices'].shape == (1,) + out['vertices'].shape
+  for key in prediction.BODY_KEYS:
+    np.testing.assert_array_equal(prediction.one_body(batched)[key],
+                                  out[key], err_msg=key)
+  expected = crop.crop_person(photo, (20, 10, 120, 170),
+                              predictor.input_size, 300.0)
+  np.testing.assert_array_equal(out['crop'], expected.image)
+  np.testing.assert_allclose(out['root_cam'], expected.root_cam)
+
+
+def test_each_front_end_says_what_it_cannot_do():
+  photo = _photo()
+  crop_only = predictor_lib.load_pipeline(front_end='crop')
+  with pytest.raises(ValueError, match='needs a person box'):
+    crop_only.predict_image(photo)
+  with pytest.raises(ValueError, match="front_end='crop'"):
+    crop_only.predict_video([photo])
+  detector_only = predictor_lib.load_pipeline(front_end='blazepose')
+  assert detector_only.crop_path is None  # no image network loaded
+  with pytest.raises(ValueError, match='needs the image network'):
+    detector_only.predict_image(photo, box=(20, 10, 120, 170))
+  with pytest.raises(ValueError, match="'auto', 'crop' or 'blazepose'"):
+    predictor_lib.load_pipeline(front_end='yolo')
+  with pytest.raises(ValueError, match='unknown hypotheses'):
+    predictor_lib.load_pipeline(hypotheses=('sideways',))
+  with pytest.raises(ValueError, match='crop front end'):
+    predictor_lib.load_pipeline(front_end='blazepose', flip_test=True)
+
+
+def test_a_tracks_mesh_is_one_call_away(pipeline_predictor, body):
+  predictor = pipeline_predictor
+  rng = np.random.default_rng(0)
+  frames = 5
+  axis_angle = rng.normal(0, 0.3, (frames, 24, 3)).astype(np.float32)
+  from smplr_jax.body import rotations  # pylint: disable=g-import-not-at-top
+  track = {'pose': np.asarray(rotations.axis_angle_to_matrix(axis_angle)),
+           'betas': np.tile(rng.normal(0, 1, (1, 10)), (frames, 1)),
+           'gender': np.array([1] * frames)}
+  vertices = predictor.track_vertices(track)
+  assert vertices.shape == (frames, body.gendered.num_vertices, 3)
+  expected = gendered.posed_body(body.gendered, track['pose'],
+                                 np.asarray(track['betas'], np.float32),
+                                 track['gender'])['vertices']
+  np.testing.assert_allclose(vertices, expected, atol=1e-5)
+  assert np.ptp(vertices, axis=0).max() > 0.01  # the frames differ
+
+
+def test_the_settings_have_one_default_each(pipeline_predictor):
+  """The photo path, the detector, the app and the video read the same
+  values (one default per setting)."""
+  from smplr_jax.predict import detector, settings  # pylint: disable=g-import-not-at-top
+  photo = settings.PhotoSettings()
+  assert settings.AppLimits().min_image_side == photo.min_image_side
+  with pytest.raises(ValueError, match=f'at least {photo.min_image_side}'):
+    detector.check_photo(np.zeros((photo.min_image_side - 1, 200, 3),
+                                  np.uint8))
+  assert pipeline_predictor.settings == photo
+  with pytest.raises(ValueError, match="'offline' or 'causal'"):
+    settings.VideoSettings(mode='live')
