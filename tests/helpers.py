@@ -1,5 +1,6 @@
 """Shared test helpers: small fabricated files and workdirs (no training)."""
 
+import json
 import pathlib
 
 import jax
@@ -7,6 +8,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
+from scipy.spatial import transform
 
 from experiments.dae.configs import structured as dae_config
 from experiments.smplr.configs import smplr as smplr_config
@@ -14,6 +16,7 @@ from experiments.tools import draw_augmentations
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.data import augment
 from smplr_jax.nets import dae, smplr, weights_io
+from smplr_jax.predict import write
 from smplr_jax.training import checkpoints
 
 
@@ -114,3 +117,83 @@ def write_untrained_smplr_and_dae(folder: pathlib.Path) -> None:
   dae_cfg.dae.encoder, dae_cfg.dae.decoder = (16, 12, 8), (12, 16)
   write_workdir(folder / 'dae', dae_cfg, dae.make_dae(dae_cfg.dae).init(
       {'params': jax.random.PRNGKey(2)}, jnp.zeros((1, 42, 3)), train=False))
+
+
+# --- Reading back what users take away (mesh.obj, body.json, .glb) ---------
+
+
+def obj_vertices(path) -> np.ndarray:
+  """[N, 3] every `v` line of a Wavefront OBJ, in file order."""
+  return np.array([[float(v) for v in line.split()[1:4]]
+                   for line in pathlib.Path(path).read_text().splitlines()
+                   if line.startswith('v ')])
+
+
+def glb_accessor(document: dict, binary: bytes, index: int) -> np.ndarray:
+  """[count, size] the numbers of one glTF accessor (`write.read_glb`'s
+  document and binary chunk)."""
+  accessor = document['accessors'][index]
+  view = document['bufferViews'][accessor['bufferView']]
+  dtype = {5126: np.float32, 5123: np.uint16, 5125: np.uint32}[
+      accessor['componentType']]
+  size = {'SCALAR': 1, 'VEC3': 3, 'VEC4': 4, 'MAT4': 16}[accessor['type']]
+  return np.frombuffer(binary, dtype, accessor['count'] * size,
+                       view.get('byteOffset', 0) +
+                       accessor.get('byteOffset', 0)).reshape(-1, size)
+
+
+def assert_files_hold_the_body(paths: dict, body: dict) -> None:
+  """mesh.obj, body.json and (when written) body.glb of one person hold
+  `body` (`Predictor.predict_image`'s), to the precision each file prints:
+  the mesh placed at the root (OBJ: 5 decimals; glTF: float32 in the y-up
+  frame, `write.FLIP`), the pose (axis-angle, 5 decimals, read back as
+  matrices by scipy), betas (5 decimals), gender, probability of male,
+  root (4 decimals) and focal length."""
+  placed = (np.asarray(body['vertices'], np.float64) +
+            np.asarray(body['root_cam'], np.float64))
+  np.testing.assert_allclose(obj_vertices(paths['obj']), placed, rtol=0,
+                             atol=6e-6)
+  record = json.loads(pathlib.Path(paths['json']).read_text())
+  pose = transform.Rotation.from_rotvec(
+      np.asarray(record['pose_axis_angle'])).as_matrix()
+  np.testing.assert_allclose(pose, body['pose'], rtol=0, atol=3e-5)
+  np.testing.assert_allclose(record['betas'], body['betas'], rtol=0,
+                             atol=6e-6)
+  assert record['gender'] == int(body['gender'])
+  assert record['male_probability'] == float(body['male_probability'])
+  np.testing.assert_allclose(record['root_cam_m'], body['root_cam'], rtol=0,
+                             atol=6e-5)
+  assert record['focal_px'] == float(body['focal'])
+  assert record['front_end'] == body['front_end']
+  if 'glb' in paths:
+    document, binary = write.read_glb(paths['glb'])
+    (mesh,) = document['meshes']
+    primitive = mesh['primitives'][0]
+    positions = glb_accessor(document, binary,
+                             primitive['attributes']['POSITION'])
+    np.testing.assert_allclose(positions, placed * [1.0, -1.0, -1.0],
+                               rtol=0, atol=2e-6)
+    np.testing.assert_array_equal(
+        glb_accessor(document, binary, primitive['indices']).reshape(-1, 3),
+        body['faces'])
+
+
+def app_files(result) -> dict:
+  """The mesh.obj, body.json and body.glb of an `AppService.photo` answer,
+  as `assert_files_hold_the_body` takes them."""
+  by_name = {path.name: path for path in result.downloads}
+  return {'obj': by_name['mesh.obj'], 'json': by_name['body.json'],
+          'glb': by_name['body.glb']}
+
+
+def assert_same_record(got: dict, want: dict, atol: float = 1e-4) -> None:
+  """Two body.json records (or the app's parameters) hold the same body:
+  the same keys, the same words, the numbers within `atol` (the files
+  print 4-5 decimals)."""
+  assert sorted(got) == sorted(want)
+  for key, value in want.items():
+    if isinstance(value, (str, bool)) or value is None:
+      assert got[key] == value, key
+    else:
+      np.testing.assert_allclose(got[key], value, rtol=1e-6, atol=atol,
+                                 err_msg=key)

@@ -19,6 +19,8 @@ from smplr_jax.predict import detector as detector_lib
 from smplr_jax.predict import settings, write
 
 UNAVAILABLE = detector_lib.availability()
+WITHOUT_DETECTOR = ('runs only without the detector extra (mediapipe works '
+                    'here)')
 needs_detector = pytest.mark.skipif(
     UNAVAILABLE is not None,
     reason=f'needs the [detector] extra: {UNAVAILABLE}')
@@ -173,7 +175,7 @@ def test_static_glb_holds_the_meshes_y_up(tmp_path):
                                                faces[0])])
 
 
-@pytest.mark.skipif(UNAVAILABLE is None, reason='mediapipe works here')
+@pytest.mark.skipif(UNAVAILABLE is None, reason=WITHOUT_DETECTOR)
 def test_without_the_detector_a_photo_says_which_extra(tmp_path):
   app = service.AppService(service.SharedPredictor(), root=tmp_path)
   assert '[detector]' in app.predictor.detector_error

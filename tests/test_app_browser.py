@@ -26,7 +26,7 @@ NO_DETECTOR = detector_lib.availability()
 NO_BROWSER = harness.browser_availability()
 
 pytestmark = [
-    pytest.mark.skipif(NO_GRADIO is not None, reason=f'[app] {NO_GRADIO}'),
+    pytest.mark.skipif(NO_GRADIO is not None, reason=str(NO_GRADIO)),
     pytest.mark.skipif(NO_DETECTOR is not None,
                        reason=f'needs the [detector] extra: {NO_DETECTOR}'),
 ]
@@ -84,7 +84,7 @@ def test_an_upload_over_the_cap_is_refused(running):
 @pytest.fixture(scope='module')
 def page(running):
   if NO_BROWSER is not None:
-    pytest.skip(NO_BROWSER)
+    pytest.skip(f'needs a headless browser: {NO_BROWSER}')
   page = harness.Page(running[0])
   yield page
   page.close()
@@ -97,8 +97,8 @@ def _is_glb(data: bytes) -> bool:
 def test_photo_in_the_browser(page, tmp_path):
   assert 'Photo ready' in page.upload(service.example_path('person.jpg'))
   status, _ = page.recover()
-  assert status.startswith('1 person · path: detector -> adapter -> SMPLR '
-                           '-> fit'), status
+  assert status.startswith('1 person · path: detector -> adapter -> DAE -> '
+                           'SMPLR -> fit'), status
   assert 'fit cost' in status
   # The 3D view draws the body (pixels unlike the background), and a drag
   # turns it.

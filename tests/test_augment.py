@@ -140,10 +140,7 @@ def test_flip_twice_is_identity():
 @pytest.fixture(scope='module')
 def smpl_bodies():
   """Records of 3 sampled default-model bodies, SMPL fields included."""
-  try:
-    models = gendered.load_gendered_models()
-  except ValueError as e:
-    pytest.skip(f'default body model not available: {e}')
+  models = gendered.load_gendered_models()  # ships with the package
   rotations, betas, gender = sampler.sample_parameters(
       jax.random.PRNGKey(3), 3)  # camera frame
   pose = Rotation.from_matrix(

@@ -187,8 +187,8 @@ def test_console_convert_model_is_the_tool(tmp_path, capsys):
 def test_console_app_without_gradio_names_the_extra(capsys):
   import importlib.util  # pylint: disable=g-import-not-at-top
   if importlib.util.find_spec('gradio') is not None:
-    pytest.skip('gradio is installed here (tests/test_app_browser.py '
-                'starts the app)')
+    pytest.skip('runs only without the app extra: gradio is installed '
+                'here (tests/test_app_browser.py starts the app)')
   assert console.main(['app', '--port', '0']) == 1
   err = capsys.readouterr().err
   assert err.startswith('error: the web app needs gradio') and '[app]' in err
@@ -276,8 +276,6 @@ def test_demo_video_mistakes_are_one_line(tmp_path, capsys, monkeypatch):
   assert 'max_people must be at least 1' in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not (resources.weights_dir() / 'image_net').exists(),
-                    reason='no shipped weights in third_party/weights')
 def test_demo_everyone_on_the_example(tmp_path, capsys, monkeypatch):
   """`smplr-jax demo --everyone` on the shipped photo: every person found
   (one here, so one record), or without the [detector] extra one line

@@ -10,6 +10,7 @@ import pathlib
 import numpy as np
 import pytest
 
+import smplr_jax
 from smplr_jax.body import jl as jl_lib
 
 MODEL_DIR = (pathlib.Path(__file__).resolve().parent.parent / 'third_party' /
@@ -190,8 +191,8 @@ def test_files_are_small():
 
 
 def test_smplx_loads_the_file(model):
-  torch = pytest.importorskip('torch')
-  smplx = pytest.importorskip('smplx')
+  torch = pytest.importorskip('torch', reason='needs torch (the [test] extra)')
+  smplx = pytest.importorskip('smplx', reason='needs smplx (the [test] extra)')
   # smplx.SMPL unpickles whatever `model_path` names, so .npz arrays go in
   # through its `data_struct` argument.
   with np.load(model['path']) as data:
@@ -207,7 +208,6 @@ def test_smplx_loads_the_file(model):
 
 
 def test_smplr_jax_loads_the_default_model(model):
-  smplr_jax = pytest.importorskip('smplr_jax')
   gender = model['path'].stem.split('_')[1].lower()
   body = smplr_jax.load_body_model(MODEL_DIR, gender=gender)
   out = smplr_jax.smpl_forward(body, np.zeros((1, 24, 3), np.float32),

@@ -1,6 +1,8 @@
 """The crop path of the predictor (`predictor.load_pipeline`,
 `crop_person`), the demo (`demo.run`) and the homes it joins: reading
-(`read`: photos, boxes) and body.json (`write.body_record`)."""
+(`read`: photos, boxes) and body.json (`write.body_record`); the demo's and
+the web app's files hold the predictor's body (the photo path's:
+tests/test_outputs.py)."""
 
 import json
 
@@ -8,15 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from smplr_jax import console, crop, resources
+from helpers import app_files, assert_files_hold_the_body
+from smplr_jax import console, crop
+from smplr_jax.app import service
 from smplr_jax.body import gendered, rotations
 from smplr_jax.data import augment, synthetic
 from smplr_jax.predict import demo, detector, read, write
 from smplr_jax.predict import predictor as predictor_lib
-
-pytestmark = pytest.mark.skipif(
-    not (resources.weights_dir() / 'image_net').exists(),
-    reason='no shipped weights in third_party/weights')
 
 
 @pytest.fixture(scope='module')
@@ -119,7 +119,8 @@ def test_crop_person_matches_the_training_crop(render):
     crop.crop_person(np.zeros((4, 4, 3), np.uint8), (0, 0, 2, 2), size)
 
 
-def test_demo_writes_mesh_picture_and_parameters(render, tmp_path, capsys):
+def test_demo_writes_mesh_picture_and_parameters(predictor, render, tmp_path,
+                                                 capsys):
   photo = tmp_path / 'photo.png'
   Image.fromarray(render['image']).convert('L').save(photo)  # grayscale
   uv = render['jl_cam'][:, :2] / render['jl_cam'][:, 2:] * render['focal'] + \
@@ -146,6 +147,15 @@ def test_demo_writes_mesh_picture_and_parameters(render, tmp_path, capsys):
   assert body['refined'] is False and 'hypothesis' not in body
   picture = np.asarray(Image.open(paths['png']))
   assert picture.ndim == 3 and picture.shape[1] == 2 * picture.shape[0]
+  # The files hold `predict_image`'s body of the same photo and box, and so
+  # do the web app's (body.glb too).
+  want = predictor.predict_image(read.load_photo(photo),
+                                 box=read.parse_box(box))
+  assert_files_hold_the_body(paths, want)
+  app = service.AppService(service.SharedPredictor(load=lambda _: predictor),
+                           root=tmp_path / 'app')
+  assert_files_hold_the_body(app_files(app.photo(photo, box)), want)
+  app.close()
   # Bad input: one clear message each, nothing written.
   for args, message in (((str(tmp_path / 'none.png'), box), 'does not exist'),
                         ((str(paths['json']), box), 'not an image'),

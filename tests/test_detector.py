@@ -23,13 +23,15 @@ from smplr_jax.predict import predictor as predictor_lib
 
 # None when mediapipe is installed and its pose solution starts.
 UNAVAILABLE = detector_lib.availability()
+WITHOUT_DETECTOR = ('runs only without the detector extra (mediapipe works '
+                    'here)')
 # Renders of seed 11: BlazePose finds the person of examples 0, 3 and 4
 # (limb P1 of our body 124-197 mm), misses example 2's (seen from behind)
 # and gets examples 1 and 5 wrong (over 500 mm: mirrored).
 RENDER_SEED, FOUND, MISSED = 11, (0, 3, 4), 2
 
 
-@pytest.mark.skipif(UNAVAILABLE is None, reason='mediapipe works here')
+@pytest.mark.skipif(UNAVAILABLE is None, reason=WITHOUT_DETECTOR)
 def test_without_mediapipe_the_front_end_says_how_to_install_it():
   predictor = predictor_lib.load_pipeline(front_end='blazepose')
   with pytest.raises(ValueError, match=r'pip install -e "\.\[detector\]"'):
@@ -38,7 +40,7 @@ def test_without_mediapipe_the_front_end_says_how_to_install_it():
     predictor.check_photo_path()
 
 
-@pytest.mark.skipif(UNAVAILABLE is None, reason='mediapipe works here')
+@pytest.mark.skipif(UNAVAILABLE is None, reason=WITHOUT_DETECTOR)
 def test_without_mediapipe_the_default_photo_path_names_the_extra():
   predictor = predictor_lib.load_pipeline()
   with pytest.raises(ValueError, match=r'detector extra.*\[detector\].*box'):
@@ -69,8 +71,9 @@ def test_photo_checks_come_before_the_detector():
 
 # --- with mediapipe ---------------------------------------------------------
 
-needs_mediapipe = pytest.mark.skipif(
-    UNAVAILABLE is not None, reason=f'{UNAVAILABLE}')
+NEEDS_DETECTOR = f'needs the [detector] extra: {UNAVAILABLE}'
+needs_mediapipe = pytest.mark.skipif(UNAVAILABLE is not None,
+                                     reason=NEEDS_DETECTOR)
 
 
 @pytest.fixture(scope='module')
@@ -83,10 +86,8 @@ def renders():
 
 @pytest.fixture(scope='module')
 def predictor():
-  pytest.importorskip('mediapipe', reason='needs the detector extra: pip '
-                      'install -e ".[detector]" (mediapipe==0.10.14)')
   if UNAVAILABLE is not None:
-    pytest.skip(UNAVAILABLE)
+    pytest.skip(NEEDS_DETECTOR)
   return predictor_lib.load_pipeline(front_end='blazepose')
 
 
@@ -205,7 +206,7 @@ def held_out():
 @pytest.fixture(scope='module')
 def default_pipeline():
   if UNAVAILABLE is not None:
-    pytest.skip(UNAVAILABLE)
+    pytest.skip(NEEDS_DETECTOR)
   return predictor_lib.load_pipeline()
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from smplr_jax import camera, fitting, resources
+from smplr_jax import camera, fitting
 from smplr_jax.body import gendered, limits, rotations
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.data import sampler
@@ -242,8 +242,6 @@ def test_pipeline_and_demo_refine(tmp_path):
   # The layer above, imported here: the other tests need none of it.
   from smplr_jax.predict import demo  # pylint: disable=g-import-not-at-top
   from smplr_jax.predict import predictor as predictor_lib  # pylint: disable=g-import-not-at-top
-  if not (resources.weights_dir() / 'image_net').exists():
-    pytest.skip('no shipped weights in third_party/weights')
   predictor = predictor_lib.load_pipeline(refine=True)
   size = predictor.input_size
   crop = np.random.RandomState(0).randint(0, 256, (size, size, 3), np.uint8)

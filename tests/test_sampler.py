@@ -169,10 +169,7 @@ def test_load_gendered_models(model_dir):
 
 
 def test_default_model_bodies_look_human():
-  try:
-    models = gendered.load_gendered_models()
-  except ValueError as e:
-    pytest.skip(f'default body model not available: {e}')
+  models = gendered.load_gendered_models()  # ships with the package
   bodies = _sample_jl(jax.random.PRNGKey(0), models, 256, 10)
   lengths = np.asarray(jl.bone_lengths(bodies['jl']))
   assert np.all(np.isfinite(lengths))

@@ -10,8 +10,8 @@ from scipy.spatial.transform import Rotation
 from smplr_jax import load_body_model, smpl_forward, stack_body_models
 from smplr_jax.body import body_model as bm
 
-torch = pytest.importorskip('torch')
-smplx = pytest.importorskip('smplx')
+torch = pytest.importorskip('torch', reason='needs torch (the [test] extra)')
+smplx = pytest.importorskip('smplx', reason='needs smplx (the [test] extra)')
 from smplx.utils import Struct  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 BATCH = 8

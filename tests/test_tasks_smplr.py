@@ -109,8 +109,8 @@ def test_evaluate_cli(trained_workdir, tmp_path):
       [sys.executable, '-m', 'experiments.evaluate', f'--workdirs={workdir}',
        f'--json_out={tmp_path / "all.json"}'],
       capture_output=True, text=True, check=True)
-  assert '| model | Hd | Ts | Sr | Ew | Wt | Hp | Kn | Ft | Jt | Lm | Bn |' in (
-      out.stdout)
+  assert ('| model | Hd | Ts | Sr | Ew | Wt | Hp | Kn | Ft | Jt (P1-16) | Lm '
+          '| Bn |') in out.stdout
   again = json.loads((tmp_path / 'all.json').read_text())[str(workdir)]
   assert again['clean/mpjpe'] == pytest.approx(results['clean/mpjpe'],
                                                rel=1e-4)

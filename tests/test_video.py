@@ -25,8 +25,9 @@ from smplr_jax.predict import read, settings, video, write
 from smplr_jax.predict import predictor as predictor_lib
 
 UNAVAILABLE = detector_lib.availability()
+NEEDS_DETECTOR = f'needs the [detector] extra: {UNAVAILABLE}'
 needs_mediapipe = pytest.mark.skipif(UNAVAILABLE is not None,
-                                     reason=f'{UNAVAILABLE}')
+                                     reason=NEEDS_DETECTOR)
 T = 6
 
 
@@ -240,7 +241,7 @@ def clip(tmp_path_factory):
 @pytest.fixture(scope='module')
 def pipeline():
   if UNAVAILABLE is not None:
-    pytest.skip(f'needs the [detector] extra: {UNAVAILABLE}')
+    pytest.skip(NEEDS_DETECTOR)
   return predictor_lib.load_pipeline()
 
 
@@ -383,7 +384,7 @@ def test_demo_video_writes_every_file(clip, clip_result, tmp_path):
                              rtol=0, atol=1e-6)
   # Frames that move: every frame's pose differs from the next one's.
   turns = np.abs(np.diff(glb['rotation'], axis=0)).max(axis=(1, 2, 3))
-  assert turns.min() > 1e-3, turns
+  assert turns.min() > 5e-3, turns  # measured: 0.017 to 0.051
   mocap = bvh.Bvh((output / 'track_0.bvh').read_text())
   assert mocap.nframes == first['num_frames']
   with av.open(str(output / 'overlay.mp4')) as container:

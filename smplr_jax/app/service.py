@@ -44,8 +44,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from smplr_jax.predict import prediction, read, write
 from smplr_jax.predict import predictor as predictor_lib
-from smplr_jax.predict import read, write
 from smplr_jax.predict import settings as settings_lib
 
 EXAMPLES = ('person.jpg', 'walk.mp4')
@@ -287,8 +287,8 @@ class AppService:
     """A photo -> its body (or everyone's): overlay.png, body.glb,
     mesh.obj, body.json.
 
-    Without a box, the photo path (detector -> adapter -> SMPLR -> fit);
-    with one, the image network on the box's crop.
+    Without a box, the photo path (detector -> adapter -> DAE -> SMPLR ->
+    fit); with one, the image network on the box's crop.
     """
     start = time.perf_counter()
     if self.kind(path) != 'image':
@@ -308,11 +308,9 @@ class AppService:
       try:
         if box is not None:
           people = [predictor.predict_image(photo, box=box)]
-          path_used = 'box -> image network -> DAE -> SMPLR'
         else:
           people = (predictor.predict_people(photo) if everyone else
                     [predictor.predict_image(photo)])
-          path_used = 'detector -> adapter -> SMPLR -> fit'
       except ValueError as e:  # no person, a box outside the photo
         raise InputError(str(e)) from e
       if not people:
@@ -324,6 +322,7 @@ class AppService:
     costs = [f'{float(np.asarray(p["fit_cost"]).reshape(-1)[0]):.4g}'
              for p in people if 'fit_cost' in p]
     readings = sorted({p['hypothesis'] for p in people if 'hypothesis' in p})
+    path_used = prediction.path_of(people[0])
     seconds = time.perf_counter() - start
     status = (f'**{len(people)} {"person" if len(people) == 1 else "people"}'
               f'** · path: {path_used}'
@@ -365,6 +364,7 @@ class AppService:
       if not result['tracks']:
         raise InputError(f'no person found in any of the '
                          f'{result["num_frames"]} frames.')
+      dae = 'DAE -> ' if predictor.uses_dae else ''
       paths = write.write_clip_outputs(
           result, str(path), self._new_folder(), predictor.body,
           predictor.track_vertices, mode)
@@ -373,8 +373,8 @@ class AppService:
     tracks = len(result['tracks'])
     status = (f'**{tracks} track{"s" if tracks != 1 else ""}** over '
               f'{result["num_frames"]} frames at {result["fps"]:.3g} '
-              f'frames/s · path: detector -> adapter -> SMPLR -> temporal '
-              f'fit ({mode}) · {seconds:.1f} s')
+              f'frames/s · path: detector -> adapter -> {dae}SMPLR -> '
+              f'temporal fit ({mode}) · {seconds:.1f} s')
     order = sorted(paths.values(), key=lambda p: (p.suffix != '.glb',
                                                  p.name))
     return Result(status, paths.get('overlay.mp4'), paths['track_0.glb'],

@@ -108,6 +108,21 @@ def one_body(batched: dict[str, Any], index: int = 0) -> dict[str, Any]:
   return {k: v if k == 'faces' else v[index] for k, v in batched.items()}
 
 
+def path_of(prediction: dict[str, Any]) -> str:
+  """The chain a photo's body went through, from its own keys, e.g.
+  'detector -> adapter -> DAE -> SMPLR -> fit'."""
+  if prediction['front_end'] == 'crop':
+    stages = ['box', 'image network']
+  else:
+    stages = ['detector', 'adapter']
+  if prediction['used_dae']:
+    stages.append('DAE')
+  stages.append('SMPLR')
+  if 'fit_cost' in prediction:
+    stages.append('fit')
+  return ' -> '.join(stages)
+
+
 def unknown_keys(prediction: dict[str, Any]) -> list[str]:
   """The keys of a prediction that this module does not document."""
   return sorted(set(prediction) - set(ALL_KEYS))
