@@ -29,6 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
+from smplr_jax import camera
 from smplr_jax.body import gendered
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.data import augment
@@ -67,7 +68,7 @@ def stick_figure_record(jl_cam: np.ndarray, *, image_size: int = 256,
   """
   rng = np.random.default_rng(seed)
   n = image_size
-  principal = np.array([(n - 1) / 2, (n - 1) / 2])
+  principal = camera.principal_point((n, n))
   uv = focal * jl_cam[:, :2] / jl_cam[:, 2:] + principal
   radius = focal * 0.05 / jl_cam[:, 2]
   cols = np.arange(n, dtype=np.float32)[None, :]

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from smplr_jax import camera
 from smplr_jax.body import gendered, rotations, smpl
 from smplr_jax.body import keypoints as kp_lib
 from smplr_jax.data import motion, synthetic
@@ -161,8 +162,7 @@ def body_errors(outs: list[dict], truth: dict, records: list[dict]
                                           truth['joint_pixels'],
                                           truth['height_px']):
     cam = out['joints'] + out['root_cam']
-    size = record['image'].shape[1::-1]
-    principal = (np.asarray(size) - 1) / 2
+    principal = camera.principal_point(record['image'].shape[1::-1])
     px = cam[:, :2] / cam[:, 2:] * out['focal'] + principal
     overlay.append(np.linalg.norm(px - true_px, axis=-1).mean() / height)
   errors['overlay'] = np.asarray(overlay)
