@@ -165,9 +165,17 @@ def load_adapter(path: str | pathlib.Path):
   return config, adapter_lib.make_adapter(config.adapter), variables
 
 
-def keypoint_set_of(config) -> kp_lib.KeypointSet:
-  """The `keypoints.KeypointSet` an adapter's config reads."""
-  return kp_lib.get_set(config.adapter.keypoint_set)
+def over_bundle(adapter: str | pathlib.Path,
+                loaded: bundle.Bundle) -> KeypointPredictor:
+  """An adapter (a shipped name or a folder, `load_adapter`) over stages
+  already loaded (`bundle.load_stages`): their DAE (when loaded), SMPLR and
+  body; an image network there is not used."""
+  config, net, variables = load_adapter(adapter)
+  stage_variables = {k: v for k, v in loaded.variables.items()
+                     if k != 'image_net'}
+  return KeypointPredictor(net, variables,
+                           kp_lib.get_set(config.adapter.keypoint_set),
+                           loaded.stages, stage_variables, loaded.body)
 
 
 def load_keypoint_predictor(adapter: str | pathlib.Path = 'blazepose33_3d',
@@ -191,8 +199,5 @@ def load_keypoint_predictor(adapter: str | pathlib.Path = 'blazepose33_3d',
   Raises:
     ValueError: missing folders, or not an adapter.
   """
-  config, net, variables = load_adapter(adapter)
-  loaded = bundle.load_stages(weights, image_net=False, dae=use_dae,
-                              smplr=smplr)
-  return KeypointPredictor(net, variables, keypoint_set_of(config),
-                           loaded.stages, loaded.variables, loaded.body)
+  return over_bundle(adapter, bundle.load_stages(
+      weights, image_net=False, dae=use_dae, smplr=smplr))

@@ -38,6 +38,12 @@ from smplr_jax.predict import settings as settings_lib
 FRONT_ENDS = ('auto', 'crop', 'blazepose')
 
 
+def _check_front_end(front_end: str) -> None:
+  if front_end not in FRONT_ENDS:
+    raise ValueError(f"front_end must be 'auto', 'crop' or 'blazepose', "
+                     f'got {front_end!r}.')
+
+
 def load_smplr(workdir: str | pathlib.Path,
                step: int | None = None) -> Callable[[jnp.ndarray], dict]:
   """Loads a trained SMPLR run (both networks) from its workdir.
@@ -96,9 +102,7 @@ class Predictor:
                adapter: str | pathlib.Path = 'blazepose33_3d',
                settings: settings_lib.PhotoSettings = (
                    settings_lib.PhotoSettings())):
-    if front_end not in FRONT_ENDS:
-      raise ValueError(f"front_end must be 'auto', 'crop' or 'blazepose', "
-                       f'got {front_end!r}.')
+    _check_front_end(front_end)
     self.body = loaded.body
     self.faces = np.asarray(loaded.body.gendered.faces)
     self.uses_dae = loaded.stages.dae is not None
@@ -133,13 +137,7 @@ class Predictor:
       # The optional extra: imported only here, so that the rest works
       # without mediapipe.
       from smplr_jax.predict import photo_path as photo_path_lib  # pylint: disable=g-import-not-at-top
-      loaded = self._loaded
-      config, net, variables = keypoint_predictor.load_adapter(
-          self._adapter)
-      reader = keypoint_predictor.KeypointPredictor(
-          net, variables, keypoint_predictor.keypoint_set_of(config),
-          loaded.stages, {k: v for k, v in loaded.variables.items()
-                          if k != 'image_net'}, loaded.body)
+      reader = keypoint_predictor.over_bundle(self._adapter, self._loaded)
       try:
         self._photo_path = photo_path_lib.load_photo_path(
             reader, self._fit, self.settings)
@@ -265,9 +263,7 @@ def load_pipeline(path: str | pathlib.Path | None = None, *,
       unknown front end or hypothesis, or refine / flip_test with
       front_end='blazepose'.
   """
-  if front_end not in FRONT_ENDS:
-    raise ValueError(f"front_end must be 'auto', 'crop' or 'blazepose', "
-                     f'got {front_end!r}.')
+  _check_front_end(front_end)  # before any weights load
   if front_end == 'blazepose' and (refine or flip_test):
     raise ValueError('refine and flip_test are implemented for the crop '
                      'front end.')
