@@ -30,7 +30,10 @@ third_party/weights unless --weights), and writes to --output
   * overlay.png: the lit, outlined mesh drawn over the photo by the
     project's rasteriser, joints marked, beside the crop the network saw,
   * body.json: pose (24 axis-angle rotations, camera frame), betas, the
-    probability of male, the root position, focal length and box.
+    gender (the body model's index, its label 'female', 'male' or
+    'unknown', or the stated one with --gender, and whether it was stated),
+    the calibrated probability of male, the root position, focal length
+    and box.
 
 --refine fits the body to the JL that SMPLR saw by a short batched
 Levenberg-Marquardt fit (`smplr_jax.fitting.refine_prediction`) before
@@ -39,8 +42,9 @@ writing.
 mirrored crop.
 
 On the photo path body.json also holds the detected box and 2D keypoints,
-the fit's cost and the reading kept ('hypothesis'), and the root is placed
-so that the body's keypoints meet the detected pixels.
+which joints the photo showed ('joint_seen', by name: False where the body
+was inferred), the fit's cost and the reading kept ('hypothesis'), and the
+root is placed so that the body's keypoints meet the detected pixels.
 
 Phone photos are turned upright by their EXIF orientation; grayscale, RGBA
 and 16-bit photos are converted; a file that is not an image, a box
@@ -83,6 +87,10 @@ _REFINE = flags.DEFINE_bool('refine', False, 'Refine the body to the JL '
                             'SMPLR saw by a short fit (smplr_jax.fitting).')
 _FLIP = flags.DEFINE_bool('flip_test', False, 'Average the image network '
                           'over the crop and the mirrored crop.')
+_GENDER = flags.DEFINE_enum(
+    'gender', 'auto', ['auto', 'female', 'male', 'neutral'],
+    "The body model: auto (estimated; 'unknown' uses the neutral body) or "
+    'the one you state (body.json says it was stated).')
 
 
 def main(argv):
@@ -93,7 +101,7 @@ def main(argv):
       box=_BOX.value, everyone=_EVERYONE.value, focal=_FOCAL.value,
       weights=_WEIGHTS.value, use_dae=not _NO_DAE.value,
       front_end=_FRONT_END.value, refine=_REFINE.value, flip_test=_FLIP.value,
-      mode=_MODE.value, max_people=_MAX_PEOPLE.value)
+      mode=_MODE.value, max_people=_MAX_PEOPLE.value, gender=_GENDER.value)
   for path in paths.values():
     print(f'wrote {path}')
 

@@ -82,13 +82,12 @@ def image_to_mesh_picture(workdir: pathlib.Path, config, count: int,
         (out['vertices'][0], out['joints'][0], (0.30, 0.55, 0.95)),
         (true_vertices, np.asarray(truth.joints[0] - truth.joints[0, :1]),
          (0.95, 0.65, 0.25))):
-      points = draw.project(vertices + root, record['focal'],
-                            record['principal'], homography)
+      focal, principal = draw.camera_in_picture(
+          record['focal'], record['principal'], homography)
       joint_pixels = draw.project(joints + root, record['focal'],
                                   record['principal'], homography)
-      panels.append(draw.mesh_overlay(panel, points, out['faces'],
-                                      vertices + root,
-                                      colour=colour,
+      panels.append(draw.mesh_overlay(panel, vertices + root, out['faces'],
+                                      focal, principal, colour=colour,
                                       joints=joint_pixels[:, :2]))
     rows.append(np.concatenate(panels, axis=1))
   Image.fromarray(np.concatenate(rows, axis=0)).save(path)

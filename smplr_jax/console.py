@@ -3,8 +3,10 @@
     smplr-jax demo --image=PHOTO --output=DIR [--box=x0,y0,x1,y1 | --everyone]
         [--focal=PIXELS] [--weights=FOLDER] [--no_dae] [--refine]
         [--flip_test] [--front_end=auto|crop|blazepose]
+        [--gender=auto|female|male|neutral]
     smplr-jax demo --video=CLIP --output=DIR [--mode=offline|causal]
         [--max_people=N] [--focal=PIXELS] [--weights=FOLDER]
+        [--gender=auto|female|male|neutral]
     smplr-jax app [--port=7860] [--host=127.0.0.1] [--max-upload-mb=50]
     smplr-jax convert-model SRC.pkl DST.npz
 
@@ -69,6 +71,10 @@ def _parser() -> argparse.ArgumentParser:
                     'clip) or causal (frame t uses frames <= t)')
   demo.add_argument('--max_people', type=int, default=1,
                     help='clip: people per frame (default 1)')
+  demo.add_argument('--gender', choices=('auto', 'female', 'male',
+                                         'neutral'), default='auto',
+                    help="the body model: auto (estimated; 'unknown' uses "
+                    'the neutral body) or the one you state')
   web = commands.add_parser(
       'app', help='the local web app (needs the [app] extra)',
       description='Serves the web app: drop a photo or a clip, turn the '
@@ -119,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         weights=args.weights, use_dae=not args.no_dae,
         front_end=args.front_end, refine=args.refine,
         flip_test=args.flip_test, mode=args.mode,
-        max_people=args.max_people)
+        max_people=args.max_people, gender=args.gender)
   except cli.USER_ERRORS as error:
     if os.environ.get(cli.TRACEBACK_ENV):
       raise

@@ -296,3 +296,39 @@ def test_clip_request_reports_progress_and_animates(app_service):
   document, _ = write.read_glb(result.model)
   assert len(document['animations'][0]['channels']) == 25
   assert result.parameters['num_frames'] == 60
+
+
+try:
+  import gradio  # noqa: F401  pylint: disable=unused-import
+  NO_GRADIO = None
+except ImportError:
+  NO_GRADIO = 'needs the [app] extra (gradio)'
+
+
+@pytest.mark.skipif(NO_GRADIO is not None, reason=str(NO_GRADIO))
+def test_the_page_has_a_gender_control_that_reaches_the_service(tmp_path):
+  """auto / female / male / neutral on the page, sent with the request."""
+  import types  # pylint: disable=g-import-not-at-top
+  from smplr_jax.app import ui  # pylint: disable=g-import-not-at-top
+  calls = []
+
+  def photo(path, box_text, everyone, gender):
+    calls.append((path, gender))
+    return service.Result('ok', tmp_path / 'o.png', tmp_path / 'b.glb', {},
+                          [], 0.0)
+
+  fake = types.SimpleNamespace(
+      predictor=types.SimpleNamespace(detector_error=None),
+      kind=lambda path: 'image', photo=photo)
+  page = ui.build(fake)
+  (radio,) = [b for b in page.blocks.values()
+              if getattr(b, 'elem_id', None) == 'gender']
+  assert [value for _, value in radio.choices] == ['auto', 'female', 'male',
+                                                   'neutral']
+  assert radio.value == 'auto'
+  (recover,) = [fn for fn in page.fns.values()
+                if getattr(fn, 'name', None) == 'recover']
+  assert recover.inputs[-1] is radio
+  status, *_ = recover.fn('p.png', None, '', False, 'offline', 1, 'female',
+                          progress=lambda *args, **kwargs: None)
+  assert status == 'ok' and calls == [('p.png', 'female')]

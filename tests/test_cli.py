@@ -222,7 +222,29 @@ def test_demo_flags_take_both_spellings(spelling, demo_calls):
                        '--refine', *spelling]) == 0
   assert demo_calls == [('run', ('p.jpg', '1,2,3,4', 'out'), {
       'everyone': False, 'focal': 500.0, 'weights': 'w', 'use_dae': False,
-      'front_end': 'crop', 'refine': True, 'flip_test': True})]
+      'front_end': 'crop', 'refine': True, 'flip_test': True,
+      'gender': 'auto'})]
+
+
+@pytest.mark.parametrize('gender', ['female', 'male', 'neutral', 'auto'])
+def test_demo_gender_reaches_photos_and_clips(gender, demo_calls):
+  assert console.main(['demo', '--image=p.jpg', '--output=out',
+                       f'--gender={gender}']) == 0
+  assert demo_calls[-1][0] == 'run'
+  assert demo_calls[-1][2]['gender'] == gender
+  assert console.main(['demo', '--video=c.mp4', '--output=out',
+                       f'--gender={gender}']) == 0
+  assert demo_calls[-1][0] == 'run_video'
+  assert demo_calls[-1][2]['gender'] == gender
+
+
+def test_demo_refuses_an_unknown_gender(demo_calls, capsys):
+  with pytest.raises(SystemExit) as exit_info:
+    console.main(['demo', '--image=p.jpg', '--output=out',
+                  '--gender=robot'])
+  assert exit_info.value.code == 2
+  assert "invalid choice: 'robot'" in capsys.readouterr().err
+  assert not demo_calls
 
 
 def test_demo_everyone_and_video_reach_the_demo(demo_calls, capsys):
@@ -233,7 +255,8 @@ def test_demo_everyone_and_video_reach_the_demo(demo_calls, capsys):
   assert console.main(['demo', '--video=c.mp4', '--output=out',
                        '--mode=causal', '--max_people=2']) == 0
   assert demo_calls[-1] == ('run_video', ('c.mp4', 'out'), {
-      'focal': None, 'weights': None, 'mode': 'causal', 'max_people': 2})
+      'focal': None, 'weights': None, 'mode': 'causal', 'max_people': 2,
+      'gender': 'auto'})
   # A photo's flags with a clip: one line, status 1, nothing run.
   for extra in ('--box=1,2,3,4', '--everyone'):
     capsys.readouterr()

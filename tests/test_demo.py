@@ -141,7 +141,10 @@ def test_demo_writes_mesh_picture_and_parameters(predictor, render, tmp_path,
   body = json.loads(paths['json'].read_text())
   assert np.asarray(body['pose_axis_angle']).shape == (24, 3)
   assert len(body['betas']) == 10 and 0 <= body['male_probability'] <= 1
+  # The crop path's estimate: Psi's raw probability and switch.
   assert body['gender'] == int(body['male_probability'] > 0.5)
+  assert body['gender_label'] == ('female', 'male')[body['gender']]
+  assert body['gender_source'] == 'estimated'
   assert body['root_cam_m'][2] > 0
   assert body['front_end'] == 'crop' and body['used_dae'] is True
   assert body['refined'] is False and 'hypothesis' not in body

@@ -6,7 +6,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from smplr_jax.body import gendered
+from smplr_jax.body import body_model, gendered
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.data import sampler
 from smplr_jax.nets import smplr
@@ -26,7 +26,13 @@ def body():
 
 
 def test_gendered_models(body):
-  assert body.gendered.v_template.shape[0] == 2  # [female, male]
+  # [female, male, neutral]: the neutral body for an 'unknown' gender.
+  assert body.gendered.v_template.shape[0] == 3
+  for index, name in ((gendered.FEMALE, 'female'), (gendered.MALE, 'male'),
+                      (gendered.NEUTRAL, 'neutral')):
+    np.testing.assert_array_equal(
+        body.gendered.v_template[index],
+        body_model.load_body_model(None, name).v_template)
   assert body.points.num_vertices == jl_lib.NUM_LANDMARKS
   assert body.template_lengths.shape == (jl_lib.NUM_BONES,)
   assert np.all(np.asarray(body.template_lengths) > 0)

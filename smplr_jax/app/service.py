@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from smplr_jax.predict import gender as gender_lib
 from smplr_jax.predict import prediction, read, write
 from smplr_jax.predict import predictor as predictor_lib
 from smplr_jax.predict import settings as settings_lib
@@ -176,6 +177,24 @@ def _inspect_clip(path: pathlib.Path,
   return 'video'
 
 
+def _check_gender(gender: str | None) -> str | None:
+  """The app's gender choice ('auto', 'female', 'male', 'neutral') ->
+  `gender.check_stated`'s; InputError otherwise."""
+  try:
+    return gender_lib.check_stated(gender)
+  except ValueError as e:
+    raise InputError(str(e)) from e
+
+
+def _gender_text(body: dict) -> str:
+  """'male (p = 0.83)', 'unknown (p = 0.55)' or 'female (stated)'."""
+  label = body.get('gender_label', '?')
+  if body.get('gender_source') == 'stated':
+    return f'{label} (stated)'
+  p = float(np.asarray(body['male_probability']).reshape(-1)[-1])
+  return f'{label} (p male = {p:.2f})'
+
+
 def _capped(frames, limit: int) -> Iterator[np.ndarray]:
   # The header's frame count can lie: stop decoding at the cap.
   for number, frame in enumerate(frames):
@@ -283,16 +302,18 @@ class AppService:
     return inspect_upload(path, self.limits)
 
   def photo(self, path: str | os.PathLike, box_text: str | None = None,
-            everyone: bool = False) -> Result:
+            everyone: bool = False, gender: str | None = None) -> Result:
     """A photo -> its body (or everyone's): overlay.png, body.glb,
     mesh.obj, body.json.
 
     Without a box, the photo path (detector -> adapter -> DAE -> SMPLR ->
-    fit); with one, the image network on the box's crop.
+    fit); with one, the image network on the box's crop. `gender`: 'auto'
+    or None (estimated), 'female', 'male' or 'neutral' (stated).
     """
     start = time.perf_counter()
     if self.kind(path) != 'image':
       raise InputError('this is a video; use it as a clip.')
+    gender = _check_gender(gender)
     box = parse_box(box_text)
     try:
       photo = read.load_photo(str(path))
@@ -307,10 +328,11 @@ class AppService:
     with self.predictor.borrow() as predictor:
       try:
         if box is not None:
-          people = [predictor.predict_image(photo, box=box)]
+          people = [predictor.predict_image(photo, box=box, gender=gender)]
         else:
-          people = (predictor.predict_people(photo) if everyone else
-                    [predictor.predict_image(photo)])
+          people = (predictor.predict_people(photo, gender=gender)
+                    if everyone else
+                    [predictor.predict_image(photo, gender=gender)])
       except ValueError as e:  # no person, a box outside the photo
         raise InputError(str(e)) from e
       if not people:
@@ -323,9 +345,11 @@ class AppService:
              for p in people if 'fit_cost' in p]
     readings = sorted({p['hypothesis'] for p in people if 'hypothesis' in p})
     path_used = prediction.path_of(people[0])
+    genders = ', '.join(_gender_text(p) for p in people)
     seconds = time.perf_counter() - start
     status = (f'**{len(people)} {"person" if len(people) == 1 else "people"}'
               f'** · path: {path_used}'
+              + f' · gender: {genders}'
               + (f' · reading kept: {", ".join(readings)}' if readings else '')
               + (f' · fit cost: {", ".join(costs)}' if costs else '')
               + f' · {seconds:.2f} s')
@@ -335,15 +359,18 @@ class AppService:
 
   def clip(self, path: str | os.PathLike, mode: str = 'offline',
            max_people: int = 1,
-           progress: Callable[[int, int], None] | None = None) -> Result:
+           progress: Callable[[int, int], None] | None = None,
+           gender: str | None = None) -> Result:
     """A clip -> tracked, temporally fitted bodies: overlay.mp4, one
     animated .glb, .bvh, .json and .npz a track, video.json.
 
-    `progress(frames_done, frames_total)` is called while frames are read.
+    `progress(frames_done, frames_total)` is called while frames are read;
+    `gender` as in `photo`, for every track.
     """
     start = time.perf_counter()
     if self.kind(path) != 'video':
       raise InputError('this is a photo; use it as a photo.')
+    gender = _check_gender(gender)
     try:
       frames = read.open_video(str(path))
       settings = settings_lib.VideoSettings(mode=mode,
@@ -356,7 +383,7 @@ class AppService:
       try:
         result = predictor.predict_video(
             _capped(frames, self.limits.max_clip_frames), fps=frames.fps,
-            settings=settings,
+            settings=settings, gender=gender,
             progress=None if progress is None else
             (lambda done: progress(done, max(total, done))))
       except ValueError as e:
@@ -371,10 +398,12 @@ class AppService:
     parameters = json.loads(paths['video.json'].read_text())
     seconds = time.perf_counter() - start
     tracks = len(result['tracks'])
+    genders = ', '.join(_gender_text(t) for t in result['tracks'])
     status = (f'**{tracks} track{"s" if tracks != 1 else ""}** over '
               f'{result["num_frames"]} frames at {result["fps"]:.3g} '
               f'frames/s · path: detector -> adapter -> {dae}SMPLR -> '
-              f'temporal fit ({mode}) · {seconds:.1f} s')
+              f'temporal fit ({mode}) · gender: {genders} · '
+              f'{seconds:.1f} s')
     order = sorted(paths.values(), key=lambda p: (p.suffix != '.glb',
                                                  p.name))
     return Result(status, paths.get('overlay.mp4'), paths['track_0.glb'],

@@ -20,6 +20,7 @@ import threading
 from typing import Any
 
 from smplr_jax.app import service as service_lib
+from smplr_jax.predict import gender as gender_lib
 from smplr_jax.predict import settings
 
 LOCAL_HOSTS = ('127.0.0.1', 'localhost', '::1')
@@ -88,7 +89,7 @@ def build(service: service_lib.AppService):
            max(corner[1], y))
     return None, ', '.join(f'{v:.0f}' for v in box)
 
-  def recover(upload, webcam, box_text, everyone, mode, people,
+  def recover(upload, webcam, box_text, everyone, mode, people, gender,
               progress=gr.Progress()):
     path = upload or webcam
     empty = (gr.update(value=None, visible=True),
@@ -105,12 +106,12 @@ def build(service: service_lib.AppService):
         result = service.clip(path, mode=mode, max_people=int(people),
                               progress=lambda done, total: progress(
                                   (done, total), desc='frames',
-                                  unit='frames'))
+                                  unit='frames'), gender=gender)
         return (result.status, gr.update(value=None, visible=False),
                 gr.update(value=str(result.overlay), visible=True),
                 str(result.model), result.parameters,
                 [str(p) for p in result.downloads])
-      result = service.photo(path, box_text, everyone)
+      result = service.photo(path, box_text, everyone, gender)
       return (result.status, gr.update(value=str(result.overlay),
                                        visible=True),
               gr.update(value=None, visible=False), str(result.model),
@@ -151,6 +152,9 @@ def build(service: service_lib.AppService):
           people = gr.Slider(1, 4, value=1, step=1, label='People in a clip '
                              '(the 3D view shows the first)',
                              elem_id='people')
+        gender = gr.Radio(list(gender_lib.CHOICES), value='auto',
+                          label="Body model (auto: estimated; 'unknown' "
+                          'uses the neutral body)', elem_id='gender')
         run = gr.Button('Recover the body', variant='primary',
                         elem_id='run')
       with gr.Column(scale=1):
@@ -168,7 +172,7 @@ def build(service: service_lib.AppService):
                             interactive=False, elem_id='downloads')
     upload.change(on_upload, [upload], [preview, box, status, corner])
     preview.select(on_click, [corner], [corner, box])
-    run.click(recover, [upload, webcam, box, everyone, mode, people],
+    run.click(recover, [upload, webcam, box, everyone, mode, people, gender],
               [status, overlay, overlay_clip, model, parameters, downloads])
   return page
 

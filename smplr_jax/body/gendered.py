@@ -2,8 +2,14 @@
 body: the one place that turns SMPL parameters into the camera-frame,
 root-relative points and mesh that every stage compares.
 
-Gender: index 0 = female (`FEMALE`), 1 = male (`MALE`); the stacked body
-model is [female, male].
+Gender: index 0 = female (`FEMALE`), 1 = male (`MALE`), 2 = neutral
+(`NEUTRAL`). The data's bodies are female or male (`load_gendered_models`:
+[female, male]); the models bodies are posed with add the neutral one
+(`load_body_models`: [female, male, neutral]), so that a body whose gender
+is unknown is `gender=2` everywhere a gender index goes (`smpl.smpl_forward`,
+the fit, the keypoint models, the writers). Indices 0 and 1 pose the same
+bodies in both stacks (bitwise for batches up to 8 on CPU; a float32 ulp,
+2e-7 m, on larger batches, whose products are blocked differently).
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ from smplr_jax.body import body_model as bm
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.body import smpl
 
-FEMALE, MALE = 0, 1  # gender indices into a stacked [female, male] model
+# Gender indices into the stacked [female, male, neutral] model.
+FEMALE, MALE, NEUTRAL = 0, 1, 2
+GENDER_NAMES = ('female', 'male', 'neutral')  # by index
 
 
 def load_gendered_models(path: str | os.PathLike[str] | None = None,
@@ -37,13 +45,45 @@ def load_gendered_models(path: str | os.PathLike[str] | None = None,
                                bm.load_body_model(path, 'male', dtype)])
 
 
+def load_body_models(path: str | os.PathLike[str] | None = None,
+                     dtype=jnp.float32) -> bm.BodyModel:
+  """Loads the female, male and neutral models, stacked in that order.
+
+  Args:
+    path: a folder of SMPL models (see `load_body_model`); None means the
+      default model.
+    dtype: floating dtype.
+
+  Returns:
+    Stacked `BodyModel`: gender index 0 female (`FEMALE`), 1 male (`MALE`),
+    2 neutral (`NEUTRAL`).
+  """
+  return bm.stack_body_models([bm.load_body_model(path, name, dtype)
+                               for name in GENDER_NAMES])
+
+
+# The fields `body_model.stack_body_models` stacks along [G]; faces,
+# landmark ids and the static fields are shared.
+_STACKED_FIELDS = ('v_template', 'blend_dirs', 'J_regressor',
+                   'joint_template', 'joint_shape_dirs', 'lbs_weights')
+
+
+def select_model(model: bm.BodyModel, gender: int) -> bm.BodyModel:
+  """Model `gender` of a stacked model as a single `BodyModel` (a single
+  model is returned as it is)."""
+  if not model.is_stacked:
+    return model
+  return model.replace(**{name: getattr(model, name)[int(gender)]
+                          for name in _STACKED_FIELDS})
+
+
 @dataclasses.dataclass(frozen=True)
 class GenderedModels:
   """The body models SMPLR works with (a pytree-free bundle of `BodyModel`s).
 
   Attributes:
-    gendered: stacked [female, male] model (full mesh); gender index 0 =
-      female, 1 = male.
+    gendered: stacked [female, male, neutral] model (full mesh); gender
+      index 0 = female, 1 = male, 2 = neutral (`load_body_models`).
     points: `gendered` restricted to the landmark vertices (cheap JL,
       `jl.smpl_points`).
     template_lengths: [41] B*, bone lengths of the neutral template.
@@ -55,7 +95,7 @@ class GenderedModels:
   @classmethod
   def load(cls, path: str | None = None) -> 'GenderedModels':
     """Loads the models from a folder of SMPL files (None: the default)."""
-    gendered = load_gendered_models(path)
+    gendered = load_body_models(path)
     neutral = bm.load_body_model(path, 'neutral')
     return cls(gendered=gendered,
                points=jl_lib.landmark_points_model(gendered),
@@ -68,10 +108,10 @@ def posed_body(gendered: bm.BodyModel, pose: jnp.ndarray, betas: jnp.ndarray,
   """SMPL parameters -> the posed body, root-relative (metres).
 
   Args:
-    gendered: stacked [female, male] model.
+    gendered: stacked [female, male, neutral] model (or [female, male]).
     pose: [B, 24, 3, 3] relative rotations (joint 0: global orientation).
     betas: [B, S] shape coefficients.
-    gender: [B] int gender index.
+    gender: [B] int gender index (`FEMALE`, `MALE`, `NEUTRAL`).
 
   Returns:
     dict with jl [B, 42, 3], joints [B, 24, 3], landmarks [B, 18, 3] and

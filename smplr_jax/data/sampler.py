@@ -206,7 +206,8 @@ def sample_parameters(key: jax.Array, batch: int, num_betas: int = 10,
 
 
 def _check_gendered(models: bm.BodyModel) -> None:
-  if not models.is_stacked or models.v_template.shape[0] != 2:
+  # [female, male] or [female, male, neutral]: the draws are 0 or 1.
+  if not models.is_stacked or models.v_template.shape[0] not in (2, 3):
     raise ValueError('expected a stacked [female, male] model '
                      '(gendered.load_gendered_models or stack_body_models('
                      '[female, male])), got one with v_template '

@@ -549,8 +549,21 @@ def _render_batch_staged(models, background_images, background_sizes, keys,
                                fallback_raster=render.RasterConfig())
   geometry = _jitted_geometry(models, keys, config, body_rotations, depth)
   size = config.image_size
-  fragments = _jitted_rasterize(geometry['points'], models.faces, size, size,
-                                raster)
+  if raster is None:  # every face drawn, whatever its size (host)
+    points = np.asarray(geometry['points'], np.float64)
+    focal = np.asarray(geometry['record']['focal'], np.float64)
+    principal = np.asarray(geometry['record']['principal'], np.float64)
+    depth_ = points[..., 2:]
+    vertices_cam = np.concatenate(
+        [(points[..., :2] - principal[:, None]) * depth_ / focal[:, None],
+         depth_], axis=-1)
+    fragments = render.rasterize_mesh(vertices_cam, np.asarray(models.faces),
+                                      focal, principal, size, size)
+    fragments = render.Fragments(jnp.asarray(fragments.face_index),
+                                 jnp.asarray(fragments.overflow))
+  else:
+    fragments = _jitted_rasterize(geometry['points'], models.faces, size,
+                                  size, raster)
   out = _jitted_compose(fragments.face_index, geometry['packed_colours'],
                         geometry['background'], background_images,
                         background_sizes, config)
@@ -558,23 +571,18 @@ def _render_batch_staged(models, background_images, background_sizes, keys,
 
 
 def _render_drawable(models, background_images, background_sizes, keys,
-                     config, count: int, caller: str, where: str, **clip):
-  """`_render_batch_staged` with `config.raster`, again with its fallback
-  when a face of the first `count` examples overflowed.
-
-  Raises:
-    RuntimeError: the fallback overflows too.
-  """
+                     config, count: int, **clip):
+  """`_render_batch_staged` with `config.raster`; a batch where a face of the
+  first `count` examples overflowed is drawn again with its fallback, and
+  then, if a face still overflows, by `render.rasterize_mesh` (host-side,
+  never drops a face; slower). The records' `overflow` is then 0."""
   out = _render_batch_staged(models, background_images, background_sizes,
                              keys, config, config.raster, **clip)
-  if np.any(np.asarray(out['overflow'][:count])):
+  for raster in (config.fallback_raster, None):
+    if not np.any(np.asarray(out['overflow'][:count])):
+      break
     out = _render_batch_staged(models, background_images, background_sizes,
-                               keys, config, config.fallback_raster, **clip)
-    if np.any(np.asarray(out['overflow'][:count])):
-      raise RuntimeError(
-          f'{caller}: the rasteriser could not draw '
-          f'{int(np.max(out["overflow"]))} faces of {where} even with '
-          'config.fallback_raster; enlarge its windows.')
+                               keys, config, raster, **clip)
   return out
 
 
@@ -611,9 +619,8 @@ def render_examples(models: bm.BodyModel, num_examples: int, seed: int,
     pose float32 [24, 3] (axis-angle, joint 0 in the camera frame), betas
     float32 [10], gender int32 [] (0 female, 1 male), has_smpl int32 [] (1).
 
-  Raises:
-    RuntimeError: when even `config.fallback_raster` cannot draw every face
-      (an extreme close-up; widen its windows).
+  Every face is drawn: a batch that overflows `config.raster` is drawn again
+  with `config.fallback_raster`, then by `render.rasterize_mesh`.
   """
   config = config_from_mapping(config)
   if config.style not in ('train', 'unseen'):
@@ -635,9 +642,7 @@ def render_examples(models: bm.BodyModel, num_examples: int, seed: int,
   for first in range(start, start + num_examples, batch):
     count = min(batch, start + num_examples - first)
     keys = example_keys(seed, np.arange(first, first + batch))
-    out = _render_drawable(models, images, sizes, keys, config, count,
-                           'synthetic.render_examples',
-                           f'a batch at example {first}')
+    out = _render_drawable(models, images, sizes, keys, config, count)
     out = jax.device_get({k: out[k] for k in records.RECORD_KEYS})
     for i in range(count):
       yield {k: np.asarray(v[i]) for k, v in out.items()}
@@ -687,9 +692,7 @@ def render_clip(models: bm.BodyModel, rotations: np.ndarray, seed: int,
   for start in range(0, num, config.batch_size):
     end = min(start + config.batch_size, num)
     out = _render_drawable(models, images, sizes, keys[start:end], config,
-                           end - start, 'synthetic.render_clip',
-                           f'frames {start}-{end - 1} (an extreme close-up)',
-                           body_rotations=rotations[start:end],
+                           end - start, body_rotations=rotations[start:end],
                            depth=depth[start:end])
     out = jax.device_get({k: out[k] for k in records.RECORD_KEYS})
     clip.extend({k: np.asarray(v[i]) for k, v in out.items()}

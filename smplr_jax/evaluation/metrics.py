@@ -360,3 +360,22 @@ def format_table(rows: Mapping[str, Mapping[str, float]],
              else f'{row[k]:.1f}' for k in keys]
     lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
   return '\n'.join(lines)
+
+
+def expected_calibration_error(probability, outcome,
+                               num_bins: int = 10) -> float:
+  """Expected calibration error of a probability [N] of a binary outcome
+  [N] (e.g. P(male) and the true genders, 1 male): over `num_bins` equal
+  bins of [0, 1], |mean probability - share of outcomes| weighted by the
+  bin's share of the N (NaN when N = 0)."""
+  p = np.asarray(probability, np.float64).reshape(-1)
+  y = np.asarray(outcome, np.float64).reshape(-1)
+  if p.size == 0:
+    return float('nan')
+  which = np.minimum((p * num_bins).astype(int), num_bins - 1)
+  total = 0.0
+  for b in range(num_bins):
+    chosen = which == b
+    if chosen.any():
+      total += chosen.sum() * abs(p[chosen].mean() - y[chosen].mean())
+  return float(total / p.size)

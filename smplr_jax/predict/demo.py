@@ -13,6 +13,7 @@ from __future__ import annotations
 import pathlib
 
 from smplr_jax.predict import detector, read, write
+from smplr_jax.predict import gender as gender_lib
 from smplr_jax.predict import predictor as predictor_lib
 from smplr_jax.predict import settings as settings_lib
 
@@ -21,13 +22,16 @@ def run(image_path: str | None, box_text: str | None, output: str | None,
         *, everyone: bool = False, focal: float | None = None,
         weights: str | None = None, use_dae: bool = True,
         front_end: str = 'auto', refine: bool = False,
-        flip_test: bool = False) -> dict[str, pathlib.Path]:
+        flip_test: bool = False,
+        gender: str | None = None) -> dict[str, pathlib.Path]:
   """A photo -> mesh.obj, overlay.png and body.json in `output`
   (`write.write_photo_outputs`). Returns the paths written.
 
   With a box (`read.parse_box`) the image network reads its crop; without
   one (front_end 'auto' or 'blazepose') the photo path finds the most
-  confident person, or with `everyone` every person found.
+  confident person, or with `everyone` every person found. `gender`:
+  'female', 'male' or 'neutral' (that body model is used; body.json says
+  it was stated), None or 'auto' to estimate it (`gender`).
 
   Raises:
     ValueError: a missing or unreadable photo, a bad box, no output folder,
@@ -45,6 +49,7 @@ def run(image_path: str | None, box_text: str | None, output: str | None,
     raise ValueError('no person box: pass --box=x0,y0,x1,y1 (pixels).')
   if not image_path:
     raise ValueError('no photo: pass --image=PATH.')
+  gender = gender_lib.check_stated(gender)
   photo = read.load_photo(image_path)
   if output is None:
     raise ValueError('no output folder: pass --output=DIR.')
@@ -52,13 +57,14 @@ def run(image_path: str | None, box_text: str | None, output: str | None,
       weights, use_dae=use_dae, front_end=front_end, refine=refine,
       flip_test=flip_test)
   if box is not None:
-    people = [predictor.predict_image(photo, box=box, focal=focal)]
+    people = [predictor.predict_image(photo, box=box, focal=focal,
+                                      gender=gender)]
   elif everyone:
-    people = predictor.predict_people(photo, focal=focal)
+    people = predictor.predict_people(photo, focal=focal, gender=gender)
     if not people:
       raise detector.NoPersonError('no person found in the photo.')
   else:  # raises detector.NoPersonError, a ValueError
-    people = [predictor.predict_image(photo, focal=focal)]
+    people = [predictor.predict_image(photo, focal=focal, gender=gender)]
   return write.write_photo_outputs(people, photo, output)
 
 
@@ -66,7 +72,8 @@ def run_video(video_path: str | None, output: str | None, *,
               fps: float | None = None, focal: float | None = None,
               weights: str | None = None, mode: str = 'offline',
               max_people: int = 1,
-              overlay: bool = True) -> dict[str, pathlib.Path]:
+              overlay: bool = True,
+              gender: str | None = None) -> dict[str, pathlib.Path]:
   """A clip -> per-track .npz, .json, .bvh, .glb, an overlay .mp4 and
   video.json in `output` (`write.write_clip_outputs`). Returns the paths
   written.
@@ -80,6 +87,7 @@ def run_video(video_path: str | None, output: str | None, *,
     raise ValueError('no video: pass --video=PATH.')
   if output is None:
     raise ValueError('no output folder: pass --output=DIR.')
+  gender = gender_lib.check_stated(gender)
   settings = settings_lib.VideoSettings(mode=mode, max_people=max_people)
   try:  # a missing or unreadable file: one line, before the models load
     frames = read.open_video(video_path)
@@ -90,7 +98,7 @@ def run_video(video_path: str | None, output: str | None, *,
   with tqdm(desc='frames', unit='frame') as bar:
     result = predictor.predict_video(
         frames, fps=fps, focal=focal, settings=settings,
-        progress=lambda count: bar.update(count - bar.n))
+        progress=lambda count: bar.update(count - bar.n), gender=gender)
   if not result['tracks']:
     raise ValueError(f'no person found in any of the {result["num_frames"]}'
                      ' frames.')
@@ -104,7 +112,8 @@ def run_command(*, image: str | None = None, video: str | None = None,
                 weights: str | None = None, use_dae: bool = True,
                 front_end: str = 'auto', refine: bool = False,
                 flip_test: bool = False, mode: str = 'offline',
-                max_people: int = 1) -> dict[str, pathlib.Path]:
+                max_people: int = 1,
+                gender: str | None = None) -> dict[str, pathlib.Path]:
   """The demo command, whatever its front (`smplr-jax demo`, `python -m
   experiments.demo`): a clip (`run_video`) when `video` is given, else a
   photo (`run`). Returns the paths written.
@@ -118,7 +127,7 @@ def run_command(*, image: str | None = None, video: str | None = None,
       raise ValueError('--video takes no --image, --box or --everyone '
                        '(they are for photos).')
     return run_video(video, output, focal=focal, weights=weights, mode=mode,
-                     max_people=max_people)
+                     max_people=max_people, gender=gender)
   return run(image, box, output, everyone=everyone, focal=focal,
              weights=weights, use_dae=use_dae, front_end=front_end,
-             refine=refine, flip_test=flip_test)
+             refine=refine, flip_test=flip_test, gender=gender)

@@ -15,13 +15,51 @@ round), the camera's axes: x right, y down, z away from the camera, our
 camera frame. The 2D landmarks are normalised to the image (x / width,
 y / height); here they are pixels.
 
-What it can and cannot detect. The legacy solution finds one person: the
-detector's most confident one. `detect_people` finds more by blanking each
-person's box and running it again (so two people overlapping may be found
-as one). Its detector keys on the head: people seen from behind, lying
-down or far smaller than the frame (under ~100 px) are often missed
-(`NoPersonError`). Like every monocular pose model it sometimes mirrors a
-body (left and right swapped with depth); the adapter cannot undo that.
+Looks. The legacy solution finds one person: the detector's most
+confident one, and keys on the head. The whole photo is read first (and,
+when nothing is found, inside a grey border: a person filling the frame
+is often missed); a photo whose person is found there costs what it cost
+before the other looks existed (one BlazePose run, ~60-200 ms on 2 shared
+CPU cores). Only when that is not enough (`__call__`: nothing found;
+`detect_people`: always, stopping early) come the other looks (`LOOKS`),
+each BlazePose crop mapped back to photo pixels:
+
+  * 'seeds': mediapipe's face detectors (short- and full-range models)
+    and person segmentation (selfie segmentation), from the same wheel:
+    each face proposes a body square (`PhotoSettings.face_body_scale`),
+    each segmented blob its own square; seeds inside a person found
+    already are skipped;
+  * 'halves': two overlapping halves, the centre square, a half-size copy
+    inside a grey border;
+  * 'contrast': the photo with its luminance stretched (grey, dark and
+    washed-out photos);
+  * 'tiles': small overlapping squares (people ~90 px tall).
+
+A person found by an extra look is kept only when its landmarks' mean
+visibility (`Detection.score`) reaches `min_look_score` and BlazePose
+finds it again on a square around its own box (`confirm_side`): without
+that check the many crops found 8 people in 50 empty photos, with it
+none. Duplicates (one person seen by two looks) are merged
+(`same_person`), the higher score kept. `detect_people` blanks each found
+person's box (grey) and reads again, so two people overlapping may be
+found as one; after the whole photo it always runs the seeds and the
+halves (`PhotoSettings.everyone_looks`), the later looks only after a
+look that added someone (or while nobody is found).
+
+Measured (`python -m experiments.evaluate_people`: compositions of
+unseen-style renders of seed 5, docs/photo_path.md): people found before
+-> after: two people side by side 16 -> 16 of 16, two people from the
+waist up in 1280 x 720 8 -> 9 of 16, groups of three 23 -> 24 of 24,
+people 90 px tall 0 -> 9 of 16, grayscale 4 -> 6 of 8, washed-out 6 -> 7
+of 8, a 4000 x 3000 photo 1 -> 2 of 2; false people on 50 empty photos 0
+-> 0, on the others 1 -> 3 (misreadings beside or inside a real person).
+On the wild set (`evaluation.wild`, seed 8): groups of 3-5 3 -> 5 of 12
+findable people, its 50 empty photos 4 -> 4 false people (all from the
+whole photo). `detect_people` costs 1.5-5x what it did. What is still
+missed: people seen from behind, lying down or bent over (the detector
+keys on the face), and people mostly covered by another's box.
+Like every monocular pose model BlazePose sometimes mirrors a body (left
+and right swapped with depth); the adapter cannot undo that.
 """
 
 from __future__ import annotations
@@ -37,6 +75,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+from scipy import ndimage
 
 from smplr_jax import checks
 from smplr_jax.body import keypoints as kp_lib
@@ -127,15 +166,122 @@ class Detection:
     visibility: [33] BlazePose's probability that a landmark is visible.
     box: [4] (x0, y0, x1, y1) person box in pixels: the landmarks' extent
       plus `PhotoSettings.box_margin`, clipped to the photo.
+    score: the mean of `visibility`: how much of the body BlazePose sees
+      (the legacy solution reports no detection score); people are ranked
+      by it.
+    look: which look found the person (`LOOKS`): 'whole' (the photo, or
+      it inside a grey border), 'face' / 'segment' (a crop proposed by
+      mediapipe's face detector / person segmentation), 'halves' (an
+      overlapping half, the centre square or a downscaled copy),
+      'contrast' (the photo contrast-stretched) or 'tiles' (small
+      overlapping tiles).
   """
   keypoints_2d: np.ndarray
   keypoints_3d: np.ndarray
   visibility: np.ndarray
   box: np.ndarray
+  score: float = 0.0
+  look: str = 'whole'
+
+
+# The looks after the whole photo, in the order they are tried.
+LOOKS = ('whole', 'seeds', 'halves', 'contrast', 'tiles')
+GREY = 128
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+  """Intersection over union of two (x0, y0, x1, y1) boxes."""
+  inter = np.prod(np.clip(np.minimum(a[2:], b[2:]) -
+                          np.maximum(a[:2], b[:2]), 0, None))
+  union = np.prod(np.subtract(a[2:], a[:2])) + np.prod(
+      np.subtract(b[2:], b[:2])) - inter
+  return float(inter / union) if union > 0 else 0.0
+
+
+def box_overlap(a: np.ndarray, b: np.ndarray) -> float:
+  """The share of the smaller of two (x0, y0, x1, y1) boxes inside the
+  other."""
+  inter = np.prod(np.clip(np.minimum(a[2:], b[2:]) -
+                          np.maximum(a[:2], b[:2]), 0, None))
+  smaller = min(np.prod(np.subtract(a[2:], a[:2])),
+                np.prod(np.subtract(b[2:], b[:2])))
+  return float(inter / smaller) if smaller > 0 else 0.0
+
+
+def same_person(a: Detection, b: Detection, max_overlap: float,
+                max_distance: float) -> bool:
+  """Whether two detections are one person: the smaller box lying more
+  than max_overlap inside the other, or the median distance of their
+  landmarks under max_distance x the smaller box's longer side."""
+  if box_overlap(a.box, b.box) > max_overlap:
+    return True
+  size = min(np.max(a.box[2:] - a.box[:2]), np.max(b.box[2:] - b.box[:2]))
+  distance = np.median(np.linalg.norm(a.keypoints_2d - b.keypoints_2d,
+                                      axis=-1))
+  return bool(distance < max_distance * max(size, 1.0))
+
+
+def merge(found: list[Detection], new: Detection, max_overlap: float,
+          max_distance: float) -> bool:
+  """Adds new to found (in place) unless it is someone found already, in
+  which case the one with the higher score stays; True when new is a new
+  person."""
+  for i, old in enumerate(found):
+    if same_person(old, new, max_overlap, max_distance):
+      if new.score > old.score:
+        found[i] = new
+      return False
+  found.append(new)
+  return True
+
+
+def autocontrast(image: np.ndarray, cut: float = 1.0) -> np.ndarray:
+  """uint8 [H, W, 3] with its luminance's cut..100-cut percentiles
+  stretched to 0..255 (all channels alike: hues kept)."""
+  luminance = image.mean(axis=-1)
+  low, high = np.percentile(luminance, [cut, 100 - cut])
+  if high - low < 1:
+    return image
+  out = (image.astype(np.float32) - low) * (255.0 / (high - low))
+  return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+@dataclasses.dataclass(frozen=True)
+class _View:
+  """One crop of a look. region: (x0, y0, x1, y1) the crop in the
+  working photo's pixels (may leave the photo: grey there); look: the
+  `Detection.look` of the people found in it."""
+  region: tuple[float, float, float, float]
+  look: str
+
+
+def _square(cx: float, cy: float, side: float) -> tuple:
+  return (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
+
+
+def _cut(image: np.ndarray, region, max_side: int):
+  """(crop uint8, scale) the image inside region, grey outside it,
+  resized to at most max_side on its longer side (scale: crop pixels per
+  photo pixel)."""
+  x0, y0, x1, y1 = region
+  scale = min(1.0, max_side / max(x1 - x0, y1 - y0))
+  size = (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale)))
+  height, width = image.shape[:2]
+  inside = (x0 >= 0 and y0 >= 0 and x1 <= width and y1 <= height and
+            scale == 1.0 and float(x0).is_integer() and
+            float(y0).is_integer())
+  if inside:
+    return np.ascontiguousarray(image[int(y0):int(y0) + size[1],
+                                      int(x0):int(x0) + size[0]]), 1.0
+  crop = Image.fromarray(image).transform(
+      size, Image.AFFINE, (1 / scale, 0, x0, 0, 1 / scale, y0),
+      Image.BILINEAR, fillcolor=(GREY,) * 3)
+  return np.asarray(crop), scale
 
 
 class BlazePoseDetector:
-  """mediapipe's legacy pose solution on single photos (static mode).
+  """mediapipe's legacy pose solution on single photos (static mode), with
+  more looks at a photo when the whole of it is not enough.
 
   Raises (on construction):
     ImportError: mediapipe is missing, or installed but unable to start the
@@ -146,13 +292,18 @@ class BlazePoseDetector:
       settings_lib.PhotoSettings()), video_mode: bool = False,
                smooth_landmarks: bool = False):
     """settings: the detector's (min_detection_confidence, min_image_side,
-    box_margin, retry_border, max_detector_side); video_mode: frames of one
-    clip, in order: BlazePose tracks the person from frame to frame instead
-    of detecting it in every frame (faster); smooth_landmarks: its own
+    box_margin, retry_border, max_detector_side, and the extra looks':
+    extra_looks ... confirm_side); video_mode: frames of one clip, in order:
+    BlazePose tracks the person from frame to frame instead of detecting
+    it in every frame (faster; no extra looks); smooth_landmarks: its own
     temporal filter (video mode)."""
     mediapipe = import_mediapipe()
+    self._mediapipe = mediapipe
     self.settings = settings
     self.video_mode = video_mode
+    # The face detectors and the segmenter start on first use (only
+    # photos that need the extra looks pay for them).
+    self._seeders = None
     min_side = settings.min_image_side
     try:
       with _native_stderr_silenced():
@@ -173,14 +324,24 @@ class BlazePoseDetector:
 
   def close(self) -> None:
     self._pose.close()
+    for seeder in self._seeders or ():
+      seeder.close()
+    self._seeders = None
+
+  @property
+  def _extra(self) -> bool:
+    return self.settings.extra_looks and not self.video_mode
 
   def __call__(self, image: Any) -> Detection:
     """The most confident person of a photo.
 
-    A person filling the whole frame is often missed by BlazePose's
-    detector; when nothing is found the photo is tried again inside a grey
-    border (`PhotoSettings.retry_border` of its longer side on every
-    side).
+    The whole photo first (and, when nothing is found there, inside a grey
+    border of `PhotoSettings.retry_border` of its longer side: a person
+    filling the frame is often missed); a person found there costs one or
+    two BlazePose runs, as without the extra looks. When nothing is found
+    and `PhotoSettings.extra_looks` is on, the other looks (`LOOKS`) are
+    tried in turn until one finds someone: the most confident person of
+    that look is returned.
 
     Args:
       image: uint8 [H, W, 3] photo (grayscale and RGBA are converted).
@@ -189,41 +350,260 @@ class BlazePoseDetector:
       NoPersonError: no person found.
       ValueError: not an image, or too small.
     """
-    settings = self.settings
-    image = check_photo(image, settings.min_image_side)
-    height, width = image.shape[:2]
-    # BlazePose reads 256-pixel inputs: a huge photo is shrunk first (the
-    # pixels are scaled back), which costs nothing in accuracy.
-    scale = min(1.0, settings.max_detector_side / max(height, width))
-    work = image
-    if scale < 1.0:
-      work = np.asarray(Image.fromarray(image).resize(
-          (max(1, round(width * scale)), max(1, round(height * scale))),
-          Image.BILINEAR))
-    found = self._process(work)
-    if found is None and settings.retry_border > 0 and not self.video_mode:
-      border = int(round(settings.retry_border * max(work.shape[:2])))
-      padded = np.pad(work, ((border, border), (border, border), (0, 0)),
-                      constant_values=128)
-      found = self._process(padded)
-      if found is not None:
-        pixels, world, visibility = found
-        found = (pixels - border, world, visibility)
-    if found is not None:
-      pixels, world, visibility = found
-      found = (pixels / scale, world, visibility)
-    if found is None:
+    image = check_photo(image, self.settings.min_image_side)
+    work, scale = self._working(image)
+    found = self._whole(work, scale, image.shape, max_people=1)
+    if not found and self._extra:
+      for look in LOOKS[1:]:
+        found = self._look(look, work, scale, image.shape, [])
+        if found:
+          break
+    if not found:
+      height, width = image.shape[:2]
       raise NoPersonError(
           f'no person found in the {width} x {height} image (BlazePose keys '
           'on the head: people seen from behind, lying down or under ~100 '
           'pixels tall are often missed).')
-    pixels, world, visibility = found
+    return max(found, key=lambda d: d.score)
+
+  def detect_people(self, image: Any, max_people: int = 4
+                    ) -> list[Detection]:
+    """Every person found (at most max_people), most confident first; []
+    when there is none.
+
+    The whole photo, each found person's box blanked (grey) and the photo
+    read again, as long as someone is found. Then, with `PhotoSettings.
+    extra_looks`, the other looks in turn (`LOOKS`; people found already
+    blanked), each person they find merged with those found
+    (`same_person`), until max_people are found; once someone is found,
+    a look not in `PhotoSettings.everyone_looks` runs only when the look
+    before it added someone: a photo whose whole finds everyone pays for
+    the everyone_looks only.
+
+    Raises:
+      ValueError: not an image, or too small.
+    """
+    image = check_photo(image, self.settings.min_image_side)
+    work, scale = self._working(image)
+    found = self._whole(work, scale, image.shape, max_people)
+    if self._extra:
+      added = True
+      for look in LOOKS[1:]:
+        if len(found) >= max_people or (
+            found and not added and
+            look not in self.settings.everyone_looks):
+          break
+        added = sum(self._merge(found, d) for d in
+                    self._look(look, work, scale, image.shape, found)) > 0
+    found.sort(key=lambda d: -d.score)
+    return found[:max_people]
+
+  # --- looks -----------------------------------------------------------------
+
+  def _working(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+    """(the photo shrunk to `max_detector_side`, scale): BlazePose reads
+    256-pixel inputs, a huge photo costs nothing in accuracy shrunk."""
+    height, width = image.shape[:2]
+    scale = min(1.0, self.settings.max_detector_side / max(height, width))
+    if scale < 1.0:
+      image = np.asarray(Image.fromarray(image).resize(
+          (max(1, round(width * scale)), max(1, round(height * scale))),
+          Image.BILINEAR))
+    return image, scale
+
+  def _merge(self, found: list[Detection], new: Detection) -> bool:
+    return merge(found, new, self.settings.merge_overlap,
+                 self.settings.merge_distance)
+
+  def _whole(self, work, scale, shape, max_people) -> list[Detection]:
+    """The whole photo, and inside a grey border when nothing is found
+    there (not in video mode); each person found is blanked and the photo
+    read again (at most max_people)."""
+    found = []
+    for _ in range(max_people):
+      result = self._process(work)
+      if (result is None and self.settings.retry_border > 0 and
+          not self.video_mode):
+        border = int(round(self.settings.retry_border * max(work.shape[:2])))
+        padded = np.pad(work, ((border, border), (border, border), (0, 0)),
+                        constant_values=GREY)
+        result = self._process(padded)
+        if result is not None:
+          result = (result[0] - border,) + result[1:]
+      if result is None:
+        break
+      pixels, world, visibility = result
+      found.append(self._detection(pixels / scale, world, visibility, shape,
+                                   'whole'))
+      if len(found) < max_people:
+        x0, y0, x1, y1 = np.round(found[-1].box * scale).astype(int)
+        work = work.copy()
+        work[y0:y1 + 1, x0:x1 + 1] = GREY
+    return found
+
+  def _read(self, image, region, max_people, max_side=None):
+    """BlazePose on the crop of image inside region, blanking each person
+    found and reading again (at most max_people): [(pixels in image
+    coordinates, world, visibility)]."""
+    crop, crop_scale = _cut(image, region,
+                            max_side or self.settings.max_look_side)
+    found = []
+    for _ in range(max_people):
+      result = self._process(crop)
+      if result is None:
+        break
+      pixels, world, visibility = result
+      found.append((pixels / crop_scale + np.asarray(region[:2]), world,
+                    visibility))
+      if len(found) < max_people:
+        x0, y0, x1, y1 = self._box(pixels, crop.shape).round().astype(int)
+        crop = crop.copy()
+        crop[y0:y1 + 1, x0:x1 + 1] = GREY
+    return found
+
+  def _box(self, pixels: np.ndarray, shape) -> np.ndarray:
+    """[4] the landmarks' extent plus `box_margin`, clipped to shape."""
+    height, width = shape[:2]
     low, high = pixels.min(axis=0), pixels.max(axis=0)
-    margin = settings.box_margin * float(np.max(high - low))
-    box = np.concatenate([np.maximum(low - margin, 0.0),
-                          np.minimum(high + margin, [width - 1, height - 1])])
+    margin = self.settings.box_margin * float(np.max(high - low))
+    return np.concatenate([np.maximum(low - margin, 0.0),
+                           np.minimum(high + margin,
+                                      [width - 1, height - 1])])
+
+  def _detection(self, pixels, world, visibility, shape, look) -> Detection:
     return Detection(keypoints_2d=pixels, keypoints_3d=world,
-                     visibility=visibility, box=box)
+                     visibility=visibility, box=self._box(pixels, shape),
+                     score=float(np.mean(visibility)), look=look)
+
+  def _look(self, look: str, work: np.ndarray, scale: float, shape,
+            found: list[Detection]) -> list[Detection]:
+    """The people one look finds (photo pixels), those of found blanked
+    first. Each must score `min_look_score` or more and be found again, at
+    the same place, by BlazePose on a square crop around its own box
+    (`_confirmed`): the extra looks' many small crops let BlazePose see
+    people in textures otherwise."""
+    settings = self.settings
+    if found:
+      work = work.copy()
+      for detection in found:
+        x0, y0, x1, y1 = np.round(detection.box * scale).astype(int)
+        work[y0:y1 + 1, x0:x1 + 1] = GREY
+    if look == 'contrast':
+      stretched = autocontrast(work)
+      if np.array_equal(stretched, work):
+        return []
+      people = [dataclasses.replace(d, look='contrast') for d in
+                self._whole(stretched, scale, shape, max_people=4)]
+      work = stretched
+    else:
+      people = []
+      for view in self._views(look, work, found, scale):
+        for pixels, world, visibility in self._read(work, view.region, 2):
+          people.append(self._detection(pixels / scale, world, visibility,
+                                        shape, view.look))
+    merged = []
+    for detection in sorted(people, key=lambda d: -d.score):
+      if detection.score >= settings.min_look_score:
+        self._merge(merged, detection)
+    return [d for d in merged if self._confirmed(d, work, scale)]
+
+  def _confirmed(self, detection: Detection, work: np.ndarray,
+                 scale: float) -> bool:
+    """Whether BlazePose finds the person again on the square of
+    `confirm_side` x its box's longer side around it."""
+    box = detection.box * scale
+    side = self.settings.confirm_side * max(np.max(box[2:] - box[:2]), 32.0)
+    region = _square((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, side)
+    again = self._read(work, region, 1)
+    if not again:
+      return False
+    pixels, world, visibility = again[0]
+    other = dataclasses.replace(
+        detection, keypoints_2d=pixels / scale,
+        box=self._box(pixels / scale, (np.inf, np.inf)))
+    return same_person(detection, other, self.settings.merge_overlap,
+                       self.settings.merge_distance)
+
+  def _views(self, look: str, work: np.ndarray, found, scale) -> list[_View]:
+    """The crops (working-photo pixels) of one look."""
+    height, width = work.shape[:2]
+    short, long_ = min(height, width), max(height, width)
+    views = []
+    if look == 'seeds':
+      boxes = [d.box * scale for d in found]
+      for region, kind in self._seeds(work):
+        cx, cy = (region[0] + region[2]) / 2, (region[1] + region[3]) / 2
+        if any(b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in boxes):
+          continue  # someone found already
+        views.append(_View(region, kind))
+    elif look == 'halves':
+      # Two halves overlapping by a fifth, along the longer side; the
+      # centre square; the photo at half size in a grey border.
+      half = 0.6 * long_
+      for start in (0.0, long_ - half):
+        views.append(_View((start, 0, start + half, height) if width >= height
+                           else (0, start, width, start + half), 'halves'))
+      if long_ > 1.2 * short:
+        cx, cy = width / 2, height / 2
+        views.append(_View(_square(cx, cy, short), 'halves'))
+      views.append(_View(_square(width / 2, height / 2, 2 * long_),
+                         'halves'))
+    elif look == 'tiles':
+      side = self.settings.small_tile_fraction * short
+      step = side / 2
+      xs = np.arange(0, max(width - side, 0) + step / 2, step)
+      ys = np.arange(0, max(height - side, 0) + step / 2, step)
+      for y in ys:
+        for x in xs:
+          views.append(_View((x, y, x + side, y + side), 'tiles'))
+    return views
+
+  def _seeds(self, work: np.ndarray) -> list[tuple[tuple, str]]:
+    """(square body crop region, 'face' | 'segment') from mediapipe's face
+    detectors (short- and full-range models) and person segmentation."""
+    settings = self.settings
+    if self._seeders is None:
+      solutions = self._mediapipe.solutions
+      with _native_stderr_silenced():
+        self._seeders = (
+            solutions.face_detection.FaceDetection(model_selection=0),
+            solutions.face_detection.FaceDetection(model_selection=1),
+            solutions.selfie_segmentation.SelfieSegmentation(
+                model_selection=0))
+    height, width = work.shape[:2]
+    regions = []
+    with warnings.catch_warnings(), _native_stderr_silenced():
+      warnings.filterwarnings('ignore', message='.*GetPrototype.*')
+      faces = []
+      for face_detector in self._seeders[:2]:
+        results = face_detector.process(work)
+        faces += list(results.detections or ())
+      mask = self._seeders[2].process(work).segmentation_mask
+    face_boxes = []
+    for face in faces:
+      box = face.location_data.relative_bounding_box
+      x0, y0 = box.xmin * width, box.ymin * height
+      w, h = box.width * width, box.height * height
+      if any(box_iou(np.asarray([x0, y0, x0 + w, y0 + h]), b) > 0.5
+             for b in face_boxes):
+        continue  # both models found this face
+      face_boxes.append(np.asarray([x0, y0, x0 + w, y0 + h]))
+      side = settings.face_body_scale * h
+      top = y0 - settings.face_top_margin * h
+      regions.append(((x0 + w / 2 - side / 2, top, x0 + w / 2 + side / 2,
+                       top + side), 'face'))
+    if mask is not None:
+      labels, _ = ndimage.label(mask > 0.5)
+      for index, blob in enumerate(ndimage.find_objects(labels)):
+        area = np.sum(labels[blob] == index + 1)
+        if area < 0.005 * height * width:
+          continue
+        y0, y1 = blob[0].start, blob[0].stop
+        x0, x1 = blob[1].start, blob[1].stop
+        side = 1.2 * max(x1 - x0, y1 - y0)
+        regions.append((_square((x0 + x1) / 2, (y0 + y1) / 2, side),
+                        'segment'))
+    return regions
 
   def _process(self, image: np.ndarray):
     """(pixels [33, 2], world [33, 3], visibility [33]) or None."""
@@ -243,23 +623,3 @@ class BlazePoseDetector:
     world = np.asarray([(p.x, p.y, p.z)
                         for p in results.pose_world_landmarks.landmark])
     return image_points[:, :2], world, image_points[:, 2]
-
-  def detect_people(self, image: Any, max_people: int = 4
-                    ) -> list[Detection]:
-    """Every person found, most confident first, by blanking each found
-    person's box (grey) and detecting again; [] when there is none.
-
-    Raises:
-      ValueError: not an image, or too small.
-    """
-    image = check_photo(image, self.settings.min_image_side).copy()
-    found = []
-    for _ in range(max_people):
-      try:
-        detection = self(image)
-      except NoPersonError:
-        break
-      found.append(detection)
-      x0, y0, x1, y1 = np.round(detection.box).astype(int)
-      image[y0:y1 + 1, x0:x1 + 1] = 128
-    return found

@@ -1,10 +1,12 @@
 """Pictures of recovered bodies: a lit, outlined mesh over an image.
 
-* `mesh_overlay` / `project`: host-side wrappers around the project's
-  rasteriser (`smplr_jax.data.render`): the mesh is shaded with a light at
-  the camera (Lambert, plus ambient) in a saturated colour and outlined, so
-  that no limb fades into a white or dark background, and joints are
-  marked.
+* `mesh_overlay`: the mesh drawn whole by the project's rasteriser
+  (`render.rasterize_mesh`: clipped at the camera's near plane, every face
+  drawn at any size, or an error), shaded with a light at the camera
+  (Lambert, plus ambient) in a saturated colour and outlined, so that no
+  limb fades into a white or dark background; joints are marked.
+  `silhouette` is the exact mask it covers; `project` maps points to
+  pixels (joints, crops).
 * `overlay_picture`: a photo with every body drawn over it (the demo's and
   the web app's overlay.png).
 * `write_overlay_video`: a clip with every track drawn over its frames,
@@ -13,7 +15,6 @@
 
 from __future__ import annotations
 
-import functools
 import pathlib
 from typing import Any, Callable, Iterator
 
@@ -31,18 +32,6 @@ MAX_PICTURE_SIDE = 800
 # Frames of a track whose meshes are computed at once for the overlay clip
 # (bounds memory on long clips).
 _MESH_BLOCK = 256
-
-# Rasteriser classes for large on-screen faces (a close-up mesh), tried when
-# the default one overflows.
-_LARGE_FACES = render.RasterConfig(
-    small_window=2, ranked_windows=((64, 32), (32, 128), (16, 512),
-                                    (8, 2048), (4, 8192)))
-
-
-@functools.partial(jax.jit, static_argnums=(2, 3, 4))
-def _rasterize(points, faces, height, width, config):
-  return render.rasterize(points[None], faces, height, width, config)
-
 
 @jax.jit
 def _face_shading(vertices, faces):
@@ -74,18 +63,87 @@ def project(vertices_cam: np.ndarray, focal, principal,
   return np.concatenate([uv, z], axis=1)
 
 
-def mesh_overlay(image: np.ndarray, points: np.ndarray, faces: np.ndarray,
-                 vertices_cam: np.ndarray,
+def camera_in_picture(focal, principal, homography: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+  """The focal length and principal point of a camera seen through a pixel
+  map that only scales and shifts (`project`'s homography, e.g. a resized
+  photo or an unrotated crop).
+
+  Args:
+    focal: [2] fx, fy (pixels of the source image; or one number).
+    principal: [2] cx, cy.
+    homography: [3, 3] source -> target pixel map whose pixel (i, j) is
+      centred at (j + 0.5, i + 0.5), as in `project`.
+
+  Returns:
+    (focal [2], principal [2]) in the target's pixels (centres at (j, i)).
+
+  Raises:
+    ValueError: the map rotates, shears or is projective (no pinhole camera
+      with these parameters draws through it).
+  """
+  h = np.asarray(homography, np.float64)
+  h = h / h[2, 2]
+  if (abs(h[0, 1]) + abs(h[1, 0]) > 1e-9 * (abs(h[0, 0]) + abs(h[1, 1])) or
+      abs(h[2, 0]) + abs(h[2, 1]) > 1e-12):
+    raise ValueError(f'camera_in_picture: the pixel map must only scale and '
+                     f'shift, got {h.tolist()}.')
+  scale = np.array([h[0, 0], h[1, 1]])
+  return (scale * _pair(focal), scale * _pair(principal) + h[:2, 2] - 0.5)
+
+
+def _pair(values) -> np.ndarray:
+  """[2] float64 from a number or a pair (a focal length, a point)."""
+  return np.broadcast_to(np.asarray(values, np.float64), (2,)).copy()
+
+
+def _face_index(vertices_cam, faces, focal, principal, height: int,
+                width: int) -> np.ndarray:
+  """[H, W] the mesh's visible face per pixel (-1: background), the whole
+  mesh (`render.rasterize_mesh`)."""
+  vertices_cam = np.asarray(vertices_cam, np.float64)
+  if vertices_cam.ndim != 2 or vertices_cam.shape[-1] != 3:
+    raise ValueError(f'vertices_cam must be [V, 3], got {vertices_cam.shape}.')
+  return render.rasterize_mesh(
+      vertices_cam[None], faces, _pair(focal)[None], _pair(principal)[None],
+      height, width).face_index[0]
+
+
+def silhouette(vertices_cam, faces, focal, principal, height: int,
+               width: int) -> np.ndarray:
+  """The pixels `mesh_overlay` covers with the mesh.
+
+  Args:
+    vertices_cam: [V, 3] camera-frame vertices (metres).
+    faces: [F, 3] triangles.
+    focal: [2] fx, fy (pixels; or one number for both).
+    principal: [2] cx, cy (pixels; pixel (i, j) centred at (j, i)).
+    height, width: the image size.
+
+  Returns:
+    [H, W] bool: a front face of the mesh (nearer than 1 cm cut away) covers
+    the pixel's centre.
+  """
+  return _face_index(vertices_cam, faces, focal, principal, height,
+                     width) >= 0
+
+
+def mesh_overlay(image: np.ndarray, vertices_cam: np.ndarray,
+                 faces: np.ndarray, focal, principal,
                  colour: tuple[float, float, float] = (0.30, 0.55, 0.95),
                  opacity: float = 0.85, joints: np.ndarray | None = None,
                  outline: tuple[int, int, int] = (20, 20, 40)) -> np.ndarray:
-  """Draws a shaded, outlined mesh over an image.
+  """Draws a shaded, outlined mesh over an image: the whole mesh, however
+  large, cut by the image border or near the camera (`silhouette` is the
+  mask it covers).
 
   Args:
     image: uint8 [H, W, 3].
-    points: [V, 3] projected vertices (u, v, z) in the image (`project`).
+    vertices_cam: [V, 3] camera-frame vertices (metres).
     faces: [F, 3] triangles.
-    vertices_cam: [V, 3] camera-frame vertices (for the shading).
+    focal: [2] fx, fy in the image's pixels (or one number for both).
+    principal: [2] cx, cy (pixel (i, j) centred at (j, i)); through a pixel
+      map, see `camera_in_picture`.
     colour: the mesh's RGB in [0, 1].
     opacity: how much the mesh covers the image.
     joints: optional [J, 2] (u, v) pixels to mark.
@@ -95,14 +153,10 @@ def mesh_overlay(image: np.ndarray, points: np.ndarray, faces: np.ndarray,
     uint8 [H, W, 3].
   """
   height, width = image.shape[:2]
-  faces = jnp.asarray(faces, jnp.int32)
-  points = jnp.asarray(points, jnp.float32)
-  fragments = _rasterize(points, faces, height, width, render.RasterConfig())
-  if int(fragments.overflow[0]):
-    fragments = _rasterize(points, faces, height, width, _LARGE_FACES)
-  face_index = np.asarray(fragments.face_index[0])
+  face_index = _face_index(vertices_cam, faces, focal, principal, height,
+                           width)
   shade = np.asarray(_face_shading(jnp.asarray(vertices_cam, jnp.float32),
-                                   faces))
+                                   jnp.asarray(faces, jnp.int32)))
   mask = face_index >= 0
   light = 0.35 + 0.65 * shade[np.maximum(face_index, 0)]
   body = np.asarray(colour)[None, None] * light[..., None] * 255.0
@@ -148,10 +202,10 @@ def overlay_picture(photo: np.ndarray,
   for out in sorted(people, key=lambda o: -float(o['root_cam'][2])):
     root = np.asarray(out['root_cam'])
     vertices = np.asarray(out['vertices']) + root
-    points = project(vertices, out['focal'], principal, to_picture)
+    focal, centre = camera_in_picture(out['focal'], principal, to_picture)
     joint_pixels = project(np.asarray(out['joints']) + root, out['focal'],
                            principal, to_picture)
-    picture = mesh_overlay(picture, points, out['faces'], vertices,
+    picture = mesh_overlay(picture, vertices, out['faces'], focal, centre,
                            joints=joint_pixels[:, :2])
   if len(people) != 1:
     return picture
@@ -227,8 +281,8 @@ def write_overlay_video(path: str | pathlib.Path,
         if pending[number] is None or pending[number][0] != index:
           continue
         vertices = pending[number][1]
-        points = project(vertices, result['focal'], principal)
-        frame = mesh_overlay(frame, points, faces, vertices)
+        frame = mesh_overlay(frame, vertices, faces, result['focal'],
+                             principal)
         pending[number] = next(mesh, None)
       image = av.VideoFrame.from_ndarray(
           np.ascontiguousarray(frame[:stream.height, :stream.width]),

@@ -16,6 +16,7 @@ and the body prior can. `readings` makes the alternatives as a batch;
 | `depth_mirrored` | as detected | z -> -z |
 | `turned_around` | left <-> right | z -> -z |
 | `mirrored_photo` | the detector run on the mirrored photo, mapped back | |
+| `fused` | the mean of the detected and `mirrored_photo` readings (`fuse`; made by the photo path, not asked for) | |
 
 Frames: 3D points in the camera frame (x right, y down, z forward), metres,
 any origin; pixels (u right, v down).
@@ -30,12 +31,16 @@ LEFT_RIGHT_SWAPPED = 'left_right_swapped'
 DEPTH_MIRRORED = 'depth_mirrored'
 TURNED_AROUND = 'turned_around'
 MIRRORED_PHOTO = 'mirrored_photo'
+# Not a reading one asks for: the photo path fuses the detected and the
+# mirrored photo's readings when it has both (`fuse`).
+FUSED = 'fused'
 ALL = (DETECTED, LEFT_RIGHT_SWAPPED, DEPTH_MIRRORED, TURNED_AROUND,
        MIRRORED_PHOTO)
 ONE_PASS = (DETECTED, LEFT_RIGHT_SWAPPED, DEPTH_MIRRORED, TURNED_AROUND)
-# What the photo path fits by default: the detection and the detector's
-# reading of the mirrored photo (a second pass). The other one-pass readings
-# lost on the tuning renders (docs/photo_path.md).
+# What the photo path fits by default: the detection and, when its fit is
+# ambiguous, the detector's reading of the mirrored photo (a second pass).
+# The other one-pass readings lost on the tuning renders
+# (docs/photo_path.md).
 DEFAULT = (DETECTED, MIRRORED_PHOTO)
 
 
@@ -107,3 +112,16 @@ def unmirror(points_3d: np.ndarray, pixels: np.ndarray,
   pixels = np.asarray(pixels, np.float64).copy()
   pixels[:, 0] = width - 1 - pixels[:, 0]
   return points_3d[perm], pixels[perm], np.asarray(visibility)[perm]
+
+
+def fuse(readings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """One reading from several of the same person (e.g. the detection and
+  the mirrored photo's, `unmirror`ed): the mean of their 3D points [K, 3]
+  (each about its own hips: BlazePose's world landmarks are), pixels
+  [K, 2] and visibilities [K]. Fitting one body to the mean is fitting it
+  to all of them with equal weights (least squares)."""
+  readings = list(readings)
+  if not readings:
+    raise ValueError('fuse needs at least one reading.')
+  return tuple(np.mean([np.asarray(r[i], np.float64) for r in readings],
+                       axis=0) for i in range(3))

@@ -55,14 +55,15 @@ class KeypointPredictor:
     self.faces = np.asarray(body.gendered.faces)
     self.uses_dae = stages.dae is not None
 
-    def predict(v, points, visible, rotation):
+    def predict(v, points, visible, rotation, with_mesh=True):
       jl_adapter = net.apply(v['adapter'], points, visible)
       # Back from the virtual camera (2D) to the photo's camera.
       jl_adapter = jnp.einsum('bji,bpj->bpi', rotation, jl_adapter)
-      out = pipeline.denoise_and_recover(stages, v, body, jl_adapter)
+      out = pipeline.denoise_and_recover(stages, v, body, jl_adapter,
+                                         with_mesh=with_mesh)
       return dict(out, jl_adapter=jl_adapter)
 
-    self._predict = jax.jit(predict)
+    self._predict = jax.jit(predict, static_argnames='with_mesh')
 
   def _check(self, keypoints, visible):
     keypoints = np.asarray(keypoints, np.float64)
@@ -97,8 +98,8 @@ class KeypointPredictor:
   def __call__(self, keypoints: Any, visible: Any = None, *,
                image_size: tuple[int, int] | None = None,
                focal: float | None = None,
-               principal: tuple[float, float] | None = None
-               ) -> dict[str, Any]:
+               principal: tuple[float, float] | None = None,
+               with_mesh: bool = True) -> dict[str, Any]:
     """Bodies from keypoints.
 
     Args:
@@ -110,6 +111,8 @@ class KeypointPredictor:
         from a `camera.DEFAULT_FIELD_OF_VIEW_DEG` field of view.
       focal: focal length in pixels (2D sets).
       principal: (cx, cy) in pixels (2D sets; default the image centre).
+      with_mesh: False stops before SMPL: no jl_body, joints, landmarks,
+        vertices (a fit's start: the photo path poses only the kept body).
 
     Returns:
       the prediction (`smplr_jax.predict.prediction`): jl_front_end (the
@@ -143,7 +146,16 @@ class KeypointPredictor:
     out = self._predict(
         self.variables, jnp.asarray(points, jnp.float32),
         jnp.asarray(visible, jnp.float32),
-        jnp.asarray(rotation, jnp.float32))
+        jnp.asarray(rotation, jnp.float32), with_mesh=with_mesh)
+    if not with_mesh:
+      out = jax.device_get(out)
+      return {'jl_front_end': np.asarray(out['jl_adapter']),
+              'jl_smplr_input': np.asarray(out['jl_input']),
+              'pose': np.asarray(out['pose']),
+              'betas': np.asarray(out['betas']),
+              'gender': np.asarray(out['gender'], np.int32),
+              'male_probability': np.asarray(out['male_prob']),
+              'faces': self.faces}
     return prediction.from_chain(out, self.faces,
                                  jl_front_end=out['jl_adapter'])
 

@@ -19,8 +19,8 @@ Every body (`BODY_KEYS`):
 | `vertices` | [B, V, 3] | the body's mesh |
 | `pose` | [B, 24, 3, 3] | relative rotations (joint 0: global orientation) |
 | `betas` | [B, 10] | shape |
-| `gender` | [B] int | the body model used: 0 female, 1 male |
-| `male_probability` | [B] | Psi's probability of male (`gender` is it > 0.5) |
+| `gender` | [B] int | the body model used: 0 female, 1 male, 2 neutral (`gender`: unknown or stated neutral) |
+| `male_probability` | [B] | Psi's probability of male; calibrated (`gender.calibrate`) on the photo path and in clips; Psi's raw one on the crop path (`box=`, `predict_crops`) and from `load_smplr`, whose estimated `gender` is the raw > 0.5 |
 | `faces` | [F, 3] | the mesh's triangles (never batched) |
 
 A fitted body (`FIT_KEYS`): `fit_cost` [B], the fit's final objective
@@ -37,17 +37,29 @@ A photo's body (`PHOTO_KEYS`, `predict_image` / `predict_people`):
 | `root_cam` | [3] | the root in the camera frame (metres) |
 | `focal` | float | focal length (pixels) used |
 
+A photo's gender (`GENDER_KEYS`, `predict_image` / `predict_people`, and
+each track): `gender_label` (str: 'female', 'male' or 'unknown' when
+estimated, the calibrated probability inside the unknown band giving the
+neutral body; 'female', 'male' or 'neutral' when stated) and
+`gender_source` ('estimated' or 'stated': the user's `gender=`).
+
 The photo path adds (`DETECTOR_KEYS`): `keypoints_2d` [33, 2] pixels,
 `keypoints_3d` [33, 3] BlazePose's world landmarks (metres, hip-centred),
-`visibility` [33], `hypothesis` (the reading kept, `hypotheses.ALL`),
-`hypothesis_costs` (name -> fit cost); and `fit_cost` when it fits.
+`visibility` [33], `hypothesis` (the reading kept, `hypotheses.ALL`, or
+'fused': the mean of the detected and mirrored-photo readings),
+`hypothesis_costs` (name -> fit cost), `joint_seen` [24] bool (True: the
+joint is inside the photo and BlazePose saw a landmark near it; False:
+inferred from the prior; `visibility.joint_seen`); and `fit_cost` when it
+fits.
 
 A clip's track (`TRACK_KEYS`, `predict_video`'s 'tracks'): `frames` [T]
 (indices into the clip), `pose` [T, 24, 3, 3], `betas` [T, 10] (the track's
 shape), `gender` [T], `male_probability` [T], `root_cam` [T, 3], `joints`
 [T, 24, 3], `per_frame_joints` [T, 24, 3] (the per-frame fit, before the
-temporal fit), `fit_cost` [T], `keypoints_2d` [T, 33, 2]. Its mesh is one
-call away: `Predictor.track_vertices(track)`.
+temporal fit), `fit_cost` [T], `keypoints_2d` [T, 33, 2], `joint_seen`
+[T, 24] (per frame, as a photo's), `gender_label` and `gender_source` (the
+track's: its last frame's vote). Its mesh is one call away:
+`Predictor.track_vertices(track)`.
 """
 
 from __future__ import annotations
@@ -62,13 +74,14 @@ BODY_KEYS = ('jl_front_end', 'jl_smplr_input', 'jl_body', 'joints',
              'male_probability', 'faces')
 FIT_KEYS = ('fit_cost',)
 PHOTO_KEYS = ('front_end', 'used_dae', 'box', 'crop', 'root_cam', 'focal')
+GENDER_KEYS = ('gender_label', 'gender_source')
 DETECTOR_KEYS = ('keypoints_2d', 'keypoints_3d', 'visibility', 'hypothesis',
-                 'hypothesis_costs')
+                 'hypothesis_costs', 'joint_seen')
 TRACK_KEYS = ('frames', 'pose', 'betas', 'gender', 'male_probability',
               'root_cam', 'joints', 'per_frame_joints', 'fit_cost',
-              'keypoints_2d')
+              'keypoints_2d', 'joint_seen') + GENDER_KEYS
 ALL_KEYS = tuple(dict.fromkeys(BODY_KEYS + FIT_KEYS + PHOTO_KEYS +
-                               DETECTOR_KEYS + TRACK_KEYS))
+                               GENDER_KEYS + DETECTOR_KEYS + TRACK_KEYS))
 
 
 def from_chain(chain: dict[str, Any], faces: Any,

@@ -3,6 +3,7 @@ crops and clips; `load_smplr()` for JL.
 
     predictor = load_pipeline()
     body = predictor.predict_image(photo)              # the photo path
+    body = predictor.predict_image(photo, gender='female')  # stated
     body = predictor.predict_image(photo, box=box)     # the crop path
     people = predictor.predict_people(photo)           # everyone found
     bodies = predictor.predict_crops(crops, root_cam)  # batched crops
@@ -15,6 +16,11 @@ image network on a box's crop) and the photo path (`photo_path.PhotoPath`:
 BlazePose -> adapter -> SMPLR -> fit; the [detector] extra, started on first
 use). Every output's keys are documented in `prediction`. Camera frame (x
 right, y down, z forward), metres, root-relative.
+
+Gender: `predict_image`, `predict_people` and `predict_video` take
+`gender=None` (estimate it: Psi's calibrated probability of male, 'unknown'
+and the neutral body when it cannot tell, `gender`) or 'female', 'male',
+'neutral' (the user's word: that body model is fitted).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from smplr_jax.body import gendered
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.nets import bundle
 from smplr_jax.predict import crop_path as crop_path_lib
+from smplr_jax.predict import gender as gender_lib
 from smplr_jax.predict import hypotheses as hypotheses_lib
 from smplr_jax.predict import keypoint_predictor, pipeline, prediction
 from smplr_jax.predict import settings as settings_lib
@@ -151,13 +158,20 @@ class Predictor:
     cannot be found here."""
     self.photo_path  # pylint: disable=pointless-statement
 
-  def predict_crops(self, crops: Any, root_cam: Any = None) -> dict[str, Any]:
+  def predict_crops(self, crops: Any, root_cam: Any = None, *,
+                    gender: str | None = None) -> dict[str, Any]:
     """Root-centred crops -> bodies, batched (`crop_path.CropPath.
-    predict_crops`: uint8 [B, S, S, 3] crops, [B, 3] roots or None)."""
-    return self._crop_path().predict_crops(crops, root_cam)
+    predict_crops`: uint8 [B, S, S, 3] crops, [B, 3] roots or None); a
+    stated `gender` poses that model (`predict_image`)."""
+    out = self._crop_path().predict_crops(crops, root_cam)
+    if gender_lib.check_stated(gender) is None:
+      return out
+    return gender_lib.apply(out, self.body.gendered, self.settings.gender,
+                            gender, calibrated=False)
 
   def predict_image(self, photo: Any, *, box: Any = None,
-                    focal: float | None = None) -> dict[str, Any]:
+                    focal: float | None = None,
+                    gender: str | None = None) -> dict[str, Any]:
     """One photo -> one body (`prediction`'s keys, no batch axis).
 
     Without a box, the photo path: the detector finds the most confident
@@ -170,35 +184,53 @@ class Predictor:
       box: a person box, or None to find the person.
       focal: focal length in pixels; None assumes a
         `camera.DEFAULT_FIELD_OF_VIEW_DEG` field of view.
+      gender: the body model: 'female', 'male' or 'neutral' (the photo
+        path fits that one), or None to estimate it (`gender`: 'unknown',
+        the neutral body, where the calibrated probability cannot tell).
+        The crop path poses SMPLR's pose and shape with a stated model;
+        its estimate is Psi's raw one (the calibration was measured on
+        the photo path only).
 
     Raises:
-      ValueError: a bad photo, box or focal; no person found
+      ValueError: a bad photo, box, focal or gender; no person found
         (`detector.NoPersonError`); the detector extra missing (no box).
     """
+    gender = gender_lib.check_stated(gender)
     if box is None:
-      return self.photo_path.predict_image(photo, focal)
-    return self._crop_path().predict_box(photo, box, focal)
+      return self.photo_path.predict_image(photo, focal, gender)
+    out = self._crop_path().predict_box(photo, box, focal)
+    body = prediction.one_body(gender_lib.apply(
+        {k: np.asarray(v)[None] for k, v in out.items()
+         if k in prediction.BODY_KEYS and k != 'faces'},
+        self.body.gendered, self.settings.gender, gender, calibrated=False))
+    return dict(out, **body, **gender_lib.labels(body['gender'], gender))
 
   def predict_people(self, photo: Any, *, focal: float | None = None,
-                     max_people: int | None = None) -> list[dict[str, Any]]:
+                     max_people: int | None = None,
+                     gender: str | None = None) -> list[dict[str, Any]]:
     """Every person in a photo (the photo path), each as `predict_image`'s
     dict; [] when there is none. max_people: default
-    `settings.max_people`."""
-    return self.photo_path.predict_people(photo, focal, max_people)
+    `settings.max_people`; gender: as in `predict_image`, for everyone."""
+    gender = gender_lib.check_stated(gender)
+    return self.photo_path.predict_people(photo, focal, max_people, gender)
 
   def predict_video(self, frames: Iterable[np.ndarray] | str | pathlib.Path,
                     *, fps: float | None = None, focal: float | None = None,
                     settings: settings_lib.VideoSettings | None = None,
-                    progress: Callable[[int], None] | None = None
-                    ) -> dict[str, Any]:
+                    progress: Callable[[int], None] | None = None,
+                    gender: str | None = None) -> dict[str, Any]:
     """Every person in a clip (a video file, `read.open_video`'s frames or
     uint8 [H, W, 3] frames), tracked, one shape each, fitted over time
     (`video.predict_video`; its tracks' keys: `prediction.TRACK_KEYS`).
+    gender: as in `predict_image`, for every track (None: each track's
+    vote of its frames' calibrated probabilities).
 
     Raises:
       ValueError: front_end='crop' (a clip needs the photo path), the
-        detector extra missing, or an unreadable clip (`read.VideoError`).
+        detector extra missing, a bad gender, or an unreadable clip
+        (`read.VideoError`).
     """
+    gender = gender_lib.check_stated(gender)
     if self.front_end == 'crop':
       raise ValueError("predict_video needs the photo path's detector; this "
                        "pipeline was loaded with front_end='crop'.")
@@ -206,7 +238,7 @@ class Predictor:
     return video.predict_video(
         self.photo_path, frames, fps=fps, focal=focal,
         settings=settings_lib.VideoSettings() if settings is None else
-        settings, progress=progress)
+        settings, progress=progress, gender=gender)
 
   def track_vertices(self, track: dict[str, Any]) -> np.ndarray:
     """[T, V, 3] the root-relative mesh of each frame of a track

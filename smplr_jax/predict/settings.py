@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 
 from smplr_jax import fitting
+from smplr_jax.predict import gender as gender_lib
 from smplr_jax.predict import hypotheses
 
 
@@ -32,8 +33,9 @@ class PhotoSettings:
       (`python -m experiments.evaluate_photo_path --seed=7`): the best, or
       within 1 mm of it, on both.
     hypotheses: the readings of each detection that are fitted
-      (`hypotheses.ALL`): the detection and the detector's reading of the
-      mirrored photo. Tuned on seed 7: the one-pass readings lost there.
+      (`hypotheses.ALL`): the detection and, when it is ambiguous
+      (`second_pass_cost`), the detector's reading of the mirrored photo.
+      Tuned on seed 7: the one-pass readings lost there.
     hypothesis_margin: another reading replaces the detected one only when
       its fit costs less than this fraction of the detected reading's
       (mirrored and swapped bodies explain the same pixels about as well,
@@ -56,6 +58,76 @@ class PhotoSettings:
     max_people: people looked for by `predict_people`.
     min_detection_confidence: BlazePose's detection threshold (mediapipe's
       default).
+    extra_looks: when the whole photo is not enough, look again
+      (`detector.BlazePoseDetector`): seeds from mediapipe's face detector
+      and person segmentation, overlapping halves and a downscaled copy,
+      a contrast-stretched copy, then small overlapping tiles. Off: the
+      whole photo and its grey border only. Measured on compositions of
+      our renders (`python -m experiments.evaluate_people`).
+    min_look_score: a person found by an extra look is kept only when the
+      mean visibility of its 33 landmarks is at least this (the whole
+      photo's are all kept). Chosen on `experiments.evaluate_people`
+      (seed 5): without the confirmation (confirm_side) the looks' false
+      people in 50 empty photos scored 0.17-0.79, the people they found
+      0.57-0.98; with it (2.0 square) none were left at any threshold, and
+      0.5 stays a guard below the people found.
+    face_body_scale: a face box of height h proposes a square body crop of
+      side face_body_scale x h, its top face_top_margin x h above the
+      face (a standing person is ~8 face boxes tall; not tuned: our
+      renders have no facial features for the face detector).
+    face_top_margin: see face_body_scale.
+    small_tile_fraction: the last look's tiles are squares of this
+      fraction of the photo's shorter side, overlapping by half (people
+      ~90 px tall in 1280 x 720; tuned on `evaluate_people`'s small_90px).
+    max_look_side: each look's crop is resized to at most this longer side
+      before BlazePose (it reads 224-256 pixels; not tuned).
+    merge_distance: two detections are one person when the smaller box
+      lies more than merge_overlap inside the other, or their landmarks
+      lie within merge_distance x the smaller box's longer side (median
+      over the landmarks; not tuned).
+    merge_overlap: see merge_distance.
+    confirm_side: a person found by an extra look is kept only when
+      BlazePose finds them again, at the same place (merge_distance), on
+      the square of confirm_side x their box's longer side around them.
+      Tuned on `evaluate_people` (seed 5): 1.5, 2.0 and 2.5 left 1, 0 and
+      1 false people in 50 empty photos; 2.0 kept the most people found.
+    everyone_looks: the looks `detect_people` runs after the whole photo
+      even when it found people (the others run, once someone is found,
+      only after a look that added someone; not tuned: what the halves
+      cost a one-person photo, docs/photo_path.md).
+    photo_fit_iterations: LM iterations of a photo's fit (`fit`'s
+      num_iterations stays the clips' per-frame and temporal fits'). Tuned
+      on seeds 7 and 8: 8 iterations give the detected reading 1.3 mm
+      better P1-23 than 15 and the default path 0.6 mm worse, at half the
+      fit's time.
+    second_pass_cost: the mirrored photo (a second detector pass, when
+      'mirrored_photo' is among the hypotheses) is read only when the
+      detected reading's fit cost is at least this (whitened units of
+      `fit`; an ambiguous reading). Tuned on the renders of seeds 7 (112)
+      and 8 (150) (docs/photo_path.md): the pass ran on 18% of those
+      photos and kept what running it on every photo gained.
+    fuse_readings: when the mirrored photo was read and does not win
+      outright (`hypothesis_margin`), fit the mean of the detected and
+      mirrored readings (`hypotheses.fuse`) instead of the detected one.
+      Tuned on seeds 7 and 8 (with the gate at 380: P1-23 / P2-24 176.1 /
+      119.6 mm against 176.7 / 120.4 reading the mirrored photo on every
+      photo and keeping one reading).
+    outside_point_weight: a landmark whose pixel lies outside the photo
+      counts this fraction of its weight in the fit (its place comes from
+      SMPLR's pose, the prior; `PhotoPath.point_weights`). Measured with
+      adapter_skips_outside on the seed-7 renders cropped to their top
+      half / 60% (`python -m experiments.evaluate_photo_path --seed=7
+      --num_renders=112 --simulated_bodies=0 --crop=0.5,0.6`): P1-23 287.7
+      -> 281.0 / 235.4 -> 233.8 mm (joints outside the photo 443.0 -> 424.7
+      / 416.0 -> 404.6), joints inside within 1.2 mm (docs/photo_path.md).
+    adapter_skips_outside: the adapter reads the landmarks outside the
+      photo as missing (it learnt to infer dropped points), so that SMPLR's
+      start, the fit's prior, does not follow BlazePose's guesses there
+      either. Each half measured alone on the top-half crops: the weight
+      282.6 -> 278.3 mm, the adapter's mask then 273.5.
+    gender: the calibration of Psi's probability of male and the band
+      where the gender is 'unknown' (`gender.GenderSettings`: tuned on
+      renders of seed 7, `python -m experiments.calibrate_gender`).
   """
   fit: fitting.FitOptions = fitting.FitOptions(
       num_iterations=15, point_sigma=0.03, robust_scale=0.15,
@@ -70,6 +142,24 @@ class PhotoSettings:
   max_detector_side: int = 1920
   max_people: int = 4
   min_detection_confidence: float = 0.5
+  # Extra looks (detector.py): one block.
+  extra_looks: bool = True
+  min_look_score: float = 0.5
+  face_body_scale: float = 9.0
+  face_top_margin: float = 1.0
+  small_tile_fraction: float = 0.5
+  max_look_side: int = 640
+  merge_distance: float = 0.1
+  merge_overlap: float = 0.7
+  confirm_side: float = 2.0
+  everyone_looks: tuple[str, ...] = ('seeds', 'halves')
+  gender: gender_lib.GenderSettings = gender_lib.GenderSettings()
+  # The second pass, fusion and truncated bodies (photo_path.py): one block.
+  photo_fit_iterations: int = 8
+  second_pass_cost: float = 380.0
+  fuse_readings: bool = True
+  outside_point_weight: float = 0.0
+  adapter_skips_outside: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,7 +13,9 @@ it with the pipeline's photo path, `photo_path.PhotoPath`):
    leaves and returns within the gap keeps the id.
 3. **One shape per track**: adapter -> DAE -> SMPLR on every frame, then the
    track's betas are the mean of SMPLR's, its gender the vote of the
-   probabilities of male; per-frame fits keep them (`PhotoPath.fit` with
+   calibrated probabilities of male (their mean; 'unknown', the neutral
+   body, inside the unknown band: `gender`), or the user's stated gender;
+   per-frame fits keep them (`PhotoPath.fit` with
    `betas_prior_mean` and a tight `beta_sigma`).
 4. **Temporal fit**: frames whose body orientation is far from their
    neighbours' (`max_turn_deg`: a flipped or turned-around reading) are
@@ -44,8 +46,10 @@ from smplr_jax.body import gendered
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.body import rotations
 from smplr_jax.predict import detector as detector_lib
+from smplr_jax.predict import gender as gender_lib
 from smplr_jax.predict import read
 from smplr_jax.predict import settings as settings_lib
+from smplr_jax.predict import visibility as visibility_lib
 
 # Frames per batched fit (bounds memory on long clips; not a tuned setting).
 CHUNK = 256
@@ -223,7 +227,8 @@ def _joints(points_model, pose, betas, gender):
 
 
 def _fit_track(photo_path, track, size, focal,
-               options: settings_lib.VideoSettings):
+               options: settings_lib.VideoSettings,
+               stated_gender: str | None = None):
   """One track's smoothed bodies (see the module docstring)."""
   body = photo_path.body
   intrinsics = camera.camera_matrix(np.array([focal, focal]),
@@ -240,15 +245,22 @@ def _fit_track(photo_path, track, size, focal,
     return {k: out[k] for k in ('pose', 'betas', 'male_probability')}
 
   start = _in_chunks(chunks, start_of, world, pixels)
+  gender_settings = photo_path.settings.gender
+  frame_male = gender_lib.calibrate(start['male_probability'],
+                                    gender_settings)
   causal = options.mode == 'causal'
   if causal:  # the running mean: frame t knows frames <= t
     counts = np.arange(1, num + 1)[:, None]
     betas = np.cumsum(start['betas'], axis=0) / counts
-    male = np.cumsum(start['male_probability']) / counts[:, 0]
+    male = np.cumsum(frame_male) / counts[:, 0]
   else:
     betas = np.broadcast_to(start['betas'].mean(0), start['betas'].shape)
-    male = np.full(num, start['male_probability'].mean())
-  gender = (male > 0.5).astype(np.int32)
+    male = np.full(num, frame_male.mean())
+  # The vote of the calibrated probabilities, or the user's word.
+  if stated_gender is None:
+    gender = gender_lib.decide(male, gender_settings)
+  else:
+    gender = np.full(num, gender_lib.STATED[stated_gender], np.int32)
   base = dataclasses.replace(photo_path.settings.fit,
                              beta_sigma=options.beta_sigma)
 
@@ -301,6 +313,12 @@ def _fit_track(photo_path, track, size, focal,
       'per_frame_joints': joints_of(per_frame['pose'], per_frame['betas']),
       'fit_cost': temporal['cost'].astype(np.float32),
       'keypoints_2d': pixels.astype(np.float32),
+      'joint_seen': visibility_lib.joint_seen(
+          visibility_lib.project(joints + root[:, None], focal,
+                                 camera.principal_point(size)),
+          size, visibility),
+      # The track's gender: its last frame's (every frame's offline).
+      **gender_lib.labels(gender[-1:], stated_gender),
   }
 
 
@@ -309,7 +327,8 @@ def predict_video(photo_path, frames: Iterable[np.ndarray] | str |
                   focal: float | None = None,
                   settings: settings_lib.VideoSettings = (
                       settings_lib.VideoSettings()),
-                  progress=None) -> dict[str, Any]:
+                  progress=None,
+                  gender: str | None = None) -> dict[str, Any]:
   """Every person in a clip, tracked, one shape each, smoothed.
 
   Args:
@@ -320,40 +339,45 @@ def predict_video(photo_path, frames: Iterable[np.ndarray] | str |
     focal: focal length in pixels (None: a 55 degree field of view).
     settings: `settings.VideoSettings`.
     progress: called with the number of frames read so far.
+    gender: every track's body model: 'female', 'male' or 'neutral'; None
+      to estimate each track's (`gender`).
 
   Returns:
     dict: 'tracks' (a list, one dict per person, `prediction.TRACK_KEYS`:
     frames [T] (indices into the clip), pose [T, 24, 3, 3], betas [T, 10]
     (the track's shape, equal over frames offline), gender [T],
-    male_probability [T], root_cam [T, 3], joints [T, 24, 3]
-    (root-relative), per_frame_joints [T, 24, 3] (the per-frame fit, before
-    the temporal fit), fit_cost [T], keypoints_2d [T, 33, 2]), 'fps',
+    male_probability [T] (calibrated), gender_label, gender_source,
+    root_cam [T, 3], joints [T, 24, 3] (root-relative), per_frame_joints
+    [T, 24, 3] (the per-frame fit, before the temporal fit), fit_cost [T],
+    keypoints_2d [T, 33, 2], joint_seen [T, 24]), 'fps',
     'num_frames', 'skipped_frames' (frames that failed to decode),
     'image_size' (width, height), 'focal'.
 
   Raises:
     VideoError: an unreadable file, no frames, or frames of changing size.
   """
+  gender = gender_lib.check_stated(gender)
   source = frames
   if isinstance(frames, (str, pathlib.Path)):
     source = read.open_video(frames)
   if isinstance(source, read.VideoFrames) and fps is None:
     fps = source.fps
   # One person: BlazePose's video mode tracks them (a fresh graph per
-  # clip); several: detection in every frame, tracked by their boxes.
-  detector = (detector_lib.BlazePoseDetector(photo_path.settings,
-                                             video_mode=True)
-              if settings.max_people == 1 else photo_path.detector)
+  # clip); several: detection in every frame, tracked by their boxes,
+  # without the photo's extra looks (they cost 1.5-5x per frame, and the
+  # tracker bridges the frames where someone is missed).
+  detector = detector_lib.BlazePoseDetector(
+      dataclasses.replace(photo_path.settings, extra_looks=False),
+      video_mode=settings.max_people == 1)
   try:
     per_frame, size = _detect(detector, source, settings.max_people,
                               progress)
   finally:
-    if detector is not photo_path.detector:
-      detector.close()
+    detector.close()
   if not per_frame:
     raise read.VideoError('the video has no frames that decode.')
   focal = camera.resolve_focal(focal, size)
-  tracks = [_fit_track(photo_path, track, size, focal, settings)
+  tracks = [_fit_track(photo_path, track, size, focal, settings, gender)
             for track in track_detections(per_frame, settings.min_iou,
                                           settings.max_gap)]
   return {'tracks': tracks, 'fps': fps, 'num_frames': len(per_frame),

@@ -17,7 +17,9 @@ F = diag(1, -1, -1)): the rest skeleton and mesh are the body model's own
 and the root's position F root. Units are metres.
 
 * `write_track_npz` / `write_track_json`: pose (axis-angle [T, 24, 3], the
-  camera frame), betas, gender, root per frame, frame indices and rate.
+  camera frame), betas, gender (index, label and source), root per frame,
+  frame indices and rate, and which joints each frame showed (joint_seen
+  [T, 24]) when the track has them.
 * `write_bvh`: the 24-joint skeleton of the track's shape (rest offsets
   from its joint regressor), the root's position and every joint's local
   rotation per frame (ZXY Euler, degrees).
@@ -51,6 +53,7 @@ import numpy as np
 from PIL import Image
 
 from smplr_jax.body import body_model as bm
+from smplr_jax.body import gendered
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.body import rotations
 from smplr_jax.predict import draw
@@ -118,7 +121,9 @@ def body_record(prediction: dict[str, Any]) -> dict[str, Any]:
   """One body as body.json holds it (camera frame, metres), from a photo's
   prediction (`Predictor.predict_image`; `prediction.PHOTO_KEYS`) alone:
   its `front_end` and `used_dae`, 'refined' when it holds a `fit_cost`,
-  and the detector's `hypothesis` and `keypoints_2d` when present."""
+  the gender's label and source, and the detector's `hypothesis`,
+  `keypoints_2d` and `joint_seen` ([24] bools, `JOINT_NAMES` order) when
+  present."""
   root = np.asarray(prediction['root_cam'])
   pose = _axis_angle(prediction['pose'])
   record = {
@@ -126,6 +131,9 @@ def body_record(prediction: dict[str, Any]) -> dict[str, Any]:
       'betas': np.asarray(prediction['betas']).round(5).tolist(),
       'gender': int(prediction['gender']),
       'male_probability': float(prediction['male_probability']),
+      **{key: str(prediction[key]) for key in ('gender_label',
+                                               'gender_source')
+         if key in prediction},
       'root_cam_m': root.round(4).tolist(),
       'focal_px': float(prediction['focal']),
       'box': [round(float(v), 1) for v in prediction['box']],
@@ -142,6 +150,9 @@ def body_record(prediction: dict[str, Any]) -> dict[str, Any]:
   if 'keypoints_2d' in prediction:
     record['keypoints_2d_px'] = np.asarray(
         prediction['keypoints_2d']).round(1).tolist()
+  if 'joint_seen' in prediction:  # [24] in SMPL's joint order
+    record['joint_seen'] = np.asarray(prediction['joint_seen'],
+                                      bool).tolist()
   return record
 
 
@@ -180,7 +191,7 @@ def write_photo_outputs(people: list[dict[str, Any]], photo: np.ndarray,
 
 def track_arrays(track: dict[str, Any], fps: float | None) -> dict:
   """The arrays of a track file (see the module docstring)."""
-  return {
+  arrays = {
       'frames': np.asarray(track['frames'], np.int64),
       'pose_axis_angle': _axis_angle(track['pose']).astype(np.float32),
       'betas': np.asarray(track['betas'], np.float32),
@@ -189,12 +200,22 @@ def track_arrays(track: dict[str, Any], fps: float | None) -> dict:
       'joints': np.asarray(track['joints'], np.float32),
       'fps': np.float32(fps if fps else np.nan),
   }
+  if 'joint_seen' in track:
+    arrays['joint_seen'] = np.asarray(track['joint_seen'], bool)
+  return arrays
+
+
+def _track_labels(track: dict[str, Any]) -> dict[str, str]:
+  """A track's gender_label and gender_source, when it has them."""
+  return {key: str(track[key]) for key in ('gender_label', 'gender_source')
+          if key in track}
 
 
 def write_track_npz(path: str | pathlib.Path, track: dict[str, Any],
                     fps: float | None) -> pathlib.Path:
   path = pathlib.Path(path)
-  np.savez(path, **track_arrays(track, fps))
+  np.savez(path, **track_arrays(track, fps), **{
+      key: np.asarray(value) for key, value in _track_labels(track).items()})
   return path
 
 
@@ -207,8 +228,9 @@ def write_track_json(path: str | pathlib.Path, track: dict[str, Any],
                'axis-angle, joint 0 in the camera frame',
       'joint_names': list(JOINT_NAMES),
       'fps': None if not fps else float(fps),
-      **{k: np.round(v, 5).tolist() for k, v in arrays.items()
-         if k != 'fps'}}))
+      **_track_labels(track),
+      **{k: (v.tolist() if v.dtype == bool else np.round(v, 5).tolist())
+         for k, v in arrays.items() if k != 'fps'}}))
   return path
 
 
@@ -223,9 +245,8 @@ def rest_joints(model: bm.BodyModel, betas: np.ndarray,
 
 
 def _single(model: bm.BodyModel, gender: int) -> bm.BodyModel:
-  if model.is_stacked:
-    return jax.tree.map(lambda x: x[int(gender)], model)
-  return model
+  # Only the stacked arrays: the faces and landmark ids are shared.
+  return gendered.select_model(model, gender)
 
 
 def rest_vertices(model: bm.BodyModel, betas: np.ndarray,
@@ -360,7 +381,7 @@ def write_glb(path: str | pathlib.Path, track: dict[str, Any],
     path: the .glb to write.
     track: pose [T, 24, 3, 3], betas [T, S] (the first is used), gender
       [T], root_cam [T, 3] (camera frame).
-    model: the body model (stacked [female, male] or single).
+    model: the body model (stacked [female, male, neutral] or single).
     fps: frame rate (30 when None); one frame gives a static body.
     frame_range: (start, end) frames of the track to write (all if None).
 
