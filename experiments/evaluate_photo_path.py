@@ -224,7 +224,7 @@ def truncated_rows(records: list[dict], keypoints, detector,
                                    focal=float(np.mean(record['focal'])))
       error = np.linalg.norm(out['joints'] - truth['joints'][i],
                              axis=-1)[list(metrics_lib.JOINTS_23)]
-      seen = photo_path.inside_photo(
+      seen = camera.inside_image(
           truth['joint_pixels'][i][list(metrics_lib.JOINTS_23)],
           (width, height))
       every.append(error.mean())
@@ -293,7 +293,8 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
   jax.config.update('jax_platforms', 'cpu')
-  records = renders.render_set(_NUM_RENDERS.value, _SEED.value, _IMAGE_SIZE.value)
+  records = renders.render_set(_NUM_RENDERS.value, _SEED.value,
+                               _IMAGE_SIZE.value)
   keypoints = keypoint_predictor.load_keypoint_predictor('blazepose33_3d',
                                                          use_dae=True)
   detector = detector_lib.BlazePoseDetector()

@@ -161,3 +161,14 @@ def _rotation_to_axis(direction: np.ndarray) -> np.ndarray:
   k = axis / sin
   skew = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
   return np.eye(3) + sin * skew + (1 - cos) * skew @ skew
+
+
+def inside_image(pixels, image_size) -> np.ndarray:
+  """[...] bool: pixels [..., 2] (u, v) inside an image of `image_size`
+  (width, height), pixel centres from 0 to width - 1 and height - 1; NaN
+  (a point behind the camera) is outside."""
+  width, height = image_size
+  pixels = np.asarray(pixels, np.float64)
+  with np.errstate(invalid='ignore'):
+    return ((pixels[..., 0] >= 0) & (pixels[..., 0] <= width - 1) &
+            (pixels[..., 1] >= 0) & (pixels[..., 1] <= height - 1))

@@ -120,6 +120,7 @@ def test_silhouette_matches_independent_drawing(body, scene):
     assert want.mean() > 0.3  # a close-up fills much of the frame
 
 
+@pytest.mark.slow  # the default suite keeps the close-up and edge scenes
 def test_body_reaching_behind_the_camera(body):
   # The arm reaches past the camera: some vertices are behind it and many
   # faces cross the near plane.
@@ -140,6 +141,7 @@ def test_floor_reaching_behind_the_camera():
   assert got[-1].all() and not got[:_HEIGHT // 2].any()
 
 
+@pytest.mark.slow  # the default suite keeps the close-up and edge scenes
 def test_camera_just_in_front_of_the_chest(body):
   vertices, faces = body
   vertices = vertices[0] + [0.0, 0.25, 0.0]
@@ -147,6 +149,7 @@ def test_camera_just_in_front_of_the_chest(body):
   _check(vertices, faces)
 
 
+@pytest.mark.slow  # the default suite keeps the close-up and edge scenes
 def test_tiny_body(body):
   vertices, faces = body
   # About 80 pixels tall.
@@ -156,6 +159,7 @@ def test_tiny_body(body):
   assert 70 <= rows[-1] - rows[0] + 1 <= 90
 
 
+@pytest.mark.slow  # the default suite keeps the close-up and edge scenes
 def test_large_photo_geometry_at_reduced_size(body):
   # A 4000 x 3000 close-up, drawn at a tenth of its size (the overlay's own
   # size is at most draw.MAX_PICTURE_SIDE).

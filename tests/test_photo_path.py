@@ -87,7 +87,7 @@ def test_a_landmark_outside_the_photo_gets_no_weight(reader):
   pixels = np.array([[10.0, 10.0], [639.0, 479.0], [-1.0, 100.0],
                      [100.0, 480.5], [700.0, 500.0]])
   visibility = np.array([1.0, 0.0, 1.0, 1.0, 0.5])
-  np.testing.assert_array_equal(photo_path.inside_photo(pixels, SIZE),
+  np.testing.assert_array_equal(camera.inside_image(pixels, SIZE),
                                 [True, True, False, False, False])
   weights = path.point_weights(visibility, pixels, SIZE)
   low = path.settings.min_point_weight

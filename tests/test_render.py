@@ -278,6 +278,7 @@ def _close_up(size=256):
   return vertices, np.asarray(models.faces), focal, principal, points
 
 
+@pytest.mark.slow  # the default suite: test_draw's close-ups
 def test_close_up_overflow_is_counted_and_the_whole_mesh_drawn():
   vertices, faces, focal, principal, points = _close_up()
   fixed = _rasterize(points, faces, 256, render.RasterConfig())

@@ -82,13 +82,13 @@ class PhotoPath:
     """[..., 33] the fit's landmark weights: min_point_weight + (1 -
     min_point_weight) x BlazePose's visibility [..., 33]; with the pixels
     [..., 33, 2] and the photo's (width, height), a landmark outside the
-    photo (`inside_photo`) gets `outside_point_weight` x that: its place
+    photo (`camera.inside_image`) gets `outside_point_weight` x that: its place
     comes from SMPLR's pose (the fit's prior), not from BlazePose's guess."""
     low = self.settings.min_point_weight
     weight = low + (1 - low) * np.clip(np.asarray(visibility, np.float64),
                                        0.0, 1.0)
     if pixels is not None and image_size is not None:
-      weight = weight * np.where(inside_photo(pixels, image_size), 1.0,
+      weight = weight * np.where(camera.inside_image(pixels, image_size), 1.0,
                                  self.settings.outside_point_weight)
     return weight
 
@@ -108,10 +108,10 @@ class PhotoPath:
 
   def seen_landmarks(self, pixels: np.ndarray, image_size) -> np.ndarray:
     """[..., 33] the landmarks the adapter reads: those inside the photo
-    (`inside_photo`; all with `settings.adapter_skips_outside` off), and
+    (`camera.inside_image`; all with `settings.adapter_skips_outside` off), and
     always the hips (it centres the body on them);
     the others it infers, as it learnt to for dropped points."""
-    seen = inside_photo(pixels, image_size)
+    seen = camera.inside_image(pixels, image_size)
     if not self.settings.adapter_skips_outside:
       seen[:] = True
     seen[..., list(KEYPOINT_SET.centre_ids)] = True
@@ -297,15 +297,6 @@ class PhotoPath:
                                    gender=gender)
       people.append(dict(out, crop=square_crop(photo, detection.box)))
     return people
-
-
-def inside_photo(pixels: np.ndarray, image_size) -> np.ndarray:
-  """[...] bool: pixels [..., 2] (u, v) inside a photo of `image_size`
-  (width, height): 0 <= u <= width - 1 and 0 <= v <= height - 1."""
-  width, height = image_size
-  pixels = np.asarray(pixels, np.float64)
-  return ((pixels[..., 0] >= 0) & (pixels[..., 0] <= width - 1) &
-          (pixels[..., 1] >= 0) & (pixels[..., 1] <= height - 1))
 
 
 def choose(names, costs: np.ndarray, margin: float) -> int:

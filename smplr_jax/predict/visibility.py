@@ -87,10 +87,7 @@ def joint_seen(joint_pixels: Any, image_size: tuple[int, int],
   if visibility.shape[-1] != len(kp_lib.BLAZEPOSE33.names):
     raise ValueError(f'visibility must be [..., 33] (BlazePose), got '
                      f'{visibility.shape}.')
-  width, height = image_size
-  with np.errstate(invalid='ignore'):
-    inside = ((pixels[..., 0] >= 0) & (pixels[..., 0] <= width) &
-              (pixels[..., 1] >= 0) & (pixels[..., 1] <= height))
+  inside = camera.inside_image(pixels, image_size)
   near = np.stack([visibility[..., list(ids)].max(axis=-1)
                    for ids in JOINT_LANDMARKS], axis=-1)
   return inside & (near > min_visibility)
