@@ -201,7 +201,7 @@ def shape_figures(models, betas, gender, true_betas,
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
-  body = gendered.GenderedModels.load()
+  body = gendered.GenderedModels.load(with_neutral=True)
   models = body.gendered
   if not FLAGS.tune:
     tune, fitted = {}, settings_lib.PhotoSettings().gender

@@ -18,7 +18,7 @@ from smplr_jax.predict import predictor as predictor_lib
 
 @pytest.fixture(scope='module')
 def body():
-  return gendered.GenderedModels.load()
+  return gendered.GenderedModels.load(with_neutral=True)
 
 
 def _workdir(path, parts=('shape', 'pose'), seed=0):

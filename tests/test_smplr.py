@@ -22,12 +22,14 @@ def _config(**overrides):
 
 @pytest.fixture(scope='module')
 def body():
-  return gendered.GenderedModels.load()
+  return gendered.GenderedModels.load(with_neutral=True)
 
 
 def test_gendered_models(body):
   # [female, male, neutral]: the neutral body for an 'unknown' gender.
   assert body.gendered.v_template.shape[0] == 3
+  # Training keeps [female, male] (a third model costs every forward).
+  assert gendered.GenderedModels.load().gendered.v_template.shape[0] == 2
   for index, name in ((gendered.FEMALE, 'female'), (gendered.MALE, 'male'),
                       (gendered.NEUTRAL, 'neutral')):
     np.testing.assert_array_equal(

@@ -33,7 +33,7 @@ T = 6
 
 @pytest.fixture(scope='module')
 def body():
-  return gendered.GenderedModels.load()
+  return gendered.GenderedModels.load(with_neutral=True)
 
 
 @pytest.fixture(scope='module')

@@ -82,8 +82,9 @@ class GenderedModels:
   """The body models SMPLR works with (a pytree-free bundle of `BodyModel`s).
 
   Attributes:
-    gendered: stacked [female, male, neutral] model (full mesh); gender
-      index 0 = female, 1 = male, 2 = neutral (`load_body_models`).
+    gendered: stacked [female, male] model (full mesh; training), or
+      [female, male, neutral] (`load(with_neutral=True)`: prediction);
+      gender index 0 = female, 1 = male, 2 = neutral.
     points: `gendered` restricted to the landmark vertices (cheap JL,
       `jl.smpl_points`).
     template_lengths: [41] B*, bone lengths of the neutral template.
@@ -93,9 +94,14 @@ class GenderedModels:
   template_lengths: jnp.ndarray
 
   @classmethod
-  def load(cls, path: str | None = None) -> 'GenderedModels':
-    """Loads the models from a folder of SMPL files (None: the default)."""
-    gendered = load_body_models(path)
+  def load(cls, path: str | None = None,
+           with_neutral: bool = False) -> 'GenderedModels':
+    """Loads the models from a folder of SMPL files (None: the default):
+    [female, male] for training (the data's genders; every SMPL forward
+    blends over the stack, so a third model would cost 1.5x), [female,
+    male, neutral] with `with_neutral` for prediction ('unknown' gender)."""
+    gendered = (load_body_models(path) if with_neutral
+                else load_gendered_models(path))
     neutral = bm.load_body_model(path, 'neutral')
     return cls(gendered=gendered,
                points=jl_lib.landmark_points_model(gendered),

@@ -155,6 +155,7 @@ def load_stages(folder: str | pathlib.Path | None = None, *,
     raise ValueError(f'{root} has no dae sub-folder.')
   stages = Stages(image_net=image_net_module, smplr=smplr_net, dae=dae_net,
                   cube_size=cube_size)
-  body = gendered.GenderedModels.load(smplr_config.get('body_model_path'))
+  body = gendered.GenderedModels.load(smplr_config.get('body_model_path'),
+                                      with_neutral=True)
   return Bundle(stages=stages, variables=variables, body=body,
                 input_size=input_size, configs=configs)

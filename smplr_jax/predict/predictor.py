@@ -72,7 +72,8 @@ def load_smplr(workdir: str | pathlib.Path,
     ValueError: `workdir` does not exist, is not a run, or lacks a network.
   """
   config, net, variables = bundle.load_smplr(workdir, step)
-  body = gendered.GenderedModels.load(config.get('body_model_path'))
+  body = gendered.GenderedModels.load(config.get('body_model_path'),
+                                      with_neutral=True)
 
   @jax.jit
   def predict(variables, jl):
