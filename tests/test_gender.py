@@ -31,7 +31,7 @@ SHIPPED = settings.PhotoSettings().gender
 
 @pytest.fixture(scope='module')
 def models():
-  return gendered.load_body_models()
+  return gendered.load_gendered_models(with_neutral=True)
 
 
 def test_the_shipped_calibration_makes_a_confident_reading_honest():

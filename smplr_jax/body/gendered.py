@@ -3,9 +3,9 @@ body: the one place that turns SMPL parameters into the camera-frame,
 root-relative points and mesh that every stage compares.
 
 Gender: index 0 = female (`FEMALE`), 1 = male (`MALE`), 2 = neutral
-(`NEUTRAL`). The data's bodies are female or male (`load_gendered_models`:
-[female, male]); the models bodies are posed with add the neutral one
-(`load_body_models`: [female, male, neutral]), so that a body whose gender
+(`NEUTRAL`). The data's bodies are female or male, and training stacks
+[female, male] (`load_gendered_models`); prediction adds the neutral one
+(`with_neutral=True`: [female, male, neutral]), so that a body whose gender
 is unknown is `gender=2` everywhere a gender index goes (`smpl.smpl_forward`,
 the fit, the keypoint models, the writers). Indices 0 and 1 pose the same
 bodies in both stacks (bitwise for batches up to 8 on CPU; a float32 ulp,
@@ -30,36 +30,25 @@ GENDER_NAMES = ('female', 'male', 'neutral')  # by index
 
 
 def load_gendered_models(path: str | os.PathLike[str] | None = None,
-                         dtype=jnp.float32) -> bm.BodyModel:
-  """Loads the female and male models, stacked as [female, male].
+                         dtype=jnp.float32,
+                         with_neutral: bool = False) -> bm.BodyModel:
+  """Loads the female and male models, stacked as [female, male], and with
+  `with_neutral` the neutral one after them.
 
   Args:
     path: a folder of SMPL models (see `load_body_model`); None means the
       default model.
     dtype: floating dtype.
+    with_neutral: stack [female, male, neutral] (prediction's 'unknown'
+      gender).
 
   Returns:
-    Stacked `BodyModel`: gender index 0 female (`FEMALE`), 1 male (`MALE`).
+    Stacked `BodyModel`: gender index 0 female (`FEMALE`), 1 male (`MALE`)
+    and, with the neutral one, 2 neutral (`NEUTRAL`).
   """
-  return bm.stack_body_models([bm.load_body_model(path, 'female', dtype),
-                               bm.load_body_model(path, 'male', dtype)])
-
-
-def load_body_models(path: str | os.PathLike[str] | None = None,
-                     dtype=jnp.float32) -> bm.BodyModel:
-  """Loads the female, male and neutral models, stacked in that order.
-
-  Args:
-    path: a folder of SMPL models (see `load_body_model`); None means the
-      default model.
-    dtype: floating dtype.
-
-  Returns:
-    Stacked `BodyModel`: gender index 0 female (`FEMALE`), 1 male (`MALE`),
-    2 neutral (`NEUTRAL`).
-  """
+  names = GENDER_NAMES if with_neutral else GENDER_NAMES[:2]
   return bm.stack_body_models([bm.load_body_model(path, name, dtype)
-                               for name in GENDER_NAMES])
+                               for name in names])
 
 
 # The fields `body_model.stack_body_models` stacks along [G]; faces,
@@ -100,8 +89,7 @@ class GenderedModels:
     [female, male] for training (the data's genders; every SMPL forward
     blends over the stack, so a third model would cost 1.5x), [female,
     male, neutral] with `with_neutral` for prediction ('unknown' gender)."""
-    gendered = (load_body_models(path) if with_neutral
-                else load_gendered_models(path))
+    gendered = load_gendered_models(path, with_neutral=with_neutral)
     neutral = bm.load_body_model(path, 'neutral')
     return cls(gendered=gendered,
                points=jl_lib.landmark_points_model(gendered),
