@@ -120,11 +120,6 @@ _CANVAS_STEP = 128
 _LARGE_FACES = render.RasterConfig(
     small_window=4, ranked_windows=((256, 8), (128, 32), (64, 128),
                                     (32, 1024), (16, 4096), (8, 32768)))
-# The overlay's large-face classes (`draw.mesh_overlay`), for
-# `overlay_silhouette` before `draw.silhouette` exists.
-_OVERLAY_LARGE_FACES = render.RasterConfig(
-    small_window=2, ranked_windows=((64, 32), (32, 128), (16, 512),
-                                    (8, 2048), (4, 8192)))
 _STYLE = synthetic.SyntheticConfig(style='unseen')
 
 
@@ -904,26 +899,11 @@ def overlay_silhouette(vertices_cam: np.ndarray, faces: np.ndarray,
                        focal: Any, principal: np.ndarray, height: int,
                        width: int) -> np.ndarray:
   """bool [H, W]: the mask the overlay draws for a mesh
-  (`draw.silhouette`; where it does not exist yet, the overlay's
-  rasteriser pass as `draw.mesh_overlay` runs it)."""
+  (`draw.silhouette`)."""
   from smplr_jax.predict import draw  # pylint: disable=g-import-not-at-top
   focal2 = np.broadcast_to(np.asarray(focal, np.float64), (2,))
-  if hasattr(draw, 'silhouette'):
-    return np.asarray(draw.silhouette(vertices_cam, faces, focal2, principal,
-                                      height, width), bool)
-  # Until then: what `draw.mesh_overlay` rasterises (its default classes,
-  # then its large-face classes when a face overflowed; faces that still
-  # overflow are dropped, as the overlay drops them).
-  points = jnp.asarray(draw.project(vertices_cam, focal2, principal),
-                       jnp.float32)[None]
-  faces = jnp.asarray(faces, jnp.int32)
-  fragments = _rasterize_points(points, faces, height, width,
-                                render.RasterConfig())
-  if int(fragments.overflow[0]):
-    fragments = _rasterize_points(points, faces, height, width,
-                                  getattr(draw, '_LARGE_FACES',
-                                          _OVERLAY_LARGE_FACES))
-  return np.asarray(fragments.face_index[0]) >= 0
+  return np.asarray(draw.silhouette(vertices_cam, faces, focal2, principal,
+                                    height, width), bool)
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:

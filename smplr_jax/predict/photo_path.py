@@ -175,19 +175,11 @@ class PhotoPath:
         self.hypotheses, detection.keypoints_3d, detection.keypoints_2d,
         detection.visibility, left_right, KEYPOINT_SET.centre_ids)
     names = list(readings)
-    points_3d, pixels, visibility = _stack(readings)
     # The fit poses only the kept body: its start needs no mesh.
-    out = gender_lib.apply(self.read(points_3d, pixels, intrinsics,
-                                     with_mesh=not self.fits,
-                                     visible=self.seen_landmarks(
-                                         pixels, image_size)),
-                           self.body.gendered, self.settings.gender, gender)
+    out, stacked = self._start_bodies(readings, intrinsics, image_size,
+                                      gender, with_mesh=not self.fits)
     if self.fits:
-      fitted = self.fit(out, points_3d, pixels, visibility, intrinsics,
-                        options=gender_lib.fit_options(
-                            self.photo_fit_options, out['gender'],
-                            self.settings.gender),
-                        image_size=image_size)
+      fitted = self._fit_readings(out, stacked, intrinsics, image_size)
       if (mirrored is not None and
           hypotheses_lib.MIRRORED_PHOTO in self.hypotheses and
           float(fitted['cost'][0]) >= self.settings.second_pass_cost):
@@ -201,26 +193,17 @@ class PhotoPath:
           if self.settings.fuse_readings:
             more[hypotheses_lib.FUSED] = hypotheses_lib.fuse(
                 [readings[hypotheses_lib.DETECTED], back])
-          more_3d, more_pixels, more_visibility = _stack(more)
-          more_out = gender_lib.apply(
-              self.read(more_3d, more_pixels, intrinsics, with_mesh=False,
-                        visible=self.seen_landmarks(more_pixels,
-                                                    image_size)),
-              self.body.gendered, self.settings.gender, gender)
-          more_fitted = self.fit(more_out, more_3d, more_pixels,
-                                 more_visibility, intrinsics,
-                                 options=gender_lib.fit_options(
-                                     self.photo_fit_options,
-                                     more_out['gender'],
-                                     self.settings.gender),
-                                 image_size=image_size)
+          more_out, more_stacked = self._start_bodies(
+              more, intrinsics, image_size, gender, with_mesh=False)
+          more_fitted = self._fit_readings(more_out, more_stacked,
+                                           intrinsics, image_size)
           names += list(more)
           out = _concatenate(out, more_out)
           fitted = _concatenate(fitted, more_fitted)
       costs = np.asarray(fitted['cost'])
       best = choose(names, costs, self.settings.hypothesis_margin)
       # The mesh of the kept reading only.
-      body = jax.device_get(_posed_body(
+      body = jax.device_get(gendered.posed_body(
           self.body.gendered, fitted['pose'][best:best + 1],
           fitted['betas'][best:best + 1], out['gender'][best:best + 1]))
       out = dict(prediction.one_body(out, best),
@@ -251,6 +234,28 @@ class PhotoPath:
                front_end='detector', used_dae=self.uses_dae)
     return dict(out, **gender_lib.labels(out['gender'], gender),
                 joint_seen=visibility_lib.photo_joint_seen(out, image_size))
+
+  def _start_bodies(self, readings: dict, intrinsics: np.ndarray,
+                    image_size, gender: str | None, with_mesh: bool):
+    """SMPLR's start bodies of `hypotheses.readings`' dict (the landmarks
+    outside the photo read as missing, `seen_landmarks`), the gender
+    resolved (`gender.apply`); and the readings stacked (`_stack`)."""
+    stacked = _stack(readings)
+    points_3d, pixels, _ = stacked
+    out = self.read(points_3d, pixels, intrinsics, with_mesh=with_mesh,
+                    visible=self.seen_landmarks(pixels, image_size))
+    return (gender_lib.apply(out, self.body.gendered, self.settings.gender,
+                             gender), stacked)
+
+  def _fit_readings(self, start: dict[str, Any], stacked, intrinsics,
+                    image_size) -> dict[str, Any]:
+    """A photo's fit of stacked readings from their start bodies
+    (`photo_fit_options`, the shape prior of the start's gender)."""
+    return self.fit(start, *stacked, intrinsics,
+                    options=gender_lib.fit_options(
+                        self.photo_fit_options, start['gender'],
+                        self.settings.gender),
+                    image_size=image_size)
 
   def _detect_mirrored(self, photo: np.ndarray
                        ) -> detector_lib.Detection | None:
@@ -324,10 +329,6 @@ def _concatenate(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
   """Two batched dicts of the same keys as one ('faces' kept once)."""
   return {k: a[k] if k == 'faces' else np.concatenate(
       [np.asarray(a[k]), np.asarray(b[k])]) for k in a}
-
-
-# The kept body's mesh, compiled (eager, it cost as much as the fit).
-_posed_body = jax.jit(gendered.posed_body)
 
 
 def square_crop(photo: np.ndarray, box: np.ndarray) -> np.ndarray:

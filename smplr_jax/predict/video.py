@@ -55,16 +55,6 @@ from smplr_jax.predict import visibility as visibility_lib
 CHUNK = 256
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-  """Intersection over union of two (x0, y0, x1, y1) boxes."""
-  width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-  height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-  inter = width * height
-  union = ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) -
-           inter)
-  return inter / union if union > 0 else 0.0
-
-
 def track_detections(per_frame: list[tuple[int, list[Any]]],
                      min_iou: float = settings_lib.VideoSettings.min_iou,
                      max_gap: int = settings_lib.VideoSettings.max_gap
@@ -83,7 +73,7 @@ def track_detections(per_frame: list[tuple[int, list[Any]]],
   tracks: list[list[tuple[int, Any]]] = []
   for index, detections in per_frame:
     live = [t for t in tracks if index - t[-1][0] <= max_gap + 1]
-    pairs = sorted(((box_iou(t[-1][1].box, d.box), ti, di)
+    pairs = sorted(((detector_lib.box_iou(t[-1][1].box, d.box), ti, di)
                     for ti, t in enumerate(live)
                     for di, d in enumerate(detections)), reverse=True)
     used_tracks, used_detections = set(), set()
