@@ -27,11 +27,19 @@ With --wild=N, also N photos per category of `wild.render_wild_set` (seed
 people against everyone in the photo (`--num_renders=0`: the wild set
 only).
 
-For each, with the detector's extra looks off (`PhotoSettings(
+For each, with two detectors, 'before' (`--before`, default `PhotoSettings(
 extra_looks=False)`: the whole photo, and the grey border when nothing is
-found) and on (the default): people found by `detect_people` (a true
-person counts once when a detection's box overlaps its box, IoU >= 0.3),
-false people, and ms per photo; and `__call__` (one person) found and ms.
+found) and 'after' (`--after`, default the default settings): people
+found by `detect_people` (a true person counts once when a detection's box
+overlaps its box, IoU >= 0.3), false people, and ms per photo; and
+`__call__` (one person) found and ms. On the wild set also the
+detector's ceiling: the findable people BlazePose reads on a square crop
+centred on each (1.3x their box; `centred_crop_ceiling`), which no crop
+proposal can beat. E.g. painting found people's boxes
+against their bodies, on the wild set's tuning seed only:
+
+    python -m experiments.evaluate_people --num_renders=0 --wild=10 \
+        --before='blank="box"'   # repeat --before for more fields
 """
 
 from __future__ import annotations
@@ -64,6 +72,12 @@ flags.DEFINE_integer('wild_seed', 8, 'the wild set\'s seed (8: its tuning '
 flags.DEFINE_list('everyone_looks', list(
     settings_lib.PhotoSettings.everyone_looks), 'PhotoSettings.'
                   'everyone_looks of the "after" detector.')
+flags.DEFINE_multi_string('before', ['extra_looks=False'], 'a PhotoSettings '
+                          'field of the "before" detector, as name=value (a '
+                          'Python literal; repeat the flag for more: '
+                          '--before=\'blank="box"\' --before=look_rounds=1).')
+flags.DEFINE_multi_string('after', [], 'a PhotoSettings field of the "after" '
+                          'detector (default: the default settings).')
 
 FRAME = (1280, 720)  # width, height
 GREY = 128
@@ -288,7 +302,7 @@ def evaluate(detector, cases) -> dict:
     ms_all, ms_one = [], []
     for photo, truth in photos:
       start = time.perf_counter()
-      everyone = detector.detect_people(photo, 6)
+      everyone = detector.detect_people(photo)
       ms_all.append(1000 * (time.perf_counter() - start))
       hits, misses = match(everyone, truth)
       people, found, false = people + len(truth), found + hits, false + misses
@@ -321,16 +335,37 @@ def found_in_own_render(records) -> list[dict]:
 
 
 def wild_cases(seed: int, per_category: int):
-  """{category: [(photo, findable true boxes, every true box)]} of the
-  wild set (`wild.render_wild_set`)."""
+  """{category: [(photo, findable true boxes, every true box, findable
+  true boxes unclipped)]} of the wild set (`wild.render_wild_set`)."""
   from smplr_jax.evaluation import wild  # pylint: disable=g-import-not-at-top
   cases = {}
   for photo in wild.render_wild_set(seed, per_category):
     boxes = np.asarray([p['box'] for p in photo.people], float).reshape(-1, 4)
+    full = np.asarray([p['box_full'] for p in photo.people],
+                      float).reshape(-1, 4)
     findable = np.asarray([wild.is_findable(p) for p in photo.people], bool)
     cases.setdefault('wild_' + photo.category, []).append(
-        (photo.image, boxes[findable], boxes))
+        (photo.image, boxes[findable], boxes, full[findable]))
   return cases
+
+
+def centred_crop_ceiling(detector, cases, side: float = 1.3) -> dict:
+  """Per category: the findable people BlazePose reads on a square crop
+  centred on each (side x their unclipped box's longer side; the other
+  people left in): what any crop proposal could find at best."""
+  out = {}
+  for name, photos in cases.items():
+    hits = 0
+    for photo, findable, _, full in photos:
+      for box, whole in zip(findable, full):
+        centre = (whole[:2] + whole[2:]) / 2
+        half = side * np.max(whole[2:] - whole[:2]) / 2
+        reading = detector.read_crop(photo, np.concatenate(
+            [centre - half, centre + half]))
+        hits += reading is not None and (
+            detector_lib.box_iou(reading.box, box) >= 0.3)
+    out[name] = hits
+  return out
 
 
 def evaluate_wild(detector, cases) -> dict:
@@ -340,9 +375,9 @@ def evaluate_wild(detector, cases) -> dict:
   for name, photos in cases.items():
     people = found = false = 0
     ms = []
-    for photo, findable, everyone in photos:
+    for photo, findable, everyone, _ in photos:
       start = time.perf_counter()
-      detections = detector.detect_people(photo, 6)
+      detections = detector.detect_people(photo)
       ms.append(1000 * (time.perf_counter() - start))
       people += len(findable)
       found += match(detections, findable)[0]
@@ -363,12 +398,16 @@ def main(argv):
     cases = make_cases(records, FLAGS.num_empty, FLAGS.per_case, FLAGS.seed)
   wild_set = wild_cases(FLAGS.wild_seed, FLAGS.wild) if FLAGS.wild else {}
   results = {}
-  for label, extra in (('before', False), ('after', True)):
-    detector = detector_lib.BlazePoseDetector(settings_lib.PhotoSettings(
-        extra_looks=extra, everyone_looks=tuple(FLAGS.everyone_looks)))
+  for label, items in (('before', FLAGS.before), ('after', FLAGS.after)):
+    detector = detector_lib.BlazePoseDetector(settings_lib.from_strings(
+        settings_lib.PhotoSettings, items,
+        everyone_looks=tuple(FLAGS.everyone_looks)))
     detector.detect_people(np.full((480, 640, 3), GREY, np.uint8))  # warm up
     results[label] = evaluate(detector, cases)
     results[label].update(evaluate_wild(detector, wild_set))
+    if label == 'after' and wild_set:
+      for name, hits in centred_crop_ceiling(detector, wild_set).items():
+        results[label][name]['centred_crop'] = hits
     detector.close()
   print(f'{"case":18s} {"people":>6s} | found before -> after | false '
         'before -> after | ms everyone before -> after | one person: found, '
@@ -381,6 +420,8 @@ def main(argv):
     if 'single_found' in a:
       line += (f' | {b["single_found"]:3d} -> {a["single_found"]:3d}, '
                f'{b["ms_single"]:5.0f} -> {a["ms_single"]:5.0f}')
+    if 'centred_crop' in a:
+      line += f' | a crop centred on each: {a["centred_crop"]:3d}'
     print(line)
   if FLAGS.output:
     pathlib.Path(FLAGS.output).write_text(json.dumps(results, indent=1))

@@ -68,6 +68,7 @@ def test_dtype_is_respected(model_dir):
   assert model.faces.dtype == jnp.int32
 
 
+@pytest.mark.slow  # ~7 s; the pickle reading it runs is tested above
 def test_convert_tool_roundtrip(official_pkl, tmp_path, smpl_arrays, capsys):
   dst = tmp_path / 'SMPL_NEUTRAL.npz'
   assert convert_model.main(['convert_model', str(official_pkl),

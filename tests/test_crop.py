@@ -31,6 +31,7 @@ def _records(num, seed=0, size=96):
   return out
 
 
+@pytest.mark.slow  # ~7 s
 def test_cube_to_camera_inverts_the_plain_crop():
   config = augment.augment_config()
   config.crop_size = 64

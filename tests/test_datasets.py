@@ -69,7 +69,8 @@ def fake_render_examples(models, num_examples, seed, start=0, config=None):
         'gender': np.int32(index % 2), 'has_smpl': np.int32(1)}
 
 
-@pytest.mark.parametrize('real_generator', [False, True])
+@pytest.mark.parametrize('real_generator', [
+    False, pytest.param(True, marks=pytest.mark.slow)])  # True: ~12 s
 def test_synthetic_builds_and_reads(tmp_path, monkeypatch, real_generator):
   if real_generator:
     from smplr_jax.data import synthetic  # pylint: disable=g-import-not-at-top

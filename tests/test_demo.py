@@ -65,6 +65,7 @@ def test_predictor_outputs(predictor, render):
                             [[0.0, 0.0, 3.0], [np.nan, 0.0, 3.0]])
 
 
+@pytest.mark.slow  # ~6 s
 def test_flip_test_averages_the_mirrored_reading(predictor, render):
   """With flip_test the image network's JL are mirror-equivariant: the
   mirrored crop (root mirrored) gives the mirrored, relabelled JL; and

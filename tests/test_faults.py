@@ -102,6 +102,7 @@ def dae_run(tmp_path_factory):
   return config, tmp_path / 'straight'
 
 
+@pytest.mark.slow  # a training run (the dae_run fixture: ~40 s with the others)
 def test_dae_killed_while_writing_a_checkpoint_resumes_exactly(
     tmp_path, dae_run, compilation_cache):
   config, straight = dae_run
@@ -161,6 +162,7 @@ def _garble_metrics(step_dir):
   (step_dir / 'metrics' / 'metrics').write_text('{"val_loss": 0.')
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('corrupt, problem', [
     (_truncate, 'OUT_OF_RANGE'), (_change_values, 'fingerprint'),
     (_garble_metadata, 'JSONDecodeError'), (_garble_metrics, 'metrics')])
@@ -184,6 +186,7 @@ def test_corrupted_latest_checkpoint_is_reported_and_skipped(
                jax.device_get(state.params))
 
 
+@pytest.mark.slow
 def test_a_changed_config_is_not_taken_for_corruption(tmp_path, dae_run):
   config, straight = dae_run
   changed = config.copy_and_resolve_references()
@@ -195,6 +198,7 @@ def test_a_changed_config_is_not_taken_for_corruption(tmp_path, dae_run):
       straight, create=False).all_steps() == [2, 4, 6]  # nothing moved
 
 
+@pytest.mark.slow
 def test_full_disk_while_writing_a_checkpoint(tmp_path, dae_run,
                                               monkeypatch):
   config, straight = dae_run

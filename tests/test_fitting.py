@@ -103,6 +103,7 @@ def test_jacobians_match_autodiff(body, bodies):
   np.testing.assert_allclose(rates, auto, atol=1e-5)
 
 
+@pytest.mark.slow  # ~10 s; the keypoint fits below cover fit_body
 def test_fit_body_recovers_clean_bodies_from_jl(body, bodies):
   init = _perturbed(bodies)
   fitted = fitting.fit_body(fitting.fit_points_for(body), init['pose'],
@@ -140,6 +141,7 @@ def test_fit_body_recovers_clean_bodies_from_jl(body, bodies):
                      points_3d=bodies['jl'][:, :24])
 
 
+@pytest.mark.slow  # ~9 s
 def test_refine_prediction_replaces_the_body_and_keeps_the_rest(body,
                                                                 bodies):
   """A predictor's dict refined to its `jl_smplr_input`: the fitted body
@@ -158,6 +160,7 @@ def test_refine_prediction_replaces_the_body_and_keeps_the_rest(body,
     assert out[key] is prediction[key], key
 
 
+@pytest.mark.slow  # ~8 s
 def test_priors_alone_keep_the_pose_within_limits(body, bodies):
   """No visible point: betas go to the prior's mean, the pose stays at the
   start except for a joint beyond its limits, which is pulled back."""
@@ -267,8 +270,8 @@ def test_pipeline_and_demo_refine(tmp_path):
 
 
 @pytest.mark.parametrize('set_name', [
-    'jl42', 'blazepose33',
-    # The same code with other readouts; ~8 s each: run with -m slow.
+    pytest.param('jl42', marks=pytest.mark.slow), 'blazepose33',
+    # The same code with other readouts; ~5-8 s each: run with -m slow.
     pytest.param('coco17', marks=pytest.mark.slow),
     pytest.param('h36m17', marks=pytest.mark.slow)])
 def test_keypoint_set_jacobians_match_autodiff(body, bodies, set_name):

@@ -131,6 +131,7 @@ def test_stated_gender_poses_that_model(models):
       'gender_label': 'unknown', 'gender_source': 'estimated'}
 
 
+@pytest.mark.slow  # ~8 s
 def test_indices_0_and_1_pose_the_same_bodies_as_the_two_model_stack(models):
   two = gendered.load_gendered_models()
   rng = np.random.default_rng(2)

@@ -49,6 +49,7 @@ def _expected_parameters(stacks, f, depth, bins, channels):
   return stem + stacks * (image_net_params + head) + (stacks - 1) * remap
 
 
+@pytest.mark.slow  # ~7 s: the paper-sized network
 def test_paper_config_shapes_and_parameter_count():
   config = _config(5, 256, 256)
   net = hourglass.from_config(config)

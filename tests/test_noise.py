@@ -56,6 +56,7 @@ def _group_errors(noisy, jl):
       None, metrics.jl_metrics(noisy, jl)))
 
 
+@pytest.mark.slow  # ~7 s
 def test_structured_noise_looks_like_a_cnn(bodies_jl):
   noisy = noise.structured_point_noise(jax.random.PRNGKey(0), bodies_jl)
   errors = _group_errors(noisy, bodies_jl)

@@ -21,6 +21,7 @@ def body():
   return gendered.GenderedModels.load()
 
 
+@pytest.mark.slow  # ~12 s; the stitched pipeline's shapes: below
 def test_stitched_identity_dae_changes_nothing(body):
   """A fresh DAE is the identity: DAE + SMPLR equals SMPLR alone."""
   net = dae.DAE(**SMALL)
@@ -43,7 +44,8 @@ def test_stitched_identity_dae_changes_nothing(body):
   assert 'surface' in rows['smplr'] and 'gender_acc' in rows['smplr']
 
 
-@pytest.mark.parametrize('batch', [1, 3])
+@pytest.mark.parametrize('batch', [
+    1, pytest.param(3, marks=pytest.mark.slow)])  # 3: ~4 s more
 def test_jl_to_body_shapes_and_consistency(body, batch):
   smplr_config = ml_collections.ConfigDict(dict(
       parts=('shape', 'pose'), shape_inputs='joints_landmarks',

@@ -92,6 +92,7 @@ def test_not_a_workdir_is_reported(tmp_path):
     predictor_lib.load_smplr(tmp_path)
 
 
+@pytest.mark.slow  # ~14 s; the shipped weights' accuracy: evaluate_pipeline
 def test_shipped_smplr_recovers_rendered_camera_frame_bodies():
   """One frame for every stage: a render's ground-truth camera-frame JL
   (upright in the image, any heading, elevated camera) go through the

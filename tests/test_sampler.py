@@ -119,6 +119,7 @@ def test_determinism_per_key(models):
   assert not np.array_equal(first['betas'], other['betas'])
 
 
+@pytest.mark.slow  # ~9 s
 def test_sample_jl_matches_sample_bodies(models):
   key = jax.random.PRNGKey(5)
   bodies = _sample_bodies(key, models, 64, 10)
@@ -140,14 +141,15 @@ def test_sample_bodies_needs_a_gendered_model(models):
     sampler.sample_bodies(jax.random.PRNGKey(0), single, 2)
 
 
+@pytest.mark.slow  # ~13 s
 def test_make_test_set(models):
   small = sampler.make_test_set(models, size=40, seed=3)
   assert set(small) == {'jl', 'pose', 'betas', 'gender'}
   assert all(isinstance(v, np.ndarray) for v in small.values())
   assert small['jl'].shape == (40, 42, 3)
-  again = sampler.make_test_set(models, size=300, seed=3,
+  again = sampler.make_test_set(models, size=100, seed=3,
                                 include_vertices=True)
-  assert again['vertices'].shape == (300, 300, 3)
+  assert again['vertices'].shape == (100, 300, 3)
   for name in small:  # a smaller set is a prefix of a larger one
     np.testing.assert_allclose(again[name][:40], small[name], atol=1e-5)
   other = sampler.make_test_set(models, size=40, seed=4)
@@ -168,6 +170,7 @@ def test_load_gendered_models(model_dir):
                                 male.v_template)
 
 
+@pytest.mark.slow  # ~8 s
 def test_default_model_bodies_look_human():
   models = gendered.load_gendered_models()  # ships with the package
   bodies = _sample_jl(jax.random.PRNGKey(0), models, 256, 10)

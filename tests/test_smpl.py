@@ -99,6 +99,7 @@ def test_check_grads_through_forward(smpl_arrays):
                 atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.slow  # ~6 s
 def test_fewer_betas_are_zero_padded(smpl_arrays):
   model = bm.body_model_from_arrays(smpl_arrays)
   rng = np.random.default_rng(0)
@@ -122,6 +123,7 @@ def test_bad_inputs_raise(smpl_arrays):
                  gender=jnp.zeros(2, jnp.int32))
 
 
+@pytest.mark.slow  # ~7 s
 def test_mixed_gender_batch_equals_per_gender_calls(model_dir):
   models = [load_body_model(model_dir, g) for g in ('neutral', 'male',
                                                     'female')]

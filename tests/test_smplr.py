@@ -112,6 +112,7 @@ def test_smpl_parameters_fill_in_the_parts_not_predicted():
   np.testing.assert_array_equal(gender, [0, 1])  # male when the logit > 0
 
 
+@pytest.mark.slow  # ~14 s
 def test_loss_styles_ours_and_authors(body):
   key = jax.random.PRNGKey(0)
   rotation, betas, gender = sampler.sample_parameters(key, 4)

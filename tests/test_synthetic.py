@@ -147,6 +147,7 @@ def test_config_from_mapping():
     synthetic.config_from_mapping({'focal': 3})
 
 
+@pytest.mark.slow  # ~13 s; the renders' format and truth are tested above
 def test_unseen_style_changes_appearance_not_bodies(models):
   """style='unseen': the same bodies and cameras, other photographs and
   fabric; an unknown style is refused."""

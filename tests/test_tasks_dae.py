@@ -46,6 +46,7 @@ def test_tiny_training_end_to_end(tmp_path):
   assert log[-1]['loss_jl'] < log[0]['loss_jl']
 
 
+@pytest.mark.slow  # ~13 s
 def test_paired_training_samples_from_the_file(tmp_path):
   # A network whose predictions are off by 5 cm along x at every non-root
   # point: the DAE (the identity when fresh) learns to remove the offset.

@@ -77,6 +77,7 @@ def test_smplr_loss_alone_reaches_the_image_net(setup):
              for g in jax.tree.leaves(grads['smplr'])) > 0.0
 
 
+@pytest.mark.slow  # ~20 s with its task; the tiny SMPLR run stays
 def test_examples_without_smpl_are_masked(setup):
   config, sources, _ = setup
   task = end_to_end.EndToEndTask(config, sources)

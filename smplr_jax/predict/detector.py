@@ -27,24 +27,31 @@ each BlazePose crop mapped back to photo pixels:
   * 'seeds': mediapipe's face detectors (short- and full-range models)
     and person segmentation (selfie segmentation), from the same wheel:
     each face proposes a body square (`PhotoSettings.face_body_scale`),
-    each segmented blob its own square; seeds inside a person found
-    already are skipped;
+    each segmented blob its own square, larger than the blob and reaching
+    above it (the segmenter often misses a small person's head); a face
+    holding a found person's head is skipped, and the blobs are of the
+    pixels not painted out (the people not found yet);
   * 'halves': two overlapping halves, the centre square, a half-size copy
     inside a grey border;
   * 'contrast': the photo with its luminance stretched (grey, dark and
     washed-out photos);
   * 'tiles': small overlapping squares (people ~90 px tall).
 
-A person found by an extra look is kept only when its landmarks' mean
-visibility (`Detection.score`) reaches `min_look_score` and BlazePose
-finds it again on a square around its own box (`confirm_side`): without
-that check the many crops found 8 people in 50 empty photos, with it
-none. Duplicates (one person seen by two looks) are merged
-(`same_person`), the higher score kept. `detect_people` blanks each found
-person's box (grey) and reads again, so two people overlapping may be
-found as one; after the whole photo it always runs the seeds and the
-halves (`PhotoSettings.everyone_looks`), the later looks only after a
-look that added someone (or while nobody is found).
+A person found by an extra look, or by a later reading of the whole
+photo, is kept only when its landmarks' mean visibility
+(`Detection.score`) reaches `min_look_score` and BlazePose finds it again
+on a square around its own box (`confirm_side`): without that check the
+many crops found 8 people in 50 empty photos, with it none. The first
+reading of the whole photo is checked the same way (on the photo inside a
+grey border) when its score is under `confirm_below`: BlazePose reads a
+ball as a head. Duplicates (one person seen by two looks) are merged
+(`same_person`), the higher score kept. `detect_people` paints each found
+person out (`blank_person`: their torso, head and seen limbs in grey, not
+their box, which hides the person beside or behind them) and reads
+again; after the whole photo it always runs the seeds and the halves
+(`PhotoSettings.everyone_looks`), the later looks only after a look that
+added someone (or while nobody is found); a look that adds someone runs
+again (`look_rounds`).
 
 Measured (`python -m experiments.evaluate_people`: compositions of
 unseen-style renders of seed 5, docs/photo_path.md): people found before
@@ -57,7 +64,8 @@ On the wild set (`evaluation.wild`, seed 8): groups of 3-5 3 -> 5 of 12
 findable people, its 50 empty photos 4 -> 4 false people (all from the
 whole photo). `detect_people` costs 1.5-5x what it did. What is still
 missed: people seen from behind, lying down or bent over (the detector
-keys on the face), and people mostly covered by another's box.
+keys on the face), and people mostly hidden by a nearer one (BlazePose
+often misses them even on a crop centred on them).
 Like every monocular pose model BlazePose sometimes mirrors a body (left
 and right swapped with depth); the adapter cannot undo that.
 """
@@ -74,7 +82,7 @@ import warnings
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from smplr_jax import checks
@@ -173,8 +181,8 @@ class Detection:
       it inside a grey border), 'face' / 'segment' (a crop proposed by
       mediapipe's face detector / person segmentation), 'halves' (an
       overlapping half, the centre square or a downscaled copy),
-      'contrast' (the photo contrast-stretched) or 'tiles' (small
-      overlapping tiles).
+      'contrast' (the photo contrast-stretched), 'tiles' (small
+      overlapping tiles) or 'mirrored' (`read_mirrored`).
   """
   keypoints_2d: np.ndarray
   keypoints_3d: np.ndarray
@@ -233,6 +241,50 @@ def merge(found: list[Detection], new: Detection, max_overlap: float,
       return False
   found.append(new)
   return True
+
+
+# BlazePose's limbs (landmark pairs) drawn when a found person is blanked.
+_LIMBS = ((11, 13), (13, 15), (12, 14), (14, 16), (23, 25), (25, 27),
+          (24, 26), (26, 28), (27, 31), (28, 32), (15, 19), (16, 20))
+_TORSO = (11, 12, 24, 23)
+
+
+def blank_person(image: np.ndarray, pixels: np.ndarray,
+                 visibility: np.ndarray, min_visibility: float = 0.5
+                 ) -> np.ndarray:
+  """A copy of uint8 [H, W, 3] image with one person painted grey: the
+  torso's quadrilateral, the head's disc and the limbs seen by BlazePose
+  (visibility >= min_visibility) as thick lines, sized from the torso.
+  Unlike the person's box this leaves a neighbour standing beside or
+  behind them visible for the next read.
+
+  Args:
+    pixels: [33, 2] the person's landmarks in the image's pixels.
+    visibility: [33] their visibility.
+  """
+  shoulders, hips = pixels[[11, 12]].mean(0), pixels[[23, 24]].mean(0)
+  torso = max(float(np.linalg.norm(shoulders - hips)), 4.0)
+  canvas = Image.fromarray(image)
+  draw = ImageDraw.Draw(canvas)
+  grey = (GREY,) * 3
+  draw.polygon([tuple(pixels[i]) for i in _TORSO], fill=grey)
+  limb_width = max(int(round(0.45 * torso)), 2)
+  for a, b in _LIMBS + ((11, 12), (23, 24), (11, 23), (12, 24)):
+    if min(visibility[a], visibility[b]) >= min_visibility or (
+        a in _TORSO and b in _TORSO):
+      draw.line([tuple(pixels[a]), tuple(pixels[b])], fill=grey,
+                width=limb_width)
+      for point in (pixels[a], pixels[b]):
+        r = limb_width / 2
+        draw.ellipse([point[0] - r, point[1] - r, point[0] + r,
+                      point[1] + r], fill=grey)
+  head = pixels[:11].mean(0)
+  r = 0.45 * torso
+  draw.ellipse([head[0] - r, head[1] - r, head[0] + r, head[1] + r],
+               fill=grey)
+  # The neck: from the head to the shoulders' midpoint.
+  draw.line([tuple(head), tuple(shoulders)], fill=grey, width=limb_width)
+  return np.asarray(canvas)
 
 
 def autocontrast(image: np.ndarray, cut: float = 1.0) -> np.ndarray:
@@ -366,7 +418,61 @@ class BlazePoseDetector:
           'pixels tall are often missed).')
     return max(found, key=lambda d: d.score)
 
-  def detect_people(self, image: Any, max_people: int = 4
+  def read_crop(self, image: Any, region, look: str = 'crop'
+                ) -> Detection | None:
+    """BlazePose once on the crop of a photo inside region (x0, y0, x1,
+    y1) in its pixels (grey where the region leaves the photo), the person
+    in photo pixels; None when it finds no one. No looks, no checks: what
+    BlazePose reads of one crop (e.g. centred on a known person, for the
+    detector's ceiling in `experiments.evaluate_people`)."""
+    image = check_photo(image, self.settings.min_image_side)
+    work, scale = self._working(image)
+    found = self._read(work, tuple(np.asarray(region, np.float64) * scale),
+                       1)
+    if not found:
+      return None
+    pixels, world, visibility = found[0]
+    return self._detection(pixels / scale, world, visibility, image.shape,
+                           look)
+
+  def read_mirrored(self, image: Any, box: np.ndarray) -> Detection | None:
+    """The person in `box` read again on the photo mirrored left to right
+    (the photo path's second pass): BlazePose on the whole mirrored photo,
+    then on the square of `confirm_side` x the box's longer side around
+    the person, then on the photo inside a grey border of `retry_border`,
+    until a reading lands on that person (box IoU >= 0.3: not another
+    person of the photo); no extra looks, no checks. Its pixels are the
+    mirrored photo's (`hypotheses.unmirror` maps them back); None when no
+    reading lands there.
+
+    Args:
+      image: uint8 [H, W, 3] the photo (not mirrored).
+      box: [4] (x0, y0, x1, y1) the person's box in the photo's pixels.
+    """
+    image = check_photo(image, self.settings.min_image_side)
+    width = image.shape[1]
+    x0, y0, x1, y1 = np.asarray(box, np.float64)
+    target = np.asarray([width - 1 - x1, y0, width - 1 - x0, y1])
+    work, scale = self._working(image[:, ::-1])
+    height, work_width = work.shape[:2]
+    side = self.settings.confirm_side * max(np.max(target[2:] - target[:2]),
+                                            32.0)
+    border = self.settings.retry_border * max(height, work_width)
+    regions = ((0, 0, work_width, height),
+               _square(*((target[:2] + target[2:]) / 2 * scale),
+                       side * scale),
+               (-border, -border, work_width + border, height + border))
+    for region in regions:
+      # At the working photo's resolution, as the first reading was.
+      for pixels, world, visibility in self._read(
+          work, region, 1, max_side=self.settings.max_detector_side):
+        detection = self._detection(pixels / scale, world, visibility,
+                                    image.shape, 'mirrored')
+        if box_iou(detection.box, target) >= 0.3:
+          return detection
+    return None
+
+  def detect_people(self, image: Any, max_people: int = 8
                     ) -> list[Detection]:
     """Every person found (at most max_people), most confident first; []
     when there is none.
@@ -393,8 +499,15 @@ class BlazePoseDetector:
             found and not added and
             look not in self.settings.everyone_looks):
           break
-        added = sum(self._merge(found, d) for d in
-                    self._look(look, work, scale, image.shape, found)) > 0
+        added = False
+        # A look that finds someone runs again with them painted out
+        # (people behind people), at most `look_rounds` times.
+        for _ in range(self.settings.look_rounds):
+          new = sum(self._merge(found, d) for d in
+                    self._look(look, work, scale, image.shape, found))
+          added = added or new > 0
+          if not new or len(found) >= max_people:
+            break
     found.sort(key=lambda d: -d.score)
     return found[:max_people]
 
@@ -433,12 +546,27 @@ class BlazePoseDetector:
       if result is None:
         break
       pixels, world, visibility = result
-      found.append(self._detection(pixels / scale, world, visibility, shape,
-                                   'whole'))
+      detection = self._detection(pixels / scale, world, visibility, shape,
+                                  'whole')
+      # Read again with people painted out, the grey shape left behind (or
+      # a part of the person not painted over) may be read as a person:
+      # later readings must score like an extra look's, be someone new and
+      # (with the extra looks: photos, not clips, whose tracker drops
+      # one-frame people) be found again on the photo inside a grey border.
+      if found and (detection.score < self.settings.min_look_score or
+                    not self._merge(list(found), detection) or
+                    (self._extra and not self._confirmed(
+                        detection, work, scale, whole=True))):
+        break
+      # A first reading BlazePose is unsure of (a ball read as a head, a
+      # texture as limbs) must be found again the same way.
+      if (not found and not self.video_mode and
+          detection.score < self.settings.confirm_below and
+          not self._confirmed(detection, work, scale, whole=True)):
+        break
+      found.append(detection)
       if len(found) < max_people:
-        x0, y0, x1, y1 = np.round(found[-1].box * scale).astype(int)
-        work = work.copy()
-        work[y0:y1 + 1, x0:x1 + 1] = GREY
+        work = self._blank(work, pixels, visibility)
     return found
 
   def _read(self, image, region, max_people, max_side=None):
@@ -456,10 +584,18 @@ class BlazePoseDetector:
       found.append((pixels / crop_scale + np.asarray(region[:2]), world,
                     visibility))
       if len(found) < max_people:
-        x0, y0, x1, y1 = self._box(pixels, crop.shape).round().astype(int)
-        crop = crop.copy()
-        crop[y0:y1 + 1, x0:x1 + 1] = GREY
+        crop = self._blank(crop, pixels, visibility)
     return found
+
+  def _blank(self, image, pixels, visibility) -> np.ndarray:
+    """image with a found person painted grey (`PhotoSettings.blank`:
+    'body' their body's outline from the landmarks, 'box' their box)."""
+    if self.settings.blank == 'body':
+      return blank_person(image, pixels, visibility)
+    x0, y0, x1, y1 = self._box(pixels, image.shape).round().astype(int)
+    image = image.copy()
+    image[y0:y1 + 1, x0:x1 + 1] = GREY
+    return image
 
   def _box(self, pixels: np.ndarray, shape) -> np.ndarray:
     """[4] the landmarks' extent plus `box_margin`, clipped to shape."""
@@ -483,21 +619,20 @@ class BlazePoseDetector:
     (`_confirmed`): the extra looks' many small crops let BlazePose see
     people in textures otherwise."""
     settings = self.settings
-    if found:
-      work = work.copy()
-      for detection in found:
-        x0, y0, x1, y1 = np.round(detection.box * scale).astype(int)
-        work[y0:y1 + 1, x0:x1 + 1] = GREY
+    photo = work
+    for detection in found:
+      work = self._blank(work, detection.keypoints_2d * scale,
+                         detection.visibility)
     if look == 'contrast':
       stretched = autocontrast(work)
       if np.array_equal(stretched, work):
         return []
       people = [dataclasses.replace(d, look='contrast') for d in
-                self._whole(stretched, scale, shape, max_people=4)]
+                self._whole(stretched, scale, shape, max_people=8)]
       work = stretched
     else:
       people = []
-      for view in self._views(look, work, found, scale):
+      for view in self._views(look, work, found, scale, photo):
         for pixels, world, visibility in self._read(work, view.region, 2):
           people.append(self._detection(pixels / scale, world, visibility,
                                         shape, view.look))
@@ -508,33 +643,55 @@ class BlazePoseDetector:
     return [d for d in merged if self._confirmed(d, work, scale)]
 
   def _confirmed(self, detection: Detection, work: np.ndarray,
-                 scale: float) -> bool:
+                 scale: float, whole: bool = False) -> bool:
     """Whether BlazePose finds the person again on the square of
-    `confirm_side` x its box's longer side around it."""
-    box = detection.box * scale
-    side = self.settings.confirm_side * max(np.max(box[2:] - box[:2]), 32.0)
-    region = _square((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, side)
-    again = self._read(work, region, 1)
-    if not again:
-      return False
-    pixels, world, visibility = again[0]
-    other = dataclasses.replace(
-        detection, keypoints_2d=pixels / scale,
-        box=self._box(pixels / scale, (np.inf, np.inf)))
-    return same_person(detection, other, self.settings.merge_overlap,
-                       self.settings.merge_distance)
+    `confirm_side` x its box's longer side around it (whole: on the
+    photo inside a grey border, each of `confirm_borders` in turn until
+    one finds them: a close-up's box is the whole photo)."""
+    height, width = work.shape[:2]
+    if whole:
+      regions = [(-b * max(height, width), -b * max(height, width),
+                  width + b * max(height, width),
+                  height + b * max(height, width))
+                 for b in self.settings.confirm_borders]
+    else:
+      box = detection.box * scale
+      side = self.settings.confirm_side * max(np.max(box[2:] - box[:2]),
+                                              32.0)
+      regions = [_square((box[0] + box[2]) / 2, (box[1] + box[3]) / 2,
+                         side)]
+    for region in regions:
+      again = self._read(work, region, 1)
+      if not again:
+        continue
+      pixels, _, _ = again[0]
+      other = dataclasses.replace(
+          detection, keypoints_2d=pixels / scale,
+          box=self._box(pixels / scale, (np.inf, np.inf)))
+      if same_person(detection, other, self.settings.merge_overlap,
+                     self.settings.merge_distance):
+        return True
+    return False
 
-  def _views(self, look: str, work: np.ndarray, found, scale) -> list[_View]:
-    """The crops (working-photo pixels) of one look."""
+  def _views(self, look: str, work: np.ndarray, found, scale,
+             photo: np.ndarray) -> list[_View]:
+    """The crops (working-photo pixels) of one look; work is photo with
+    the people found painted out."""
     height, width = work.shape[:2]
     short, long_ = min(height, width), max(height, width)
     views = []
     if look == 'seeds':
       boxes = [d.box * scale for d in found]
-      for region, kind in self._seeds(work):
-        cx, cy = (region[0] + region[2]) / 2, (region[1] + region[3]) / 2
-        if any(b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in boxes):
-          continue  # someone found already
+      heads = [d.keypoints_2d[:11].mean(0) * scale for d in found]
+      for region, kind, seed_box in self._seeds(work, photo):
+        if kind == 'face':
+          # A face is someone found already when their head is in it (a
+          # face inside a found person's box may be a neighbour's).
+          x0, y0, x1, y1 = seed_box
+          pad = 0.25 * (x1 - x0)
+          if any(x0 - pad <= h[0] <= x1 + pad and y0 - pad <= h[1] <= y1 + pad
+                 for h in heads):
+            continue
         views.append(_View(region, kind))
     elif look == 'halves':
       # Two halves overlapping by a fifth, along the longer side; the
@@ -558,8 +715,10 @@ class BlazePoseDetector:
           views.append(_View((x, y, x + side, y + side), 'tiles'))
     return views
 
-  def _seeds(self, work: np.ndarray) -> list[tuple[tuple, str]]:
-    """(square body crop region, 'face' | 'segment') from mediapipe's face
+  def _seeds(self, work: np.ndarray, photo: np.ndarray
+             ) -> list[tuple[tuple, str, tuple]]:
+    """(square body crop region, 'face' | 'segment', the face's or blob's
+    box) from mediapipe's face
     detectors (short- and full-range models) and person segmentation."""
     settings = self.settings
     if self._seeders is None:
@@ -578,6 +737,8 @@ class BlazePoseDetector:
       for face_detector in self._seeders[:2]:
         results = face_detector.process(work)
         faces += list(results.detections or ())
+      # A painted-out person is still a person's shape to the segmenter:
+      # its pixels are taken out of the mask.
       mask = self._seeders[2].process(work).segmentation_mask
     face_boxes = []
     for face in faces:
@@ -591,18 +752,22 @@ class BlazePoseDetector:
       side = settings.face_body_scale * h
       top = y0 - settings.face_top_margin * h
       regions.append(((x0 + w / 2 - side / 2, top, x0 + w / 2 + side / 2,
-                       top + side), 'face'))
+                       top + side), 'face', (x0, y0, x0 + w, y0 + h)))
     if mask is not None:
-      labels, _ = ndimage.label(mask > 0.5)
+      unfound = (mask > 0.5) & np.all(work == photo, axis=-1)
+      labels, _ = ndimage.label(ndimage.binary_opening(unfound,
+                                                       iterations=2))
       for index, blob in enumerate(ndimage.find_objects(labels)):
         area = np.sum(labels[blob] == index + 1)
         if area < 0.005 * height * width:
           continue
         y0, y1 = blob[0].start, blob[0].stop
         x0, x1 = blob[1].start, blob[1].stop
-        side = 1.2 * max(x1 - x0, y1 - y0)
-        regions.append((_square((x0 + x1) / 2, (y0 + y1) / 2, side),
-                        'segment'))
+        # The segmenter often misses a small person's head: the square is
+        # larger than the blob and reaches above it.
+        side = 1.5 * max(x1 - x0, y1 - y0)
+        regions.append((_square((x0 + x1) / 2, (y0 + y1) / 2 - 0.15 * (
+            y1 - y0), side), 'segment', (x0, y0, x1, y1)))
     return regions
 
   def _process(self, image: np.ndarray):

@@ -257,14 +257,11 @@ class PhotoPath:
                         self.settings.gender),
                     image_size=image_size)
 
-  def _detect_mirrored(self, photo: np.ndarray
+  def _detect_mirrored(self, photo: np.ndarray, box: np.ndarray
                        ) -> detector_lib.Detection | None:
     if hypotheses_lib.MIRRORED_PHOTO not in self.hypotheses:
       return None
-    try:
-      return self.detector(photo[:, ::-1])
-    except detector_lib.NoPersonError:
-      return None
+    return self.detector.read_mirrored(photo, box)
 
   def predict_image(self, image: Any, focal: float | None = None,
                     gender: str | None = None) -> dict[str, Any]:
@@ -281,7 +278,8 @@ class PhotoPath:
     # The mirrored photo is detected only when the first readings are
     # ambiguous (`predict_detection`).
     out = self.predict_detection(detection, (width, height), focal,
-                                 lambda: self._detect_mirrored(photo), gender)
+                                 lambda: self._detect_mirrored(
+                                     photo, detection.box), gender)
     return dict(out, crop=square_crop(photo, detection.box))
 
   def predict_people(self, image: Any, focal: float | None = None,
@@ -296,10 +294,11 @@ class PhotoPath:
       max_people = self.settings.max_people
     people = []
     for detection in self.detector.detect_people(photo, max_people):
-      # The mirrored photo would find the most confident person again:
-      # only the one-pass readings here.
-      out = self.predict_detection(detection, (width, height), focal,
-                                   gender=gender)
+      # Each person's second pass reads that person (`read_mirrored`).
+      out = self.predict_detection(
+          detection, (width, height), focal,
+          lambda box=detection.box: self._detect_mirrored(photo, box),
+          gender)
       people.append(dict(out, crop=square_crop(photo, detection.box)))
     return people
 

@@ -14,6 +14,7 @@ and docs/app.md.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 
 from smplr_jax import fitting
@@ -55,7 +56,8 @@ class PhotoSettings:
       the frame is often missed; not tuned).
     max_detector_side: photos with a longer side above this are shrunk to
       it for the detector (BlazePose reads 256-pixel inputs; not tuned).
-    max_people: people looked for by `predict_people`.
+    max_people: people looked for by `predict_people` (groups in photos
+      are often 5-8; each person found costs one fit).
     min_detection_confidence: BlazePose's detection threshold (mediapipe's
       default).
     extra_looks: when the whole photo is not enough, look again
@@ -95,6 +97,28 @@ class PhotoSettings:
       even when it found people (the others run, once someone is found,
       only after a look that added someone; not tuned: what the halves
       cost a one-person photo, docs/photo_path.md).
+    blank: how a found person is painted out before the photo is read
+      again: 'body' (their torso, head and seen limbs from the landmarks,
+      `detector.blank_person`) or 'box' (their whole box). On the wild
+      set's tuning seed (8), 10 photos a category (`python -m
+      experiments.evaluate_people --num_renders=0 --wild=10
+      --before='blank="box"'`): 'box' -> 'body' found 12 -> 15 of 19 in
+      pairs, 15 -> 18 of 36 in groups, 12 -> 15 of 18 on phone photos,
+      the other categories unchanged; false people 6 -> 4 in all.
+    look_rounds: a look that finds someone runs again with them painted
+      out, at most this many times (people behind people; not tuned).
+    confirm_below: a first reading of the whole photo whose score is under
+      this is kept only when BlazePose finds it again on the photo inside
+      a grey border (`confirm_borders`): BlazePose reads balls and
+      textures as people with visibility 0.4-0.7; real people score
+      0.8-0.97 on our renders, close-ups and people cut by the frame 0.45
+      and up. On the tuning seed (`evaluate_people --num_renders=0
+      --wild=10 --before=confirm_below=0.0`): false people in 50 empty
+      photos 4 -> 1, no one less found.
+    confirm_borders: the borders (fraction of the photo's longer side)
+      tried in turn for that check. Same command with
+      --before='confirm_borders=(0.25,)': head-and-shoulders close-ups
+      found 7 -> 8 of 10, nothing else changed.
     photo_fit_iterations: LM iterations of a photo's fit (`fit`'s
       num_iterations stays the clips' per-frame and temporal fits'). Tuned
       on seeds 7 and 8: 8 iterations give the detected reading 1.3 mm
@@ -140,7 +164,7 @@ class PhotoSettings:
   box_margin: float = 0.1
   retry_border: float = 0.25
   max_detector_side: int = 1920
-  max_people: int = 4
+  max_people: int = 8
   min_detection_confidence: float = 0.5
   # Extra looks (detector.py): one block.
   extra_looks: bool = True
@@ -153,6 +177,10 @@ class PhotoSettings:
   merge_overlap: float = 0.7
   confirm_side: float = 2.0
   everyone_looks: tuple[str, ...] = ('seeds', 'halves')
+  blank: str = 'body'
+  look_rounds: int = 3
+  confirm_below: float = 0.75
+  confirm_borders: tuple[float, ...] = (0.25, 0.1, 0.05)
   gender: gender_lib.GenderSettings = gender_lib.GenderSettings()
   # The second pass, fusion and truncated bodies (photo_path.py): one block.
   photo_fit_iterations: int = 8
@@ -160,6 +188,15 @@ class PhotoSettings:
   fuse_readings: bool = True
   outside_point_weight: float = 0.0
   adapter_skips_outside: bool = True
+
+  def __post_init__(self):
+    if self.blank not in ('body', 'box'):
+      raise ValueError(f"blank must be 'body' or 'box', got {self.blank!r}.")
+    if self.max_people < 1 or self.look_rounds < 1:
+      raise ValueError('max_people and look_rounds must be at least 1, got '
+                       f'{self.max_people} and {self.look_rounds}.')
+    if not self.confirm_borders:
+      raise ValueError('confirm_borders needs at least one border.')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,3 +267,26 @@ class AppLimits:
   max_clip_frames: int = 600
   max_clip_pixels: int = 1920 * 1080
   min_image_side: int = PhotoSettings.min_image_side
+
+
+def from_strings(settings_class, items, **values):
+  """A settings dataclass (e.g. `PhotoSettings`) with fields set from
+  'name=value' strings (values are Python literals: quote strings), on top
+  of values; for evaluation flags such as `evaluate_people --before`.
+
+  Raises:
+    ValueError: an unknown field, or a value that is not a literal.
+  """
+  fields = {f.name for f in dataclasses.fields(settings_class)}
+  values = dict(values)
+  for item in items:
+    name, _, text = item.partition('=')
+    if name not in fields:
+      raise ValueError(f'{name!r} is not a {settings_class.__name__} field; '
+                       f'known: {sorted(fields)}.')
+    try:
+      values[name] = ast.literal_eval(text)
+    except (ValueError, SyntaxError) as e:
+      raise ValueError(f'{item!r}: the value must be a Python literal '
+                       '(quote strings).') from e
+  return settings_class(**values)

@@ -354,10 +354,12 @@ def predict_video(photo_path, frames: Iterable[np.ndarray] | str |
     fps = source.fps
   # One person: BlazePose's video mode tracks them (a fresh graph per
   # clip); several: detection in every frame, tracked by their boxes,
-  # without the photo's extra looks (they cost 1.5-5x per frame, and the
-  # tracker bridges the frames where someone is missed).
+  # without the photo's extra looks and checks of unsure readings (they
+  # cost 1.5-5x per frame, the tracker bridges the frames where someone is
+  # missed and drops people seen in a frame or two).
   detector = detector_lib.BlazePoseDetector(
-      dataclasses.replace(photo_path.settings, extra_looks=False),
+      dataclasses.replace(photo_path.settings, extra_looks=False,
+                          confirm_below=0.0),
       video_mode=settings.max_people == 1)
   try:
     per_frame, size = _detect(detector, source, settings.max_people,
