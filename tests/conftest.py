@@ -87,7 +87,10 @@ def shared_compilation_cache(tmp_path_factory):
   if base.name.startswith('popen-gw'):  # an xdist worker: share the parent
     base = base.parent
   options = {'jax_compilation_cache_dir': str(base / 'xla_cache'),
-             'jax_persistent_cache_min_compile_time_secs': 0.5}
+             # Every program: the many small ones each worker would
+             # compile again cost more than writing them (the suite took
+             # 6:21 with a 0.5 s floor, 5:36 with none).
+             'jax_persistent_cache_min_compile_time_secs': 0.0}
   saved = {name: getattr(jax.config, name) for name in options}
   for name, value in options.items():
     jax.config.update(name, value)
