@@ -33,9 +33,10 @@ found) and 'after' (`--after`, default the default settings): people
 found by `detect_people` (a true person counts once when a detection's box
 overlaps its box, IoU >= 0.3), false people, and ms per photo; and
 `__call__` (one person) found and ms. On the wild set also the
-detector's ceiling: the findable people BlazePose reads on a square crop
-centred on each (1.3x their box; `centred_crop_ceiling`), which no crop
-proposal can beat. E.g. painting found people's boxes
+findable people BlazePose reads on a square crop centred on each (1.3x
+their box, the other people left in view; `centred_crop_ceiling`): what a
+perfect crop proposal alone would find (painting found people out can
+find more). E.g. painting found people's boxes
 against their bodies, on the wild set's tuning seed only:
 
     python -m experiments.evaluate_people --num_renders=0 --wild=10 \
@@ -352,7 +353,7 @@ def wild_cases(seed: int, per_category: int):
 def centred_crop_ceiling(detector, cases, side: float = 1.3) -> dict:
   """Per category: the findable people BlazePose reads on a square crop
   centred on each (side x their unclipped box's longer side; the other
-  people left in): what any crop proposal could find at best."""
+  people left in view): what a perfect crop proposal alone finds."""
   out = {}
   for name, photos in cases.items():
     hits = 0

@@ -477,14 +477,15 @@ class BlazePoseDetector:
     """Every person found (at most max_people), most confident first; []
     when there is none.
 
-    The whole photo, each found person's box blanked (grey) and the photo
-    read again, as long as someone is found. Then, with `PhotoSettings.
-    extra_looks`, the other looks in turn (`LOOKS`; people found already
-    blanked), each person they find merged with those found
-    (`same_person`), until max_people are found; once someone is found,
-    a look not in `PhotoSettings.everyone_looks` runs only when the look
-    before it added someone: a photo whose whole finds everyone pays for
-    the everyone_looks only.
+    The whole photo, each found person painted out (`PhotoSettings.blank`)
+    and the photo read again, as long as someone new is found. Then, with
+    `PhotoSettings.extra_looks`, the other looks in turn (`LOOKS`; people
+    found already painted out), each person they find merged with those
+    found (`same_person`), a look that adds someone again (`look_rounds`),
+    until max_people are found; once someone is found, a look not in
+    `PhotoSettings.everyone_looks` runs only when the look before it added
+    someone: a photo whose whole finds everyone pays for the everyone_looks
+    only.
 
     Raises:
       ValueError: not an image, or too small.
