@@ -197,3 +197,38 @@ def assert_same_record(got: dict, want: dict, atol: float = 1e-4) -> None:
     else:
       np.testing.assert_allclose(got[key], value, rtol=1e-6, atol=atol,
                                  err_msg=key)
+
+
+# The Khronos glTF validator (npm `gltf-validator`), run with Node.js on one
+# file: prints {"errors", "warnings", "codes"}.
+_VALIDATE_JS = r"""
+const validator = require(process.argv[1] + '/node_modules/gltf-validator');
+const data = new Uint8Array(require('fs').readFileSync(process.argv[2]));
+validator.validateBytes(data, {maxIssues: 10000}).then((report) => {
+  const codes = {};
+  for (const m of report.issues.messages) codes[m.code] = (codes[m.code] || 0) + 1;
+  console.log(JSON.stringify({errors: report.issues.numErrors,
+                              warnings: report.issues.numWarnings, codes}));
+});
+"""
+
+
+def gltf_validator_report(path) -> dict:
+  """The Khronos glTF validator's counts for one .glb: {'errors',
+  'warnings', 'codes': {code: count}}. Needs Node.js and the npm package
+  in $GLTF_VALIDATOR_DIR (`npm install --prefix DIR gltf-validator`;
+  .ci/run installs it); the test skips saying so without them."""
+  import os  # pylint: disable=g-import-not-at-top
+  import shutil  # pylint: disable=g-import-not-at-top
+  import subprocess  # pylint: disable=g-import-not-at-top
+
+  import pytest  # pylint: disable=g-import-not-at-top
+  folder = os.environ.get('GLTF_VALIDATOR_DIR')
+  if not folder or not shutil.which('node') or not (
+      pathlib.Path(folder) / 'node_modules' / 'gltf-validator').is_dir():
+    pytest.skip('needs the [validator]: Node.js and the Khronos glTF '
+                'validator (npm install --prefix DIR gltf-validator, then '
+                'GLTF_VALIDATOR_DIR=DIR)')
+  out = subprocess.run(['node', '-e', _VALIDATE_JS, folder, str(path)],
+                       capture_output=True, text=True, check=True, timeout=120)
+  return json.loads(out.stdout.strip().splitlines()[-1])

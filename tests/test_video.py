@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
+import helpers
 from helpers import glb_accessor
 from smplr_jax.body import gendered, rotations, smpl
 from smplr_jax.data import motion
@@ -49,9 +50,11 @@ def track():
           'joints': np.zeros((T, 24, 3))}
 
 
-def _forward(body, track):
-  """Camera-frame joints and vertices of a track (our SMPL forward)."""
-  out = smpl.smpl_forward(body.gendered, jnp.asarray(track['pose']),
+def _forward(body, track, model=None):
+  """Camera-frame joints and vertices of a track (our SMPL forward; model:
+  another than body.gendered, e.g. its skin cut to four weights)."""
+  model = body.gendered if model is None else model
+  out = smpl.smpl_forward(model, jnp.asarray(track['pose']),
                           jnp.asarray(track['betas']),
                           gender=jnp.asarray(track['gender']))
   root = np.asarray(track['root_cam'])[:, None]
@@ -116,21 +119,76 @@ def test_smooth_motion_has_smooth_joint_trajectories(body):
   assert accel < 0.3 * speed  # smoothly
 
 
-def test_glb_skinned_pose_reproduces_our_forward(body, track, tmp_path):
+def test_glb_files_pass_the_khronos_validator(body, track, tmp_path):
+  """Every .glb we write, animated and static, has 0 errors and 0 warnings
+  in the Khronos glTF validator (it reported 1000+ warnings on a track:
+  the skinned mesh's node under a parent, joints named with zero weight)."""
+  animated = write.write_glb(tmp_path / 'track.glb', track, body.gendered, 30)
+  one_frame = write.write_glb(tmp_path / 'still.glb', track, body.gendered,
+                              30, frame_range=(0, 1))
+  vertices = np.asarray(smpl.smpl_forward(
+      body.gendered, jnp.asarray(track['pose'][:2]), jnp.zeros((2, 10)),
+      gender=jnp.zeros(2, jnp.int32)).vertices) + [0.0, 0.0, 3.0]
+  faces = np.asarray(body.gendered.faces)
+  static = write.write_mesh_glb(tmp_path / 'people.glb',
+                                [(vertices[0], faces), (vertices[1], faces)])
+  for path in (animated, one_frame, static):
+    report = helpers.gltf_validator_report(path)
+    assert (report['errors'], report['warnings']) == (0, 0), (path, report)
+
+
+def test_four_weights_cost_little(body, track):
+  """The default .glb skin (four weights per vertex) against our forward:
+  most vertices exact, the rest within a few millimetres; eight are exact
+  (the default body has up to seven)."""
+  gender = np.asarray(track['gender'])
+  four = write.skinning_error(body.gendered, track['pose'], track['betas'],
+                              gender, 4)
+  eight = write.skinning_error(body.gendered, track['pose'],
+                               track['betas'], gender, 8)
+  assert eight.max() < 1e-5
+  moved = np.mean(four > 1e-6)  # vertices with more than four influences
+  assert 0.02 < moved < 0.3 and 0.002 < four.max() < 0.03, (
+      moved, four.max())
+  with pytest.raises(ValueError, match='must be 4 or 8'):
+    write.write_glb('never.glb', track, body.gendered, weights_per_vertex=6)
+
+
+def test_bvh_end_sites_are_bones(body, track, tmp_path):
+  """A BVH's end sites (head, hands, feet) have non-zero offsets, along
+  their leaf's bone: with zero ones Blender warns of zero-length bones and
+  drops them."""
+  path = write.write_bvh(tmp_path / 'track.bvh', track, body.gendered, 25)
+  lines = path.read_text().splitlines()
+  ends = [np.array(lines[i + 2].split()[1:], float)
+          for i, line in enumerate(lines) if line.strip() == 'End Site']
+  assert len(ends) == 5  # the head, both hands, both feet
+  lengths = np.linalg.norm(ends, axis=1)
+  assert np.all(lengths > 0.02) and np.all(lengths < 0.2), lengths
+
+
+@pytest.mark.parametrize('count', [4, 8])
+def test_glb_skinned_pose_reproduces_our_forward(body, track, tmp_path,
+                                                 count):
   """The .glb read back without any glTF library: its skin, evaluated at
-  every frame from its animation, gives our SMPL forward to 1 mm."""
-  path = write.write_glb(tmp_path / 'track.glb', track, body.gendered, 30)
+  every frame from its animation, gives our SMPL forward to 1 mm: exactly
+  with eight weights per vertex, with four (the default, one set) that of
+  the skin cut to each vertex's largest four (`top_weights_model`)."""
+  path = write.write_glb(tmp_path / 'track.glb', track, body.gendered, 30,
+                         weights_per_vertex=count)
   document, binary = write.read_glb(path)
 
   def accessor(i):
     return glb_accessor(document, binary, i)
 
   attributes = document['meshes'][0]['primitives'][0]['attributes']
+  assert ('JOINTS_1' in attributes) == (count == 8)
   rest = accessor(attributes['POSITION'])
-  joint_ids = np.concatenate([accessor(attributes['JOINTS_0']),
-                              accessor(attributes['JOINTS_1'])], 1)
-  weights = np.concatenate([accessor(attributes['WEIGHTS_0']),
-                            accessor(attributes['WEIGHTS_1'])], 1)
+  sets = range(count // 4)
+  joint_ids = np.concatenate([accessor(attributes[f'JOINTS_{i}'])
+                              for i in sets], 1)
+  weights = np.concatenate([accessor(attributes[f'WEIGHTS_{i}'])
+                            for i in sets], 1)
   inverse_bind = accessor(document['skins'][0]['inverseBindMatrices']
                           ).reshape(24, 4, 4).transpose(0, 2, 1)
   animation = document['animations'][0]
@@ -139,7 +197,8 @@ def test_glb_skinned_pose_reproduces_our_forward(body, track, tmp_path):
   np.testing.assert_allclose(np.diff(times), 1 / 30, rtol=1e-5)
   parent = {c: p for p, node in enumerate(document['nodes'])
             for c in node.get('children', [])}
-  joints, vertices = _forward(body, track)
+  joints, vertices = _forward(body, track, None if count == 8 else
+                              write.top_weights_model(body.gendered, count))
   for t in range(T):
     local = {}
     for channel in animation['channels']:

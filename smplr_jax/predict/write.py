@@ -24,10 +24,9 @@ and the root's position F root. Units are metres.
   from its joint regressor), the root's position and every joint's local
   rotation per frame (ZXY Euler, degrees).
 * `write_glb`: the skinned mesh of the track's shape in its rest pose, the
-  24-joint skin (inverse bind matrices; up to eight weights per vertex in
-  two sets, JOINTS_0/WEIGHTS_0 holding the largest four: the default body
-  has up to seven, and a viewer that reads only the first set, as three.js
-  does, moves the ~12% of vertices with more than four slightly off), and
+  24-joint skin (inverse bind matrices; four weights per vertex in one set
+  by default, each vertex's largest four renormalised, eight in two sets
+  as an option: `skinning_error`, docs/video.md), and
   one animation channel per joint (rotations) plus the root's translation.
   glTF has no pose-dependent correctives: a user's SMPL file with pose
   blend shapes loses them here (up to ~2 cm at bent joints); the default
@@ -56,6 +55,7 @@ from smplr_jax.body import body_model as bm
 from smplr_jax.body import gendered
 from smplr_jax.body import jl as jl_lib
 from smplr_jax.body import rotations
+from smplr_jax.body import smpl
 from smplr_jax.predict import draw
 
 # Camera frame -> y-up export frame (a proper rotation: 180 degrees about x).
@@ -297,9 +297,13 @@ def write_bvh(path: str | pathlib.Path, track: dict[str, Any],
                  f'{offset[2]:.6f}')
     lines.append(f'{pad}  {channels}')
     if not children[joint]:
+      # The bone beyond a leaf joint (head, hands, feet): half the leaf's
+      # own bone, along it (a zero end site is a zero-length bone that
+      # Blender warns of and drops).
+      end = 0.5 * offsets[joint]
       lines.append(f'{pad}  End Site')
       lines.append(pad + '  {')
-      lines.append(f'{pad}    OFFSET 0.000000 0.000000 0.000000')
+      lines.append(f'{pad}    OFFSET {end[0]:.6f} {end[1]:.6f} {end[2]:.6f}')
       lines.append(pad + '  }')
     for child in children[joint]:
       emit(child, depth + 1)
@@ -323,11 +327,14 @@ def write_bvh(path: str | pathlib.Path, track: dict[str, Any],
 def _top_weights(weights: np.ndarray,
                  count: int = 8) -> tuple[np.ndarray, np.ndarray]:
   """([V, count] joint indices, [V, count] weights summing to 1) per vertex,
-  largest first."""
+  largest first; a zero weight's joint index is 0 (glTF validators warn of
+  a joint named with zero weight)."""
   order = np.argsort(-weights, axis=1)[:, :count]
   top = np.take_along_axis(weights, order, axis=1)
   top = top / np.maximum(top.sum(axis=1, keepdims=True), 1e-12)
-  return order.astype(np.uint16), top.astype(np.float32)
+  top = top.astype(np.float32)
+  order = np.where(top > 0, order, 0)
+  return order.astype(np.uint16), top
 
 
 class _GlbBuffer:
@@ -372,9 +379,37 @@ class _GlbBuffer:
     return path
 
 
+def top_weights_model(model: bm.BodyModel, count: int) -> bm.BodyModel:
+  """model with each vertex's skinning weights cut to its `count` largest,
+  renormalised (what a .glb of `count` weights per vertex skins with)."""
+  weights = np.asarray(model.lbs_weights, np.float64)
+  flat = weights.reshape(-1, weights.shape[-1])
+  # Not `_top_weights`' indices: they repeat joint 0 for zero weights.
+  order = np.argsort(-flat, axis=1)[:, :count]
+  top = np.take_along_axis(flat, order, axis=1)
+  kept = np.zeros_like(flat)
+  np.put_along_axis(kept, order, top / np.maximum(
+      top.sum(axis=1, keepdims=True), 1e-12), axis=1)
+  return model.replace(lbs_weights=jnp.asarray(
+      kept.reshape(weights.shape), model.lbs_weights.dtype))
+
+
+def skinning_error(model: bm.BodyModel, pose: np.ndarray, betas: np.ndarray,
+                   gender: np.ndarray, count: int) -> np.ndarray:
+  """[B, V] distance (metres) of each vertex skinned with its `count`
+  largest weights (`top_weights_model`) from our forward with all of
+  them, for poses [B, 24, 3, 3], betas [B, S], gender [B]."""
+  args = (jnp.asarray(pose), jnp.asarray(betas))
+  full = smpl.smpl_forward(model, *args, gender=jnp.asarray(gender))
+  cut = smpl.smpl_forward(top_weights_model(model, count), *args,
+                          gender=jnp.asarray(gender))
+  return np.linalg.norm(np.asarray(cut.vertices - full.vertices), axis=-1)
+
+
 def write_glb(path: str | pathlib.Path, track: dict[str, Any],
               model: bm.BodyModel, fps: float | None = None,
-              frame_range: tuple[int, int] | None = None) -> pathlib.Path:
+              frame_range: tuple[int, int] | None = None,
+              weights_per_vertex: int = 4) -> pathlib.Path:
   """A skinned, animated glTF binary of a track (y up, metres).
 
   Args:
@@ -384,9 +419,19 @@ def write_glb(path: str | pathlib.Path, track: dict[str, Any],
     model: the body model (stacked [female, male, neutral] or single).
     fps: frame rate (30 when None); one frame gives a static body.
     frame_range: (start, end) frames of the track to write (all if None).
+    weights_per_vertex: 4 (one JOINTS_0 / WEIGHTS_0 set, what every glTF
+      viewer reads; each vertex's largest four, renormalised:
+      `skinning_error` measures the cost) or 8 (a second set; the default
+      body has up to seven, so this is our forward exactly).
 
   Requires pygltflib (`pip install -e ".[video]"`).
+
+  Raises:
+    ValueError: weights_per_vertex is not 4 or 8.
   """
+  if weights_per_vertex not in (4, 8):
+    raise ValueError(f'weights_per_vertex must be 4 or 8, got '
+                     f'{weights_per_vertex}.')
   import pygltflib as gl  # pylint: disable=g-import-not-at-top
   pose = np.asarray(track['pose'], np.float64)
   root = np.asarray(track['root_cam'], np.float64)
@@ -400,7 +445,7 @@ def write_glb(path: str | pathlib.Path, track: dict[str, Any],
   joints = rest_joints(model, betas, gender)
   faces = np.asarray(single.faces, np.uint32)
   indices, weights = _top_weights(np.asarray(single.lbs_weights,
-                                             np.float64))
+                                             np.float64), weights_per_vertex)
   parents = np.asarray(PARENTS)
   local = joints - np.where(parents[:, None] >= 0,
                             joints[np.maximum(parents, 0)], 0.0)
@@ -416,10 +461,15 @@ def write_glb(path: str | pathlib.Path, track: dict[str, Any],
   buffer = _GlbBuffer(gl)
   add = buffer.add
   position = add(vertices, gl.VEC3, gl.FLOAT, gl.ARRAY_BUFFER, minmax=True)
+  sets = range(0, weights_per_vertex, 4)
   joint_ids = [add(indices[:, i:i + 4], gl.VEC4, gl.UNSIGNED_SHORT,
-                   gl.ARRAY_BUFFER) for i in (0, 4)]
+                   gl.ARRAY_BUFFER) for i in sets]
   joint_weights = [add(weights[:, i:i + 4], gl.VEC4, gl.FLOAT,
-                       gl.ARRAY_BUFFER) for i in (0, 4)]
+                       gl.ARRAY_BUFFER) for i in sets]
+  influences = {}
+  for number, (ids, weight) in enumerate(zip(joint_ids, joint_weights)):
+    influences[f'JOINTS_{number}'] = ids
+    influences[f'WEIGHTS_{number}'] = weight
   triangles = add(faces.reshape(-1), gl.SCALAR, gl.UNSIGNED_INT,
                   gl.ELEMENT_ARRAY_BUFFER)
   binds = add(inverse_bind.reshape(24, 16), gl.MAT4, gl.FLOAT)
@@ -428,8 +478,10 @@ def write_glb(path: str | pathlib.Path, track: dict[str, Any],
                    children=[c for c in range(24) if parents[c] == j])
            for j in range(24)]
   nodes[0].translation = root_positions[0].tolist()
+  # The skinned mesh's node is a root of the scene: glTF ignores a skinned
+  # mesh's parent transforms (and validators warn of one).
   nodes.append(gl.Node(name='body', mesh=0, skin=0))
-  nodes.append(gl.Node(name='smplr_jax', children=[0, 24]))
+  nodes.append(gl.Node(name='smplr_jax', children=[0]))
   animations = []
   if len(pose) > 1:
     time_accessor = add(times, gl.SCALAR, gl.FLOAT, minmax=True)
@@ -450,12 +502,9 @@ def write_glb(path: str | pathlib.Path, track: dict[str, Any],
     animations = [gl.Animation(name='motion', samplers=samplers,
                                channels=channels)]
   return buffer.save(
-      path, scenes=[gl.Scene(nodes=[25])], nodes=nodes,
+      path, scenes=[gl.Scene(nodes=[25, 24])], nodes=nodes,
       meshes=[gl.Mesh(name='body', primitives=[gl.Primitive(
-          attributes=gl.Attributes(
-              POSITION=position, JOINTS_0=joint_ids[0],
-              WEIGHTS_0=joint_weights[0], JOINTS_1=joint_ids[1],
-              WEIGHTS_1=joint_weights[1]),
+          attributes=gl.Attributes(POSITION=position, **influences),
           indices=triangles)])],
       skins=[gl.Skin(joints=list(range(24)), inverseBindMatrices=binds,
                      skeleton=0)],
