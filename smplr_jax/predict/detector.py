@@ -37,14 +37,14 @@ each BlazePose crop mapped back to photo pixels:
     washed-out photos);
   * 'tiles': small overlapping squares (people ~90 px tall).
 
-A person found by an extra look, or by a later reading of the whole
-photo, is kept only when its landmarks' mean visibility
-(`Detection.score`) reaches `min_look_score` and BlazePose finds it again
-on a square around its own box (`confirm_side`): without that check the
-many crops found 8 people in 50 empty photos, with it none. The first
-reading of the whole photo is checked the same way (on the photo inside a
-grey border) when its score is under `confirm_below`: BlazePose reads a
-ball as a head. Duplicates (one person seen by two looks) are merged
+A person found by an extra look is kept only when its landmarks' mean
+visibility (`Detection.score`) reaches `min_look_score` and BlazePose
+finds it again on a square around its own box (`confirm_side`): without
+that check the many crops found 8 people in 50 empty photos, with it
+none. A later reading of the whole photo (people painted out) must reach
+`min_look_score` too and, with the extra looks on, be found again on the
+photo inside a grey border; so must the first reading when its score is
+under `confirm_below` (BlazePose reads a ball as a head). Duplicates (one person seen by two looks) are merged
 (`same_person`), the higher score kept. `detect_people` paints each found
 person out (`blank_person`: their torso, head and seen limbs in grey, not
 their box, which hides the person beside or behind them) and reads
