@@ -206,21 +206,22 @@ const validator = require(process.argv[1] + '/node_modules/gltf-validator');
 const data = new Uint8Array(require('fs').readFileSync(process.argv[2]));
 validator.validateBytes(data, {maxIssues: 10000}).then((report) => {
   const codes = {};
-  for (const m of report.issues.messages) codes[m.code] = (codes[m.code] || 0) + 1;
+  for (const m of report.issues.messages) {
+    codes[m.code] = (codes[m.code] || 0) + 1;
+  }
   console.log(JSON.stringify({errors: report.issues.numErrors,
                               warnings: report.issues.numWarnings, codes}));
 });
 """
 
 
-def gltf_validator_report(path) -> dict:
-  """The Khronos glTF validator's counts for one .glb: {'errors',
-  'warnings', 'codes': {code: count}}. Needs Node.js and the npm package
-  in $GLTF_VALIDATOR_DIR (`npm install --prefix DIR gltf-validator`;
-  .ci/run installs it); the test skips saying so without them."""
+def gltf_validator() -> str:
+  """The folder holding the Khronos glTF validator (npm
+  `gltf-validator`), from $GLTF_VALIDATOR_DIR (`npm install --prefix DIR
+  gltf-validator`; .ci/run installs it), with Node.js on the PATH; the
+  test skips saying so without them (call it before the work it checks)."""
   import os  # pylint: disable=g-import-not-at-top
   import shutil  # pylint: disable=g-import-not-at-top
-  import subprocess  # pylint: disable=g-import-not-at-top
 
   import pytest  # pylint: disable=g-import-not-at-top
   folder = os.environ.get('GLTF_VALIDATOR_DIR')
@@ -229,6 +230,13 @@ def gltf_validator_report(path) -> dict:
     pytest.skip('needs the [validator]: Node.js and the Khronos glTF '
                 'validator (npm install --prefix DIR gltf-validator, then '
                 'GLTF_VALIDATOR_DIR=DIR)')
+  return folder
+
+
+def gltf_validator_report(folder: str, path) -> dict:
+  """The Khronos glTF validator's counts for one .glb: {'errors',
+  'warnings', 'codes': {code: count}}; folder: `gltf_validator()`."""
+  import subprocess  # pylint: disable=g-import-not-at-top
   out = subprocess.run(['node', '-e', _VALIDATE_JS, folder, str(path)],
                        capture_output=True, text=True, check=True, timeout=120)
   return json.loads(out.stdout.strip().splitlines()[-1])

@@ -90,7 +90,8 @@ class GenderedModels:
     blends over the stack, so a third model would cost 1.5x), [female,
     male, neutral] with `with_neutral` for prediction ('unknown' gender)."""
     gendered = load_gendered_models(path, with_neutral=with_neutral)
-    neutral = bm.load_body_model(path, 'neutral')
+    neutral = (select_model(gendered, NEUTRAL) if with_neutral else
+               bm.load_body_model(path, 'neutral'))
     return cls(gendered=gendered,
                points=jl_lib.landmark_points_model(gendered),
                template_lengths=jl_lib.template_bone_lengths(neutral))

@@ -44,8 +44,9 @@ that check the many crops found 8 people in 50 empty photos, with it
 none. A later reading of the whole photo (people painted out) must reach
 `min_look_score` too and, with the extra looks on, be found again on the
 photo inside a grey border; so must the first reading when its score is
-under `confirm_below` (BlazePose reads a ball as a head). Duplicates (one person seen by two looks) are merged
-(`same_person`), the higher score kept. `detect_people` paints each found
+under `confirm_below` (BlazePose reads a ball as a head). Duplicates
+(one person seen by two looks) are merged (`same_person`), the higher
+score kept. `detect_people` paints each found
 person out (`blank_person`: their torso, head and seen limbs in grey, not
 their box, which hides the person beside or behind them) and reads
 again; after the whole photo it always runs the seeds and the halves
@@ -311,6 +312,14 @@ def _square(cx: float, cy: float, side: float) -> tuple:
   return (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
 
 
+def _bordered(shape, fraction: float) -> tuple:
+  """The region of an image of `shape` inside a grey border of `fraction`
+  of its longer side (`_cut` fills it)."""
+  height, width = shape[:2]
+  border = fraction * max(height, width)
+  return (-border, -border, width + border, height + border)
+
+
 def _cut(image: np.ndarray, region, max_side: int):
   """(crop uint8, scale) the image inside region, grey outside it,
   resized to at most max_side on its longer side (scale: crop pixels per
@@ -454,14 +463,12 @@ class BlazePoseDetector:
     x0, y0, x1, y1 = np.asarray(box, np.float64)
     target = np.asarray([width - 1 - x1, y0, width - 1 - x0, y1])
     work, scale = self._working(image[:, ::-1])
-    height, work_width = work.shape[:2]
     side = self.settings.confirm_side * max(np.max(target[2:] - target[:2]),
                                             32.0)
-    border = self.settings.retry_border * max(height, work_width)
-    regions = ((0, 0, work_width, height),
+    regions = (_bordered(work.shape, 0.0),
                _square(*((target[:2] + target[2:]) / 2 * scale),
                        side * scale),
-               (-border, -border, work_width + border, height + border))
+               _bordered(work.shape, self.settings.retry_border))
     for region in regions:
       # At the working photo's resolution, as the first reading was.
       for pixels, world, visibility in self._read(
@@ -525,6 +532,10 @@ class BlazePoseDetector:
           Image.BILINEAR))
     return image, scale
 
+  def _same(self, a: Detection, b: Detection) -> bool:
+    return same_person(a, b, self.settings.merge_overlap,
+                       self.settings.merge_distance)
+
   def _merge(self, found: list[Detection], new: Detection) -> bool:
     return merge(found, new, self.settings.merge_overlap,
                  self.settings.merge_distance)
@@ -555,7 +566,7 @@ class BlazePoseDetector:
       # (with the extra looks: photos, not clips, whose tracker drops
       # one-frame people) be found again on the photo inside a grey border.
       if found and (detection.score < self.settings.min_look_score or
-                    not self._merge(list(found), detection) or
+                    any(self._same(old, detection) for old in found) or
                     (self._extra and not self._confirmed(
                         detection, work, scale, whole=True))):
         break
@@ -649,12 +660,9 @@ class BlazePoseDetector:
     `confirm_side` x its box's longer side around it (whole: on the
     photo inside a grey border, each of `confirm_borders` in turn until
     one finds them: a close-up's box is the whole photo)."""
-    height, width = work.shape[:2]
     if whole:
-      regions = [(-b * max(height, width), -b * max(height, width),
-                  width + b * max(height, width),
-                  height + b * max(height, width))
-                 for b in self.settings.confirm_borders]
+      regions = [_bordered(work.shape, fraction)
+                 for fraction in self.settings.confirm_borders]
     else:
       box = detection.box * scale
       side = self.settings.confirm_side * max(np.max(box[2:] - box[:2]),
@@ -669,8 +677,7 @@ class BlazePoseDetector:
       other = dataclasses.replace(
           detection, keypoints_2d=pixels / scale,
           box=self._box(pixels / scale, (np.inf, np.inf)))
-      if same_person(detection, other, self.settings.merge_overlap,
-                     self.settings.merge_distance):
+      if self._same(detection, other):
         return True
     return False
 
@@ -682,7 +689,6 @@ class BlazePoseDetector:
     short, long_ = min(height, width), max(height, width)
     views = []
     if look == 'seeds':
-      boxes = [d.box * scale for d in found]
       heads = [d.keypoints_2d[:11].mean(0) * scale for d in found]
       for region, kind, seed_box in self._seeds(work, photo):
         if kind == 'face':
@@ -719,8 +725,9 @@ class BlazePoseDetector:
   def _seeds(self, work: np.ndarray, photo: np.ndarray
              ) -> list[tuple[tuple, str, tuple]]:
     """(square body crop region, 'face' | 'segment', the face's or blob's
-    box) from mediapipe's face
-    detectors (short- and full-range models) and person segmentation."""
+    box) from mediapipe's face detectors (short- and full-range models)
+    and person segmentation; work is photo with the people found painted
+    out (the blobs are of the pixels left as they were)."""
     settings = self.settings
     if self._seeders is None:
       solutions = self._mediapipe.solutions

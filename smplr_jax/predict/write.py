@@ -327,14 +327,11 @@ def write_bvh(path: str | pathlib.Path, track: dict[str, Any],
 def _top_weights(weights: np.ndarray,
                  count: int = 8) -> tuple[np.ndarray, np.ndarray]:
   """([V, count] joint indices, [V, count] weights summing to 1) per vertex,
-  largest first; a zero weight's joint index is 0 (glTF validators warn of
-  a joint named with zero weight)."""
+  largest first."""
   order = np.argsort(-weights, axis=1)[:, :count]
   top = np.take_along_axis(weights, order, axis=1)
   top = top / np.maximum(top.sum(axis=1, keepdims=True), 1e-12)
-  top = top.astype(np.float32)
-  order = np.where(top > 0, order, 0)
-  return order.astype(np.uint16), top
+  return order.astype(np.uint16), top.astype(np.float32)
 
 
 class _GlbBuffer:
@@ -384,12 +381,9 @@ def top_weights_model(model: bm.BodyModel, count: int) -> bm.BodyModel:
   renormalised (what a .glb of `count` weights per vertex skins with)."""
   weights = np.asarray(model.lbs_weights, np.float64)
   flat = weights.reshape(-1, weights.shape[-1])
-  # Not `_top_weights`' indices: they repeat joint 0 for zero weights.
-  order = np.argsort(-flat, axis=1)[:, :count]
-  top = np.take_along_axis(flat, order, axis=1)
+  order, top = _top_weights(flat, count)
   kept = np.zeros_like(flat)
-  np.put_along_axis(kept, order, top / np.maximum(
-      top.sum(axis=1, keepdims=True), 1e-12), axis=1)
+  np.put_along_axis(kept, order.astype(np.int64), top, axis=1)
   return model.replace(lbs_weights=jnp.asarray(
       kept.reshape(weights.shape), model.lbs_weights.dtype))
 
@@ -446,6 +440,9 @@ def write_glb(path: str | pathlib.Path, track: dict[str, Any],
   faces = np.asarray(single.faces, np.uint32)
   indices, weights = _top_weights(np.asarray(single.lbs_weights,
                                              np.float64), weights_per_vertex)
+  # A zero weight's joint is 0: validators warn of a joint named with zero
+  # weight.
+  indices = np.where(weights > 0, indices, 0).astype(np.uint16)
   parents = np.asarray(PARENTS)
   local = joints - np.where(parents[:, None] >= 0,
                             joints[np.maximum(parents, 0)], 0.0)
