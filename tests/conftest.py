@@ -37,7 +37,8 @@ def pytest_configure(config):
 # requires every extra below (.ci/run's extras environment), a comma list
 # only those named (SMPLR_REQUIRE_EXTRAS=test: .ci/run's main environment,
 # installed with [test]).
-EXTRA_TAGS = ('[test]', '[detector]', '[app]', '[browser]', '[validator]')
+EXTRA_TAGS = ('[test]', '[detector]', '[app]', '[browser]', '[validator]',
+              '[beam]', '[fbx]')
 
 
 def required_tags(value: str | None) -> tuple[str, ...]:
