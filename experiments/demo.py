@@ -3,7 +3,7 @@ r"""Demo: a photo -> a body mesh (.obj, .png, .json); a clip -> animations.
     python -m experiments.demo --image=PHOTO --output=DIR   # the photo path
     python -m experiments.demo --image=PHOTO --everyone --output=DIR
     python -m experiments.demo --video=CLIP.mp4 --output=DIR [--mode=causal] \
-        [--max_people=2]   # track_N.npz/.json/.bvh/.glb, overlay.mp4
+        [--max_people=2] [--fbx]   # track_N.npz/.json/.bvh/.glb, overlay.mp4
     python -m experiments.demo --image=PHOTO --box=x0,y0,x1,y1 --output=DIR \
         [--focal=PIXELS] [--weights=FOLDER] [--no_dae] [--refine] \
         [--flip_test]
@@ -15,6 +15,11 @@ detector's reading of the mirrored photo (`smplr_jax.predict.detector`).
 
 --everyone fits every person the detector finds (body.json then holds
 {'people': [...]}, mesh.obj one object each).
+
+--fbx (clips) also writes track_N.fbx, the .glb's skinned, animated body
+exported by Blender's own FBX exporter (`pip install -e ".[fbx]"`, Python
+3.11 only; `smplr_jax.predict.blender`); without bpy a one-line error says
+so before the clip is read.
 
 With --box (x0,y0,x1,y1 or x0;y0;x1;y1, corners in any order,
 `read.parse_box`): crops the photo around the box the way the image network
@@ -69,6 +74,9 @@ _MODE = flags.DEFINE_enum('mode', 'offline', ['offline', 'causal'],
                           '(frame t uses frames <= t).')
 _MAX_PEOPLE = flags.DEFINE_integer('max_people', 1, 'Video: people per '
                                    'frame.')
+_FBX = flags.DEFINE_bool('fbx', False, 'Video: also track_N.fbx, by '
+                         "Blender's exporter (needs the [fbx] extra, Python "
+                         '3.11).')
 _BOX = flags.DEFINE_string('box', None, 'Person box x0,y0,x1,y1 (pixels).')
 _EVERYONE = flags.DEFINE_bool('everyone', False, 'Photo: every person the '
                               'detector finds (default: the most confident '
@@ -101,7 +109,8 @@ def main(argv):
       box=_BOX.value, everyone=_EVERYONE.value, focal=_FOCAL.value,
       weights=_WEIGHTS.value, use_dae=not _NO_DAE.value,
       front_end=_FRONT_END.value, refine=_REFINE.value, flip_test=_FLIP.value,
-      mode=_MODE.value, max_people=_MAX_PEOPLE.value, gender=_GENDER.value)
+      mode=_MODE.value, max_people=_MAX_PEOPLE.value, gender=_GENDER.value,
+      fbx=_FBX.value)
   for path in paths.values():
     print(f'wrote {path}')
 

@@ -6,7 +6,10 @@
         [--gender=auto|female|male|neutral]
     smplr-jax demo --video=CLIP --output=DIR [--mode=offline|causal]
         [--max_people=N] [--focal=PIXELS] [--weights=FOLDER]
-        [--gender=auto|female|male|neutral]
+        [--gender=auto|female|male|neutral] [--fbx]
+    smplr-jax batch --inputs=GLOB|FOLDER|A,B,...|@LIST --output=DIR
+        [--workers=N] [--runner=DirectRunner] [--beam_options='--flag=v ...']
+        [--focal=PIXELS] [--weights=FOLDER] [--gender=auto|female|male|neutral]
     smplr-jax app [--port=7860] [--host=127.0.0.1] [--max-upload-mb=50]
     smplr-jax convert-model SRC.pkl DST.npz
 
@@ -40,7 +43,8 @@ def _parser() -> argparse.ArgumentParser:
       'and body.json. Without --box the [detector] extra finds the person '
       '(--everyone: every person) and the body is fitted to its keypoints; '
       'with --box the image network reads the crop. A clip (--video) -> '
-      'per-track .npz, .json, .bvh, .glb, an overlay .mp4 and video.json.')
+      'per-track .npz, .json, .bvh, .glb (and .fbx with --fbx), an overlay '
+      '.mp4 and video.json.')
   source = demo.add_mutually_exclusive_group(required=True)
   source.add_argument('--image', help='photo (any format PIL reads)')
   source.add_argument('--video', help='clip (any format ffmpeg reads; needs '
@@ -71,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
                     'clip) or causal (frame t uses frames <= t)')
   demo.add_argument('--max_people', type=int, default=1,
                     help='clip: people per frame (default 1)')
+  demo.add_argument('--fbx', action='store_true', help='clip: also '
+                    'track_N.fbx, by Blender\'s exporter (needs the [fbx] '
+                    'extra, Python 3.11)')
   demo.add_argument('--gender', choices=('auto', 'female', 'male',
                                          'neutral'), default='auto',
                     help="the body model: auto (estimated; 'unknown' uses "
@@ -88,6 +95,37 @@ def _parser() -> argparse.ArgumentParser:
                    help='largest upload (default 50)')
   web.add_argument('--weights', help='pipeline folder (default: the '
                    'shipped weights)')
+  bulk = commands.add_parser(
+      'batch', help='photos and clips in bulk, on Apache Beam (needs the '
+      '[beam] extra); a rerun resumes',
+      description='Every photo (everyone in it) and clip -> its own folder '
+      'in --output (the files of `demo`, and item.json), then '
+      'summary.tsv: one line per input (status, people, ms, error). A '
+      'rerun skips the finished inputs, so a killed run resumes; an input '
+      'that cannot be read is recorded as failed and the rest goes on '
+      '(smplr_jax/predict/batch.py; docs/scale.md for Flink, Spark and '
+      'Dataflow).')
+  bulk.add_argument('--inputs', required=True, help='a glob (quoted: '
+                    "'photos/**/*.jpg'), a folder, a comma list of these, "
+                    'or @LIST (a file of paths, one a line)')
+  bulk.add_argument('--output', required=True, help='output folder (a '
+                    'gs:// or other Beam path on a cluster)')
+  bulk.add_argument('--workers', type=int, default=1, help='local worker '
+                    'processes (DirectRunner; default 1, in this process)')
+  bulk.add_argument('--runner', default='DirectRunner', help='Beam runner '
+                    '(default DirectRunner; FlinkRunner, SparkRunner, '
+                    'DataflowRunner, ...)')
+  bulk.add_argument('--beam_options', action='append', default=[],
+                    help="more Beam flags in one string, e.g. "
+                    "--beam_options='--project=P --region=R' (repeatable)")
+  bulk.add_argument('--focal', type=float, help='focal length in pixels for '
+                    'every input (default: a 55 degree field of view)')
+  bulk.add_argument('--weights', help='pipeline folder (default: the '
+                    'shipped weights)')
+  bulk.add_argument('--gender', choices=('auto', 'female', 'male',
+                                         'neutral'), default='auto',
+                    help='the body model for everyone: auto (estimated) or '
+                    'the one you state')
   convert = commands.add_parser(
       'convert-model', help='an official SMPL .pkl -> .npz (no chumpy)',
       description='Validates an official SMPL .pkl and writes it as an '
@@ -104,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Imported here: `--help` and argument errors answer without loading JAX.
     from smplr_jax.tools import convert_model  # pylint: disable=g-import-not-at-top
     return convert_model.main(['convert-model', args.src, args.dst])
+  if args.command == 'batch':
+    return _batch(args)
   if args.command == 'app':
     from smplr_jax.app import ui  # pylint: disable=g-import-not-at-top
     from smplr_jax.predict import settings  # pylint: disable=g-import-not-at-top
@@ -125,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         weights=args.weights, use_dae=not args.no_dae,
         front_end=args.front_end, refine=args.refine,
         flip_test=args.flip_test, mode=args.mode,
-        max_people=args.max_people, gender=args.gender)
+        max_people=args.max_people, gender=args.gender, fbx=args.fbx)
   except cli.USER_ERRORS as error:
     if os.environ.get(cli.TRACEBACK_ENV):
       raise
@@ -133,6 +173,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1
   for path in paths.values():
     print(f'wrote {path}')
+  return 0
+
+
+def _batch(args: argparse.Namespace) -> int:
+  """`smplr-jax batch`: 0 when the run finished (inputs that failed are
+  in its summary.tsv), 1 with one line for a user's mistake."""
+  import shlex  # pylint: disable=g-import-not-at-top
+  from smplr_jax import cli  # pylint: disable=g-import-not-at-top
+  try:
+    from smplr_jax.predict import batch  # pylint: disable=g-import-not-at-top
+  except ImportError as error:
+    if not (error.name or '').startswith('apache_beam'):
+      raise
+    print('error: smplr-jax batch needs Apache Beam (the [beam] extra): '
+          'pip install -e ".[beam]"', file=sys.stderr)
+    return 1
+  try:
+    batch.run_batch(
+        args.inputs, args.output, runner=args.runner, workers=args.workers,
+        beam_options=[flag for text in args.beam_options
+                      for flag in shlex.split(text)],
+        focal=args.focal, gender=args.gender, weights=args.weights)
+  except cli.USER_ERRORS as error:
+    if os.environ.get(cli.TRACEBACK_ENV):
+      raise
+    print(f'error: {error}', file=sys.stderr)
+    return 1
   return 0
 
 

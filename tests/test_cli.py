@@ -256,7 +256,10 @@ def test_demo_everyone_and_video_reach_the_demo(demo_calls, capsys):
                        '--mode=causal', '--max_people=2']) == 0
   assert demo_calls[-1] == ('run_video', ('c.mp4', 'out'), {
       'focal': None, 'weights': None, 'mode': 'causal', 'max_people': 2,
-      'gender': 'auto'})
+      'gender': 'auto', 'fbx': False})
+  assert console.main(['demo', '--video=c.mp4', '--output=out',
+                       '--fbx']) == 0
+  assert demo_calls[-1][2]['fbx']
   # A photo's flags with a clip: one line, status 1, nothing run.
   for extra in ('--box=1,2,3,4', '--everyone'):
     capsys.readouterr()
@@ -265,7 +268,7 @@ def test_demo_everyone_and_video_reach_the_demo(demo_calls, capsys):
     assert capsys.readouterr().err == (
         'error: --video takes no --image, --box or --everyone (they are '
         'for photos).\n')
-  assert len(demo_calls) == 2
+  assert len(demo_calls) == 3
   # A wrong command line is status 2: a photo and a clip, neither, a bad
   # mode.
   for argv in (['--image=p.jpg', '--video=c.mp4'], [],
@@ -273,7 +276,7 @@ def test_demo_everyone_and_video_reach_the_demo(demo_calls, capsys):
     with pytest.raises(SystemExit) as exit_info:
       console.main(['demo', '--output=out', *argv])
     assert exit_info.value.code == 2
-  assert len(demo_calls) == 2
+  assert len(demo_calls) == 3
 
 
 def test_demo_help_lists_one_spelling_each(capsys):
@@ -282,7 +285,7 @@ def test_demo_help_lists_one_spelling_each(capsys):
   text = capsys.readouterr().out
   for flag in ('--image', '--video', '--box', '--everyone', '--output',
                '--focal', '--weights', '--no_dae', '--front_end', '--refine',
-               '--flip_test', '--mode', '--max_people'):
+               '--flip_test', '--mode', '--max_people', '--fbx'):
     assert flag in text, flag
 
 

@@ -73,16 +73,24 @@ def run_video(video_path: str | None, output: str | None, *,
               weights: str | None = None, mode: str = 'offline',
               max_people: int = 1,
               overlay: bool = True,
-              gender: str | None = None) -> dict[str, pathlib.Path]:
-  """A clip -> per-track .npz, .json, .bvh, .glb, an overlay .mp4 and
-  video.json in `output` (`write.write_clip_outputs`). Returns the paths
-  written.
+              gender: str | None = None,
+              fbx: bool = False) -> dict[str, pathlib.Path]:
+  """A clip -> per-track .npz, .json, .bvh, .glb (and .fbx with `fbx`,
+  by Blender: `blender.glb_to_fbx`), an overlay .mp4 and video.json in
+  `output` (`write.write_clip_outputs`). Returns the paths written.
 
   Raises:
     ValueError: a missing or unreadable clip, no output folder, a bad mode
-      or max_people, no person in any frame, or a missing extra.
+      or max_people, no person in any frame, or a missing extra (bpy with
+      `fbx`: said before the clip is read).
   """
   from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+  if fbx:  # a missing bpy: one line before any work
+    from smplr_jax.predict import blender  # pylint: disable=g-import-not-at-top
+    try:
+      blender.import_bpy()
+    except ImportError as e:
+      raise ValueError(str(e)) from e
   if not video_path:
     raise ValueError('no video: pass --video=PATH.')
   if output is None:
@@ -103,7 +111,8 @@ def run_video(video_path: str | None, output: str | None, *,
     raise ValueError(f'no person found in any of the {result["num_frames"]}'
                      ' frames.')
   return write.write_clip_outputs(result, video_path, output, predictor.body,
-                                  predictor.track_vertices, mode, overlay)
+                                  predictor.track_vertices, mode, overlay,
+                                  fbx=fbx)
 
 
 def run_command(*, image: str | None = None, video: str | None = None,
@@ -113,21 +122,25 @@ def run_command(*, image: str | None = None, video: str | None = None,
                 front_end: str = 'auto', refine: bool = False,
                 flip_test: bool = False, mode: str = 'offline',
                 max_people: int = 1,
-                gender: str | None = None) -> dict[str, pathlib.Path]:
+                gender: str | None = None,
+                fbx: bool = False) -> dict[str, pathlib.Path]:
   """The demo command, whatever its front (`smplr-jax demo`, `python -m
   experiments.demo`): a clip (`run_video`) when `video` is given, else a
   photo (`run`). Returns the paths written.
 
   Raises:
-    ValueError: photo-only flags given with a clip, and `run`'s or
-      `run_video`'s errors.
+    ValueError: photo-only flags given with a clip, --fbx with a photo, and
+      `run`'s or `run_video`'s errors.
   """
   if video:
     if image or box or everyone:
       raise ValueError('--video takes no --image, --box or --everyone '
                        '(they are for photos).')
     return run_video(video, output, focal=focal, weights=weights, mode=mode,
-                     max_people=max_people, gender=gender)
+                     max_people=max_people, gender=gender, fbx=fbx)
+  if fbx:
+    raise ValueError('--fbx is for clips (--video): a photo gives a still '
+                     'body (mesh.obj).')
   return run(image, box, output, everyone=everyone, focal=focal,
              weights=weights, use_dae=use_dae, front_end=front_end,
              refine=refine, flip_test=flip_test, gender=gender)

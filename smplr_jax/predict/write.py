@@ -589,11 +589,12 @@ def write_clip_outputs(result: dict[str, Any], video_path: str | pathlib.Path,
                        output: str | pathlib.Path, body,
                        track_vertices: Callable[[dict[str, Any]], np.ndarray],
                        mode: str = 'offline',
-                       overlay: bool = True) -> dict[str, pathlib.Path]:
+                       overlay: bool = True,
+                       fbx: bool = False) -> dict[str, pathlib.Path]:
   """A clip's tracks -> files in `output`: per track .npz, .json, .bvh and
-  .glb, overlay.mp4 (`draw.write_overlay_video`) and video.json. Written
-  to a staging folder beside `output` first and moved in at the end (an
-  error leaves nothing half-written).
+  .glb (and .fbx with `fbx`), overlay.mp4 (`draw.write_overlay_video`) and
+  video.json. Written to a staging folder beside `output` first and moved
+  in at the end (an error leaves nothing half-written).
 
   Args:
     result: `Predictor.predict_video`'s result.
@@ -604,10 +605,16 @@ def write_clip_outputs(result: dict[str, Any], video_path: str | pathlib.Path,
       (`Predictor.track_vertices`), for the overlay.
     mode: the fit's mode, recorded in video.json.
     overlay: write overlay.mp4.
+    fbx: also write track_N.fbx (`blender.glb_to_fbx` of an eight-weight
+      .glb: Blender's exporter, the [fbx] extra; checked before anything
+      is written).
 
   Returns:
     the paths written, by file name.
   """
+  if fbx:  # here, not above: bpy is an optional extra
+    from smplr_jax.predict import blender  # pylint: disable=g-import-not-at-top
+    blender.import_bpy()
   output = pathlib.Path(output)
   output.parent.mkdir(parents=True, exist_ok=True)
   staging = pathlib.Path(tempfile.mkdtemp(prefix='.smplr-video-',
@@ -624,6 +631,11 @@ def write_clip_outputs(result: dict[str, Any], video_path: str | pathlib.Path,
                 result['fps'])
       names += [f'track_{number}{s}' for s in ('.npz', '.json', '.bvh',
                                                 '.glb')]
+      if fbx:  # from eight weights per vertex: the skin of our forward
+        full = write_glb(staging / f'.skin_{number}.glb', track,
+                         body.gendered, result['fps'], weights_per_vertex=8)
+        blender.glb_to_fbx(full, stem.with_suffix('.fbx'), result['fps'])
+        names.append(f'track_{number}.fbx')
     if overlay:
       draw.write_overlay_video(staging / 'overlay.mp4', video_path, result,
                                track_vertices, body.gendered.faces)
