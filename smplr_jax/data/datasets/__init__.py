@@ -10,8 +10,10 @@ Importing this package registers the builders `smplr_synthetic`, `surreal`,
 
 returns records of the contract in `smplr_jax.data.records`. Build with
 `python -m smplr_jax.data.datasets.build NAME --data_dir=DATA [--config=...]
-[--manual_dir=...]` (or `build_dataset` from Python); each module's
-docstring gives its manual-directory layout. `PairedJLDataset` holds
+[--manual_dir=...]` (or `build_dataset` from Python), in process or, with
+`--beam_runner` / `--beam_options` and the `[beam]` extra, on Apache Beam
+(the same examples; see `common`); each module's docstring gives its
+manual-directory layout. `PairedJLDataset` holds
 (predicted, true) JL pairs of a trained network for the DAE.
 """
 
@@ -21,6 +23,7 @@ import pathlib
 
 import tensorflow_datasets as tfds
 
+from smplr_jax.data.datasets import common
 from smplr_jax.data.datasets.common import MissingFilesError
 from smplr_jax.data.datasets.human36m import Human36m
 from smplr_jax.data.datasets.paired import PairedJLDataset
@@ -63,8 +66,9 @@ def _check_manual_dir(name: str, manual_dir: str | None) -> None:
 def build_dataset(name: str, data_dir: str | os.PathLike[str],
                   config: str | tfds.core.BuilderConfig | None = None,
                   manual_dir: str | os.PathLike[str] | None = None,
-                  body_model_dir: str | os.PathLike[str] | None = None
-                  ) -> tfds.core.DatasetBuilder:
+                  body_model_dir: str | os.PathLike[str] | None = None,
+                  beam_runner: str | None = None,
+                  beam_options=None) -> tfds.core.DatasetBuilder:
   """Builds (downloads nothing, prepares) a dataset and returns its builder.
 
   Folders TFDS makes on the way (`downloads/`, and on a failed build the
@@ -76,12 +80,19 @@ def build_dataset(name: str, data_dir: str | os.PathLike[str],
     config: config name or `BuilderConfig`; None = the builder's default.
     manual_dir: the official release's folder, for the real datasets.
     body_model_dir: SMPL model folder for JL (None = the default model).
+    beam_runner: a Beam runner name ('DirectRunner', 'FlinkRunner',
+      'DataflowRunner', ...); builds with Beam (the `[beam]` extra).
+    beam_options: Beam pipeline flags, one string ('--direct_num_workers=2
+      --direct_running_mode=multi_processing') or a list, or a
+      `PipelineOptions`; builds with Beam. With neither, the build runs in
+      this process.
 
   Returns:
     The prepared builder (`builder.as_data_source()` reads it).
 
   Raises:
-    ValueError: an unknown dataset or config (naming the valid ones).
+    ValueError: an unknown dataset or config (naming the valid ones), or
+      Beam settings without apache-beam installed.
     MissingFilesError: the manual directory does not exist, or lacks files.
   """
   if name not in BUILDERS:
@@ -92,10 +103,12 @@ def build_dataset(name: str, data_dir: str | os.PathLike[str],
   if manual_dir is not None:
     manual_dir = os.path.expanduser(os.fspath(manual_dir))
   _check_manual_dir(name, manual_dir)
+  beam_kwargs = common.beam_download_kwargs(beam_runner, beam_options)
   builder = BUILDERS[name](
       data_dir=os.path.expanduser(os.fspath(data_dir)), config=config,
       body_model_dir=body_model_dir)
-  download_config = tfds.download.DownloadConfig(manual_dir=manual_dir)
+  download_config = tfds.download.DownloadConfig(manual_dir=manual_dir,
+                                                 **beam_kwargs)
   # builder.data_dir is DATA/name/config/version.
   version_dir = pathlib.Path(builder.data_dir)
   dataset_dir = next(p for p in version_dir.parents if p.name == builder.name)

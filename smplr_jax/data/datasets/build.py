@@ -1,7 +1,8 @@
 r"""Builds one of our TFDS datasets (no TensorFlow needed).
 
     python -m smplr_jax.data.datasets.build NAME --data_dir=DATA \
-        [--config=CONFIG] [--manual_dir=DIR] [--body_model_dir=DIR]
+        [--config=CONFIG] [--manual_dir=DIR] [--body_model_dir=DIR] \
+        [--beam_runner=RUNNER] [--beam_options="--flag=value ..."]
 
 NAME is smplr_synthetic, surreal, human36m or up3d (the `tfds build` CLI
 imports TensorFlow, hence this script). Examples:
@@ -16,6 +17,12 @@ imports TensorFlow, hence this script). Examples:
     # Real data from a manual directory (layouts in each module's docstring):
     python -m smplr_jax.data.datasets.build surreal --data_dir=DATA \
         --manual_dir=/data/SURREAL/data
+    # The same examples built by Apache Beam (pip install 'smplr_jax[beam]'),
+    # here on two local processes; other runners take their own options.
+    python -m smplr_jax.data.datasets.build surreal --data_dir=DATA \
+        --manual_dir=/data/SURREAL/data --beam_runner=DirectRunner \
+        --beam_options="--direct_num_workers=2 \
+        --direct_running_mode=multi_processing"
 
 Then `tfds.data_source('NAME/CONFIG', split=..., data_dir=DATA)` reads it
 (after `import smplr_jax.data.datasets`).
@@ -47,6 +54,14 @@ _VALIDATION_SIZE = flags.DEFINE_integer('validation_size', 16,
 _TEST_SIZE = flags.DEFINE_integer('test_size', 16,
                                   'smplr_synthetic: custom size.')
 _SEED = flags.DEFINE_integer('seed', 0, 'smplr_synthetic: custom seed.')
+_BEAM_RUNNER = flags.DEFINE_string(
+    'beam_runner', None, 'Build with Apache Beam on this runner '
+    '(DirectRunner, FlinkRunner, SparkRunner, DataflowRunner, ...; needs '
+    'the [beam] extra).')
+_BEAM_OPTIONS = flags.DEFINE_string(
+    'beam_options', None, 'Build with Apache Beam with these pipeline '
+    'options, one string: "--direct_num_workers=2 '
+    '--direct_running_mode=multi_processing" (needs the [beam] extra).')
 
 
 def main(argv: Sequence[str]) -> None:
@@ -63,11 +78,13 @@ def main(argv: Sequence[str]) -> None:
     config = smplr_synthetic.custom_config(
         _TRAIN_SIZE.value, _VALIDATION_SIZE.value, _TEST_SIZE.value,
         _SEED.value)
-  builder = datasets.build_dataset(name, _DATA_DIR.value, config,
-                                  _MANUAL_DIR.value, _BODY_MODEL_DIR.value)
+  builder = datasets.build_dataset(
+      name, _DATA_DIR.value, config, _MANUAL_DIR.value,
+      _BODY_MODEL_DIR.value, beam_runner=_BEAM_RUNNER.value or None,
+      beam_options=_BEAM_OPTIONS.value or None)
   print(f'{builder.info.full_name}: {builder.data_dir}')
   for split, info in builder.info.splits.items():
-    print(f'  {split}: {info.num_examples} examples, {info.num_bytes} bytes')
+    print(f'  {split}: {info.num_examples} examples, {info.num_bytes}')
 
 
 if __name__ == '__main__':

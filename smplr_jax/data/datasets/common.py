@@ -13,6 +13,15 @@ needs no TensorFlow, to build or to read:
 
 Records follow the one contract of `smplr_jax.data.records` (keys, dtypes,
 shapes, frame and units).
+
+Every builder cuts a split into units of work (a clip, a sequence, an
+image, a range of synthetic indices) and yields the examples of a unit from
+one picklable function. Built in process, a split loops over its units; given
+Beam pipeline options (`DownloadConfig(beam_runner=..., beam_options=...)`,
+the `[beam]` extra) it is `Create(units) | Reshuffle() | FlatMap(function)`,
+one unit per element, on any Beam runner. Keys are integers that sort as the
+in-process build yields them (`unit_key`), so both builds write the same
+examples in the same order.
 """
 
 from __future__ import annotations
@@ -20,7 +29,8 @@ from __future__ import annotations
 import io
 import os
 import pathlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import shlex
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import jax
@@ -156,13 +166,100 @@ tfds_shuffle.MAX_MEM_BUFFER_SIZE = max(tfds_shuffle.MAX_MEM_BUFFER_SIZE,
                                        16 << 30)
 
 
+# Keys of the examples of a unit of work: unit * UNIT_KEYS + the example's
+# index in its unit (a frame number), so keys sort as units and frames do.
+UNIT_KEYS = 1 << 20
+
+
+def unit_key(unit: int, index: int) -> int:
+  """The integer key of example `index` (e.g. a frame) of unit `unit`.
+
+  TFDS writes an unshuffled split in key order, in process and on Beam alike
+  (Beam's writer needs integer keys), so these keys keep the in-process
+  order: units in their listed order, each unit's examples by index.
+  """
+  if not 0 <= index < UNIT_KEYS:
+    raise ValueError(f'example index {index} of unit {unit} is outside '
+                     f'[0, {UNIT_KEYS}); a unit holds at most {UNIT_KEYS} '
+                     'examples.')
+  return int(unit) * UNIT_KEYS + int(index)
+
+
+def import_beam():
+  """`apache_beam`, or a ValueError naming the `[beam]` extra."""
+  try:
+    import apache_beam as beam  # pylint: disable=g-import-not-at-top
+  except ImportError as e:
+    raise ValueError("building with Beam (a runner or pipeline options) "
+                     "needs apache-beam, the [beam] extra: pip install "
+                     "'smplr_jax[beam]'.") from e
+  return beam
+
+
+def beam_download_kwargs(runner: str | None = None,
+                         options=None) -> dict[str, Any]:
+  """`DownloadConfig`'s Beam arguments: {} builds in process.
+
+  Args:
+    runner: a Beam runner name ('DirectRunner', 'DataflowRunner', ...) or
+      None (then `--runner` in `options`, else the DirectRunner).
+    options: command-line flags as one string ('--direct_num_workers=2
+      --direct_running_mode=multi_processing') or a list, or a
+      `PipelineOptions`; None with `runner` None builds in process.
+
+  Returns:
+    {} or {'beam_runner': runner, 'beam_options': PipelineOptions}.
+
+  Raises:
+    ValueError: Beam was asked for and apache-beam is not installed.
+  """
+  if runner is None and options is None:
+    return {}
+  beam = import_beam()
+  if isinstance(options, str):
+    options = shlex.split(options)
+  if not isinstance(options, beam.options.pipeline_options.PipelineOptions):
+    options = beam.options.pipeline_options.PipelineOptions(
+        flags=list(options or ()))
+  return {'beam_runner': runner, 'beam_options': options}
+
+
+def split_examples(units: Sequence[Any],
+                   examples_of_unit: Callable[[Any], Iterable[tuple[int, Any]]],
+                   use_beam: bool):
+  """A split's (key, example) pairs, in process or as a Beam transform.
+
+  Args:
+    units: the split's units of work, in the order the in-process build
+      writes them; plain values (ints, strings, tuples of them).
+    examples_of_unit: unit -> (key, example) pairs, keys from `unit_key` (or
+      any ints increasing in the in-process order). On Beam it is pickled to
+      the workers: a module-level function, a `functools.partial` of one
+      with picklable arguments, or an object with `__call__`.
+    use_beam: return a Beam transform instead of a generator.
+
+  Returns:
+    A generator over the units' examples, or the `beam.PTransform`
+    `Create(units) | Reshuffle() | FlatMap(examples_of_unit)` (the
+    reshuffle spreads units over workers instead of fusing them to the
+    reader of `Create`).
+  """
+  if not use_beam:
+    return (example for unit in units for example in examples_of_unit(unit))
+  beam = import_beam()
+  return ('Units' >> beam.Create(list(units))
+          | 'Spread' >> beam.Reshuffle()
+          | 'Examples' >> beam.FlatMap(examples_of_unit))
+
+
 class ArrayRecordBuilder(tfds.core.GeneratorBasedBuilder,
                          skip_registration=True):
   """Base of our builders: ArrayRecord files, an optional body-model folder.
 
   Subclasses set `DESCRIPTION` (and `HOMEPAGE`) and define
-  `_split_generators` and `_generate_examples`; every builder stores the
-  same record features, unshuffled.
+  `_split_generators`, returning `self._generate_examples(units,
+  examples_of_unit)` per split (see `split_examples`); every builder stores
+  the same record features, unshuffled, in process or on Beam.
   """
   DESCRIPTION: ClassVar[str] = ''
   HOMEPAGE: ClassVar[str | None] = None
@@ -177,8 +274,22 @@ class ArrayRecordBuilder(tfds.core.GeneratorBasedBuilder,
     'array_record', the format that builds and reads without TensorFlow)."""
     self._body_model_dir = (None if body_model_dir is None else
                             os.fspath(body_model_dir))
+    self._use_beam = False
     kwargs.setdefault('file_format', 'array_record')
     super().__init__(**kwargs)
+
+  def _download_and_prepare(self, dl_manager, download_config) -> None:
+    # As TFDS itself: Beam builds exactly when given a runner or options
+    # (TFDS refuses a Beam transform otherwise); `_split_generators` reads it.
+    self._use_beam = (download_config.beam_runner is not None or
+                      download_config.beam_options is not None)
+    super()._download_and_prepare(dl_manager, download_config)
+
+  def _generate_examples(self, units: Sequence[Any],
+                         examples_of_unit: Callable[[Any], Iterable[Any]]):
+    """A split's examples (see `split_examples`): a generator, or a Beam
+    transform when the build was given Beam options."""
+    return split_examples(units, examples_of_unit, self._use_beam)
 
   def _info(self) -> tfds.core.DatasetInfo:
     return tfds.core.DatasetInfo(
@@ -340,6 +451,11 @@ class SmplPoints:
     self.points_model = jl_lib.landmark_points_model(models)
     self.stacked = models.is_stacked
     self.chunk = chunk
+
+  def __getstate__(self) -> dict[str, Any]:
+    # Beam workers get the landmark model (a few kB) as numpy arrays.
+    return {**self.__dict__,
+            'points_model': jax.tree.map(np.asarray, self.points_model)}
 
   def __call__(self, pose: np.ndarray, betas: np.ndarray,
                gender: np.ndarray | None = None):

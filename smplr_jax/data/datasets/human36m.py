@@ -55,6 +55,7 @@ Records:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import pathlib
 import re
@@ -280,19 +281,39 @@ class Human36m(common.ArrayRecordBuilder):
     common.raise_if_missing('human36m', manual_dir, missing, LAYOUT)
     cameras = read_cameras(manual_dir)
     strides = {'train': config.train_stride, 'test': config.test_stride}
-    return {split: self._generate_examples(seqs, cameras, strides[split])
+    # A unit is one sequence (a subject's action seen by one camera).
+    return {split: self._generate_examples(
+        [(i, subject, name, str(pose_file), str(video))
+         for i, (subject, name, pose_file, video) in enumerate(seqs)],
+        functools.partial(sequence_examples, cameras=cameras,
+                          stride=strides[split], config=config))
             for split, seqs in found.items()}
 
-  def _generate_examples(self, sequences, cameras, stride: int):
-    config = self.builder_config
-    for subject, name, pose_file, video in sequences:
-      for t, record in sequence_records(pose_file, video, cameras, stride,
-                                        config.max_side):
-        record.update(subject=np.int32(subject[1:]),
-                      action=np.int32(action_index(name)))
-        yield f'{subject}/{name}/{t:06d}', common.encode_record(
-            record, config.image_format, config.jpeg_quality,
-            source=f'{video} frame {t}', extra_spec=self.EXTRA_SPEC)
+
+def sequence_examples(unit: tuple[int, str, str, str, str], *,
+                      cameras: dict[str, tuple], stride: int,
+                      config: Human36mConfig):
+  """The encoded examples of one sequence, the unit of work of a build.
+
+  Args:
+    unit: (the sequence's index in its split, subject 'S9', name
+      '<action>.<camera>', pose file path, video path).
+    cameras: camera id -> (focal [2], principal [2]) (`read_cameras`).
+    stride: keep frames 0, stride, 2 stride, ...
+    config: the builder config (max side, image format, quality).
+
+  Yields:
+    (`common.unit_key(index, frame)`, example of `common.encode_record`).
+  """
+  index, subject, name, pose_file, video = unit
+  for t, record in sequence_records(pathlib.Path(pose_file),
+                                    pathlib.Path(video), cameras, stride,
+                                    config.max_side):
+    record.update(subject=np.int32(subject[1:]),
+                  action=np.int32(action_index(name)))
+    yield common.unit_key(index, t), common.encode_record(
+        record, config.image_format, config.jpeg_quality,
+        source=f'{video} frame {t}', extra_spec=Human36m.EXTRA_SPEC)
 
 
 def sequence_records(pose_file: pathlib.Path, video: pathlib.Path,

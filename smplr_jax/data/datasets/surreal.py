@@ -53,6 +53,7 @@ Records (one per `frame_stride`-th frame of every clip):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import pathlib
 import re
 from typing import Any, ClassVar
@@ -225,17 +226,35 @@ class Surreal(common.ArrayRecordBuilder):
     clips, missing = find_clips(manual_dir, self.builder_config.runs)
     common.raise_if_missing('surreal', manual_dir, missing, LAYOUT)
     points = common.SmplPoints(common.load_models(self._body_model_dir))
-    return {split: self._generate_examples(manual_dir, stems, points)
+    examples = functools.partial(clip_examples, manual_dir=str(manual_dir),
+                                 config=self.builder_config, points=points)
+    # A unit is one clip: (its index in the split, its path in manual_dir).
+    return {split: self._generate_examples(
+                [(i, str(stem.relative_to(manual_dir)))
+                 for i, stem in enumerate(stems)], examples)
             for split, stems in clips.items()}
 
-  def _generate_examples(self, manual_dir, stems, points):
-    config = self.builder_config
-    for stem in stems:
-      key_prefix = str(stem.relative_to(manual_dir))
-      for t, record in clip_records(stem, config.frame_stride, points):
-        yield f'{key_prefix}/{t:05d}', common.encode_record(
-            record, config.image_format, config.jpeg_quality,
-            source=f'{stem} frame {t}')
+
+def clip_examples(unit: tuple[int, str], *, manual_dir: str,
+                  config: SurrealConfig, points: common.SmplPoints):
+  """The encoded examples of one clip, the unit of work of a build.
+
+  Args:
+    unit: (the clip's index in its split, its path without suffix relative
+      to `manual_dir`, e.g. 'cmu/train/run0/01_01/01_01_c0001').
+    manual_dir: the SURREAL/data folder.
+    config: the builder config (frame stride, image format, quality).
+    points: JL of SMPL parameters (stacked [female, male] model).
+
+  Yields:
+    (`common.unit_key(index, frame)`, example of `common.encode_record`).
+  """
+  index, relative = unit
+  stem = pathlib.Path(manual_dir) / relative
+  for t, record in clip_records(stem, config.frame_stride, points):
+    yield common.unit_key(index, t), common.encode_record(
+        record, config.image_format, config.jpeg_quality,
+        source=f'{stem} frame {t}')
 
 
 def clip_records(stem: pathlib.Path, frame_stride: int,

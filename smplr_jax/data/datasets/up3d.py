@@ -40,6 +40,7 @@ Records:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import pathlib
 from typing import Any, ClassVar
 
@@ -193,13 +194,30 @@ class Up3d(common.ArrayRecordBuilder):
     common.raise_if_missing('up3d', manual_dir, missing, LAYOUT)
     points = common.SmplPoints(common.load_models(self._body_model_dir,
                                                   'neutral'))
-    return {split: self._generate_examples(manual_dir, split_ids, points)
+    examples = functools.partial(image_examples, manual_dir=str(manual_dir),
+                                 config=self.builder_config, points=points)
+    # A unit is one image: (its index in the split, its id).
+    return {split: self._generate_examples(list(enumerate(split_ids)),
+                                           examples)
             for split, split_ids in ids.items()}
 
-  def _generate_examples(self, manual_dir, split_ids, points):
-    config = self.builder_config
-    for image_id in split_ids:
-      record = image_record(manual_dir, image_id, points, config.max_side)
-      yield image_id, common.encode_record(
-          record, config.image_format, config.jpeg_quality,
-          source=f'{manual_dir / image_id}_image.png')
+
+def image_examples(unit: tuple[int, str], *, manual_dir: str,
+                   config: Up3dConfig, points: common.SmplPoints):
+  """The encoded example of one image, the unit of work of a build.
+
+  Args:
+    unit: (the image's index in its split, its id '00001').
+    manual_dir: the up-3d folder.
+    config: the builder config (max side, image format, quality).
+    points: JL of SMPL parameters (the neutral model).
+
+  Yields:
+    (`common.unit_key(index, 0)`, example of `common.encode_record`).
+  """
+  index, image_id = unit
+  manual_dir = pathlib.Path(manual_dir)
+  record = image_record(manual_dir, image_id, points, config.max_side)
+  yield common.unit_key(index, 0), common.encode_record(
+      record, config.image_format, config.jpeg_quality,
+      source=f'{manual_dir / image_id}_image.png')
