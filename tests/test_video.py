@@ -22,7 +22,7 @@ from smplr_jax.body import gendered, rotations, smpl
 from smplr_jax.data import motion
 from smplr_jax.evaluation import renders
 from smplr_jax.predict import detector as detector_lib
-from smplr_jax.predict import read, settings, video, write
+from smplr_jax.predict import read, settings, stream, video, write
 from smplr_jax.predict import predictor as predictor_lib
 
 UNAVAILABLE = detector_lib.availability()
@@ -65,23 +65,31 @@ def _forward(body, track, model=None):
 def test_smoothing_is_gaussian_causal_and_skips_missing_frames():
   rng = np.random.default_rng(1)
   values = rng.normal(size=(40, 2))
-  offline = video.smooth(values, 2.0, causal=False)
-  causal = video.smooth(values, 2.0, causal=True)
+  offline = video.smooth(values, 2.0)
+  causal = video.smooth(values, 2.0, lag=0)
+  lagged = video.smooth(values, 2.0, lag=3)
   assert np.std(np.diff(offline, axis=0)) < 0.5 * np.std(np.diff(values,
                                                                  axis=0))
   changed = values.copy()
   changed[25:] += 10.0  # the future changes
-  np.testing.assert_allclose(video.smooth(changed, 2.0, True)[:25],
+  np.testing.assert_allclose(video.smooth(changed, 2.0, lag=0)[:25],
                              causal[:25])
-  assert np.abs(video.smooth(changed, 2.0, False)[24] - offline[24]).max(
-  ) > 1.0
+  # With a lag of 3, frames up to 21 are final before frame 25 is read.
+  np.testing.assert_allclose(video.smooth(changed, 2.0, lag=3)[:22],
+                             lagged[:22])
+  assert np.abs(video.smooth(changed, 2.0, lag=3)[22] - lagged[22]).max(
+  ) > 0.01
+  assert np.abs(video.smooth(changed, 2.0)[24] - offline[24]).max() > 1.0
+  # A window of its own frames gives a frame the clip's value.
+  np.testing.assert_allclose(video.smooth(values[12:24], 2.0, lag=3)[8],
+                             lagged[20], rtol=0, atol=1e-12)
   with_gap = values.copy()
   with_gap[10:13] = np.nan
-  out = video.smooth(with_gap, 2.0, False)
+  out = video.smooth(with_gap, 2.0)
   assert np.all(np.isfinite(out))  # a short gap is bridged
   constant = np.full((20, 3), 2.0)
   constant[5] = np.nan
-  np.testing.assert_allclose(video.smooth(constant, 2.0, True), 2.0)
+  np.testing.assert_allclose(video.smooth(constant, 2.0, lag=0), 2.0)
 
 
 def test_tracking_keeps_ids_through_a_short_gap():
@@ -461,30 +469,69 @@ def test_demo_video_writes_every_file(clip, clip_result, tmp_path):
 
 
 @needs_mediapipe
-def test_causal_mode_never_looks_ahead(clip, pipeline):
-  """mode='causal' end to end: frame t's body is the same (measured:
-  bit for bit) when every frame after the first two thirds is replaced by
-  its mirror image (the person still there, moving otherwise: the track
-  goes on), while those later frames change."""
+def test_causal_mode_looks_ahead_only_its_delay(clip, pipeline):
+  """mode='causal' end to end, at 10 frames/s (a lag of 1 frame, a delay
+  of 3): frame t's body is the same (measured: bit for bit) when every
+  frame after t + 3 is replaced by its mirror image (the person still
+  there, moving otherwise: the track goes on), while the later bodies
+  change."""
   _, records = clip
   frames = [r['image'] for r in records]
   cut = 16
   replaced = frames[:cut] + [f[:, ::-1].copy() for f in frames[cut:]]
   causal = settings.VideoSettings(mode='causal')
-  (plain,) = pipeline.predict_video(frames, fps=30.0,
+  assert causal.causal_window(10.0)[1] == 1
+  (plain,) = pipeline.predict_video(frames, fps=10.0,
                                     settings=causal)['tracks']
-  (other,) = pipeline.predict_video(replaced, fps=30.0,
+  (other,) = pipeline.predict_video(replaced, fps=10.0,
                                     settings=causal)['tracks']
   np.testing.assert_array_equal(plain['frames'], np.arange(24))
   np.testing.assert_array_equal(other['frames'], np.arange(24))
+  final = cut - 3
   for key in ('pose', 'root_cam', 'joints', 'betas', 'male_probability',
               'gender', 'fit_cost'):
-    np.testing.assert_allclose(other[key][:cut], plain[key][:cut], rtol=0,
-                               atol=1e-5, err_msg=key)
-  # The replaced frames did change the bodies after the cut (measured:
-  # joints up to 0.39 m, roots 5.9 m).
+    np.testing.assert_allclose(other[key][:final], plain[key][:final],
+                               rtol=0, atol=1e-5, err_msg=key)
+  # The replaced frames did change the later bodies (measured: joints up
+  # to 0.39 m, roots 5.9 m).
   for key in ('pose', 'root_cam', 'joints'):
     assert np.abs(other[key][cut:] - plain[key][cut:]).max() > 0.01, key
+
+
+@needs_mediapipe
+def test_stream_gives_the_causal_bodies_a_delay_later(clip, pipeline):
+  """`VideoStream`: frames pushed one at a time give predict_video's
+  causal bodies (measured: joints and roots within 4e-5 m), each frame's
+  body returned by the push of the frame 3 lag later, and a track holds
+  no more than its windows need."""
+  _, records = clip
+  frames = [r['image'] for r in records]
+  causal = settings.VideoSettings(mode='causal')
+  (track,) = pipeline.predict_video(frames, fps=30.0,
+                                    settings=causal)['tracks']
+  live = stream.VideoStream(pipeline.photo_path, fps=30.0)
+  assert (live.lag, live.delay) == (4, 12)
+  bodies, pushed_at, held = [], [], []
+  for index, frame in enumerate(frames):
+    out = live.push(frame)
+    bodies += out
+    pushed_at += [index] * len(out)
+    held += [len(t.buffers['frame']) for t in live.tracks.values()]
+  bodies += live.finish()
+  live.close()
+  assert [b['frame'] for b in bodies] == list(range(24))
+  assert [b['frame'] for b in bodies[:len(pushed_at)]] == [
+      i - 12 for i in pushed_at]
+  assert max(held) <= live.band + 3 * live.lag + 1
+  for key in ('joints', 'root_cam', 'pose', 'betas'):
+    np.testing.assert_allclose(np.stack([b[key] for b in bodies]),
+                               track[key], rtol=0, atol=1e-4, err_msg=key)
+  np.testing.assert_allclose([b['time'] for b in bodies],
+                             np.arange(24) / 30.0)
+  assert {b['track'] for b in bodies} == {0}
+  with pytest.raises(ValueError, match='frame 0'):
+    stream.VideoStream(pipeline.photo_path).push(np.zeros((4, 4, 3),
+                                                          np.uint8))
 
 
 @needs_mediapipe

@@ -207,9 +207,9 @@ class VideoSettings:
   experiments.evaluate_video --seed=7`); the README reports other seeds.
 
   Attributes:
-    mode: 'offline' (the whole clip is seen) or 'causal' (frame t uses
-      frames <= t only: for live streams).
-    sigma: the smoothing window's std, in frames.
+    mode: 'offline' (the whole clip is seen) or 'causal' (live: frame t's
+      body is final once frame t + 3 lag is read, `causal_window`).
+    sigma: the offline smoothing window's std, in frames.
     smooth_pose_sigma: the temporal fit's prior: radians a joint may turn
       away from the smoothed pose.
     beta_sigma: how far a frame's betas may leave the track's.
@@ -221,6 +221,11 @@ class VideoSettings:
     final_smoothing: smooth the temporal fit's rotations once more.
     max_turn_deg: a frame whose body orientation is this far from its
       neighbours' (a flipped reading) is left out of the smoothing.
+    causal_sigma_s: causal mode's smoothing window's std, in seconds.
+    causal_lag_s: how far causal mode looks ahead at each of its three
+      steps (leaving flipped readings out, smoothing, smoothing the
+      refit), in seconds: 4 frames at 30 frames/s, a delay of 12 frames
+      (0.4 s).
     min_iou: a detection joins a track whose last box it overlaps at least
       this much (not tuned: the usual IoU-tracker threshold).
     max_gap: frames a track may miss and still be continued (half a second
@@ -234,6 +239,8 @@ class VideoSettings:
   data_scale: float = 3.0
   final_smoothing: bool = True
   max_turn_deg: float = 30.0
+  causal_sigma_s: float = 4 / 30
+  causal_lag_s: float = 4 / 30
   min_iou: float = 0.3
   max_gap: int = 15
 
@@ -244,6 +251,16 @@ class VideoSettings:
     if self.max_people < 1:
       raise ValueError(f'max_people must be at least 1, got '
                        f'{self.max_people}.')
+    if self.causal_sigma_s <= 0 or self.causal_lag_s < 0:
+      raise ValueError('causal_sigma_s must be positive and causal_lag_s '
+                       f'not negative, got {self.causal_sigma_s} and '
+                       f'{self.causal_lag_s}.')
+
+  def causal_window(self, fps: float | None) -> tuple[float, int]:
+    """Causal mode's (sigma, lag) in frames at `fps` (30 when unknown):
+    the same time span at any frame rate."""
+    fps = 30.0 if not fps else float(fps)
+    return self.causal_sigma_s * fps, int(round(self.causal_lag_s * fps))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -55,11 +55,53 @@ from smplr_jax.predict import visibility as visibility_lib
 CHUNK = 256
 
 
+class Tracker:
+  """Online tracking by boxes: each detection joins the live track whose
+  last box it overlaps most (IoU >= `min_iou`; greedy, highest IoU
+  first), a track is live while it was seen in the last `max_gap` frames,
+  and an unmatched detection starts a new track."""
+
+  def __init__(self, min_iou: float = settings_lib.VideoSettings.min_iou,
+               max_gap: int = settings_lib.VideoSettings.max_gap):
+    self.min_iou, self.max_gap = min_iou, max_gap
+    self.last: dict[int, tuple[int, Any]] = {}  # id -> (frame, detection)
+    self.count = 0
+
+  def update(self, index: int, detections: list[Any]
+             ) -> tuple[list[tuple[int, Any]], list[int]]:
+    """Frame `index`'s detections -> ((track id, detection) in detection
+    order, ids of the tracks that ended: unseen for more than max_gap
+    frames)."""
+    ended = [i for i, (last, _) in self.last.items()
+             if index - last > self.max_gap + 1]
+    for i in ended:
+      del self.last[i]
+    live = list(self.last)
+    pairs = sorted(((detector_lib.box_iou(self.last[i][1].box, d.box), ti, di)
+                    for ti, i in enumerate(live)
+                    for di, d in enumerate(detections)), reverse=True)
+    assigned: dict[int, int] = {}
+    for iou, ti, di in pairs:
+      if iou < self.min_iou or live[ti] in assigned.values() or (
+          di in assigned):
+        continue
+      assigned[di] = live[ti]
+    out = []
+    for di, detection in enumerate(detections):
+      if di not in assigned:
+        assigned[di] = self.count
+        self.count += 1
+      self.last[assigned[di]] = (index, detection)
+      out.append((assigned[di], detection))
+    return out, ended
+
+
 def track_detections(per_frame: list[tuple[int, list[Any]]],
                      min_iou: float = settings_lib.VideoSettings.min_iou,
                      max_gap: int = settings_lib.VideoSettings.max_gap
                      ) -> list[list[tuple[int, Any]]]:
-  """Tracks of detections: each a list of (frame index, detection).
+  """Tracks of detections (`Tracker`): each a list of (frame index,
+  detection).
 
   Args:
     per_frame: (frame index, detections with a `box`) in frame order.
@@ -67,50 +109,54 @@ def track_detections(per_frame: list[tuple[int, list[Any]]],
     max_gap: frames a track may miss and still be continued.
 
   Returns:
-    tracks, in order of their first frame; greedy matching, highest IoU
-    first.
+    tracks, in order of their first frame.
   """
+  tracker = Tracker(min_iou, max_gap)
   tracks: list[list[tuple[int, Any]]] = []
   for index, detections in per_frame:
-    live = [t for t in tracks if index - t[-1][0] <= max_gap + 1]
-    pairs = sorted(((detector_lib.box_iou(t[-1][1].box, d.box), ti, di)
-                    for ti, t in enumerate(live)
-                    for di, d in enumerate(detections)), reverse=True)
-    used_tracks, used_detections = set(), set()
-    for iou, ti, di in pairs:
-      if iou < min_iou or ti in used_tracks or di in used_detections:
-        continue
-      live[ti].append((index, detections[di]))
-      used_tracks.add(ti)
-      used_detections.add(di)
-    for di, detection in enumerate(detections):
-      if di not in used_detections:
-        tracks.append([(index, detection)])
+    for track_id, detection in tracker.update(index, detections)[0]:
+      if track_id == len(tracks):
+        tracks.append([])
+      tracks[track_id].append((index, detection))
   return tracks
 
 
-def smooth(values: np.ndarray, sigma: float, causal: bool) -> np.ndarray:
-  """Gaussian smoothing over the first axis [T, ...]: edges and frames
-  that are NaN (no body) get no weight, the rest is renormalised; causal:
-  only frames <= t weigh in frame t. A frame with no weighted neighbour
-  stays NaN."""
+def smooth(values: np.ndarray, sigma: float,
+           lag: int | None = None) -> np.ndarray:
+  """Gaussian smoothing over the first axis [T, ...].
+
+  Frame t's value is the Gaussian-weighted mean of frames t - 4 sigma ..
+  t + lag. Frames that are NaN (no body) and the clip's edges get no
+  weight; a frame with no weighted neighbour stays NaN.
+
+  Args:
+    values: [T, ...] (NaN rows are missing frames).
+    sigma: the window's std in frames (0: no smoothing).
+    lag: frames after t that weigh in frame t (None: every frame, offline;
+      0: only the past and t). Frame t's value is final once frame
+      t + lag is known.
+
+  Returns:
+    [T, ...] float64.
+  """
   values = np.asarray(values, np.float64)
   num = values.shape[0]
   if sigma <= 0 or num < 2:
     return values.copy()
   flat = values.reshape(num, -1)
   present = np.all(np.isfinite(flat), axis=1)
-  offsets = np.arange(num)[None] - np.arange(num)[:, None]  # [t, s]: s - t
   # Banded: frames farther than 4 sigma weigh nothing (exp(-8)).
   band = int(np.ceil(4 * sigma))
+  ahead = band if lag is None else min(lag, band)
   out = np.full_like(flat, np.nan)
   for start in range(0, num, CHUNK):
-    rows = slice(start, min(start + CHUNK, num))
-    cols = slice(max(start - band, 0), min(start + CHUNK + band, num))
-    offset = offsets[rows, cols]
+    rows = np.arange(start, min(start + CHUNK, num))
+    cols = np.arange(max(start - band, 0), min(rows[-1] + ahead + 1, num))
+    offset = cols[None] - rows[:, None]  # s - t
     weights = np.exp(-0.5 * (offset / sigma)**2) * present[cols][None]
-    if causal:
-      weights = np.where(offset > 0, 0.0, weights)
+    if lag is not None:
+      # Exactly the window, so that a stream holding only it agrees.
+      weights = np.where((offset > lag) | (offset < -band), 0.0, weights)
     total = weights.sum(axis=1, keepdims=True)
     block = np.where(present[cols][:, None], flat[cols], 0.0)
     out[rows] = np.where(total > 0, weights @ block /
@@ -119,10 +165,11 @@ def smooth(values: np.ndarray, sigma: float, causal: bool) -> np.ndarray:
 
 
 def smooth_rotations(rot: np.ndarray, sigma: float,
-                     causal: bool) -> np.ndarray:
-  """[T, J, 3, 3] rotations smoothed over time: the weighted mean of the
-  matrices, projected back onto rotations (NaN frames get no weight)."""
-  mean = smooth(rot, sigma, causal)
+                     lag: int | None = None) -> np.ndarray:
+  """[T, J, 3, 3] rotations smoothed over time (`smooth`'s window): the
+  weighted mean of the matrices, projected back onto rotations (NaN
+  frames get no weight)."""
+  mean = smooth(rot, sigma, lag)
   finite = np.all(np.isfinite(mean.reshape(len(mean), -1)), axis=1)
   out = np.full(mean.shape, np.nan, np.float32)
   if finite.any():
@@ -131,22 +178,119 @@ def smooth_rotations(rot: np.ndarray, sigma: float,
   return out
 
 
-def outlier_frames(rot: np.ndarray, sigma: float, causal: bool,
+def _turn_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+  """[...] degrees between [..., 3, 3] rotations."""
+  cosine = (np.einsum('...ab,...ab->...', a, b) - 1.0) / 2.0
+  return np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
+
+
+def _nearest_rotation(matrix: np.ndarray) -> np.ndarray:
+  """The nearest rotation (SVD) of a [3, 3] matrix, in numpy (one per
+  frame: no device round trip)."""
+  u, _, vt = np.linalg.svd(matrix)
+  return u @ np.diag([1.0, 1.0, np.linalg.det(u @ vt)]) @ vt
+
+
+def is_outlier(orientation: np.ndarray, left_out: np.ndarray, position: int,
+               sigma: float, max_angle_deg: float) -> bool:
+  """Whether one frame of a window is a flipped or turned-around reading:
+  its body orientation is more than `max_angle_deg` from the
+  Gaussian-weighted mean orientation of the window's other frames, less
+  those already left out.
+
+  Args:
+    orientation: [W, 3, 3] the window's global orientations.
+    left_out: [W] bool, frames already found to be outliers.
+    position: the frame's index in the window.
+    sigma: the Gaussian's std, in frames.
+    max_angle_deg: the largest turn from the reference.
+  """
+  weights = np.exp(-0.5 * ((np.arange(len(orientation)) - position) /
+                           sigma)**2)
+  weights[position] = 0.0
+  weights[left_out] = 0.0
+  if not weights.any():
+    return False
+  mean = np.einsum('t,tab->ab', weights,
+                   np.asarray(orientation, np.float64))
+  return bool(_turn_deg(_nearest_rotation(mean), orientation[position]) >
+              max_angle_deg)
+
+
+def outlier_frames(rot: np.ndarray, sigma: float, lag: int | None,
                    max_angle_deg: float) -> np.ndarray:
   """[T] bool: frames whose global orientation is more than
   `max_angle_deg` away from the smoothed orientation of the other frames
-  (a detector's flipped or turned-around reading)."""
+  (a detector's flipped or turned-around reading).
+
+  Offline (lag None): twice over the whole clip, the second time without
+  the first's outliers. With a lag, frame by frame (`is_outlier` over
+  frames t - 4 sigma .. t + lag, less the earlier outliers): frame t's
+  answer is final once frame t + lag is known.
+  """
   num = len(rot)
   outliers = np.zeros(num, bool)
-  for _ in range(2):  # once more without the first round's outliers
-    kept = np.where(outliers[:, None, None], np.nan, rot[:, 0])
-    smoothed = smooth_rotations(kept[:, None], sigma, causal)[:, 0]
-    # Frames with no kept neighbour keep their own orientation.
-    smoothed = np.where(np.isfinite(smoothed), smoothed, rot[:, 0])
-    cosine = (np.einsum('tab,tab->t', smoothed, rot[:, 0]) - 1.0) / 2.0
-    angle = np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
-    outliers = angle > max_angle_deg
+  if lag is None:
+    for _ in range(2):  # once more without the first round's outliers
+      kept = np.where(outliers[:, None, None], np.nan, rot[:, 0])
+      smoothed = smooth_rotations(kept[:, None], sigma)[:, 0]
+      # Frames with no kept neighbour keep their own orientation.
+      smoothed = np.where(np.isfinite(smoothed), smoothed, rot[:, 0])
+      outliers = _turn_deg(smoothed, rot[:, 0]) > max_angle_deg
+    return outliers
+  band = int(np.ceil(4 * sigma))
+  for t in range(num):
+    lo = max(t - band, 0)
+    outliers[t] = is_outlier(rot[lo:t + lag + 1, 0], outliers[lo:t + lag + 1],
+                             t - lo, sigma, max_angle_deg)
   return outliers
+
+
+def clip_detector(photo_path, settings: settings_lib.VideoSettings
+                  ) -> detector_lib.BlazePoseDetector:
+  """The detector for a clip or a stream.
+
+  One person: BlazePose's video mode tracks them (a fresh graph per clip);
+  several: detection in every frame, tracked by their boxes, without the
+  photo's extra looks and checks of unsure readings (they cost 1.5-5x per
+  frame, the tracker bridges the frames where someone is missed and drops
+  people seen in a frame or two).
+  """
+  return detector_lib.BlazePoseDetector(
+      dataclasses.replace(photo_path.settings, extra_looks=False,
+                          confirm_below=0.0),
+      video_mode=settings.max_people == 1)
+
+
+def detect_frame(detector, frame: np.ndarray, max_people: int) -> list[Any]:
+  """The people `clip_detector` finds in one checked frame."""
+  if max_people > 1:
+    return detector.detect_people(frame, max_people)
+  try:
+    return [detector(frame)]
+  except detector_lib.NoPersonError:
+    return []
+
+
+def check_frame(frame: np.ndarray, index: int, detector,
+                size: tuple[int, int] | None) -> np.ndarray:
+  """A frame checked (`detector.check_photo`) and of the clip's size
+  (width, height; None for the first frame).
+
+  Raises:
+    VideoError: a frame that is not an image or too small, or of another
+      size than the first.
+  """
+  try:
+    frame = detector_lib.check_photo(frame,
+                                     detector.settings.min_image_side)
+  except ValueError as e:
+    raise read.VideoError(f'frame {index}: {e}') from e
+  if size is not None and tuple(frame.shape[1::-1]) != tuple(size):
+    raise read.VideoError(f'frame {index} is {frame.shape[1]} x '
+                          f'{frame.shape[0]}, the first {size[0]} x '
+                          f'{size[1]}.')
+  return frame
 
 
 def _detect(detector, frames: Iterable[np.ndarray], max_people: int,
@@ -156,21 +300,9 @@ def _detect(detector, frames: Iterable[np.ndarray], max_people: int,
   read."""
   per_frame, size = [], None
   for index, frame in enumerate(frames):
-    frame = detector_lib.check_photo(frame,
-                                     detector.settings.min_image_side)
-    if size is None:
-      size = frame.shape[1::-1]
-    elif frame.shape[1::-1] != size:
-      raise read.VideoError(f'frame {index} is {frame.shape[1]} x '
-                       f'{frame.shape[0]}, the first {size[0]} x {size[1]}.')
-    if max_people == 1:
-      try:
-        found = [detector(frame)]
-      except detector_lib.NoPersonError:
-        found = []
-    else:
-      found = detector.detect_people(frame, max_people)
-    per_frame.append((index, found))
+    frame = check_frame(frame, index, detector, size)
+    size = frame.shape[1::-1]
+    per_frame.append((index, detect_frame(detector, frame, max_people)))
     if progress is not None:
       progress(len(per_frame))
   return per_frame, size
@@ -211,14 +343,76 @@ def _in_chunks(chunks: list[tuple[slice, int]], call, *arrays) -> Any:
 
 
 @jax.jit
-def _joints(points_model, pose, betas, gender):
+def joints_of_parameters(points_model, pose, betas, gender):
   """[B, 24, 3] root-relative joints of SMPL parameters."""
   return jl_lib.smpl_points(points_model, pose, betas, gender)[:, :24]
 
 
+def reader(photo_path, intrinsics):
+  """[B, 33, 3] world landmarks, [B, 33, 2] pixels -> SMPLR's reading
+  (pose [B, 24, 3, 3], betas [B, 10], male_probability [B])."""
+  def read_frames(world, pixels):
+    out = photo_path.read(world, pixels, intrinsics)
+    return {k: out[k] for k in ('pose', 'betas', 'male_probability')}
+  return read_frames
+
+
+def fitter(photo_path, intrinsics):
+  """The fit of a batch of frames to their landmarks, each frame's betas
+  held near the track's (`PhotoPath.fit` with `betas_prior_mean`):
+  (pose, betas, gender, world, visibility, pixels, root or None,
+  fit options) -> pose, betas, root_cam, cost."""
+  def fit_frames(pose, betas, gender, world, visibility, pixels, root,
+                 fit_options):
+    out = photo_path.fit(
+        {'pose': pose, 'betas': betas, 'gender': gender}, world, pixels,
+        visibility, intrinsics, root_cam=root, betas_prior_mean=betas,
+        options=fit_options)
+    return {k: out[k] for k in ('pose', 'betas', 'root_cam', 'cost')}
+  return fit_frames
+
+
+def fit_options(photo_path, options: settings_lib.VideoSettings):
+  """The per-frame fit's options and the temporal fit's (the smoothed
+  pose a firm prior, the landmarks down-weighted)."""
+  base = dataclasses.replace(photo_path.settings.fit,
+                             beta_sigma=options.beta_sigma)
+  return base, dataclasses.replace(
+      base, pose_sigma=options.smooth_pose_sigma,
+      point_sigma=base.point_sigma * options.data_scale,
+      point_sigma_2d=base.point_sigma_2d * options.data_scale)
+
+
+def kept_targets(per_frame_pose: np.ndarray, per_frame_root: np.ndarray,
+                 flipped: np.ndarray, sigma: float, lag: int | None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+  """The temporal fit's targets: the per-frame fits' rotations [T, 24, 3,
+  3] and roots [T, 3] smoothed without the flipped frames [T]; a frame
+  with no kept neighbour keeps its own fit."""
+  kept_pose = np.where(flipped[:, None, None, None], np.nan, per_frame_pose)
+  kept_root = np.where(flipped[:, None], np.nan, per_frame_root)
+  target = smooth_rotations(kept_pose, sigma, lag)
+  root = smooth(kept_root, sigma, lag)
+  missing = ~np.all(np.isfinite(target.reshape(len(target), -1)), axis=1)
+  target[missing] = per_frame_pose[missing]
+  root[missing] = per_frame_root[missing]
+  return target, root
+
+
+def final_roots(refit_root: np.ndarray, target_root: np.ndarray,
+                flipped: np.ndarray, sigma: float,
+                lag: int | None) -> np.ndarray:
+  """[T, 3] the temporal fit's roots smoothed, less the flipped frames'
+  (their landmarks disagree with the smoothed pose, so their fit trades
+  depth for a smaller image: measured 4.4 -> 13.5 m) which take the
+  target's root where no neighbour is kept."""
+  root = smooth(np.where(flipped[:, None], np.nan, refit_root), sigma, lag)
+  return np.where(np.isfinite(root), root, target_root)
+
+
 def _fit_track(photo_path, track, size, focal,
                options: settings_lib.VideoSettings,
-               stated_gender: str | None = None):
+               stated_gender: str | None = None, fps: float | None = None):
   """One track's smoothed bodies (see the module docstring)."""
   body = photo_path.body
   intrinsics = camera.camera_matrix(np.array([focal, focal]),
@@ -229,16 +423,15 @@ def _fit_track(photo_path, track, size, focal,
   visibility = np.stack([d.visibility for _, d in track])
   num = len(frames)
   chunks = _chunks(num)
-
-  def start_of(world, pixels):  # SMPLR's reading of the landmarks
-    out = photo_path.read(world, pixels, intrinsics)
-    return {k: out[k] for k in ('pose', 'betas', 'male_probability')}
-
-  start = _in_chunks(chunks, start_of, world, pixels)
+  start = _in_chunks(chunks, reader(photo_path, intrinsics), world, pixels)
   gender_settings = photo_path.settings.gender
   frame_male = gender_lib.calibrate(start['male_probability'],
                                     gender_settings)
   causal = options.mode == 'causal'
+  # Offline every frame weighs in; causal frame t's body is final once
+  # frame t + 3 lag is read (`VideoStream` gives the same bodies live).
+  sigma, lag = (options.causal_window(fps) if causal else
+                (options.sigma, None))
   if causal:  # the running mean: frame t knows frames <= t
     counts = np.arange(1, num + 1)[:, None]
     betas = np.cumsum(start['betas'], axis=0) / counts
@@ -251,45 +444,31 @@ def _fit_track(photo_path, track, size, focal,
     gender = gender_lib.decide(male, gender_settings)
   else:
     gender = np.full(num, gender_lib.STATED[stated_gender], np.int32)
-  base = dataclasses.replace(photo_path.settings.fit,
-                             beta_sigma=options.beta_sigma)
+  per_frame_options, temporal_options = fit_options(photo_path, options)
+  fit_frames = fitter(photo_path, intrinsics)
 
   def fit(pose, root, fit_options):
-    def one(pose, betas, gender, world, visibility, pixels, root):
-      out = photo_path.fit(
-          {'pose': pose, 'betas': betas, 'gender': gender}, world, pixels,
-          visibility, intrinsics, root_cam=root, betas_prior_mean=betas,
-          options=fit_options)
-      return {k: out[k] for k in ('pose', 'betas', 'root_cam', 'cost')}
-    return _in_chunks(chunks, one, pose, betas, gender, world, visibility,
-                      pixels, root)
+    return _in_chunks(chunks, functools.partial(
+        fit_frames, fit_options=fit_options), pose, betas, gender, world,
+                      visibility, pixels, root)
 
-  per_frame = fit(start['pose'], None, base)
+  per_frame = fit(start['pose'], None, per_frame_options)
   # Frames whose reading flipped the body are left to their neighbours.
-  flipped = outlier_frames(per_frame['pose'], options.sigma, causal,
+  flipped = outlier_frames(per_frame['pose'], sigma, lag,
                            options.max_turn_deg)
-  if flipped.all():
+  if flipped.all() and not causal:
     flipped[:] = False
-  kept_pose = np.where(flipped[:, None, None, None], np.nan,
-                       per_frame['pose'])
-  kept_root = np.where(flipped[:, None], np.nan, per_frame['root_cam'])
-  target = smooth_rotations(kept_pose, options.sigma, causal)
-  root = smooth(kept_root, options.sigma, causal)
-  missing = ~np.all(np.isfinite(target.reshape(num, -1)), axis=1)
-  target[missing] = per_frame['pose'][missing]
-  root[missing] = per_frame['root_cam'][missing]
-  temporal = fit(target, root, dataclasses.replace(
-      base, pose_sigma=options.smooth_pose_sigma,
-      point_sigma=base.point_sigma * options.data_scale,
-      point_sigma_2d=base.point_sigma_2d * options.data_scale))
+  target, root = kept_targets(per_frame['pose'], per_frame['root_cam'],
+                              flipped, sigma, lag)
+  temporal = fit(target, root, temporal_options)
   pose = temporal['pose']
   if options.final_smoothing:
-    pose = smooth_rotations(pose, options.sigma, causal)
+    pose = smooth_rotations(pose, sigma, lag)
   pose = np.where(np.isfinite(pose), pose, temporal['pose'])
-  root = smooth(temporal['root_cam'], options.sigma, causal)
+  root = final_roots(temporal['root_cam'], root, flipped, sigma, lag)
 
   def joints_of(pose, betas):
-    return _in_chunks(chunks, functools.partial(_joints, body.points), pose,
+    return _in_chunks(chunks, functools.partial(joints_of_parameters, body.points), pose,
                       betas, gender)
 
   # The track's one shape (the fits kept within beta_sigma of it).
@@ -352,15 +531,7 @@ def predict_video(photo_path, frames: Iterable[np.ndarray] | str |
     source = read.open_video(frames)
   if isinstance(source, read.VideoFrames) and fps is None:
     fps = source.fps
-  # One person: BlazePose's video mode tracks them (a fresh graph per
-  # clip); several: detection in every frame, tracked by their boxes,
-  # without the photo's extra looks and checks of unsure readings (they
-  # cost 1.5-5x per frame, the tracker bridges the frames where someone is
-  # missed and drops people seen in a frame or two).
-  detector = detector_lib.BlazePoseDetector(
-      dataclasses.replace(photo_path.settings, extra_looks=False,
-                          confirm_below=0.0),
-      video_mode=settings.max_people == 1)
+  detector = clip_detector(photo_path, settings)
   try:
     per_frame, size = _detect(detector, source, settings.max_people,
                               progress)
@@ -369,7 +540,8 @@ def predict_video(photo_path, frames: Iterable[np.ndarray] | str |
   if not per_frame:
     raise read.VideoError('the video has no frames that decode.')
   focal = camera.resolve_focal(focal, size)
-  tracks = [_fit_track(photo_path, track, size, focal, settings, gender)
+  tracks = [_fit_track(photo_path, track, size, focal, settings, gender,
+                       fps)
             for track in track_detections(per_frame, settings.min_iou,
                                           settings.max_gap)]
   return {'tracks': tracks, 'fps': fps, 'num_frames': len(per_frame),
