@@ -53,7 +53,7 @@ inferred from the prior; `visibility.joint_seen`); and `fit_cost` when it
 fits.
 
 A clip's track (`TRACK_KEYS`, `predict_video`'s 'tracks'): `frames` [T]
-(indices into the clip), `pose` [T, 24, 3, 3], `betas` [T, 10] (the track's
+(indices into the clip), `times` [T] (seconds), `pose` [T, 24, 3, 3], `betas` [T, 10] (the track's
 shape), `gender` [T], `male_probability` [T], `root_cam` [T, 3], `joints`
 [T, 24, 3], `per_frame_joints` [T, 24, 3] (the per-frame fit, before the
 temporal fit), `fit_cost` [T], `keypoints_2d` [T, 33, 2], `joint_seen`
@@ -77,9 +77,9 @@ PHOTO_KEYS = ('front_end', 'used_dae', 'box', 'crop', 'root_cam', 'focal')
 GENDER_KEYS = ('gender_label', 'gender_source')
 DETECTOR_KEYS = ('keypoints_2d', 'keypoints_3d', 'visibility', 'hypothesis',
                  'hypothesis_costs', 'joint_seen')
-TRACK_KEYS = ('frames', 'pose', 'betas', 'gender', 'male_probability',
-              'root_cam', 'joints', 'per_frame_joints', 'fit_cost',
-              'keypoints_2d', 'joint_seen') + GENDER_KEYS
+TRACK_KEYS = ('frames', 'times', 'pose', 'betas', 'gender',
+              'male_probability', 'root_cam', 'joints', 'per_frame_joints',
+              'fit_cost', 'keypoints_2d', 'joint_seen') + GENDER_KEYS
 ALL_KEYS = tuple(dict.fromkeys(BODY_KEYS + FIT_KEYS + PHOTO_KEYS +
                                GENDER_KEYS + DETECTOR_KEYS + TRACK_KEYS))
 

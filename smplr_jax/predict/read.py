@@ -174,13 +174,18 @@ class VideoFrames:
     path: the file.
     fps: frames per second (the stream's average rate; None if unknown).
     skipped: frames that failed to decode (counted while iterating).
+    times: each decoded frame's time in seconds, from its timestamp
+      (filled while iterating; a variable frame rate keeps its real
+      times).
   """
   path: pathlib.Path
   fps: float | None
   skipped: int = 0
+  times: list[float] = dataclasses.field(default_factory=list)
 
   def __iter__(self) -> Iterator[np.ndarray]:
     import av  # pylint: disable=g-import-not-at-top
+    self.skipped, self.times = 0, []
     with av.open(str(self.path)) as container:
       stream = container.streams.video[0]
       packets = container.demux(stream)
@@ -198,6 +203,11 @@ class VideoFrames:
           self.skipped += 1
           continue
         for frame in frames:
+          # No timestamp: one frame at the average rate after the last.
+          self.times.append(
+              float(frame.time) if frame.time is not None else
+              (self.times[-1] + 1.0 / (self.fps or 30.0) if self.times
+               else 0.0))
           yield frame.to_ndarray(format='rgb24')
 
 

@@ -513,14 +513,15 @@ def predict_video(photo_path, frames: Iterable[np.ndarray] | str |
 
   Returns:
     dict: 'tracks' (a list, one dict per person, `prediction.TRACK_KEYS`:
-    frames [T] (indices into the clip), pose [T, 24, 3, 3], betas [T, 10]
+    frames [T] (indices into the clip), times [T] (seconds: a file's
+    timestamps, else index / fps), pose [T, 24, 3, 3], betas [T, 10]
     (the track's shape, equal over frames offline), gender [T],
     male_probability [T] (calibrated), gender_label, gender_source,
     root_cam [T, 3], joints [T, 24, 3] (root-relative), per_frame_joints
     [T, 24, 3] (the per-frame fit, before the temporal fit), fit_cost [T],
-    keypoints_2d [T, 33, 2], joint_seen [T, 24]), 'fps',
-    'num_frames', 'skipped_frames' (frames that failed to decode),
-    'image_size' (width, height), 'focal'.
+    keypoints_2d [T, 33, 2], joint_seen [T, 24]), 'fps', 'times' [N]
+    (every decoded frame's), 'num_frames', 'skipped_frames' (frames that
+    failed to decode), 'image_size' (width, height), 'focal'.
 
   Raises:
     VideoError: an unreadable file, no frames, or frames of changing size.
@@ -540,11 +541,18 @@ def predict_video(photo_path, frames: Iterable[np.ndarray] | str |
   if not per_frame:
     raise read.VideoError('the video has no frames that decode.')
   focal = camera.resolve_focal(focal, size)
-  tracks = [_fit_track(photo_path, track, size, focal, settings, gender,
-                       fps)
-            for track in track_detections(per_frame, settings.min_iou,
-                                          settings.max_gap)]
+  # A file's frames keep their timestamps (a variable frame rate too).
+  times = (np.asarray(source.times[:len(per_frame)], np.float64)
+           if isinstance(source, read.VideoFrames) else
+           np.arange(len(per_frame)) / (fps or 30.0))
+  tracks = []
+  for track in track_detections(per_frame, settings.min_iou,
+                                settings.max_gap):
+    fitted = _fit_track(photo_path, track, size, focal, settings, gender,
+                        fps)
+    tracks.append({**fitted, 'times': times[fitted['frames']]})
   return {'tracks': tracks, 'fps': fps, 'num_frames': len(per_frame),
+          'times': times,
           'skipped_frames': getattr(source, 'skipped', 0),
           'image_size': tuple(int(v) for v in size), 'focal': float(focal)}
 

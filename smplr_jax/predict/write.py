@@ -200,6 +200,8 @@ def track_arrays(track: dict[str, Any], fps: float | None) -> dict:
       'joints': np.asarray(track['joints'], np.float32),
       'fps': np.float32(fps if fps else np.nan),
   }
+  if 'times' in track:
+    arrays['times'] = np.asarray(track['times'], np.float64)
   if 'joint_seen' in track:
     arrays['joint_seen'] = np.asarray(track['joint_seen'], bool)
   return arrays
@@ -268,9 +270,29 @@ def _export_rotations(pose: np.ndarray) -> np.ndarray:
   return out
 
 
+def animation_times(track: dict[str, Any], fps: float | None) -> np.ndarray:
+  """[T] seconds from a track's first frame: its own times (a variable
+  frame rate keeps them) when they increase, else one frame per 1 / fps
+  (30 when None)."""
+  num = len(track['pose'])
+  times = np.asarray(track.get('times', ()), np.float64)
+  if len(times) == num and (num < 2 or np.all(np.diff(times) > 0)):
+    return times - times[0]
+  return np.arange(num) / (fps or 30.0)
+
+
+def frame_time(track: dict[str, Any], fps: float | None) -> float:
+  """A BVH's one frame time: the mean interval of the track's times (BVH
+  has no per-frame times), 1 / fps (30 when None) for fewer than two."""
+  times = animation_times(track, fps)
+  return (float(times[-1] / (len(times) - 1)) if len(times) > 1
+          else 1.0 / (fps or 30.0))
+
+
 def write_bvh(path: str | pathlib.Path, track: dict[str, Any],
               model: bm.BodyModel, fps: float | None) -> pathlib.Path:
-  """A BVH of a track's skeleton and motion (y up, metres)."""
+  """A BVH of a track's skeleton and motion (y up, metres; one frame
+  time, the mean of a variable rate: `frame_time`)."""
   pose = _export_rotations(track['pose'])  # [T, 24, 3, 3]
   joints = rest_joints(model, track['betas'][0], track['gender'][0])
   parents = np.asarray(PARENTS)
@@ -312,7 +334,7 @@ def write_bvh(path: str | pathlib.Path, track: dict[str, Any],
   emit(0, 0)
   num = len(pose)
   lines += ['MOTION', f'Frames: {num}',
-            f'Frame Time: {1.0 / (fps or 30.0):.6f}']
+            f'Frame Time: {frame_time(track, fps):.6f}']
   euler = _euler_zxy_degrees(pose)[:, order]  # [T, 24, 3], file order
   # The root joint's position: the track's root (camera frame) turned.
   root = np.asarray(track['root_cam'], np.float64) @ FLIP
@@ -411,7 +433,9 @@ def write_glb(path: str | pathlib.Path, track: dict[str, Any],
     track: pose [T, 24, 3, 3], betas [T, S] (the first is used), gender
       [T], root_cam [T, 3] (camera frame).
     model: the body model (stacked [female, male, neutral] or single).
-    fps: frame rate (30 when None); one frame gives a static body.
+    fps: frame rate (30 when None) when the track has no increasing
+      `times` [T] (seconds; `animation_times`); one frame gives a static
+      body.
     frame_range: (start, end) frames of the track to write (all if None).
     weights_per_vertex: 4 (one JOINTS_0 / WEIGHTS_0 set, what every glTF
       viewer reads; each vertex's largest four, renormalised:
@@ -429,8 +453,10 @@ def write_glb(path: str | pathlib.Path, track: dict[str, Any],
   import pygltflib as gl  # pylint: disable=g-import-not-at-top
   pose = np.asarray(track['pose'], np.float64)
   root = np.asarray(track['root_cam'], np.float64)
+  times = np.asarray(track.get('times', ()), np.float64)
   if frame_range is not None:
     pose, root = pose[slice(*frame_range)], root[slice(*frame_range)]
+    times = times[slice(*frame_range)]
   gender = int(np.asarray(track['gender']).reshape(-1)[0])
   betas = np.asarray(track['betas']).reshape(-1, np.shape(
       track['betas'])[-1])[0]
@@ -453,7 +479,8 @@ def write_glb(path: str | pathlib.Path, track: dict[str, Any],
   quats = _quaternions(_export_rotations(pose)).astype(
       np.float32)  # [T, 24, 4] x, y, z, w
   root_positions = (root @ FLIP).astype(np.float32)
-  times = (np.arange(len(pose)) / (fps or 30.0)).astype(np.float32)
+  times = animation_times({'pose': pose, 'times': times},
+                          fps).astype(np.float32)
 
   buffer = _GlbBuffer(gl)
   add = buffer.add
