@@ -71,7 +71,8 @@ _VIDEO = flags.DEFINE_string('video', None, 'A clip (any format ffmpeg '
                              'and an overlay .mp4.')
 _MODE = flags.DEFINE_enum('mode', 'offline', ['offline', 'causal'],
                           'Video: offline (sees the whole clip) or causal '
-                          '(frame t uses frames <= t).')
+                          "(as live: frame t's body from frames up to 0.4 s "
+                          'later).')
 _MAX_PEOPLE = flags.DEFINE_integer('max_people', 1, 'Video: people per '
                                    'frame.')
 _FBX = flags.DEFINE_bool('fbx', False, 'Video: also track_N.fbx, by '

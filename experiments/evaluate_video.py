@@ -15,8 +15,13 @@ other, the body turning slowly; `synthetic.render_clip` in the unseen style,
   * BlazePose video mode: the detector's own tracking and smoothing
     (`static_image_mode=False`, `smooth_landmarks=True`), its landmarks
     through the adapter, DAE and SMPLR: the peer;
+  * the per-frame fit of the tracked detections (`predict_video`'s
+    per_frame_joints: one shape per track, no temporal fit);
   * ours, causal and offline (`video.predict_video`: tracking, one shape
-    per track, the temporal fit).
+    per track, the temporal fit; causal looks ahead a fixed delay,
+    `VideoSettings.causal_window`);
+  * ours, live: `stream.VideoStream`, frames pushed one at a time (the
+    causal bodies; its frames/s is the stream's, its delay stated).
 
 It prints per mode (every metric through `metrics`, which names its joint
 set): P1-23 (mm: the 23 joints below the root, root-relative, camera
@@ -24,7 +29,8 @@ frame), P2-24 (mm: all 24 joints after Procrustes), the acceleration error
 over the 24 joints (mm / frame^2: the mean distance between the predicted
 and true joints' second differences) beside the ground truth's own
 acceleration, and frames per second on this machine (detector included,
-after compilation). Frames are compared where every mode has a body.
+after compilation). Frames are compared where every mode has a body. A
+second table gives P1 per clip.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from absl import app, flags, logging
 from smplr_jax.evaluation import metrics as metrics_lib
 from smplr_jax.evaluation import renders
 from smplr_jax.predict import detector as detector_lib
-from smplr_jax.predict import keypoint_predictor, photo_path, video
+from smplr_jax.predict import keypoint_predictor, photo_path, stream, video
 from smplr_jax.predict import settings as settings_lib
 
 _NUM_CLIPS = flags.DEFINE_integer('num_clips', 4, 'Clips.')
@@ -100,7 +106,10 @@ def _detector_video_mode(keypoints, frames):
 
 
 def _ours(path, frames, mode):
+  """Joints [T, 24, 3] of the clip's person (NaN where none), the
+  per-frame fit's, seconds."""
   out = np.full((len(frames), 24, 3), np.nan)
+  per_frame = np.full((len(frames), 24, 3), np.nan)
   start = time.perf_counter()
   result = video.predict_video(path, frames, fps=FPS,
                                settings=settings_lib.VideoSettings(mode=mode))
@@ -108,7 +117,29 @@ def _ours(path, frames, mode):
   if result['tracks']:  # the longest track is the clip's person
     track = max(result['tracks'], key=lambda t: len(t['frames']))
     out[track['frames']] = track['joints']
-  return out, seconds
+    per_frame[track['frames']] = track['per_frame_joints']
+  return out, per_frame, seconds
+
+
+def _live(path, frames):
+  """`VideoStream`: joints [T, 24, 3] of the longest track, seconds, the
+  delay in frames."""
+  live = stream.VideoStream(path, fps=FPS)
+  bodies = []
+  start = time.perf_counter()
+  for frame in frames:
+    bodies += live.push(frame)
+  bodies += live.finish()
+  seconds = time.perf_counter() - start
+  live.close()
+  out = np.full((len(frames), 24, 3), np.nan)
+  if bodies:
+    tracks = [b['track'] for b in bodies]
+    longest = max(set(tracks), key=tracks.count)
+    for body in bodies:
+      if body['track'] == longest:
+        out[body['frame']] = body['joints']
+  return out, seconds, live.delay
 
 
 def main(argv):
@@ -122,6 +153,7 @@ def main(argv):
       detector, keypoints, settings=settings_lib.PhotoSettings(
           hypotheses=('detected',)))
   sums: dict[str, list] = {}
+  per_clip: dict[str, list[float]] = {}
   truth_accel = []
   for clip in range(_NUM_CLIPS.value):
     records = renders.render_motion_clip(_SEED.value + clip, _NUM_FRAMES.value,
@@ -132,26 +164,33 @@ def main(argv):
     if clip == 0:  # compile every path once, outside the timings
       _per_frame(per_frame_path, frames[:3])
       _ours(per_frame_path, frames[:5], 'offline')
+      _live(per_frame_path, frames[:15])
     outputs = {}
     outputs['per-frame'], per_frame_s = _per_frame(per_frame_path, frames)
     outputs['per-frame + Gaussian (sigma 2)'] = video.smooth(
-        outputs['per-frame'], 2.0, False)
+        outputs['per-frame'], 2.0)
     outputs['BlazePose video mode -> adapter -> SMPLR'], peer_s = (
         _detector_video_mode(keypoints, frames))
-    outputs['ours, causal'], causal_s = _ours(per_frame_path, frames,
-                                              'causal')
-    outputs['ours, offline'], offline_s = _ours(per_frame_path, frames,
-                                                'offline')
+    outputs['ours, causal'], _, causal_s = _ours(per_frame_path, frames,
+                                                 'causal')
+    (outputs['ours, offline'], outputs['per-frame fit, tracked'],
+     offline_s) = _ours(per_frame_path, frames, 'offline')
+    outputs['ours, live (VideoStream)'], live_s, delay = _live(
+        per_frame_path, frames)
     seconds = {'per-frame': per_frame_s,
                'per-frame + Gaussian (sigma 2)': per_frame_s,
                'BlazePose video mode -> adapter -> SMPLR': peer_s,
-               'ours, causal': causal_s, 'ours, offline': offline_s}
+               'per-frame fit, tracked': offline_s,
+               'ours, causal': causal_s, 'ours, offline': offline_s,
+               'ours, live (VideoStream)': live_s}
     # Frames where every mode has a body, and runs of three for the
     # acceleration.
     valid = np.all([~np.isnan(o[:, 0, 0]) for o in outputs.values()],
                    axis=0)
     for name, joints in outputs.items():
       idx = np.flatnonzero(valid)
+      per_clip.setdefault(name, []).append(
+          errors(joints[idx], true_joints[idx])['p1'])
       segment_starts = np.flatnonzero(np.diff(idx) != 1) + 1
       for part in np.split(idx, segment_starts):
         if len(part) < 3:
@@ -187,9 +226,19 @@ def main(argv):
     print(f"| {name} | {row['p1']:.1f} | {row['p2']:.1f} | "
           f"{row['accel_error']:.1f} | {row['accel_error'] / own:.1f}x | "
           f"{row['fps']:.1f} |")
+  print(f'\nlive: each body {delay} frames ({delay / FPS:.2f} s) after its '
+        'frame; causal mode the same bodies')
+  print(f'\n{p1} (mm) per clip, seeds {_SEED.value}..'
+        f'{_SEED.value + _NUM_CLIPS.value - 1}:')
+  print('| mode | ' + ' | '.join(str(_SEED.value + c)
+                                 for c in range(_NUM_CLIPS.value)) + ' |')
+  print('|---|' + '---:|' * _NUM_CLIPS.value)
+  for name, values in per_clip.items():
+    print(f'| {name} | ' + ' | '.join(f'{v:.1f}' for v in values) + ' |')
   if _OUTPUT.value:
     pathlib.Path(_OUTPUT.value).write_text(json.dumps(
-        {'rows': rows, 'truth_acceleration': own}, indent=1))
+        {'rows': rows, 'truth_acceleration': own, 'per_clip_p1': per_clip,
+         'live_delay_frames': delay}, indent=1))
 
 
 if __name__ == '__main__':

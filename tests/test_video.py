@@ -557,7 +557,7 @@ def test_stream_gives_the_causal_bodies_a_delay_later(clip, pipeline):
   causal = settings.VideoSettings(mode='causal')
   (track,) = pipeline.predict_video(frames, fps=30.0,
                                     settings=causal)['tracks']
-  live = stream.VideoStream(pipeline.photo_path, fps=30.0)
+  live = pipeline.stream(fps=30.0)
   assert (live.lag, live.delay) == (4, 12)
   bodies, pushed_at, held = [], [], []
   for index, frame in enumerate(frames):

@@ -9,6 +9,8 @@ crops and clips; `load_smplr()` for JL.
     bodies = predictor.predict_crops(crops, root_cam)  # batched crops
     clip = predictor.predict_video('walk.mp4')         # tracks over time
     vertices = predictor.track_vertices(clip['tracks'][0])
+    live = predictor.stream(fps=30.0)                  # frames one by one
+    bodies = live.push(frame)                          # final bodies
 
 The weights (`third_party/weights/`, or a pipeline folder) are loaded once;
 the parts behind the door are the crop path (`crop_path.CropPath`: the
@@ -240,6 +242,26 @@ class Predictor:
         self.photo_path, frames, fps=fps, focal=focal,
         settings=settings_lib.VideoSettings() if settings is None else
         settings, progress=progress, gender=gender)
+
+  def stream(self, *, fps: float | None = None, focal: float | None = None,
+             settings: settings_lib.VideoSettings | None = None,
+             gender: str | None = None):
+    """A live stream (`stream.VideoStream`): frames pushed one at a time,
+    each person's causal-mode body returned a fixed delay later
+    (`stream.delay` frames: 12 at 30 frames/s).
+
+    Raises:
+      ValueError: as `predict_video`.
+    """
+    gender = gender_lib.check_stated(gender)
+    if self.front_end == 'crop':
+      raise ValueError("a stream needs the photo path's detector; this "
+                       "pipeline was loaded with front_end='crop'.")
+    from smplr_jax.predict import stream  # pylint: disable=g-import-not-at-top
+    return stream.VideoStream(
+        self.photo_path, fps=fps, focal=focal,
+        settings=settings_lib.VideoSettings(mode='causal') if settings is None
+        else settings, gender=gender)
 
   def track_vertices(self, track: dict[str, Any]) -> np.ndarray:
     """[T, V, 3] the root-relative mesh of each frame of a track
