@@ -72,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
                     help='photo: average the crop and the mirrored crop')
   demo.add_argument('--mode', choices=('offline', 'causal'),
                     default='offline', help='clip: offline (sees the whole '
-                    'clip) or causal (frame t uses frames <= t)')
+                    "clip) or causal (as live: frame t's body from frames "
+                    'up to 0.4 s later)')
   demo.add_argument('--max_people', type=int, default=1,
                     help='clip: people per frame (default 1)')
   demo.add_argument('--fbx', action='store_true', help='clip: also '
