@@ -26,6 +26,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import tempfile
 import time
 
 from absl import app, flags
@@ -74,12 +75,17 @@ def write_looped_clip(path: pathlib.Path, num_frames: int,
 def run_measured(command: list[str]) -> tuple[float, float, str]:
   """(seconds, peak resident MiB, stdout) of a command in a fresh process
   (its own peak: `wait4`'s resource usage)."""
-  start = time.perf_counter()
-  process = subprocess.Popen(command, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-  _, status, usage = os.wait4(process.pid, 0)
-  seconds = time.perf_counter() - start
-  out, err = process.stdout.read(), process.stderr.read()
+  # Output to files: a progress bar would fill a pipe nobody reads.
+  with tempfile.TemporaryFile('w+') as out_file, tempfile.TemporaryFile(
+      'w+') as err_file:
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=out_file, stderr=err_file,
+                               text=True)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    out_file.seek(0)
+    err_file.seek(0)
+    out, err = out_file.read(), err_file.read()
   if os.waitstatus_to_exitcode(status) != 0:
     raise RuntimeError(f'{command} failed:\n{err[-2000:]}')
   return seconds, usage.ru_maxrss / 1024, out
