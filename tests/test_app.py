@@ -319,7 +319,7 @@ def test_the_page_has_a_gender_control_that_reaches_the_service(tmp_path):
 
   fake = types.SimpleNamespace(
       predictor=types.SimpleNamespace(detector_error=None),
-      kind=lambda path: 'image', photo=photo)
+      kind=lambda path: 'image', photo=photo, live=service.LiveSettings())
   page = ui.build(fake)
   (radio,) = [b for b in page.blocks.values()
               if getattr(b, 'elem_id', None) == 'gender']
@@ -332,3 +332,247 @@ def test_the_page_has_a_gender_control_that_reaches_the_service(tmp_path):
   status, *_ = recover.fn('p.png', None, '', False, 'offline', 1, 'female',
                           progress=lambda *args, **kwargs: None)
   assert status == 'ok' and calls == [('p.png', 'female')]
+
+
+# The live webcam mode (`service.LiveSession`), on a rendered clip.
+
+
+def test_live_settings_and_the_letterbox():
+  live = service.LiveSettings()
+  assert live.delay_frames == 0  # no look-ahead: latency is the work
+  # The clip modes' causal look-ahead (4/30 s) is one frame a step at 10
+  # frames/s: three frames of delay, 0.3 s.
+  assert service.LiveSettings(causal_lag_s=4 / 30).delay_frames == 3
+  assert service.LiveSettings(fps=30, causal_lag_s=4 / 30).delay_frames == 12
+  with pytest.raises(ValueError, match='max_side'):
+    service.LiveSettings(max_side=10)
+  image = np.zeros((100, 50, 3), np.uint8)
+  image[:, :, 0] = 255
+  boxed = service.letterbox(image, (120, 60))
+  assert boxed.shape == (60, 120, 3)
+  # 50 x 100 scaled to 30 x 60, centred: grey beside it.
+  np.testing.assert_array_equal(boxed[:, 45:75, 0], 255)
+  np.testing.assert_array_equal(boxed[:, :45], 128)
+  np.testing.assert_array_equal(boxed[:, 75:], 128)
+
+
+def test_live_mode_without_the_detector_says_which_extra(tmp_path):
+  shared = service.SharedPredictor(load=lambda weights: _NoDetector())
+  app = service.AppService(shared, root=tmp_path / 'app')
+  with pytest.raises(service.InputError, match=r'\[detector\]'):
+    app.live_session()
+  app.close()
+
+
+@pytest.fixture(scope='module')
+def clip():
+  """24 rendered frames (256 px) of one person moving, with their masks."""
+  from smplr_jax.evaluation import renders  # pylint: disable=g-import-not-at-top
+  records = renders.render_motion_clip(7, 24, 256)
+  return ([r['image'] for r in records],
+          [r['mask'].astype(bool) for r in records])
+
+
+@needs_detector
+def test_live_session_draws_each_body_over_its_own_frame(app_service, clip):
+  frames, masks = clip
+  session = app_service.live_session()
+  updates = [session.push(frame, now=number / 10)
+             for number, frame in enumerate(frames)]
+  session.close()
+  drew = [u for u in updates if u.drew]
+  assert len(drew) >= 0.9 * len(frames)
+  on_person, covered = [], []
+  for number, update in enumerate(updates):
+    assert not update.dropped
+    if not update.drew:
+      continue
+    # No look-ahead: each frame's body is drawn over that very frame.
+    assert update.frame == number and update.latency_s > 0
+    assert update.image.shape == frames[number].shape
+    changed = np.abs(update.image.astype(int) - frames[number]).sum(-1) > 30
+    # The mesh is drawn over the person: the changed pixels are mostly on
+    # them, and cover much of them (less where a flipped reading turned
+    # the body: without look-ahead it is not left out, docs/app.md).
+    on_person.append((changed & masks[number]).sum() / changed.sum())
+    covered.append((changed & masks[number]).sum() / masks[number].sum())
+  assert min(on_person) > 0.5 and np.mean(on_person) > 0.7, on_person
+  assert min(covered) > 0.3 and np.mean(covered) > 0.45, covered
+  # Pushed at 10 frames/s (the `now` given), every frame drawn.
+  stats = session.stats()
+  assert stats['frames_per_s'] == pytest.approx(10.0, rel=0.01)
+  assert stats['processed'] == stats['received'] == len(frames)
+  assert stats['dropped'] == 0 and stats['drawn'] == len(drew)
+  assert updates[-1].status.startswith('**live** · 10.0 frames/s · latency')
+  assert 'look-ahead 0 frames' in updates[-1].status
+
+
+@needs_detector
+def test_live_session_with_look_ahead_draws_the_delayed_frame(app_service,
+                                                              clip):
+  """With the clip modes' look-ahead (delay 3 frames at 10 frames/s) the
+  body of frame t comes with frame t + 3 and is drawn over frame t, from
+  the ring of recent frames (which holds delay + 1 + extra frames)."""
+  frames, masks = clip
+  session = service.LiveSession(app_service.predictor,
+                                service.LiveSettings(causal_lag_s=4 / 30))
+  assert session.keep_frames == 3 + 1 + 4
+  held, on_person = [], []
+  for number, frame in enumerate(frames):
+    update = session.push(frame, now=number / 10)
+    held.append(session.stats()['frames_held'])
+    if update.drew:
+      assert update.frame == number - 3
+      changed = np.abs(update.image.astype(int) -
+                       frames[update.frame]).sum(-1) > 30
+      on_person.append((changed & masks[update.frame]).sum() /
+                       changed.sum())
+  session.close()
+  assert min(on_person) > 0.5 and np.mean(on_person) > 0.75, on_person
+  assert session.drawn >= len(frames) - 3 - 2
+  assert max(held) == session.keep_frames
+
+
+@needs_detector
+def test_live_frames_are_dropped_not_queued(app_service, clip):
+  frames, _ = clip
+  session = app_service.live_session()
+  first = session.push(frames[0], now=0.0)
+  assert first.drew
+  # Another request holds the predictor: the frame is dropped at once and
+  # the last picture shown again.
+  with app_service.predictor.borrow():
+    busy = session.push(frames[1], now=0.1)
+  assert busy.dropped and not busy.drew and busy.frame == 0
+  assert busy.image is first.image and 'server is busy' in busy.status
+  assert '1 of 2 frames dropped' in busy.status
+  # A frame older than one already read is dropped too.
+  assert session.push(frames[2], now=-1.0).dropped
+  assert session.stream.index == 1  # neither reached the stream
+  # A camera at 100 frames/s, each frame pushed from its own thread: the
+  # frames that arrive while one is read are dropped, so no body waits
+  # behind another (its latency is its own read, never a queue's).
+  timings = []
+
+  def camera(number):
+    start = time.monotonic()
+    update = session.push(frames[number % len(frames)], now=start)
+    timings.append((update, time.monotonic() - start))
+
+  with concurrent.futures.ThreadPoolExecutor(8) as pool:
+    for number in range(60):
+      pool.submit(camera, number)
+      time.sleep(0.01)
+  session.close()
+  dropped = [u for u, _ in timings if u.dropped]
+  read = [(u, seconds) for u, seconds in timings if not u.dropped]
+  assert dropped and read and len(dropped) > len(read)
+  assert all(u.latency_s <= seconds for u, seconds in read if u.drew)
+  stats = session.stats()
+  assert stats['received'] == 63
+  assert stats['processed'] + stats['dropped'] == 63
+
+
+@needs_detector
+def test_live_session_memory_is_bounded_and_restarts(app_service, clip):
+  """Four passes of the clip (96 frames, forward and back): the frames
+  held, the stream's buffers and the timings stay bounded; a new frame
+  size or a pause starts a fresh stream."""
+  frames, _ = clip
+  session = app_service.live_session()
+  loop = frames + frames[::-1]
+  sizes = []
+  for number in range(2 * len(loop)):
+    session.push(loop[number % len(loop)], now=number / 10)
+    stream = session.stream
+    sizes.append((session.stats()['frames_held'],
+                  max((len(v) for t in stream.tracks.values()
+                       for v in t.buffers.values()), default=0)))
+  held, buffered = np.asarray(sizes).T
+  assert held.max() == session.keep_frames == 5
+  # A track keeps the frames its windows need: ceil(4 sigma) = 6 at 10
+  # frames/s.
+  assert buffered.max() == 6
+  assert session.stats()['drawn'] >= 0.9 * 96 and len(session._shown) <= 256  # pylint: disable=protected-access
+  assert session.restarts == 0
+  small = np.asarray(Image.fromarray(frames[0]).resize((200, 200)))
+  session.push(small, now=9.7)  # a new size
+  assert session.restarts == 1 and session.stream.size == (200, 200)
+  session.push(small, now=20.0)  # after a pause
+  assert session.restarts == 2 and session.stream.index == 1
+  # Frames wider than max_side are shrunk.
+  wide = np.asarray(Image.fromarray(frames[0]).resize((960, 720)))
+  update = session.push(wide, now=20.05)
+  assert session.stream.size == (480, 360) and update.image.shape == (
+      360, 480, 3)
+  with pytest.raises(service.InputError, match='RGB picture'):
+    session.push(np.zeros((100, 100), np.uint8), now=21.0)
+  session.close()
+  assert session.stream is None
+
+
+@pytest.mark.skipif(NO_GRADIO is not None, reason=str(NO_GRADIO))
+def test_the_page_streams_the_webcam_to_a_live_session():
+  """The live section: the webcam streamed every `stream_every_s` to
+  `live_frame`, which makes one session per browser session (again when
+  the gender or look-ahead changes) and shows its picture inline."""
+  import base64  # pylint: disable=g-import-not-at-top
+  import io  # pylint: disable=g-import-not-at-top
+  import re  # pylint: disable=g-import-not-at-top
+  import types  # pylint: disable=g-import-not-at-top
+  from smplr_jax.app import ui  # pylint: disable=g-import-not-at-top
+  live = service.LiveSettings()
+  made, pushed = [], []
+
+  class FakeSession:
+
+    def __init__(self, gender, look_ahead):
+      self.gender = None if gender == 'auto' else gender
+      self.settings = service.LiveSettings(
+          causal_lag_s=live.look_ahead_s if look_ahead else 0.0)
+      self.closed = False
+      made.append(self)
+
+    def push(self, frame):
+      pushed.append(frame.shape)
+      image = frame.copy()
+      image[:8] = (250, 10, 10)
+      return service.LiveUpdate(image, '**live** · 9.0 frames/s', 7, 0.08,
+                                drew=True, dropped=False)
+
+    def close(self):
+      self.closed = True
+
+  fake = types.SimpleNamespace(
+      predictor=types.SimpleNamespace(detector_error=None), live=live,
+      live_session=lambda gender, look_ahead=False: FakeSession(gender,
+                                                                look_ahead))
+  page = ui.build(fake)
+  (camera,) = [b for b in page.blocks.values()
+               if getattr(b, 'elem_id', None) == 'live-camera']
+  assert camera.streaming and camera.sources == ['webcam']
+  assert not camera.webcam_options.mirror  # the person's own body
+  (stream,) = [fn for fn in page.fns.values()
+               if getattr(fn, 'name', None) == 'live_frame']
+  assert stream.connection == 'stream' and stream.inputs[0] is camera
+  assert stream.stream_every == live.stream_every_s == 0.05
+  assert stream.time_limit == 600 and stream.concurrency_id == 'live'
+  frame = np.full((48, 64, 3), 90, np.uint8)
+  view, status, session = stream.fn(frame, None, 'auto', False)
+  assert status == '**live** · 9.0 frames/s' and len(made) == 1
+  assert 'data-frame="7"' in view and 'data-drew="1"' in view
+  data = re.search(r'base64,([^"]+)"', view).group(1)
+  shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(data))))
+  assert shown.shape == (48, 64, 3)
+  assert np.abs(shown[:6].astype(int) - (250, 10, 10)).max() < 30
+  assert np.abs(shown[12:].astype(int) - 90).max() < 10
+  # The same choices: the same session; another: a fresh one.
+  assert stream.fn(frame, session, 'auto', False)[2] is session
+  again = stream.fn(frame, session, 'male', False)[2]
+  assert again is not session and session.closed and again.gender == 'male'
+  ahead = stream.fn(frame, again, 'male', True)[2]
+  assert ahead is not again and ahead.settings.delay_frames == 3
+  assert len(pushed) == 4
+  # No frame (the camera stopped): nothing changes.
+  skipped = stream.fn(None, ahead, 'male', True)
+  assert skipped[2] is ahead and len(pushed) == 4

@@ -2,14 +2,18 @@
 own process, a headless Chromium page (selenium and Debian's `chromium` +
 `chromium-driver`), and many concurrent API clients (`gradio_client`).
 
-Used by `tests/test_app_browser.py` and `experiments/app_check.py` (the
-screenshot in docs/ and the load test).
+Used by `tests/test_app_browser.py`, `experiments/app_check.py` (the
+screenshot in docs/ and the load test) and `experiments/benchmarks/live.py`
+(the live mode, fed by Chromium's fake camera: `write_y4m`,
+`fake_camera_flags`, `Page.start_live`, `Page.live_samples`).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import importlib.util
+import io
 import os
 import pathlib
 import socket
@@ -17,8 +21,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
+
+import numpy as np
 
 CHROMIUM = '/usr/bin/chromium'
 CHROMEDRIVER = '/usr/bin/chromedriver'
@@ -29,6 +35,148 @@ CHROMIUM_FLAGS = ('--headless=new', '--no-sandbox', '--disable-gpu',
                   '--disable-background-networking',
                   '--disable-component-update', '--disable-sync',
                   '--use-angle=swiftshader', '--enable-unsafe-swiftshader')
+
+
+# The capture stamp: every canvas picture the page encodes as a JPEG (the
+# webcam's frames) carries its capture time, ms since the epoch, as
+# STAMP_BITS black or white STAMP_BLOCK px squares from its top-left
+# corner, STAMP_ROW to a row; it survives two JPEG encodings and comes
+# back in the live view's picture (the body's own frame).
+STAMP_BITS, STAMP_BLOCK, STAMP_ROW = 44, 16, 22
+# Run before the page's own scripts (`Page(scripts=...)`): the stamp, and
+# a log of each new live picture (the time it reached the page, its frame
+# index, whether it drew a new body, its source) in window.__shown.
+LIVE_PROBE_JS = f"""
+(() => {{
+  const encode = HTMLCanvasElement.prototype.toDataURL;
+  HTMLCanvasElement.prototype.toDataURL = function(...args) {{
+    if (this.width >= {STAMP_ROW * STAMP_BLOCK} &&
+        this.height >= {2 * STAMP_BLOCK}) {{
+      const now = Date.now();
+      const context = this.getContext('2d');
+      context.save();
+      context.setTransform(1, 0, 0, 1, 0, 0);
+      for (let bit = 0; bit < {STAMP_BITS}; bit++) {{
+        context.fillStyle = Math.floor(now / 2 ** bit) % 2 ? '#fff' : '#000';
+        context.fillRect((bit % {STAMP_ROW}) * {STAMP_BLOCK},
+                         Math.floor(bit / {STAMP_ROW}) * {STAMP_BLOCK},
+                         {STAMP_BLOCK}, {STAMP_BLOCK});
+      }}
+      context.restore();
+      window.__captures = (window.__captures || 0) + 1;
+    }}
+    return encode.apply(this, args);
+  }};
+  window.__shown = [];
+  new MutationObserver(() => {{
+    const frame = document.querySelector('#live-frame');
+    const image = frame && frame.querySelector('img');
+    if (image && image.src !== window.__lastSource) {{
+      window.__lastSource = image.src;
+      window.__shown.push([Date.now(), frame.dataset.frame,
+                           frame.dataset.drew, image.src]);
+    }}
+  }}).observe(document, {{subtree: true, childList: true,
+                          attributes: true}});
+}})();
+"""
+
+
+def write_y4m(path: str | os.PathLike, frames: Iterable[np.ndarray],
+              fps: int = 30) -> pathlib.Path:
+  """RGB frames (uint8 [H, W, 3], even sides) -> a YUV4MPEG2 file (4:2:0,
+  BT.601 studio range), the format of Chromium's
+  --use-file-for-fake-video-capture (played in a loop at `fps`)."""
+  path = pathlib.Path(path)
+  with open(path, 'wb') as out:
+    for number, frame in enumerate(frames):
+      rgb = np.asarray(frame, np.float32)
+      height, width = rgb.shape[:2]
+      if number == 0:
+        out.write(f'YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 '
+                  'C420mpeg2\n'.encode())
+      r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+      y = 16 + 0.257 * r + 0.504 * g + 0.098 * b
+      u = 128 - 0.148 * r - 0.291 * g + 0.439 * b
+      v = 128 + 0.439 * r - 0.368 * g - 0.071 * b
+
+      def half(plane):  # 2 x 2 means
+        return plane.reshape(height // 2, 2, width // 2, 2).mean((1, 3))
+
+      out.write(b'FRAME\n')
+      for plane in (y, half(u), half(v)):
+        out.write(np.clip(np.round(plane), 0, 255).astype(np.uint8)
+                  .tobytes())
+  return path
+
+
+def fake_camera_flags(y4m: str | os.PathLike) -> tuple[str, ...]:
+  """Chromium flags for a camera that plays a .y4m, allowed without a
+  prompt."""
+  return ('--use-fake-ui-for-media-stream',
+          '--use-fake-device-for-media-stream',
+          f'--use-file-for-fake-video-capture={y4m}')
+
+
+def read_stamp(image: np.ndarray, scale: float = 1.0) -> int:
+  """The capture time (ms since the epoch) stamped on a frame by
+  `LIVE_PROBE_JS`; `scale` = the picture's width / the captured frame's."""
+  gray = np.asarray(image, np.float32).mean(-1)
+  value = 0
+  for bit in range(STAMP_BITS):
+    row = int((bit // STAMP_ROW + 0.5) * STAMP_BLOCK * scale)
+    column = int((bit % STAMP_ROW + 0.5) * STAMP_BLOCK * scale)
+    value |= int(gray[row, column] > 128) << bit
+  return value
+
+
+def live_clip(frames: list[np.ndarray], size: tuple[int, int] = (480, 360)
+              ) -> list[np.ndarray]:
+  """A clip as a webcam would see it: each frame letterboxed to `size`
+  (width, height), then played forward and backward (a loop without a
+  jump)."""
+  from smplr_jax.app import service  # pylint: disable=g-import-not-at-top
+  boxed = [service.letterbox(frame, size) for frame in frames]
+  return boxed + boxed[-2:0:-1]
+
+
+def measure_live(page: 'Page', seconds: float,
+                 scale: float = 1.0) -> dict[str, Any]:
+  """The live view as its user sees it, over the next `seconds`.
+
+  Args:
+    page: a `Page` opened with `LIVE_PROBE_JS`, its live stream started.
+    seconds: how long to watch.
+    scale: the live picture's width / the camera's (the app shrinks
+      frames wider than `LiveSettings.max_side`).
+
+  Returns:
+    frames_per_s (new bodies reaching the page a second),
+    latency_median_s and latency_p90_s (a frame's capture in the page ->
+    its body reaching the page, both by the browser's clock), latencies
+    (each, seconds), bodies, pictures (bodies and frames without one),
+    unreadable (stamps out of range), status (the live status line at the
+    end).
+  """
+  first = page.live_count()
+  time.sleep(seconds)
+  samples = page.live_samples(first)
+  bodies = [(when, image) for when, _, drew, image in samples if drew]
+  latencies, unreadable = [], 0
+  for when, image in bodies:
+    latency = when - read_stamp(image, scale) / 1000
+    if 0 <= latency < 30:
+      latencies.append(latency)
+    else:
+      unreadable += 1
+  span = bodies[-1][0] - bodies[0][0] if len(bodies) >= 2 else 0.0
+  median, p90 = (np.percentile(latencies, [50, 90]) if latencies else
+                 (float('nan'),) * 2)
+  return {'frames_per_s': (len(bodies) - 1) / span if span else 0.0,
+          'latency_median_s': float(median), 'latency_p90_s': float(p90),
+          'latencies': latencies, 'bodies': len(bodies),
+          'pictures': len(samples), 'unreadable': unreadable,
+          'status': page.live_status()}
 
 
 def browser_availability() -> str | None:
@@ -105,15 +253,29 @@ def running_app(port: int | None = None, args: tuple[str, ...] = (),
 class Page:
   """The app's page in headless Chromium."""
 
-  def __init__(self, url: str, width: int = 1400, height: int = 1800):
+  def __init__(self, url: str, width: int = 1400, height: int = 1800,
+               flags: tuple[str, ...] = (), scripts: tuple[str, ...] = ()):
+    """Opens the page.
+
+    Args:
+      url: the app's.
+      width, height: the window's size.
+      flags: more Chromium flags (e.g. `fake_camera_flags`).
+      scripts: JavaScript run in the page before its own scripts (e.g.
+        `LIVE_PROBE_JS`).
+    """
     from selenium import webdriver  # pylint: disable=g-import-not-at-top
     from selenium.webdriver.chrome.service import Service  # pylint: disable=g-import-not-at-top
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS + (f'--window-size={width},{height}',):
+    for flag in CHROMIUM_FLAGS + (f'--window-size={width},{height}',) + \
+        tuple(flags):
       options.add_argument(flag)
     self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER),
                                    options=options)
+    for script in scripts:
+      self.driver.execute_cdp_cmd('Page.addScriptToEvaluateOnNewDocument',
+                                  {'source': script})
     self.url = url
     self.driver.get(url)
     self._wait(lambda d: self._find('#upload input[type=file]'), 60)
@@ -233,12 +395,67 @@ class Page:
 
     return self._wait(decoded, timeout)
 
+  def live_status(self) -> str:
+    found = self._find('#live-status')
+    return found[0].text if found else ''
+
+  def start_live(self, timeout: float = 120.0) -> str:
+    """Opens the live section, starts the camera's stream and waits for
+    the first body drawn; returns the live status line then."""
+    self._wait(lambda d: self._find('#live .label-wrap'), 30)[0].click()
+    self._wait(lambda d: any(e.is_displayed()
+                             for e in self._find('#live-camera')), 30)
+    # "Click to access webcam" (the fake UI grants it), then the
+    # stream's start button.
+    for title in ('grant webcam access', 'start recording'):
+      self._click_titled(title, 60)
+    self._wait(lambda d: self.driver.execute_script(
+        'return window.__shown.some(s => s[2] === "1")'), timeout)
+    return self.live_status()
+
+  def live_samples(self, since: int = 0) -> list[tuple[float, int, bool,
+                                                       np.ndarray]]:
+    """The live pictures shown from the `since`-th on (`LIVE_PROBE_JS`'s
+    log): (seconds since the epoch when it reached the page, its frame
+    index, whether it drew a new body, the picture uint8 [h, w, 3])."""
+    from PIL import Image  # pylint: disable=g-import-not-at-top
+    shown = self.driver.execute_script(
+        f'return window.__shown.slice({int(since)})')
+    samples = []
+    for when, frame, drew, source in shown:
+      data = base64.b64decode(source.split(',', 1)[1])
+      samples.append((when / 1000, int(frame), drew == '1', np.asarray(
+          Image.open(io.BytesIO(data)).convert('RGB'))))
+    return samples
+
+  def live_count(self) -> int:
+    """Live pictures shown so far."""
+    return self.driver.execute_script('return window.__shown.length')
+
+  def stop_live(self) -> None:
+    """Stops the camera's stream (its button again)."""
+    self._click_titled('stop recording', 10)
+
+  def _click_titled(self, title: str, timeout: float) -> None:
+    """Clicks the live camera's element titled so (a button, or the icon
+    inside one: the click reaches its button), once it is shown."""
+    from selenium.webdriver.common.by import By  # pylint: disable=g-import-not-at-top
+
+    def clicked(_):
+      for element in self._find(f'#live-camera [title="{title}"]'):
+        if element.is_displayed():
+          target = (element.find_elements(By.CSS_SELECTOR, 'button') or
+                    [element])[0]
+          self.driver.execute_script('arguments[0].click();', target)
+          return True
+      return False
+
+    self._wait(clicked, timeout)
+
   def screenshot(self, path: str | os.PathLike) -> None:
     """The page as a PNG, or a JPEG when `path` ends in .jpg."""
     path = pathlib.Path(path)
     if path.suffix.lower() in ('.jpg', '.jpeg'):
-      import io  # pylint: disable=g-import-not-at-top
-
       from PIL import Image  # pylint: disable=g-import-not-at-top
       Image.open(io.BytesIO(self.driver.get_screenshot_as_png())).convert(
           'RGB').save(path, quality=85)

@@ -5,19 +5,25 @@ The page: a photo or clip upload (or the webcam), an optional person box
 (two clicks on the preview, or typed), the overlay, a 3D view of the .glb
 (static for a photo, animated for a clip), the SMPL parameters, a status
 line (the path used, the fit's cost, the time) and the files to download.
-What the user got wrong is said in the status line; the work itself is
-`service.AppService`'s.
+Below, the live mode: the webcam streamed, each frame's body drawn over it
+(`service.LiveSession`, one per browser session). What the user got wrong
+is said in the status line; the work itself is `service.AppService`'s.
 
 Requires the [app] extra (gradio); finding people also needs [detector].
 """
 
 
+import base64
+import io
 import logging
 import os
 import signal
 import sys
 import threading
 from typing import Any
+
+import numpy as np
+from PIL import Image
 
 from smplr_jax.app import service as service_lib
 from smplr_jax.predict import gender as gender_lib
@@ -36,6 +42,19 @@ clip is tracked and fitted over time. Everything runs on this machine:
 nothing is uploaded anywhere else. Camera frame: x right, y down, z
 forward, metres (the .glb is y up).
 """
+
+_LIVE_HELP = """Press the camera's button to start: each frame goes to this
+machine, and the body recovered from it is drawn over that very frame as you
+move (one person; face the camera first: BlazePose finds a person by the
+face). The status line measures frames/s and latency: 9-13 frames/s and
+0.12-0.16 s on 2 busy CPU cores. A camera of an unusual size compiles for a
+few seconds at first. **No look-ahead** by default: a frame's body is final
+as soon as the frame is read, smoothed over past frames only. *Look ahead*
+waits for {delay} more frames, as clips do in causal mode ({lag_ms:.0f} ms at
+each of three steps): a steadier body, with flipped readings left out, about
+{delay_s:.1f} s later. Frames that arrive while the server is busy are
+dropped, never queued. The stream stops after {minutes:g} minutes; press the
+button again to go on."""
 
 _log = logging.getLogger(__name__)
 
@@ -56,6 +75,32 @@ def import_gradio():
 
 def _error_line(error: Exception) -> str:
   return f'⚠️ {error}'
+
+
+def live_html(update: service_lib.LiveUpdate | None,
+              quality: int = 85) -> str:
+  """The live view: the picture as an inline JPEG (no file per frame), its
+  frame index and latency as data attributes (read by the page's tests).
+  """
+  if update is None or update.image is None:
+    return ('<div id="live-frame" data-frame="">Start the camera: the '
+            'body appears here.</div>')
+  buffer = io.BytesIO()
+  Image.fromarray(update.image).save(buffer, format='JPEG', quality=quality)
+  data = base64.b64encode(buffer.getvalue()).decode('ascii')
+  height, width = update.image.shape[:2]
+  latency = '' if update.latency_s is None else f'{update.latency_s:.4f}'
+  return (f'<div id="live-frame" data-frame="{update.frame}" '
+          f'data-latency="{latency}" data-drew="{int(update.drew)}">'
+          f'<img src="data:image/jpeg;base64,{data}" width="{width}" '
+          f'height="{height}" style="width:100%;height:auto" '
+          'alt="the body over the camera frame"></div>')
+
+
+def _close_live(session: Any) -> None:
+  """gr.State's delete callback: a closed tab's stream is closed."""
+  if session is not None:
+    session.close()
 
 
 def build(service: service_lib.AppService):
@@ -125,6 +170,29 @@ def build(service: service_lib.AppService):
       return (f'⚠️ internal error ({type(e).__name__}); the server log has '
               'the details.', *empty)
 
+  def live_frame(frame: np.ndarray | None, session, gender: str,
+                 look_ahead: bool):
+    """One webcam frame -> the live view and status (the session is made
+    on the first frame, and again when the gender or look-ahead choice
+    changes)."""
+    if frame is None:
+      return gr.skip(), gr.skip(), session
+    lag_s = (service.live.look_ahead_s if look_ahead else
+             service.live.causal_lag_s)
+    try:
+      if session is None or (session.gender, session.settings.causal_lag_s
+                             ) != (gender_lib.check_stated(gender), lag_s):
+        _close_live(session)
+        session = service.live_session(gender, look_ahead=bool(look_ahead))
+      update = session.push(frame)
+    except (service_lib.InputError, ValueError) as e:
+      return gr.skip(), _error_line(e), session
+    except Exception as e:  # pylint: disable=broad-except
+      _log.exception('live frame failed')
+      return (gr.skip(), f'⚠️ internal error ({type(e).__name__}); the '
+              'server log has the details.', session)
+    return live_html(update), update.status, session
+
   with gr.Blocks(title='smplr_jax', delete_cache=(600, 3600)) as page:
     gr.Markdown(_HELP)
     if service.predictor.detector_error:
@@ -170,6 +238,37 @@ def build(service: service_lib.AppService):
                              max_height=280)
         downloads = gr.File(label='Downloads', file_count='multiple',
                             interactive=False, elem_id='downloads')
+    with gr.Accordion('Live: the webcam, the body drawn as you move',
+                      open=False, elem_id='live'):
+      live = service.live
+      ahead = service_lib.LiveSettings(causal_lag_s=live.look_ahead_s,
+                                       fps=live.fps).delay_frames
+      gr.Markdown(_LIVE_HELP.format(
+          delay=ahead, lag_ms=1000 * live.look_ahead_s,
+          delay_s=ahead / live.fps, minutes=live.time_limit_s / 60))
+      live_state = gr.State(None, delete_callback=_close_live)
+      with gr.Row():
+        # Not mirrored: the body recovered is the person's, not their
+        # mirror image's. 640 x 480 asked for (frames are shrunk to
+        # `max_side` anyway).
+        camera = gr.Image(
+            label='Webcam', sources=['webcam'], streaming=True,
+            type='numpy', elem_id='live-camera',
+            webcam_options=gr.WebcamOptions(mirror=False, constraints={
+                'video': {'width': {'ideal': 640},
+                          'height': {'ideal': 480}}}))
+        with gr.Column():
+          live_status = gr.Markdown(elem_id='live-status')
+          live_view = gr.HTML(live_html(None), elem_id='live-view')
+          look_ahead = gr.Checkbox(
+              label=f'Look ahead (a steadier body, {ahead} frames later)',
+              elem_id='live-look-ahead')
+    camera.stream(live_frame, [camera, live_state, gender, look_ahead],
+                  [live_view, live_status, live_state],
+                  stream_every=live.stream_every_s,
+                  time_limit=int(live.time_limit_s),
+                  show_progress='hidden', concurrency_limit=2,
+                  concurrency_id='live')
     upload.change(on_upload, [upload], [preview, box, status, corner])
     preview.select(on_click, [corner], [corner, box])
     run.click(recover, [upload, webcam, box, everyone, mode, people, gender],
@@ -222,9 +321,13 @@ def serve(host: str = '127.0.0.1', port: int = 7860,
     if predictor.detector_error is None:
       service.photo(example)
       service.clip(service_lib.example_path('walk.mp4'))
+      print('compiling the live mode...', flush=True)
+      service.warm_up_live()
   page = build(service)
   # Two at a time: one computes while the other's upload is checked and
-  # decoded (the predictor itself takes one request at a time).
+  # decoded (the predictor itself takes one request at a time). Live
+  # streams have their own two slots ('live'): a stream holds its slot as
+  # long as it runs.
   page.queue(default_concurrency_limit=2, max_size=256)
   try:
     page.launch(server_name=host, server_port=port, ssr_mode=False,

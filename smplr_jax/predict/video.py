@@ -20,12 +20,17 @@ it with the pipeline's photo path, `photo_path.PhotoPath`):
 4. **Temporal fit**: frames whose body orientation is far from their
    neighbours' (`max_turn_deg`: a flipped or turned-around reading) are
    left out; the other per-frame fits' joint rotations and roots are
-   smoothed over time (a Gaussian window of `sigma` frames: centred in
-   'offline' mode; in 'causal' mode only past frames and the current one,
-   so frame t depends on frames <= t); every frame is fitted again with the
-   smoothed pose as a firm prior and its evidence down-weighted
-   (`data_scale`), and the result is smoothed once more. The settings were
+   smoothed over time (a Gaussian window of `sigma` frames); every frame
+   is fitted again with the smoothed pose as a firm prior and its evidence
+   down-weighted (`data_scale`), and the result is smoothed once more (the
+   left-out frames' roots are not used: `final_roots`). The settings were
    chosen on clips of seeds 7 and 8 (`settings.VideoSettings`).
+5. **Causal mode** does each of the three steps (leaving out, smoothing,
+   smoothing the refit) over frames t - 4 sigma .. t + lag only, with the
+   track's running mean shape and gender, so frame t's body is final once
+   frame t + 3 lag is read (`VideoSettings.causal_window`: 12 frames, 0.4 s
+   at 30 frames/s). `stream.VideoStream` gives the same bodies with frames
+   pushed one at a time.
 
 Frames: camera frame (x right, y down, z forward), metres; joints
 root-relative, `root_cam` the root in the camera.
