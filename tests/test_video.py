@@ -93,6 +93,18 @@ def test_smoothing_is_gaussian_causal_and_skips_missing_frames():
   np.testing.assert_allclose(video.smooth(constant, 2.0, lag=0), 2.0)
 
 
+def test_the_causal_window_is_set_in_seconds():
+  causal = settings.VideoSettings(mode='causal')
+  assert causal.causal_window(30.0) == (pytest.approx(4.0), 4)
+  assert causal.causal_window(None) == causal.causal_window(30.0)
+  assert causal.causal_window(10.0) == (pytest.approx(4 / 3), 1)
+  assert causal.causal_window(60.0)[1] == 8
+  with pytest.raises(ValueError, match='causal_lag_s'):
+    settings.VideoSettings(causal_lag_s=-0.1)
+  with pytest.raises(ValueError, match='causal_sigma_s'):
+    settings.VideoSettings(causal_sigma_s=0.0)
+
+
 def test_tracking_keeps_ids_through_a_short_gap():
   def det(x):
     return types.SimpleNamespace(box=np.array([x, 100.0, x + 80, 300.0]))
