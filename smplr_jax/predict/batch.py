@@ -40,12 +40,11 @@ that cannot be written stops the run instead; the rerun resumes.
 Threads: local workers keep XLA's thread pool. A photo is mostly
 single-threaded work (BlazePose, Python, PNG encoding) with bursts of XLA,
 and a pool lets one worker's burst use the core the other leaves idle: on
-2 cores, 2 workers with pools ran 2.94 photos/s against 2.13 with one XLA
-thread each and 2.01 for 1 worker, at the same CPU time per photo
-(experiments/benchmarks/batch.py; docs/scale.md). On a cluster runner,
-which starts one SDK process per core, each worker runs XLA on one thread
-(`SINGLE_THREAD_XLA_FLAGS`): N pools of N threads on N cores is not what
-was measured.
+2 cores shared with other jobs, 2 workers with pools ran 2.67 photos/s
+against 2.17 with one XLA thread each; on the idle machine the two were
+within noise (4.28 and 4.39; experiments/benchmarks/batch.py,
+docs/scale.md). On a cluster runner, which starts one SDK process per
+core, each worker runs XLA on one thread (`SINGLE_THREAD_XLA_FLAGS`).
 
 One run at a time per output folder (a local folder is locked).
 """
