@@ -168,13 +168,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         flip_test=args.flip_test, mode=args.mode,
         max_people=args.max_people, gender=args.gender, fbx=args.fbx)
   except cli.USER_ERRORS as error:
-    if os.environ.get(cli.TRACEBACK_ENV):
-      raise
-    print(f'error: {error}', file=sys.stderr)
-    return 1
+    return _user_error(error)
   for path in paths.values():
     print(f'wrote {path}')
   return 0
+
+
+def _user_error(error: Exception) -> int:
+  """A user's mistake: one `error: ...` line, exit status 1 (re-raised,
+  traceback included, with SMPLR_JAX_TRACEBACK=1)."""
+  from smplr_jax import cli  # pylint: disable=g-import-not-at-top
+  if os.environ.get(cli.TRACEBACK_ENV):
+    raise error
+  print(f'error: {error}', file=sys.stderr)
+  return 1
 
 
 def _batch(args: argparse.Namespace) -> int:
@@ -197,10 +204,7 @@ def _batch(args: argparse.Namespace) -> int:
                       for flag in shlex.split(text)],
         focal=args.focal, gender=args.gender, weights=args.weights)
   except cli.USER_ERRORS as error:
-    if os.environ.get(cli.TRACEBACK_ENV):
-      raise
-    print(f'error: {error}', file=sys.stderr)
-    return 1
+    return _user_error(error)
   return 0
 
 

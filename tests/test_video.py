@@ -295,16 +295,23 @@ def test_bad_video_files_are_one_clear_error(tmp_path):
     read.open_video(junk)
 
 
-def write_clip(path: pathlib.Path, frames, fps=30) -> pathlib.Path:
-  """Frames -> an MPEG-4 file through PyAV."""
+def write_clip(path: pathlib.Path, frames, fps=30,
+               times=None) -> pathlib.Path:
+  """Frames -> an MPEG-4 file through PyAV; with `times` (seconds) the
+  frames' timestamps are those times (millisecond time base)."""
   with av.open(str(path), 'w') as container:
     stream = container.add_stream('mpeg4', rate=fps)
     stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
     stream.pix_fmt = 'yuv420p'
     stream.bit_rate = 4_000_000
-    for frame in frames:
-      for packet in stream.encode(av.VideoFrame.from_ndarray(
-          frame, format='rgb24')):
+    if times is not None:
+      stream.codec_context.time_base = fractions.Fraction(1, 1000)
+    for index, frame in enumerate(frames):
+      image = av.VideoFrame.from_ndarray(frame, format='rgb24')
+      if times is not None:
+        image.pts = int(round(times[index] * 1000))
+        image.time_base = fractions.Fraction(1, 1000)
+      for packet in stream.encode(image):
         container.mux(packet)
     for packet in stream.encode():
       container.mux(packet)
@@ -423,26 +430,6 @@ def _glb_animation(path: pathlib.Path) -> dict[str, np.ndarray]:
           'rotation': rotation.reshape(len(times), 24, 3, 3)}
 
 
-def write_variable_rate_clip(path: pathlib.Path, frames,
-                             times) -> pathlib.Path:
-  """Frames with their own times (seconds) -> an MPEG-4 file whose
-  timestamps are those times (millisecond time base)."""
-  with av.open(str(path), 'w') as container:
-    stream = container.add_stream('mpeg4', rate=30)
-    stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
-    stream.pix_fmt = 'yuv420p'
-    stream.codec_context.time_base = fractions.Fraction(1, 1000)
-    for frame, time in zip(frames, times):
-      image = av.VideoFrame.from_ndarray(frame, format='rgb24')
-      image.pts = int(round(time * 1000))
-      image.time_base = fractions.Fraction(1, 1000)
-      for packet in stream.encode(image):
-        container.mux(packet)
-    for packet in stream.encode():
-      container.mux(packet)
-  return path
-
-
 def test_a_variable_frame_rate_keeps_its_times(body, track, tmp_path):
   """A clip whose frames come 1/30 s and 1/10 s apart in turn: the reader
   gives each frame its timestamp, the .glb's keys fall at those times and
@@ -450,7 +437,7 @@ def test_a_variable_frame_rate_keeps_its_times(body, track, tmp_path):
   times = np.cumsum([0.0] + [1 / 30 if i % 2 else 1 / 10
                              for i in range(T - 1)])
   frames = [np.full((64, 64, 3), 20 * i, np.uint8) for i in range(T)]
-  path = write_variable_rate_clip(tmp_path / 'vfr.mp4', frames, times)
+  path = write_clip(tmp_path / 'vfr.mp4', frames, times=times)
   clip = read.open_video(path)
   assert len(list(clip)) == T
   np.testing.assert_allclose(clip.times, times, atol=1e-3)

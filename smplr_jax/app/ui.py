@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from smplr_jax import resources
 from smplr_jax.app import service as service_lib
 from smplr_jax.predict import gender as gender_lib
 from smplr_jax.predict import settings
@@ -299,15 +300,8 @@ def serve(host: str = '127.0.0.1', port: int = 7860,
   warning = host_warning(host, port)
   if warning:
     print(warning, file=sys.stderr, flush=True)
-  # Compiled programs persist across restarts (the fits take seconds to
-  # compile on a laptop CPU).
-  import jax  # pylint: disable=g-import-not-at-top
-  if not jax.config.jax_compilation_cache_dir:
-    jax.config.update('jax_compilation_cache_dir', os.environ.get(
-        'SMPLR_JAX_CACHE', os.path.join(
-            os.environ.get('XDG_CACHE_HOME', os.path.expanduser('~/.cache')),
-            'smplr_jax', 'xla')))
-    jax.config.update('jax_persistent_cache_min_compile_time_secs', 1.0)
+  # Compiled programs persist across restarts.
+  resources.use_compilation_cache(min_compile_time_secs=1.0)
   predictor = service_lib.SharedPredictor(weights)
   service = service_lib.AppService(predictor, limits)
   # Gradio's own copies of uploads and outputs go under the service's root

@@ -77,6 +77,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference import base as inference
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from smplr_jax import resources
 from smplr_jax.predict import gender as gender_lib
 from smplr_jax.predict import read, write
 
@@ -417,19 +418,12 @@ def progress_line(record: dict[str, Any]) -> str:
 
 
 def use_compilation_cache() -> None:
-  """Compiled programs persist across runs and worker processes (the photo
-  path compiles for seconds; a resumed run or a second worker reads them):
-  $SMPLR_JAX_CACHE or ~/.cache/smplr_jax/xla, the folder `smplr-jax app`
-  uses, unless a cache folder is set already. Every program is kept, the
-  small ones too: a one-photo run with a warm cache took 13.5 s against
-  23.3 s with a 1 s floor (2 loaded cores)."""
-  import jax  # pylint: disable=g-import-not-at-top
-  if not jax.config.jax_compilation_cache_dir:
-    jax.config.update('jax_compilation_cache_dir', os.environ.get(
-        'SMPLR_JAX_CACHE', os.path.join(
-            os.environ.get('XDG_CACHE_HOME', os.path.expanduser('~/.cache')),
-            'smplr_jax', 'xla')))
-    jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
+  """The package's compilation cache (`resources.use_compilation_cache`,
+  the folder `smplr-jax app` uses), every program kept, the small ones
+  too: a resumed run or a second worker reads them (a one-photo run with a
+  warm cache took 13.5 s against 23.3 s with a 1 s floor, 2 loaded
+  cores)."""
+  resources.use_compilation_cache(min_compile_time_secs=0.0)
 
 
 @dataclasses.dataclass
